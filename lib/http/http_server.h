@@ -1,0 +1,69 @@
+/*
+ * http_server.h - HTTP/1.1 on top of tcp_app: parse, dispatch, answer.
+ *
+ * http_server_on_data is the tcp_app.on_data of the dataplane. It parses as
+ * many complete requests as the bytes hold (pipelining), calls the handler for
+ * each, writes each answer with tcp_send in order, and returns how many bytes
+ * it consumed; a partial request is left for TCP to hand again with more
+ * bytes. When the send buffer cannot take the next answer it stops there and
+ * TCP hands the rest again once ACKs free space. Malformed input gets its 4xx
+ * and the connection is closed after the answer, as RFC 9112 asks.
+ */
+#ifndef SECKILL_HTTP_SERVER_H
+#define SECKILL_HTTP_SERVER_H
+
+#include <stdint.h>
+
+#include "http_parse.h"
+#include "stats.h"
+#include "tcp.h"
+
+struct http_server_conf {
+	uint32_t max_header_bytes;   /* request line + headers; more is 431 (414 for the target) */
+	uint32_t max_target_bytes;   /* request target; more is 414 */
+	uint32_t max_body_bytes;     /* Content-Length above it is 413 */
+	uint32_t max_headers;        /* header lines; more is 431 */
+};
+
+void http_server_conf_default(struct http_server_conf *conf);
+
+/* What a handler answers; the server adds the status line, Date, Content-Length, Connection. */
+struct http_reply {
+	uint16_t status;
+	const char *content_type;    /* NULL: application/json */
+	uint8_t *body;               /* the server's buffer, body_cap bytes, for the handler to fill */
+	uint32_t body_cap;
+	uint32_t body_len;
+	const char *extra_headers;   /* NULL, or whole "Name: value\r\n" lines (Retry-After ...) */
+	uint8_t close;               /* set by the handler to close after this answer */
+};
+
+typedef void (*http_handler_fn)(void *ctx, struct tcp_conn *c,
+				const struct http_request *req, struct http_reply *rep);
+
+#define HTTP_SERVER_STATS(X) \
+	X(requests) X(responses_2xx) X(responses_4xx) X(responses_5xx) \
+	X(bad_request) X(too_large_header) X(too_large_target) X(too_large_body) \
+	X(bad_version) X(bad_method) X(stalled_tx_full)
+
+struct http_server_stats { HTTP_SERVER_STATS(STATS_FIELD) };
+extern const char *const http_server_stats_names[];
+#define HTTP_SERVER_STATS_N (0 HTTP_SERVER_STATS(STATS_COUNT))
+
+struct http_server;
+
+struct http_server *http_server_create(const struct http_server_conf *conf,
+				       http_handler_fn handler, void *handler_ctx);
+void http_server_destroy(struct http_server *hs);
+/* Unix time in seconds: the Date header is formatted again only when it changes. */
+void http_server_set_time(struct http_server *hs, uint64_t unix_sec);
+const struct http_server_stats *http_server_stats(const struct http_server *hs);
+
+/* The tcp_app callbacks; ctx is the http_server. */
+uint32_t http_server_on_data(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
+			     const uint8_t *data, uint32_t len);
+void http_server_on_peer_fin(void *ctx, struct tcp_core *tc, struct tcp_conn *c);
+void http_server_on_closed(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
+			   enum tcp_close_reason why);
+
+#endif

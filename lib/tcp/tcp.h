@@ -1,0 +1,150 @@
+/*
+ * tcp.h - a small server-side TCP for one polled core.
+ *
+ * One tcp_core per worker core owns a fixed-capacity connection table, a timer
+ * wheel and the per-connection buffers; nothing in it is shared, so nothing in
+ * it is locked. The dataplane feeds it IPv4 segments addressed to us
+ * (tcp_input), advances its clock once per burst (tcp_set_now) and runs its
+ * timers (tcp_timers_run). Segments go out through the net_tx given at create.
+ *
+ * The application sees in-order bytes through tcp_app.on_data, straight from
+ * the segment when nothing is buffered (zero copy), and answers with tcp_send.
+ * Whatever on_data does not consume stays in the connection's receive buffer
+ * (whose free space is the window we advertise) and is handed again, followed
+ * by newer bytes, on the next delivery, including when ACKs free send space.
+ *
+ * Behaviour follows RFC 9293 (segment arrival rules), RFC 5961 (challenge ACKs
+ * for in-window RST and SYN), RFC 6298 (RTO with exponential back-off) and
+ * RFC 4987 (SYN cookies). Server side only for now; the structure keeps an
+ * active open (client mode, for the load generator) possible.
+ */
+#ifndef SECKILL_TCP_H
+#define SECKILL_TCP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "net_hdr.h"
+#include "net_iface.h"
+#include "stats.h"
+
+struct tcp_core;
+struct tcp_conn;
+
+enum tcp_cookie_mode {
+	TCP_COOKIES_AUTO = 0,    /* stateful until syn_backlog half-open entries, then cookies */
+	TCP_COOKIES_ALWAYS,      /* never keep state for a SYN */
+	TCP_COOKIES_NEVER,       /* always stateful; SYNs over the backlog are dropped */
+};
+
+struct tcp_conf {
+	uint32_t max_conns;          /* connection table capacity of this core */
+	uint32_t syn_backlog;        /* half-open (SYN_RCVD) entries allowed before cookies */
+	enum tcp_cookie_mode cookies;
+	uint16_t listen_port;        /* host order; SYNs to other ports get RST */
+	uint16_t mss;                /* MSS we announce; we never send more than the peer's */
+	uint32_t rx_buf;             /* bytes buffered per connection; the largest window */
+	uint32_t tx_buf;             /* unacknowledged bytes kept per connection */
+	uint32_t rto_init_ms;        /* first RTO (SYN-ACK and data), RFC 6298 says 1 s */
+	uint32_t rto_min_ms;
+	uint32_t rto_max_ms;
+	uint8_t  syn_retries;        /* SYN-ACK retransmissions before giving up */
+	uint8_t  data_retries;       /* data/FIN retransmissions before giving up */
+	uint32_t idle_timeout_ms;    /* ESTABLISHED with nothing in flight and no bytes in */
+	uint32_t fin_timeout_ms;     /* FIN_WAIT_2 / CLOSING / LAST_ACK waiting on the peer */
+	uint32_t time_wait_ms;       /* how long TIME_WAIT is held (2*MSL, kept short) */
+	uint32_t max_time_wait;      /* TIME_WAIT entries kept at most; over it they are freed */
+	uint64_t cookie_key[2];      /* SipHash key for SYN cookies; random per process */
+};
+
+/* Fills in the defaults documented in README.md. */
+void tcp_conf_default(struct tcp_conf *conf);
+/* NULL when the configuration is usable, else a message naming the bad value. */
+const char *tcp_conf_check(const struct tcp_conf *conf);
+
+enum tcp_close_reason {
+	TCP_CLOSE_NORMAL = 0,        /* FIN exchange completed */
+	TCP_CLOSE_RESET,             /* peer sent an acceptable RST */
+	TCP_CLOSE_RETRANS,           /* retransmissions exhausted */
+	TCP_CLOSE_IDLE,              /* idle or half-open timeout */
+	TCP_CLOSE_ABORT,             /* the application called tcp_abort */
+};
+
+struct tcp_app {
+	/*
+	 * len in-order bytes have arrived (data points into the segment or into
+	 * the connection's buffer). Returns how many bytes it consumed, from the
+	 * start; the rest is kept and handed again. May call tcp_send, tcp_close
+	 * and tcp_abort on c; after tcp_abort, c must not be touched again.
+	 */
+	uint32_t (*on_data)(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
+			    const uint8_t *data, uint32_t len);
+	/* The peer will send no more (its FIN arrived, in order, after all data). */
+	void (*on_peer_fin)(void *ctx, struct tcp_core *tc, struct tcp_conn *c);
+	/* c is about to be freed; the last call the application gets for it. */
+	void (*on_closed)(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
+			  enum tcp_close_reason why);
+	void *ctx;
+};
+
+/* NULL on a bad configuration or out of memory; all memory is taken here. */
+struct tcp_core *tcp_core_create(const struct tcp_conf *conf, const struct net_iface *ifc,
+				 struct net_tx *tx, const struct tcp_app *app);
+void tcp_core_destroy(struct tcp_core *tc);
+
+/* The clock, in microseconds from any fixed origin; call once per burst. */
+void tcp_set_now(struct tcp_core *tc, uint64_t now_us);
+/*
+ * One IPv4 segment addressed to us: ih is the validated IP header, seg the TCP
+ * header and payload (seglen bytes, excluding IP padding), eh the frame's
+ * Ethernet header (its source is where replies go).
+ */
+void tcp_input(struct tcp_core *tc, const struct eth_hdr *eh, const struct ipv4_hdr *ih,
+	       const uint8_t *seg, uint32_t seglen);
+/* Fires what is due: retransmissions, timeouts, TIME_WAIT expiry. Cheap when nothing is. */
+void tcp_timers_run(struct tcp_core *tc);
+
+/* What the application may do with a connection. */
+uint32_t tcp_send_space(const struct tcp_conn *c);
+/* Queues len bytes, all or nothing: 0, or -1 when they do not fit or c is closing. */
+int tcp_send(struct tcp_core *tc, struct tcp_conn *c, const void *data, uint32_t len);
+/* Sends FIN after what is queued; no more on_data for c. */
+void tcp_close(struct tcp_core *tc, struct tcp_conn *c);
+/* Sends RST and frees c at once (on_closed is called). */
+void tcp_abort(struct tcp_core *tc, struct tcp_conn *c);
+uint32_t tcp_conn_peer_ip(const struct tcp_conn *c);   /* network order */
+uint16_t tcp_conn_peer_port(const struct tcp_conn *c); /* host order */
+/* Eight bytes per connection that belong to the application, zero at open. */
+uint64_t *tcp_conn_app(struct tcp_conn *c);
+
+/*
+ * Counters. Drops are per reason; gauges (conns, per state) are read with
+ * tcp_core_gauges. Extend the list, never rename: operators' scripts read the names.
+ */
+#define TCP_STATS(X) \
+	X(rx_segs) X(tx_segs) X(rx_bytes) X(tx_bytes) \
+	X(conns_opened) X(conns_closed) X(conns_reset) X(conns_timed_out) \
+	X(syn_received) X(synack_retrans) X(cookies_sent) X(cookies_accepted) X(cookies_bad) \
+	X(retrans_segs) X(challenge_acks) X(rst_sent) \
+	X(drop_bad_csum) X(drop_bad_hdr) X(drop_bad_port) X(drop_no_conn) X(drop_out_of_window) \
+	X(drop_ooo) X(drop_dup) X(drop_table_full) X(drop_syn_backlog) X(drop_no_buf) \
+	X(drop_no_tx) X(time_wait_recycled)
+
+struct tcp_stats { TCP_STATS(STATS_FIELD) };
+extern const char *const tcp_stats_names[];
+#define TCP_STATS_N (0 TCP_STATS(STATS_COUNT))
+
+struct tcp_gauges {
+	uint32_t conns;              /* entries in use, all states */
+	uint32_t syn_rcvd;
+	uint32_t established;
+	uint32_t closing;            /* FIN_WAIT_*, CLOSING, CLOSE_WAIT, LAST_ACK */
+	uint32_t time_wait;
+	uint32_t rx_bufs_used;
+	uint32_t tx_bufs_used;
+};
+
+const struct tcp_stats *tcp_core_stats(const struct tcp_core *tc);
+void tcp_core_gauges(const struct tcp_core *tc, struct tcp_gauges *g);
+
+#endif
