@@ -27,7 +27,16 @@ struct http_server_conf {
 
 void http_server_conf_default(struct http_server_conf *conf);
 
-/* What a handler answers; the server adds the status line, Date, Content-Length, Connection. */
+/* The handler's body buffer: the largest JSON answer of the sale API, twice over. */
+#define HTTP_REPLY_BODY_CAP 2048
+
+/*
+ * What a handler answers; the server adds the status line, Date, Content-Length, Connection.
+ * The server fills status 200, body/body_cap (HTTP_REPLY_BODY_CAP bytes) and zeroes the rest
+ * before the call; HEAD requests reach the handler like GET and the server drops the body.
+ * An answer that cannot be sent as written (body_len > body_cap, extra_headers too long for
+ * the head reserve) becomes a 500 and counts handler_overflow.
+ */
 struct http_reply {
 	uint16_t status;
 	const char *content_type;    /* NULL: application/json */
@@ -44,7 +53,7 @@ typedef void (*http_handler_fn)(void *ctx, struct tcp_conn *c,
 #define HTTP_SERVER_STATS(X) \
 	X(requests) X(responses_2xx) X(responses_4xx) X(responses_5xx) \
 	X(bad_request) X(too_large_header) X(too_large_target) X(too_large_body) \
-	X(bad_version) X(bad_method) X(stalled_tx_full)
+	X(bad_version) X(bad_method) X(stalled_tx_full) X(handler_overflow)
 
 struct http_server_stats { HTTP_SERVER_STATS(STATS_FIELD) };
 extern const char *const http_server_stats_names[];

@@ -24,7 +24,8 @@ struct tcp_core;
 	X(drop_runt) X(drop_not_for_us) X(drop_ethertype) X(drop_arp_bad) \
 	X(drop_ip_bad_hdr) X(drop_ip_bad_csum) X(drop_ip_bad_len) X(drop_ip_fragment) \
 	X(drop_ip_options) X(drop_ip_not_for_us) X(drop_ip_proto) X(drop_icmp_bad) \
-	X(drop_no_tx)
+	X(drop_no_tx) \
+	X(arp_learned) X(arp_evicted) X(drop_arp_conflict) X(drop_ip_bad_src) X(drop_icmp_type)
 
 struct net_stats { NET_STATS(STATS_FIELD) };
 extern const char *const net_stats_names[];

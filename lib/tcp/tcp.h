@@ -55,6 +55,10 @@ struct tcp_conf {
 	uint32_t time_wait_ms;       /* how long TIME_WAIT is held (2*MSL, kept short) */
 	uint32_t max_time_wait;      /* TIME_WAIT entries kept at most; over it they are freed */
 	uint64_t cookie_key[2];      /* SipHash key for SYN cookies; random per process */
+	/* Added after the first draft of this header: */
+	uint32_t rx_bufs;            /* receive buffer blocks of rx_buf bytes; 0: max_conns/4 */
+	uint32_t tx_bufs;            /* send buffer blocks of tx_buf bytes; 0: max_conns/4 */
+	uint32_t challenge_ack_limit;/* RFC 5961 challenge ACKs per second per core */
 };
 
 /* Fills in the defaults documented in README.md. */
@@ -81,7 +85,12 @@ struct tcp_app {
 			    const uint8_t *data, uint32_t len);
 	/* The peer will send no more (its FIN arrived, in order, after all data). */
 	void (*on_peer_fin)(void *ctx, struct tcp_core *tc, struct tcp_conn *c);
-	/* c is about to be freed; the last call the application gets for it. */
+	/*
+	 * c is finished; the last call the application gets for it. Only for
+	 * connections that reached ESTABLISHED (those on_data could have seen).
+	 * A connection entering TIME_WAIT gets it then (TCP_CLOSE_NORMAL): the
+	 * entry kept for TIME_WAIT is TCP's own and never handed out again.
+	 */
 	void (*on_closed)(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
 			  enum tcp_close_reason why);
 	void *ctx;

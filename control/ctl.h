@@ -1,0 +1,50 @@
+/*
+ * ctl.h - what seckillctl's command groups share.
+ *
+ * seckillctl is "seckillctl <group> <command> [options]". Each group (token
+ * now; campaign, stats, limits, blacklist next, talking to the running
+ * dataplane over its Unix socket) lives in its own ctl_<group>.c and exports
+ * one struct ctl_group; seckillctl.c only lists the groups and dispatches.
+ * A group's commands are a table of struct ctl_cmd, dispatched by
+ * ctl_dispatch, so adding a command is adding a function and a table row.
+ */
+#ifndef SECKILL_CTL_H
+#define SECKILL_CTL_H
+
+#include <stdint.h>
+
+/* Exit codes, as documented in --help. */
+#define CTL_EXIT_OK 0
+#define CTL_EXIT_FAIL 1     /* the command ran and failed (bad token, unreadable key ...) */
+#define CTL_EXIT_USAGE 2    /* the command line is wrong */
+
+struct ctl_cmd {
+	const char *name;
+	const char *args;       /* the synopsis after the name, for help */
+	const char *summary;    /* one line */
+	int (*run)(int argc, char **argv);   /* argv[0] is the command name */
+};
+
+struct ctl_group {
+	const char *name;
+	const char *summary;
+	const struct ctl_cmd *cmds;
+	unsigned ncmds;
+};
+
+extern const struct ctl_group ctl_token_group;
+
+/* Runs argv[0] of group g (argv starts at the command name); handles --help. */
+int ctl_dispatch(const struct ctl_group *g, int argc, char **argv);
+
+/* Prints "seckillctl: <message>" and the hint to stderr; returns CTL_EXIT_USAGE. */
+int ctl_usage_error(const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Prints "seckillctl: <message>" to stderr; returns CTL_EXIT_FAIL. */
+int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A canonical unsigned decimal (no sign, no leading zero, no overflow). */
+int ctl_parse_u64(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * dp_conf.h - seckill-dp's own options (everything after `--` on the command
+ * line), parsed and checked before the EAL starts so that a typo costs no
+ * DPDK start-up and gets a message that says what to change.
+ */
+#ifndef SECKILL_DP_CONF_H
+#define SECKILL_DP_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "http_server.h"
+#include "tcp.h"
+
+/* Largest RX burst we accept: the per-core arrays are sized by it. */
+#define DP_BURST_MAX 256
+/* 32 is what l3fwd uses: enough to amortise the PMD call, small enough for L1. */
+#define DP_BURST_DEFAULT 32
+/*
+ * Without hugepages the EAL's -m memory is ordinary pages; 4095 mbufs of
+ * 2 KiB (2^n - 1 is the mempool's sweet spot) fit with room to spare in the
+ * 256 MB that tools/serve gives it.
+ */
+#define DP_MBUFS_DEFAULT 4095
+#define DP_MBUFS_MIN 511
+/* Longest sleep of the idle back-off: an idle core wakes 5000 times a second. */
+#define DP_IDLE_SLEEP_US_DEFAULT 200
+#define DP_IDLE_SLEEP_US_MAX 100000
+
+struct dp_conf {
+	uint32_t ip;                 /* network byte order */
+	char ip_str[16];
+	struct tcp_conf tcp;         /* port, table size, buffers, timeouts, cookies */
+	struct http_server_conf http;
+	uint32_t idle_sleep_us;      /* back-off cap; 0 = busy poll for ever */
+	uint16_t burst;
+	uint32_t mbufs;
+	uint32_t stats_interval_s;   /* 0 = counters only at exit */
+};
+
+enum dp_conf_result { DP_CONF_OK = 0, DP_CONF_HELP, DP_CONF_ERROR };
+
+/*
+ * Fills conf from argv (argv[0] is the program name) on top of the defaults.
+ * On DP_CONF_ERROR, err holds a message naming the option and what to do.
+ */
+enum dp_conf_result dp_conf_parse(struct dp_conf *conf, int argc, char **argv,
+				  char *err, size_t errlen);
+void dp_conf_usage(FILE *f, const char *prog);
+
+#endif

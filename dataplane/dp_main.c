@@ -1,0 +1,220 @@
+/*
+ * dp_main.c - seckill-dp: start-up, the worker launch, and a clean stop.
+ *
+ *   seckill-dp [EAL options] -- --ip A.B.C.D [options]
+ *
+ * Our options are parsed first, before the EAL starts, so a mistake is
+ * reported in one line without DPDK's start-up noise. Then: EAL, mbuf pool,
+ * port 0 with one queue pair per worker lcore, one dp_lcore per worker
+ * (its stack is built by the worker itself), launch, and the main lcore turns
+ * into the stats printer. SIGINT/SIGTERM set dp_quit; workers leave their
+ * loops, the main lcore waits for them, prints the final counters and frees
+ * everything, so a test can read exact numbers from a stopped server.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_malloc.h>
+#include <rte_pause.h>
+
+#include "dp.h"
+
+/* The port we serve on: the first one the EAL found (a --vdev or a NIC). */
+#define DP_PORT_ID 0
+/* IPv4 + TCP headers without options: what an MSS leaves out of the MTU. */
+#define DP_IP_TCP_HLEN 40
+
+struct dp_lcore *dp_lcores[RTE_MAX_LCORE];
+volatile int dp_quit;
+
+static void dp_on_signal(int sig)
+{
+	(void)sig;
+	__atomic_store_n(&dp_quit, 1, __ATOMIC_RELAXED);
+}
+
+static void dp_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = dp_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Index of the "--" separating EAL options from ours, or argc when absent. */
+static int dp_split(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0)
+			return i;
+	return argc;
+}
+
+/* Parses our options (after "--"); exits on --help or an error. */
+static void dp_parse_or_exit(struct dp_conf *conf, int argc, char **argv, int sep)
+{
+	char *app_argv[argc + 1];
+	char err[256];
+	int app_argc = 1, i;
+
+	app_argv[0] = argv[0];
+	if (sep == argc && argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+		app_argv[app_argc++] = argv[1];
+	for (i = sep + 1; i < argc; i++)
+		app_argv[app_argc++] = argv[i];
+	app_argv[app_argc] = NULL;
+
+	switch (dp_conf_parse(conf, app_argc, app_argv, err, sizeof(err))) {
+	case DP_CONF_OK:
+		return;
+	case DP_CONF_HELP:
+		dp_conf_usage(stdout, argv[0]);
+		exit(EXIT_SUCCESS);
+	case DP_CONF_ERROR:
+		fprintf(stderr, "seckill-dp: %s\n", err);
+		exit(2);
+	}
+}
+
+static void dp_die(const char *what, const char *detail)
+{
+	fprintf(stderr, "seckill-dp: %s: %s\n", what, detail);
+	rte_eal_cleanup();
+	exit(EXIT_FAILURE);
+}
+
+/* One dp_lcore per worker, on the worker's socket, each with its own queue. */
+static unsigned int dp_lcores_alloc(struct dp_conf *conf, struct rte_mempool *pool,
+				    const struct net_iface *ifc)
+{
+	struct dp_lcore *lc;
+	unsigned int id, q = 0;
+
+	RTE_LCORE_FOREACH_WORKER(id) {
+		lc = rte_zmalloc_socket("dp_lcore", sizeof(*lc), RTE_CACHE_LINE_SIZE,
+					rte_lcore_to_socket_id(id));
+		if (lc == NULL)
+			dp_die("out of memory for the worker state", "raise EAL -m");
+		lc->conf = conf;
+		lc->pool = pool;
+		lc->ifc = *ifc;
+		lc->port = DP_PORT_ID;
+		lc->queue = (uint16_t)q++;
+		lc->lcore_id = id;
+		dp_lcores[id] = lc;
+	}
+	return q;
+}
+
+/* Launches every worker and waits until each is polling or has failed. */
+static bool dp_launch(void)
+{
+	unsigned int id;
+	bool ok = true;
+	int st;
+
+	RTE_LCORE_FOREACH_WORKER(id)
+		rte_eal_remote_launch(dp_worker_main, NULL, id);
+	RTE_LCORE_FOREACH_WORKER(id) {
+		/* Pairs with the worker's release store of its state. */
+		while ((st = __atomic_load_n(&dp_lcores[id]->state, __ATOMIC_ACQUIRE)) ==
+		       DP_LCORE_STARTING)
+			rte_pause();
+		if (st == DP_LCORE_FAILED) {
+			fprintf(stderr, "seckill-dp: worker lcore %u: %s\n", id, dp_lcores[id]->err);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+static void dp_banner(const struct dp_conf *conf, const struct net_iface *ifc, unsigned int n)
+{
+	const uint8_t *m = ifc->mac;
+
+	printf("seckill-dp: serving http://%s:%u/ on port %u (MAC %02x:%02x:%02x:%02x:%02x:%02x, "
+	       "MTU %u), %u worker%s, %u conns each, idle sleep <= %u us\n",
+	       conf->ip_str, conf->tcp.listen_port, DP_PORT_ID, m[0], m[1], m[2], m[3], m[4], m[5],
+	       ifc->mtu, n, n == 1 ? "" : "s", conf->tcp.max_conns, conf->idle_sleep_us);
+	fflush(stdout);
+}
+
+static void dp_teardown(struct rte_mempool *pool)
+{
+	unsigned int id;
+
+	RTE_LCORE_FOREACH_WORKER(id) {
+		if (dp_lcores[id] == NULL)
+			continue;
+		dp_worker_fini(dp_lcores[id]);
+		rte_free(dp_lcores[id]);
+		dp_lcores[id] = NULL;
+	}
+	dp_port_fini(DP_PORT_ID);
+	rte_mempool_free(pool);
+}
+
+int main(int argc, char **argv)
+{
+	static struct dp_conf conf;
+	struct net_iface ifc = { 0 };
+	struct rte_mempool *pool;
+	unsigned int workers;
+	char err[256];
+	int sep, ret;
+	bool ok;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	sep = dp_split(argc, argv);
+	dp_parse_or_exit(&conf, argc, argv, sep);
+
+	ret = rte_eal_init(sep, argv);
+	if (ret < 0) {
+		fprintf(stderr, "seckill-dp: EAL start failed: %s; check the EAL options before "
+			"'--' (tools/serve has a set that works on this machine)\n",
+			rte_strerror(rte_errno));
+		return EXIT_FAILURE;
+	}
+	dp_signals();
+	workers = rte_lcore_count() - 1;
+	if (workers == 0)
+		dp_die("no worker lcore", "give the EAL a main lcore plus one per worker, "
+		       "e.g. --lcores 0@0,1@1");
+
+	pool = dp_pool_create(&conf, workers);
+	if (pool == NULL) {
+		snprintf(err, sizeof(err), "%s; lower --mbufs (now %u) or raise EAL -m",
+			 rte_strerror(rte_errno), conf.mbufs);
+		dp_die("cannot create the mbuf pool", err);
+	}
+	if (dp_port_init(DP_PORT_ID, (uint16_t)workers, pool, &ifc, err, sizeof(err)) < 0)
+		dp_die("port set-up failed", err);
+	ifc.ip = conf.ip;
+	conf.tcp.mss = (uint16_t)RTE_MIN(conf.tcp.mss, ifc.mtu - DP_IP_TCP_HLEN);
+
+	dp_lcores_alloc(&conf, pool, &ifc);
+	ok = dp_launch();
+	if (ok)
+		dp_banner(&conf, &ifc, workers);
+	else
+		__atomic_store_n(&dp_quit, 1, __ATOMIC_RELAXED);
+	dp_stats_loop(&conf);
+
+	rte_eal_mp_wait_lcore();
+	if (ok)
+		dp_stats_print_final(stdout);
+	dp_teardown(pool);
+	rte_eal_cleanup();
+	return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,165 @@
+/*
+ * dp_worker.c - the per-lcore main loop: the whole life of a packet.
+ *
+ * Read dp_worker_main from top to bottom, as l3fwd's main_loop: take the
+ * clock, receive a burst, hand each frame to net_input (which answers ARP and
+ * ping and feeds TCP, which feeds HTTP, which queues answers on our TX burst),
+ * free the burst, fire due TCP timers, flush the TX burst. Ten times a second
+ * the worker also refreshes the HTTP Date and publishes its gauges.
+ *
+ * Idle back-off: a polling core burns its CPU even when nothing arrives, and
+ * on a small machine that CPU is someone else's. After DP_IDLE_SPIN_POLLS
+ * empty polls in a row the worker sleeps, 1 us, then 2, 4 ... up to
+ * --idle-sleep-us, and goes back to busy polling on the first packet. Under
+ * load it never sleeps; idle, it wakes a few thousand times a second.
+ */
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_prefetch.h>
+
+#include "dp.h"
+
+/* How far ahead to prefetch frame headers in a burst, as l3fwd does. */
+#define DP_PREFETCH_OFFSET 3
+/* Empty polls before the first sleep: at ~50 ns a poll, ~15 us of spinning,
+ * long enough to catch the next request of a keep-alive client. */
+#define DP_IDLE_SPIN_POLLS 256
+/* Housekeeping ticks per second: Date header, gauges for the stats printer. */
+#define DP_TICKS_PER_SEC 10
+
+static void dp_worker_fail(struct dp_lcore *lc, const char *msg)
+{
+	snprintf(lc->err, sizeof(lc->err), "%s", msg);
+	/* Pairs with the main lcore's acquire load: err is complete when it
+	 * sees FAILED. */
+	__atomic_store_n(&lc->state, DP_LCORE_FAILED, __ATOMIC_RELEASE);
+}
+
+/* Builds this worker's stack on this lcore, so its memory is first touched
+ * (and therefore placed) on the worker's own NUMA node. */
+static int dp_worker_setup(struct dp_lcore *lc)
+{
+	const struct dp_conf *conf = lc->conf;
+	struct tcp_app app = {
+		.on_data = http_server_on_data,
+		.on_peer_fin = http_server_on_peer_fin,
+		.on_closed = http_server_on_closed,
+	};
+
+	app_init(&lc->app);
+	lc->http = http_server_create(&conf->http, app_handle, &lc->app);
+	if (lc->http == NULL) {
+		dp_worker_fail(lc, "cannot create the HTTP server: out of memory");
+		return -1;
+	}
+	app.ctx = lc->http;
+	http_server_set_time(lc->http, (uint64_t)time(NULL));
+	dp_tx_init(lc);
+	lc->tcp = tcp_core_create(&conf->tcp, &lc->ifc, &lc->tx, &app);
+	if (lc->tcp == NULL) {
+		dp_worker_fail(lc, "cannot create the TCP core: out of memory for --max-conns "
+			       "x (--rx-buf + --tx-buf); lower one of them");
+		return -1;
+	}
+	net_core_init(&lc->net, &lc->ifc, &lc->tx, lc->tcp);
+	return 0;
+}
+
+/* One received burst through the stack; the mbufs are ours to free. */
+static inline void dp_worker_input(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t nb)
+{
+	struct rte_mbuf *m;
+	uint16_t i;
+
+	for (i = 0; i < nb && i < DP_PREFETCH_OFFSET; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (i = 0; i < nb; i++) {
+		if (i + DP_PREFETCH_OFFSET < nb)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_OFFSET], void *));
+		m = pkts[i];
+		/* Our pool's buffers hold any frame we accept; a chained mbuf is
+		 * larger than NET_FRAME_MAX, which net_input would drop anyway. */
+		if (unlikely(m->nb_segs != 1)) {
+			lc->st.rx_drop_multiseg++;
+			continue;
+		}
+		net_input(&lc->net, rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m));
+	}
+	rte_pktmbuf_free_bulk(pkts, nb);
+	lc->st.rx_pkts += nb;
+	lc->st.rx_bursts++;
+}
+
+/* Slow housekeeping, DP_TICKS_PER_SEC times a second. */
+static void dp_worker_tick(struct dp_lcore *lc)
+{
+	http_server_set_time(lc->http, (uint64_t)time(NULL));
+	tcp_core_gauges(lc->tcp, &lc->gauges);
+}
+
+/* The idle back-off; nb is what the last poll received. */
+static inline void dp_worker_idle(struct dp_lcore *lc, uint16_t nb)
+{
+	uint32_t cap = lc->conf->idle_sleep_us;
+
+	if (likely(nb != 0)) {
+		lc->idle_polls = 0;
+		lc->idle_sleep_us = 0;
+		return;
+	}
+	if (cap == 0 || ++lc->idle_polls < DP_IDLE_SPIN_POLLS)
+		return;
+	lc->idle_sleep_us = lc->idle_sleep_us == 0 ? 1 : RTE_MIN(lc->idle_sleep_us * 2, cap);
+	rte_delay_us_sleep(lc->idle_sleep_us);
+	lc->st.idle_sleeps++;
+}
+
+int dp_worker_main(void *arg)
+{
+	struct dp_lcore *lc = dp_lcores[rte_lcore_id()];
+	struct rte_mbuf *pkts[DP_BURST_MAX];
+	const uint16_t burst = lc->conf->burst;
+	const uint64_t tsc_per_us = RTE_MAX(rte_get_tsc_hz() / US_PER_S, (uint64_t)1);
+	const uint64_t tick_tsc = rte_get_tsc_hz() / DP_TICKS_PER_SEC;
+	uint64_t now, next_tick = 0;
+	uint16_t nb;
+
+	(void)arg;
+	if (dp_worker_setup(lc) < 0)
+		return -1;
+	/* Pairs with the main lcore's acquire load before it reports readiness. */
+	__atomic_store_n(&lc->state, DP_LCORE_RUNNING, __ATOMIC_RELEASE);
+
+	while (likely(!__atomic_load_n(&dp_quit, __ATOMIC_RELAXED))) {
+		now = rte_rdtsc();
+		tcp_set_now(lc->tcp, now / tsc_per_us);
+
+		nb = rte_eth_rx_burst(lc->port, lc->queue, pkts, burst);
+		if (nb != 0)
+			dp_worker_input(lc, pkts, nb);
+		tcp_timers_run(lc->tcp);
+		dp_tx_flush(lc);
+
+		if (unlikely(now >= next_tick)) {
+			dp_worker_tick(lc);
+			next_tick = now + tick_tsc;
+		}
+		dp_worker_idle(lc, nb);
+	}
+	tcp_core_gauges(lc->tcp, &lc->gauges);
+	__atomic_store_n(&lc->state, DP_LCORE_STOPPED, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* Frees the worker's stack; only after the worker has returned. */
+void dp_worker_fini(struct dp_lcore *lc)
+{
+	if (lc->tcp != NULL)
+		tcp_core_destroy(lc->tcp);
+	if (lc->http != NULL)
+		http_server_destroy(lc->http);
+	lc->tcp = NULL;
+	lc->http = NULL;
+}

@@ -1,0 +1,292 @@
+/*
+ * http_server.c - HTTP/1.1 on tcp_app: the pipelining loop of http_server.h.
+ *
+ * The server keeps no per-connection state of its own: TCP keeps the bytes we
+ * did not consume and hands them again with what came after, so a request cut
+ * across segments is simply parsed again once more bytes are there. The one
+ * thing remembered, in the eight bytes tcp_conn_app gives, is a hint: how much
+ * of an incomplete head was already seen (the parser's last_len), plus two
+ * flags for a peer that half-closed while we were stalled on a full send
+ * buffer, so its last pipelined requests are still answered before our FIN.
+ *
+ * Each answer (head and body) is formatted into one buffer of the server and
+ * queued with one tcp_send. Handlers have side effects (an order placed), so
+ * the send space is checked for the largest possible answer BEFORE the handler
+ * runs: a request that cannot be answered now is left unconsumed and handed
+ * again once ACKs free space, never run twice.
+ */
+#include "http_server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_response.h"
+
+/* Status line, Date, Content-Type, Content-Length, Connection, the handler's
+ * extra headers: an answer whose head needs more is the handler's bug (500). */
+#define HTTP_HEAD_RESERVE 512
+#define HTTP_ANSWER_MAX (HTTP_REPLY_BODY_CAP + HTTP_HEAD_RESERVE)
+
+/* tcp_conn_app word: low 32 bits the parser's last_len, then two flags. */
+#define HTTP_ST_LAST_LEN  0xffffffffULL
+#define HTTP_ST_STALLED   (1ULL << 32)   /* on_data stopped on a full send buffer */
+#define HTTP_ST_PEER_FIN  (1ULL << 33)   /* the peer's FIN came while stalled */
+
+const char *const http_server_stats_names[] = { HTTP_SERVER_STATS(STATS_NAME) };
+
+struct http_server {
+	struct http_limits lim;
+	http_handler_fn handler;
+	void *handler_ctx;
+	uint64_t date_sec;
+	int date_valid;              /* no Date until we have a clock (RFC 9110 6.6.1) */
+	char date[HTTP_DATE_BUF];
+	struct http_server_stats stats;
+	struct http_request req;     /* per core, one request at a time: off the stack */
+	uint8_t body[HTTP_REPLY_BODY_CAP];
+	uint8_t out[HTTP_ANSWER_MAX];
+};
+
+void http_server_conf_default(struct http_server_conf *conf)
+{
+	/* A whole request at the limits (head + body) must fit TCP's rx_buf,
+	 * or it could never be consumed: these fit the 4 KiB default. */
+	conf->max_header_bytes = 3072;   /* a browser's head with cookies is 1-2 KiB */
+	conf->max_target_bytes = 1024;   /* the sale API's paths are short */
+	conf->max_body_bytes = 1024;     /* an order is a small JSON object */
+	conf->max_headers = 32;          /* browsers send ~15 */
+}
+
+struct http_server *http_server_create(const struct http_server_conf *conf,
+				       http_handler_fn handler, void *handler_ctx)
+{
+	struct http_server *hs;
+
+	if (!handler || !conf->max_header_bytes || !conf->max_target_bytes)
+		return NULL;
+	hs = calloc(1, sizeof(*hs));
+	if (!hs)
+		return NULL;
+	hs->lim = (struct http_limits){
+		.max_head_bytes = conf->max_header_bytes,
+		.max_target_bytes = conf->max_target_bytes,
+		.max_headers = conf->max_headers,
+		.max_body_bytes = conf->max_body_bytes,
+	};
+	hs->handler = handler;
+	hs->handler_ctx = handler_ctx;
+	return hs;
+}
+
+void http_server_destroy(struct http_server *hs)
+{
+	free(hs);
+}
+
+void http_server_set_time(struct http_server *hs, uint64_t unix_sec)
+{
+	if (hs->date_valid && unix_sec == hs->date_sec)
+		return;
+	hs->date_sec = unix_sec;
+	hs->date_valid = 1;
+	http_date_format(unix_sec, hs->date);
+}
+
+const struct http_server_stats *http_server_stats(const struct http_server *hs)
+{
+	return &hs->stats;
+}
+
+static void count_status(struct http_server *hs, uint16_t status)
+{
+	if (status >= 500)
+		hs->stats.responses_5xx++;
+	else if (status >= 400)
+		hs->stats.responses_4xx++;
+	else if (status >= 200 && status < 300)
+		hs->stats.responses_2xx++;
+}
+
+/* Formats an answer into hs->out; its length, or -1 when it does not fit. */
+static int format_answer(struct http_server *hs, uint16_t status, const char *type,
+			 enum http_conn_hdr conn, const char *extra,
+			 const void *body, uint32_t body_len, int head_only)
+{
+	struct http_response r = {
+		.status = status, .date = hs->date_valid ? hs->date : NULL,
+		.content_type = type, .connection = conn, .extra_headers = extra,
+		.body = body, .body_len = body_len, .head_only = (uint8_t)head_only,
+	};
+
+	return http_response_write(hs->out, sizeof(hs->out), &r);
+}
+
+/* The stable JSON error code of each status we answer ourselves. */
+static const char *error_code(uint16_t status)
+{
+	switch (status) {
+	case 413: return "{\"error\":\"content_too_large\"}";
+	case 414: return "{\"error\":\"uri_too_long\"}";
+	case 431: return "{\"error\":\"header_fields_too_large\"}";
+	case 500: return "{\"error\":\"internal_error\"}";
+	case 501: return "{\"error\":\"not_implemented\"}";
+	case 505: return "{\"error\":\"version_not_supported\"}";
+	default: return "{\"error\":\"bad_request\"}";
+	}
+}
+
+static void count_parse_error(struct http_server *hs, int rc)
+{
+	switch (rc) {
+	case HTTP_PARSE_URI_TOO_LONG: hs->stats.too_large_target++; break;
+	case HTTP_PARSE_HEADER_TOO_LARGE: hs->stats.too_large_header++; break;
+	case HTTP_PARSE_BODY_TOO_LARGE: hs->stats.too_large_body++; break;
+	case HTTP_PARSE_BAD_VERSION: hs->stats.bad_version++; break;
+	default: hs->stats.bad_request++; break;
+	}
+}
+
+/*
+ * Answers a request we cannot parse and closes (RFC 9112 says a server
+ * that cannot frame a request cannot read what follows it). Returns false
+ * when the send buffer has no room yet, to be tried again.
+ */
+static int answer_parse_error(struct http_server *hs, struct tcp_core *tc,
+			      struct tcp_conn *c, int rc)
+{
+	uint16_t status = http_parse_status(rc);
+	const char *body = error_code(status);
+	int n = format_answer(hs, status, NULL, HTTP_CONN_CLOSE, NULL, body,
+			      (uint32_t)strlen(body), 0);
+
+	if (n < 0 || tcp_send(tc, c, hs->out, (uint32_t)n) < 0)
+		return 0;
+	count_parse_error(hs, rc);
+	count_status(hs, status);
+	tcp_close(tc, c);
+	return 1;
+}
+
+/* The handler's answer, or a 500 when what it wrote cannot be sent as is. */
+static int format_reply(struct http_server *hs, const struct http_request *req,
+			const struct http_reply *rep, enum http_conn_hdr conn, uint16_t *status)
+{
+	int head_only = req->method == HTTP_METHOD_HEAD;
+	int n = -1;
+
+	*status = rep->status;
+	if (rep->body_len <= rep->body_cap && rep->status >= 100 && rep->status <= 999)
+		n = format_answer(hs, rep->status, rep->content_type, conn, rep->extra_headers,
+				  rep->body, rep->body_len, head_only);
+	if (n < 0) {
+		const char *body = error_code(500);
+
+		hs->stats.handler_overflow++;
+		*status = 500;
+		n = format_answer(hs, 500, NULL, conn, NULL, body, (uint32_t)strlen(body), head_only);
+	}
+	return n;
+}
+
+/*
+ * Runs the handler for one parsed request (or answers 501 for a method we
+ * do not implement) and queues the answer. Returns whether the connection
+ * stays open.
+ */
+static int answer_request(struct http_server *hs, struct tcp_core *tc, struct tcp_conn *c,
+			  const struct http_request *req)
+{
+	struct http_reply rep = {
+		.status = 200, .body = hs->body, .body_cap = sizeof(hs->body),
+	};
+	uint16_t status;
+
+	hs->stats.requests++;
+	if (req->method == HTTP_METHOD_OTHER) {
+		const char *body = error_code(501);
+
+		hs->stats.bad_method++;
+		rep.status = 501;
+		rep.body_len = (uint32_t)strlen(body);
+		memcpy(hs->body, body, rep.body_len);
+	} else {
+		hs->handler(hs->handler_ctx, c, req, &rep);
+	}
+	int keep = req->keep_alive && !rep.close;
+	enum http_conn_hdr conn = !keep ? HTTP_CONN_CLOSE
+				: req->version_minor == 0 ? HTTP_CONN_KEEP_ALIVE : HTTP_CONN_NONE;
+	int n = format_reply(hs, req, &rep, conn, &status);
+
+	/* Space for HTTP_ANSWER_MAX was checked before the handler ran. */
+	if (tcp_send(tc, c, hs->out, (uint32_t)n) == 0)
+		count_status(hs, status);
+	if (!keep)
+		tcp_close(tc, c);
+	return keep;
+}
+
+uint32_t http_server_on_data(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
+			     const uint8_t *data, uint32_t len)
+{
+	struct http_server *hs = ctx;
+	struct http_request *req = &hs->req;
+	uint64_t *st = tcp_conn_app(c);
+	size_t last = (size_t)(*st & HTTP_ST_LAST_LEN);
+	uint32_t off = 0;
+
+	*st &= ~(HTTP_ST_LAST_LEN | HTTP_ST_STALLED);
+	while (off < len) {
+		int rc = http_parse_request(data + off, len - off, off ? 0 : last, &hs->lim, req);
+
+		if (rc == HTTP_PARSE_INCOMPLETE) {
+			/* The next delivery starts here: the hint stays valid. */
+			if (req->head_len == 0)
+				*st |= len - off;
+			break;
+		}
+		if (rc < 0) {
+			if (!answer_parse_error(hs, tc, c, rc))
+				goto stalled;
+			return len;              /* closing: the rest is never read */
+		}
+		if (tcp_send_space(c) < HTTP_ANSWER_MAX)
+			goto stalled;
+		if (!answer_request(hs, tc, c, req))
+			return len;
+		off += (uint32_t)rc;
+	}
+	if (*st & HTTP_ST_PEER_FIN) {
+		/* All we could answer is queued; what is left can never complete. */
+		tcp_close(tc, c);
+		return len;
+	}
+	return off;
+
+stalled:
+	hs->stats.stalled_tx_full++;
+	*st |= HTTP_ST_STALLED;
+	return off;
+}
+
+void http_server_on_peer_fin(void *ctx, struct tcp_core *tc, struct tcp_conn *c)
+{
+	uint64_t *st = tcp_conn_app(c);
+
+	(void)ctx;
+	/* Stalled: complete requests are still waiting for send space. */
+	if (*st & HTTP_ST_STALLED) {
+		*st |= HTTP_ST_PEER_FIN;
+		return;
+	}
+	tcp_close(tc, c);
+}
+
+void http_server_on_closed(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
+			   enum tcp_close_reason why)
+{
+	/* Nothing to free: the server holds no per-connection state. */
+	(void)ctx;
+	(void)tc;
+	(void)c;
+	(void)why;
+}

@@ -1,0 +1,63 @@
+/*
+ * arp.h - the neighbour table and ARP (RFC 826) for one core.
+ *
+ * The stack answers to the MAC a frame came from, so it never needs to ask
+ * for one: the table only remembers who asked us (or answered us) so that the
+ * dataplane and operators can see our neighbours, and so that a gratuitous
+ * ARP announcing a changed MAC is honoured. It is a fixed array of
+ * ARP_TABLE_SIZE entries searched linearly: ARP is rare, 64 compares are
+ * cheaper than a hash, and nothing here allocates.
+ *
+ * Learning follows RFC 826's "merge" rule: a packet from a known sender
+ * refreshes its entry; a new sender is added only when the packet is aimed at
+ * our address. Gratuitous and third-party ARP therefore update, never add.
+ * When the table is full the oldest insertion is replaced (FIFO): a flood of
+ * forged requests can churn the table but never grow it, and losing an entry
+ * costs nothing because replies use the frame's source MAC anyway.
+ */
+#ifndef SECKILL_ARP_H
+#define SECKILL_ARP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "net_hdr.h"
+
+/* Room for a busy /26 of routers, load balancers and peers on one segment. */
+#define ARP_TABLE_SIZE 64
+
+struct arp_entry {
+	uint32_t ip;                 /* network order; 0 marks a free slot */
+	uint8_t  mac[NET_ETH_ALEN];
+};
+
+struct arp_table {
+	struct arp_entry ent[ARP_TABLE_SIZE];
+	uint32_t used;               /* slots filled, in order 0..used-1 */
+	uint32_t next_victim;        /* when full: the oldest insertion (FIFO hand) */
+};
+
+enum arp_update_result {
+	ARP_UPD_IGNORED = 0,         /* unknown sender and create was false */
+	ARP_UPD_REFRESHED,           /* known sender; MAC rewritten */
+	ARP_UPD_ADDED,               /* new entry in a free slot */
+	ARP_UPD_REPLACED,            /* new entry over the oldest one (table full) */
+};
+
+struct net_core;
+
+void arp_table_init(struct arp_table *t);
+/* Copies ip's MAC to mac and returns true when ip (network order) is known. */
+bool arp_lookup(const struct arp_table *t, uint32_t ip, uint8_t mac[NET_ETH_ALEN]);
+/* Records ip -> mac; a new ip is added only when create is true. ip must not be 0. */
+enum arp_update_result arp_update(struct arp_table *t, uint32_t ip,
+				  const uint8_t mac[NET_ETH_ALEN], bool create);
+
+/*
+ * One ARP packet (pkt, len bytes after the Ethernet header) from a frame that
+ * net_input already accepted (our MAC or broadcast). Learns, and answers a
+ * request for our address with a reply in a new frame.
+ */
+void arp_input(struct net_core *nc, const struct eth_hdr *eh, const uint8_t *pkt, uint32_t len);
+
+#endif

@@ -1,0 +1,285 @@
+/*
+ * tcp_core.c - the life cycle of a tcp_core and of its connections (lwIP's
+ * tcp.c): configuration defaults and checks, create/destroy, the clock,
+ * counters and gauges, the calls the application makes on a connection, and
+ * the one place a connection is freed.
+ *
+ * All memory is taken in tcp_core_create: the connection table, the hash
+ * buckets and the two buffer pools, sized from the configuration. Nothing is
+ * allocated per connection or per packet afterwards.
+ *
+ * The application owns a connection from ESTABLISHED until on_closed. A
+ * connection entering TIME_WAIT is finished for the application, so on_closed
+ * (TCP_CLOSE_NORMAL) is called then; the entry that waits out TIME_WAIT is
+ * TCP's alone and is never handed to the application again. Entries that
+ * never reached ESTABLISHED (half-open, reset or timed out) produce no
+ * callback at all.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "tcp_priv.h"
+
+const char *const tcp_stats_names[] = { TCP_STATS(STATS_NAME) };
+
+/* Largest values the code's integer widths allow. */
+#define TCP_MAX_CONNS_LIMIT (1u << 24)     /* indices stay far from TCP_NIL */
+#define TCP_MAX_TIMER_MS    (1u << 30)     /* 32-bit ms clock compares stay signed-safe */
+#define TCP_MIN_MSS         88             /* RFC 9293 3.7.1: hosts must take 536; 88 is
+					    * the floor Linux enforces for what it sends */
+
+void tcp_conf_default(struct tcp_conf *conf)
+{
+	memset(conf, 0, sizeof(*conf));
+	conf->max_conns = 16384;
+	conf->syn_backlog = 1024;
+	conf->cookies = TCP_COOKIES_AUTO;
+	conf->listen_port = 80;
+	conf->mss = 1460;
+	conf->rx_buf = 4096;
+	conf->tx_buf = 8192;
+	conf->rto_init_ms = 1000;
+	conf->rto_min_ms = 200;
+	conf->rto_max_ms = 10000;
+	conf->syn_retries = 3;
+	conf->data_retries = 6;
+	conf->idle_timeout_ms = 30000;
+	conf->fin_timeout_ms = 5000;
+	conf->time_wait_ms = 2000;
+	conf->max_time_wait = 4096;
+	conf->rx_bufs = 0;                  /* 0: max_conns / 4 */
+	conf->tx_bufs = 0;
+	conf->challenge_ack_limit = 1000;   /* per second per core, Linux's old default */
+	if (getrandom(conf->cookie_key, sizeof(conf->cookie_key), 0) != sizeof(conf->cookie_key)) {
+		/* getrandom cannot fail for 16 bytes after boot; leave the key
+		 * zero and let tcp_conf_check refuse it rather than run weak. */
+		memset(conf->cookie_key, 0, sizeof(conf->cookie_key));
+	}
+}
+
+const char *tcp_conf_check(const struct tcp_conf *conf)
+{
+	if (conf->max_conns == 0 || conf->max_conns > TCP_MAX_CONNS_LIMIT)
+		return "tcp: max_conns must be 1..16777216";
+	if (conf->cookies > TCP_COOKIES_NEVER)
+		return "tcp: cookies must be AUTO, ALWAYS or NEVER";
+	if (conf->listen_port == 0)
+		return "tcp: listen_port must not be 0";
+	if (conf->mss < TCP_MIN_MSS || conf->mss > NET_MTU - NET_IPV4_HLEN - NET_TCP_HLEN)
+		return "tcp: mss must be 88..1460";
+	if (conf->rx_buf == 0 || conf->rx_buf > TCP_MAX_WIN)
+		return "tcp: rx_buf must be 1..65535 (no window scaling)";
+	if (conf->tx_buf == 0 || conf->tx_buf > (1u << 20))
+		return "tcp: tx_buf must be 1..1048576";
+	if (conf->rto_min_ms == 0 || conf->rto_min_ms > conf->rto_init_ms ||
+	    conf->rto_init_ms > conf->rto_max_ms || conf->rto_max_ms > TCP_MAX_TIMER_MS)
+		return "tcp: need 0 < rto_min_ms <= rto_init_ms <= rto_max_ms";
+	if (conf->idle_timeout_ms == 0 || conf->idle_timeout_ms > TCP_MAX_TIMER_MS ||
+	    conf->fin_timeout_ms == 0 || conf->fin_timeout_ms > TCP_MAX_TIMER_MS ||
+	    conf->time_wait_ms == 0 || conf->time_wait_ms > TCP_MAX_TIMER_MS)
+		return "tcp: idle, fin and time_wait timeouts must be 1 ms..2^30 ms";
+	if (conf->rx_bufs > conf->max_conns || conf->tx_bufs > conf->max_conns)
+		return "tcp: rx_bufs and tx_bufs must not exceed max_conns";
+	if (conf->cookie_key[0] == 0 && conf->cookie_key[1] == 0)
+		return "tcp: cookie_key is zero (getrandom failed?)";
+	return NULL;
+}
+
+static uint32_t tcp_nbufs(uint32_t want, uint32_t max_conns)
+{
+	if (want)
+		return want;
+	return max_conns / 4 ? max_conns / 4 : 1;
+}
+
+struct tcp_core *tcp_core_create(const struct tcp_conf *conf, const struct net_iface *ifc,
+				 struct net_tx *tx, const struct tcp_app *app)
+{
+	struct tcp_core *tc;
+	uint32_t mtu = ifc->mtu && ifc->mtu <= NET_MTU ? ifc->mtu : NET_MTU;
+
+	if (tcp_conf_check(conf) || !app->on_data)
+		return NULL;
+	tc = calloc(1, sizeof(*tc));
+	if (!tc)
+		return NULL;
+	tc->conf = *conf;
+	tc->ifc = *ifc;
+	tc->tx = *tx;
+	tc->app = *app;
+	tc->mss_cap = (uint16_t)(mtu - NET_IPV4_HLEN - NET_TCP_HLEN);
+	if (tc->conf.mss > tc->mss_cap)
+		tc->conf.mss = tc->mss_cap;
+	tcp_timer_init(tc);
+	if (tcp_table_init(tc) ||
+	    tcp_pool_init(&tc->rxp, conf->rx_buf, tcp_nbufs(conf->rx_bufs, conf->max_conns)) ||
+	    tcp_pool_init(&tc->txp, conf->tx_buf, tcp_nbufs(conf->tx_bufs, conf->max_conns))) {
+		tcp_core_destroy(tc);
+		return NULL;
+	}
+	return tc;
+}
+
+/* Frees the core and everything in it; no callbacks are made. */
+void tcp_core_destroy(struct tcp_core *tc)
+{
+	if (!tc)
+		return;
+	tcp_table_fini(tc);
+	tcp_pool_fini(&tc->rxp);
+	tcp_pool_fini(&tc->txp);
+	free(tc);
+}
+
+void tcp_set_now(struct tcp_core *tc, uint64_t now_us)
+{
+	tc->now_us = now_us;
+	tc->now_ms = (uint32_t)(now_us / 1000);
+	if (!tc->clock_set) {
+		/* The wheel starts at the first time we are told, whatever the
+		 * origin of the caller's clock. */
+		tc->clock_set = true;
+		tc->wheel_ms = tc->now_ms;
+	}
+}
+
+const struct tcp_stats *tcp_core_stats(const struct tcp_core *tc)
+{
+	return &tc->st;
+}
+
+void tcp_core_gauges(const struct tcp_core *tc, struct tcp_gauges *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->conns = tc->nconns;
+	g->syn_rcvd = tc->n_state[TCP_S_SYN_RCVD];
+	g->established = tc->n_state[TCP_S_ESTABLISHED];
+	g->closing = tc->n_state[TCP_S_FIN_WAIT_1] + tc->n_state[TCP_S_FIN_WAIT_2] +
+		tc->n_state[TCP_S_CLOSING] + tc->n_state[TCP_S_CLOSE_WAIT] +
+		tc->n_state[TCP_S_LAST_ACK];
+	g->time_wait = tc->n_state[TCP_S_TIME_WAIT];
+	g->rx_bufs_used = tc->rxp.nblk - tc->rxp.nfree;
+	g->tx_bufs_used = tc->txp.nblk - tc->txp.nfree;
+}
+
+/* Every state change goes through here so the per-state gauges stay exact. */
+void tcp_set_state(struct tcp_core *tc, struct tcp_conn *c, enum tcp_state s)
+{
+	if (c->state != TCP_S_FREE)
+		tc->n_state[c->state]--;
+	c->state = (uint8_t)s;
+	if (s != TCP_S_FREE)
+		tc->n_state[s]++;
+}
+
+/* Tells the application c is gone (once); c's calls are no-ops meanwhile. */
+static void tcp_notify_closed(struct tcp_core *tc, struct tcp_conn *c, enum tcp_close_reason why)
+{
+	if (!(c->flags & TCP_F_APP))
+		return;
+	c->flags &= (uint16_t)~TCP_F_APP;
+	c->flags |= TCP_F_DYING;
+	tc->st.conns_closed++;
+	if (tc->app.on_closed)
+		tc->app.on_closed(tc->app.ctx, tc, c, why);
+}
+
+/* The only way an entry is freed: callback, timer, buffers, table. */
+void tcp_conn_free(struct tcp_core *tc, struct tcp_conn *c, enum tcp_close_reason why)
+{
+	tcp_notify_closed(tc, c, why);
+	tcp_timer_cancel(tc, c);
+	tcp_bufs_release(tc, c);
+	tcp_set_state(tc, c, TCP_S_FREE);
+	tcp_table_release(tc, c);
+	if (tc->cur == c)
+		tc->cur = NULL;
+}
+
+/*
+ * Both FINs are through: the application is done with c. The entry then
+ * waits out time_wait_ms to absorb stray segments of this tuple, unless
+ * max_time_wait entries already do, in which case it is freed now.
+ */
+void tcp_enter_time_wait(struct tcp_core *tc, struct tcp_conn *c)
+{
+	tcp_notify_closed(tc, c, TCP_CLOSE_NORMAL);
+	if (tc->n_state[TCP_S_TIME_WAIT] >= tc->conf.max_time_wait) {
+		tc->st.time_wait_recycled++;
+		tcp_conn_free(tc, c, TCP_CLOSE_NORMAL);
+		return;
+	}
+	tcp_bufs_release(tc, c);
+	c->flags &= (uint16_t)~TCP_F_DEADLINE;
+	tcp_set_state(tc, c, TCP_S_TIME_WAIT);
+	tcp_timer_arm(tc, c, tc->now_ms + tc->conf.time_wait_ms, TCP_TM_TIME_WAIT);
+}
+
+uint32_t tcp_send_space(const struct tcp_conn *c)
+{
+	if ((c->flags & (TCP_F_CLOSE_REQ | TCP_F_DYING)) ||
+	    (c->state != TCP_S_ESTABLISHED && c->state != TCP_S_CLOSE_WAIT))
+		return 0;
+	return c->tx_cap - c->tx_len;
+}
+
+int tcp_send(struct tcp_core *tc, struct tcp_conn *c, const void *data, uint32_t len)
+{
+	if (len > tcp_send_space(c))
+		return -1;
+	if (!len)
+		return 0;
+	if (!tcp_tx_append(tc, c, data, len))
+		return -1;
+	/* From inside a callback the input path sends once it is done, with
+	 * the ACK on the same segment; otherwise send now. */
+	if (tc->cur != c)
+		tcp_output(tc, c);
+	return 0;
+}
+
+void tcp_close(struct tcp_core *tc, struct tcp_conn *c)
+{
+	if (c->flags & (TCP_F_CLOSE_REQ | TCP_F_DYING))
+		return;
+	if (c->state == TCP_S_ESTABLISHED) {
+		tcp_set_state(tc, c, TCP_S_FIN_WAIT_1);
+	} else if (c->state == TCP_S_CLOSE_WAIT) {
+		c->deadline_ms = tc->now_ms + tc->conf.fin_timeout_ms;
+		c->flags |= TCP_F_DEADLINE;
+		tcp_set_state(tc, c, TCP_S_LAST_ACK);
+	} else {
+		return;
+	}
+	c->flags |= TCP_F_CLOSE_REQ;
+	if (tc->cur != c) {
+		tcp_rx_consume(tc, c, c->rx_len);   /* no more on_data */
+		tcp_output(tc, c);
+	}
+}
+
+void tcp_abort(struct tcp_core *tc, struct tcp_conn *c)
+{
+	if (c->flags & TCP_F_DYING)
+		return;
+	if (c->state != TCP_S_SYN_RCVD && c->state != TCP_S_TIME_WAIT)
+		tcp_out_rst(tc, c);
+	tcp_conn_free(tc, c, TCP_CLOSE_ABORT);
+}
+
+uint32_t tcp_conn_peer_ip(const struct tcp_conn *c)
+{
+	return c->peer_ip;
+}
+
+uint16_t tcp_conn_peer_port(const struct tcp_conn *c)
+{
+	return ntohs(c->peer_port);
+}
+
+uint64_t *tcp_conn_app(struct tcp_conn *c)
+{
+	return &c->app;
+}

@@ -1,0 +1,154 @@
+/*
+ * tcp_priv.h - the per-core TCP state and the functions the lib/tcp files
+ * share (lwIP's tcp_priv.h). Not for use outside lib/tcp.
+ *
+ * A tcp_core is everything one worker core needs: its configuration, the
+ * connection array with its hash table and free list (tcp_table.c), the timer
+ * wheel (tcp_timer.c), the two buffer pools (tcp_buf.c) and its counters. It is
+ * allocated once by tcp_core_create; nothing is allocated afterwards.
+ */
+#ifndef SECKILL_TCP_PRIV_H
+#define SECKILL_TCP_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tcp.h"
+#include "tcp_conn.h"
+
+/* Timer wheel: 1 ms ticks, 4096 slots, so a turn is 4.1 s. Longer timers
+ * (idle 30 s) stay in their slot for several turns and are skipped by a
+ * compare; with 16K connections that is a handful of compares per tick. */
+#define TCP_TICK_MS      1
+#define TCP_WHEEL_SLOTS  4096u
+#define TCP_WHEEL_MASK   (TCP_WHEEL_SLOTS - 1)
+/* tm_slot of an entry moved to the list tcp_timers_run is working through */
+#define TCP_SLOT_RUNNING TCP_WHEEL_SLOTS
+
+/* RFC 9293 3.7.1: the MSS to assume when the SYN carries none. */
+#define TCP_DEFAULT_PEER_MSS 536
+/* Without window scaling the window field says at most this. */
+#define TCP_MAX_WIN 65535u
+/* The option we announce: kind 2, length 4, MSS. */
+#define TCP_MSS_OPT_LEN 4
+
+/* A fixed-size block pool (tcp_buf.c). */
+struct tcp_pool {
+	uint8_t  *mem;
+	uint32_t *free;          /* stack of free block indices */
+	uint32_t  blk_size, nblk, nfree;
+};
+
+struct tcp_core {
+	struct tcp_conf conf;
+	struct net_iface ifc;
+	struct net_tx tx;
+	struct tcp_app app;
+	struct tcp_stats st;
+
+	uint64_t now_us;
+	uint32_t now_ms;         /* now_us / 1000, truncated to 32 bits */
+	bool     clock_set;
+	uint32_t wheel_ms;       /* last tick tcp_timers_run has processed */
+	uint32_t wheel[TCP_WHEEL_SLOTS];
+	uint32_t tm_running;     /* head of the list being fired */
+
+	struct tcp_conn *conns;  /* conf.max_conns entries */
+	uint32_t *buckets;       /* hash heads, power of two >= max_conns */
+	uint32_t  bucket_mask;
+	uint32_t  free_head;
+	uint64_t  hash_key[2];   /* random: a peer cannot aim at one chain */
+
+	struct tcp_pool rxp, txp;
+
+	uint32_t n_state[TCP_S_COUNT];
+	uint32_t nconns;
+
+	/* The connection tcp_input is working on; NULL once the application
+	 * aborted it from a callback, which tells tcp_input to stop. */
+	struct tcp_conn *cur;
+
+	uint32_t chal_sec;       /* second the challenge ACK budget belongs to */
+	uint32_t chal_count;
+	uint32_t cookie_ms;      /* when we last sent a cookie */
+	bool     cookie_sent;
+	uint16_t mss_cap;        /* ifc.mtu - IP and TCP headers */
+};
+
+/* A parsed incoming segment. */
+struct tcp_seg {
+	const struct eth_hdr *eh;
+	const struct ipv4_hdr *ih;
+	const struct tcp_hdr *th;
+	const uint8_t *data;     /* payload */
+	uint32_t len;            /* payload bytes */
+	uint32_t seq, ack;       /* host order */
+	uint16_t wnd;
+	uint16_t peer_mss;       /* MSS option, 0 when absent */
+	uint8_t  flags;
+};
+
+/* Sequence space the segment occupies: payload plus SYN and FIN. */
+static inline uint32_t tcp_seg_seqlen(const struct tcp_seg *s)
+{
+	return s->len + !!(s->flags & TCP_SYN) + !!(s->flags & TCP_FIN);
+}
+
+static inline uint32_t tcp_conn_idx(const struct tcp_core *tc, const struct tcp_conn *c)
+{
+	return (uint32_t)(c - tc->conns);
+}
+
+/* tcp_core.c */
+void tcp_set_state(struct tcp_core *tc, struct tcp_conn *c, enum tcp_state s);
+void tcp_conn_free(struct tcp_core *tc, struct tcp_conn *c, enum tcp_close_reason why);
+void tcp_enter_time_wait(struct tcp_core *tc, struct tcp_conn *c);
+void tcp_rtt_sample(struct tcp_core *tc, struct tcp_conn *c, uint32_t rtt_ms);
+
+/* tcp_table.c */
+int  tcp_table_init(struct tcp_core *tc);
+void tcp_table_fini(struct tcp_core *tc);
+struct tcp_conn *tcp_table_lookup(struct tcp_core *tc, uint32_t ip, uint16_t port);
+struct tcp_conn *tcp_table_alloc(struct tcp_core *tc, uint32_t ip, uint16_t port);
+void tcp_table_release(struct tcp_core *tc, struct tcp_conn *c);
+
+/* tcp_timer.c */
+void tcp_timer_init(struct tcp_core *tc);
+void tcp_timer_arm(struct tcp_core *tc, struct tcp_conn *c, uint32_t due_ms,
+		   enum tcp_timer_kind kind);
+void tcp_timer_cancel(struct tcp_core *tc, struct tcp_conn *c);
+void tcp_timer_update(struct tcp_core *tc, struct tcp_conn *c, bool restart_rtx);
+
+/* tcp_buf.c */
+int  tcp_pool_init(struct tcp_pool *p, uint32_t blk_size, uint32_t nblk);
+void tcp_pool_fini(struct tcp_pool *p);
+uint8_t *tcp_rx_data(struct tcp_core *tc, const struct tcp_conn *c);
+uint8_t *tcp_tx_data(struct tcp_core *tc, const struct tcp_conn *c);
+bool tcp_rx_append(struct tcp_core *tc, struct tcp_conn *c, const uint8_t *p, uint32_t n);
+void tcp_rx_consume(struct tcp_core *tc, struct tcp_conn *c, uint32_t n);
+bool tcp_tx_append(struct tcp_core *tc, struct tcp_conn *c, const void *p, uint32_t n);
+void tcp_tx_acked(struct tcp_core *tc, struct tcp_conn *c, uint32_t n);
+void tcp_bufs_release(struct tcp_core *tc, struct tcp_conn *c);
+uint32_t tcp_rcv_wnd(const struct tcp_core *tc, const struct tcp_conn *c);
+
+/* tcp_output.c */
+bool tcp_out_seg(struct tcp_core *tc, const uint8_t mac[NET_ETH_ALEN], uint32_t ip,
+		 uint16_t port, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
+		 uint16_t mss_opt, const uint8_t *data, uint32_t len);
+void tcp_out_reset_reply(struct tcp_core *tc, const struct tcp_seg *s);
+void tcp_out_synack(struct tcp_core *tc, struct tcp_conn *c);
+void tcp_out_ack(struct tcp_core *tc, struct tcp_conn *c);
+void tcp_out_rst(struct tcp_core *tc, struct tcp_conn *c);
+void tcp_output(struct tcp_core *tc, struct tcp_conn *c);
+void tcp_out_retransmit(struct tcp_core *tc, struct tcp_conn *c);
+bool tcp_out_challenge_ack(struct tcp_core *tc, struct tcp_conn *c);
+
+/* tcp_syncookie.c */
+uint32_t tcp_cookie_make(struct tcp_core *tc, const struct tcp_seg *s, uint16_t *mss);
+bool tcp_cookie_check(struct tcp_core *tc, const struct tcp_seg *s, uint16_t *mss);
+uint32_t tcp_isn(const struct tcp_core *tc, const struct tcp_seg *s);
+
+/* tcp_input.c: bytes delivery shared with tcp_core.c */
+void tcp_rx_offer(struct tcp_core *tc, struct tcp_conn *c);
+
+#endif

@@ -1,0 +1,117 @@
+/*
+ * tcp_table.c - the per-core connection table: a fixed array of tcp_conn,
+ * found by peer address and port through a chained hash, with a free list.
+ *
+ * Our address and port are the same for every connection of a core, so the
+ * key is the peer's (ip, port). The bucket index is SipHash-2-4 of it under a
+ * per-core random key, so a peer choosing its source ports cannot pile its
+ * connections into one chain. There are at least as many buckets as entries
+ * (a power of two), so chains stay a couple of entries long. Chains and the
+ * free list are 32-bit indices inside the entries: no pointer per entry, no
+ * allocation after tcp_table_init.
+ *
+ * Policy when full (nginx's rule: every table has a size and a policy):
+ *  - a SYN that would need an entry is answered with a SYN cookie when the
+ *    cookie mode allows it (AUTO or ALWAYS), else dropped (drop_table_full);
+ *  - an ACK completing a valid cookie when no entry is free is dropped and
+ *    counted (drop_table_full); the client's retransmission may find room;
+ *  - TIME_WAIT entries are bounded separately by conf.max_time_wait: over it
+ *    a connection entering TIME_WAIT is freed at once (time_wait_recycled),
+ *    as Linux does when tcp_max_tw_buckets overflows.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "siphash.h"
+#include "tcp_priv.h"
+
+static uint32_t tcp_bucket(const struct tcp_core *tc, uint32_t ip, uint16_t port)
+{
+	uint8_t key[6];
+
+	memcpy(key, &ip, 4);
+	memcpy(key + 4, &port, 2);
+	return (uint32_t)siphash24(tc->hash_key, key, sizeof(key)) & tc->bucket_mask;
+}
+
+/* Allocates the entries and buckets and threads every entry on the free list. */
+int tcp_table_init(struct tcp_core *tc)
+{
+	uint32_t n = tc->conf.max_conns, nb = 1;
+
+	while (nb < n)
+		nb <<= 1;
+	tc->conns = calloc(n, sizeof(*tc->conns));
+	tc->buckets = malloc((size_t)nb * sizeof(*tc->buckets));
+	if (!tc->conns || !tc->buckets)
+		return -1;
+	tc->bucket_mask = nb - 1;
+	for (uint32_t i = 0; i < nb; i++)
+		tc->buckets[i] = TCP_NIL;
+	for (uint32_t i = 0; i < n; i++)
+		tc->conns[i].hnext = i + 1 < n ? i + 1 : TCP_NIL;
+	tc->free_head = 0;
+	if (getrandom(tc->hash_key, sizeof(tc->hash_key), 0) != sizeof(tc->hash_key))
+		return -1;
+	return 0;
+}
+
+void tcp_table_fini(struct tcp_core *tc)
+{
+	free(tc->conns);
+	free(tc->buckets);
+}
+
+struct tcp_conn *tcp_table_lookup(struct tcp_core *tc, uint32_t ip, uint16_t port)
+{
+	uint32_t i = tc->buckets[tcp_bucket(tc, ip, port)];
+
+	while (i != TCP_NIL) {
+		struct tcp_conn *c = &tc->conns[i];
+
+		if (c->peer_ip == ip && c->peer_port == port)
+			return c;
+		i = c->hnext;
+	}
+	return NULL;
+}
+
+/* Takes a free entry, zeroed, keyed and hashed; NULL when the table is full. */
+struct tcp_conn *tcp_table_alloc(struct tcp_core *tc, uint32_t ip, uint16_t port)
+{
+	uint32_t i = tc->free_head, b;
+	struct tcp_conn *c;
+
+	if (i == TCP_NIL)
+		return NULL;
+	c = &tc->conns[i];
+	tc->free_head = c->hnext;
+	memset(c, 0, sizeof(*c));
+	c->peer_ip = ip;
+	c->peer_port = port;
+	c->rx_blk = c->tx_blk = TCP_NIL;
+	c->tm_next = c->tm_prev = TCP_NIL;
+	c->tm_slot = TCP_NIL;
+	b = tcp_bucket(tc, ip, port);
+	c->hnext = tc->buckets[b];
+	tc->buckets[b] = i;
+	tc->nconns++;
+	return c;
+}
+
+/* Unhashes c and puts it back on the free list; its timer and buffers must
+ * already be released (tcp_conn_free does that). */
+void tcp_table_release(struct tcp_core *tc, struct tcp_conn *c)
+{
+	uint32_t idx = tcp_conn_idx(tc, c);
+	uint32_t *link = &tc->buckets[tcp_bucket(tc, c->peer_ip, c->peer_port)];
+
+	while (*link != idx)
+		link = &tc->conns[*link].hnext;
+	*link = c->hnext;
+	c->state = TCP_S_FREE;
+	c->hnext = tc->free_head;
+	tc->free_head = idx;
+	tc->nconns--;
+}

@@ -1,0 +1,240 @@
+/*
+ * tcp_timer.c - one timer per connection in a hashed timer wheel (Varghese
+ * and Lauck), and what each timer does when it fires.
+ *
+ * A connection waits for at most one thing at a time, so one entry per
+ * connection, linked through indices inside the tcp_conn, is enough; its kind
+ * (enum tcp_timer_kind) says what it waits for:
+ *  - SYNACK: resend the SYN-ACK with back-off; after conf.syn_retries resends
+ *    the half-open entry is dropped (the half-open timeout);
+ *  - RTX: resend the oldest segment (or probe a zero window) with the RTO
+ *    doubled each time (RFC 6298 5.5), clamped to rto_max; after
+ *    conf.data_retries the connection is reset;
+ *  - IDLE: nothing in flight; the connection is reset when no data or FIN has
+ *    arrived for idle_timeout_ms. Arrivals only stamp last_rx_ms and the timer
+ *    re-arms itself when it finds it moved, so the hot path never touches the
+ *    wheel;
+ *  - FIN: FIN_WAIT_2 (and CLOSING / LAST_ACK, through the deadline) waiting on
+ *    the peer longer than fin_timeout_ms;
+ *  - TIME_WAIT: the entry is freed.
+ *
+ * The wheel has TCP_WHEEL_SLOTS slots of 1 ms; an entry sits in slot
+ * due & mask and fires when the tick reaches it with due <= now, so timers
+ * longer than one turn just wait for a later turn. tcp_timers_run walks the
+ * slots of the ticks since its last call (all slots once when more than a
+ * turn has passed), so it costs nothing when called every burst.
+ */
+#include "tcp_priv.h"
+
+void tcp_timer_init(struct tcp_core *tc)
+{
+	for (uint32_t i = 0; i < TCP_WHEEL_SLOTS; i++)
+		tc->wheel[i] = TCP_NIL;
+	tc->tm_running = TCP_NIL;
+}
+
+static uint32_t *tcp_timer_head(struct tcp_core *tc, uint32_t slot)
+{
+	return slot == TCP_SLOT_RUNNING ? &tc->tm_running : &tc->wheel[slot];
+}
+
+void tcp_timer_cancel(struct tcp_core *tc, struct tcp_conn *c)
+{
+	if (c->tm_slot == TCP_NIL)
+		return;
+	if (c->tm_prev != TCP_NIL)
+		tc->conns[c->tm_prev].tm_next = c->tm_next;
+	else
+		*tcp_timer_head(tc, c->tm_slot) = c->tm_next;
+	if (c->tm_next != TCP_NIL)
+		tc->conns[c->tm_next].tm_prev = c->tm_prev;
+	c->tm_slot = TCP_NIL;
+	c->tm_next = c->tm_prev = TCP_NIL;
+	c->tm_kind = TCP_TM_NONE;
+}
+
+static void tcp_timer_link(struct tcp_core *tc, struct tcp_conn *c, uint32_t slot)
+{
+	uint32_t *head = tcp_timer_head(tc, slot);
+	uint32_t idx = tcp_conn_idx(tc, c);
+
+	c->tm_slot = slot;
+	c->tm_prev = TCP_NIL;
+	c->tm_next = *head;
+	if (*head != TCP_NIL)
+		tc->conns[*head].tm_prev = idx;
+	*head = idx;
+}
+
+/* (Re)arms c's timer for due_ms. A time already passed fires on the next tick. */
+void tcp_timer_arm(struct tcp_core *tc, struct tcp_conn *c, uint32_t due_ms,
+		   enum tcp_timer_kind kind)
+{
+	uint32_t tick = due_ms;
+
+	tcp_timer_cancel(tc, c);
+	if ((int32_t)(tick - tc->wheel_ms) <= 0)
+		tick = tc->wheel_ms + 1;
+	c->tm_due = due_ms;
+	c->tm_kind = (uint8_t)kind;
+	tcp_timer_link(tc, c, tick & TCP_WHEEL_MASK);
+}
+
+static uint32_t tcp_rto_due(const struct tcp_core *tc, const struct tcp_conn *c)
+{
+	uint32_t due = tc->now_ms + c->rto_ms;
+
+	/* CLOSING and LAST_ACK are also bounded by fin_timeout. */
+	if ((c->flags & TCP_F_DEADLINE) && seq_lt(c->deadline_ms, due))
+		due = c->deadline_ms;
+	return due;
+}
+
+/*
+ * Puts c's timer in line with its state after input or output. restart_rtx
+ * re-arms a running retransmission timer (RFC 6298 5.3: an ACK for new data
+ * restarts it); otherwise a running one is left alone (5.1).
+ */
+void tcp_timer_update(struct tcp_core *tc, struct tcp_conn *c, bool restart_rtx)
+{
+	bool in_flight = c->snd_nxt != c->snd_una;
+	bool stalled = c->snd_wnd == 0 &&
+		(c->tx_len || ((c->flags & TCP_F_CLOSE_REQ) && !(c->flags & TCP_F_FIN_ACKED)));
+
+	switch (c->state) {
+	case TCP_S_SYN_RCVD:
+	case TCP_S_TIME_WAIT:
+	case TCP_S_FREE:
+		return;                 /* armed on entry, nothing to follow */
+	case TCP_S_FIN_WAIT_2:
+		if (c->tm_kind != TCP_TM_FIN)
+			tcp_timer_arm(tc, c, c->deadline_ms, TCP_TM_FIN);
+		return;
+	default:
+		break;
+	}
+	if (in_flight || stalled) {
+		if (c->tm_kind != TCP_TM_RTX || restart_rtx)
+			tcp_timer_arm(tc, c, tcp_rto_due(tc, c), TCP_TM_RTX);
+		return;
+	}
+	if (c->tm_kind != TCP_TM_IDLE)
+		tcp_timer_arm(tc, c, c->last_rx_ms + tc->conf.idle_timeout_ms, TCP_TM_IDLE);
+}
+
+static void tcp_timer_synack(struct tcp_core *tc, struct tcp_conn *c)
+{
+	if (c->retries >= tc->conf.syn_retries) {
+		tc->st.conns_timed_out++;
+		tcp_conn_free(tc, c, TCP_CLOSE_IDLE);
+		return;
+	}
+	c->retries++;
+	c->rto_ms = c->rto_ms * 2 > tc->conf.rto_max_ms ? tc->conf.rto_max_ms : c->rto_ms * 2;
+	tc->st.synack_retrans++;
+	tcp_out_synack(tc, c);
+	tcp_timer_arm(tc, c, tc->now_ms + c->rto_ms, TCP_TM_SYNACK);
+}
+
+static void tcp_timer_rtx(struct tcp_core *tc, struct tcp_conn *c)
+{
+	if (((c->flags & TCP_F_DEADLINE) && seq_geq(tc->now_ms, c->deadline_ms)) ||
+	    c->retries >= tc->conf.data_retries) {
+		/* Give up; the reset tells a peer that is still there. */
+		tc->st.conns_timed_out++;
+		tcp_out_rst(tc, c);
+		tcp_conn_free(tc, c, TCP_CLOSE_RETRANS);
+		return;
+	}
+	c->retries++;
+	c->rto_ms = c->rto_ms * 2 > tc->conf.rto_max_ms ? tc->conf.rto_max_ms : c->rto_ms * 2;
+	tcp_out_retransmit(tc, c);
+	tcp_timer_arm(tc, c, tcp_rto_due(tc, c), TCP_TM_RTX);
+}
+
+static void tcp_timer_idle(struct tcp_core *tc, struct tcp_conn *c)
+{
+	uint32_t due = c->last_rx_ms + tc->conf.idle_timeout_ms;
+
+	if (seq_lt(tc->now_ms, due)) {          /* bytes arrived since it was armed */
+		tcp_timer_arm(tc, c, due, TCP_TM_IDLE);
+		return;
+	}
+	tc->st.conns_timed_out++;
+	tcp_out_rst(tc, c);
+	tcp_conn_free(tc, c, TCP_CLOSE_IDLE);
+}
+
+static void tcp_timer_fire(struct tcp_core *tc, struct tcp_conn *c)
+{
+	enum tcp_timer_kind kind = (enum tcp_timer_kind)c->tm_kind;
+
+	c->tm_kind = TCP_TM_NONE;
+	switch (kind) {
+	case TCP_TM_SYNACK:
+		tcp_timer_synack(tc, c);
+		break;
+	case TCP_TM_RTX:
+		tcp_timer_rtx(tc, c);
+		break;
+	case TCP_TM_IDLE:
+		tcp_timer_idle(tc, c);
+		break;
+	case TCP_TM_FIN:
+		tc->st.conns_timed_out++;
+		tcp_conn_free(tc, c, TCP_CLOSE_IDLE);
+		break;
+	case TCP_TM_TIME_WAIT:
+		tcp_conn_free(tc, c, TCP_CLOSE_NORMAL);
+		break;
+	case TCP_TM_NONE:
+		break;
+	}
+}
+
+/*
+ * Fires the entries of one slot that are due. The slot's list is first moved
+ * to tm_running so that handlers may re-arm (even into this slot) or free
+ * connections freely; entries not yet due go back to the slot.
+ */
+static void tcp_timer_slot(struct tcp_core *tc, uint32_t slot)
+{
+	tc->tm_running = tc->wheel[slot];
+	tc->wheel[slot] = TCP_NIL;
+	for (uint32_t i = tc->tm_running; i != TCP_NIL; i = tc->conns[i].tm_next)
+		tc->conns[i].tm_slot = TCP_SLOT_RUNNING;
+	while (tc->tm_running != TCP_NIL) {
+		struct tcp_conn *c = &tc->conns[tc->tm_running];
+		enum tcp_timer_kind kind = (enum tcp_timer_kind)c->tm_kind;
+		uint32_t due = c->tm_due;
+
+		tcp_timer_cancel(tc, c);
+		if (seq_leq(due, tc->now_ms)) {
+			c->tm_kind = (uint8_t)kind;
+			tcp_timer_fire(tc, c);
+		} else {
+			c->tm_due = due;
+			c->tm_kind = (uint8_t)kind;
+			tcp_timer_link(tc, c, slot);
+		}
+	}
+}
+
+void tcp_timers_run(struct tcp_core *tc)
+{
+	uint32_t ticks = tc->now_ms - tc->wheel_ms;
+
+	if ((int32_t)ticks <= 0)
+		return;
+	if (ticks >= TCP_WHEEL_SLOTS) {
+		/* More than a turn passed: every slot may hold something due. */
+		tc->wheel_ms = tc->now_ms;
+		for (uint32_t s = 0; s < TCP_WHEEL_SLOTS; s++)
+			tcp_timer_slot(tc, s);
+		return;
+	}
+	while (tc->wheel_ms != tc->now_ms) {
+		tc->wheel_ms++;
+		tcp_timer_slot(tc, tc->wheel_ms & TCP_WHEEL_MASK);
+	}
+}

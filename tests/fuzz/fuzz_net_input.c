@@ -1,0 +1,363 @@
+/*
+ * fuzz_net_input.c - libFuzzer harness for the whole receive path:
+ * frame -> net_input -> tcp_input -> http_server -> the application's routes.
+ *
+ * Raw random frames rarely get past TCP's checksum and sequence checks, so an
+ * input is a script of operations, each starting with one op byte whose low
+ * three bits (mod 5) say which and whose bits 4-5 are its argument:
+ *
+ *   RAW    a frame taken as is (optionally with its IPv4/TCP checksums fixed,
+ *          so that mutated headers reach the code behind the checksum);
+ *   SEG    a TCP segment from one of FZ_CLIENTS clients, with flags, window,
+ *          options and payload from the input and seq/ack taken from a model
+ *          of the client that follows what the stack answered (or raw);
+ *   HTTP   one of a few canned requests on a client's connection in order;
+ *   TIME   advances the clock and runs the timers;
+ *   TXFAIL makes the next net_tx allocations fail.
+ *
+ * One stack lives across inputs, as in the dataplane; each input starts by
+ * advancing the clock ten minutes, which expires most of what the last one
+ * left, so a crash reproducer replays alone in most cases.
+ * Every frame the stack sends is checked as a peer would (lengths, IPv4 and
+ * TCP checksums): a bad frame out is a crash, like a bad read in.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "http_server.h"
+#include "net_core.h"
+#include "net_tcp_frame.h"
+#include "tcp.h"
+
+#define FZ_CLIENTS   4
+#define FZ_BUFS      8           /* net_tx buffers the stack may hold at once */
+#define FZ_PORT      80
+#define FZ_CPORT     40000
+#define FZ_MAX_CONNS 16          /* small, so "table full" is reachable */
+
+enum { OP_RAW, OP_SEG, OP_HTTP, OP_TIME, OP_TXFAIL, OP_COUNT };
+
+struct fz_client {
+	uint32_t snd_nxt;            /* next seq the client sends */
+	uint32_t rcv_nxt;            /* what the client acknowledges: server seq + len */
+};
+
+static struct {
+	struct net_core nc;
+	struct tcp_core *tc;
+	struct http_server *hs;
+	struct net_tx tx;
+	uint8_t buf[FZ_BUFS][NET_FRAME_MAX];
+	uint8_t busy[FZ_BUFS];
+	uint32_t fail_allocs;
+	uint64_t now_us;
+	struct fz_client cl[FZ_CLIENTS];
+} fz;
+
+static const uint8_t srv_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+static const uint8_t cli_mac[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+static const uint32_t srv_ip = 0x010012c6;   /* 198.18.0.1, network order */
+static const uint32_t cli_ip = 0x020012c6;   /* 198.18.0.2 */
+
+/* ---- net_tx: checks every frame, remembers what the clients must ACK ---- */
+
+static uint8_t *fz_alloc(void *ctx, void **handle)
+{
+	(void)ctx;
+	if (fz.fail_allocs) {
+		fz.fail_allocs--;
+		return NULL;
+	}
+	for (int i = 0; i < FZ_BUFS; i++) {
+		if (!fz.busy[i]) {
+			fz.busy[i] = 1;
+			*handle = (void *)(intptr_t)i;
+			return fz.buf[i];
+		}
+	}
+	return NULL;
+}
+
+static void fz_release(void *handle)
+{
+	int i = (int)(intptr_t)handle;
+
+	if (i < 0 || i >= FZ_BUFS || !fz.busy[i])
+		abort();             /* send/discard of a buffer that was not handed out */
+	fz.busy[i] = 0;
+}
+
+static void fz_check_tcp(const uint8_t *frame, uint32_t len)
+{
+	struct net_tcp_seg s;
+	uint32_t k, end;
+
+	if (!net_tcp_frame_parse(frame, len, &s))
+		abort();             /* the stack sent a frame no peer would accept */
+	if (s.src_ip != srv_ip || s.sport != FZ_PORT || s.dst_ip != cli_ip)
+		abort();
+	if (memcmp(s.src_mac, srv_mac, 6) != 0 || s.len > 1460)
+		abort();
+	k = (uint32_t)(s.dport - FZ_CPORT);
+	if (k >= FZ_CLIENTS || (s.flags & TCP_RST))
+		return;
+	end = s.seq + s.len + !!(s.flags & TCP_SYN) + !!(s.flags & TCP_FIN);
+	if ((s.flags & TCP_SYN) || (int32_t)(end - fz.cl[k].rcv_nxt) > 0)
+		fz.cl[k].rcv_nxt = end;
+}
+
+static void fz_send(void *ctx, void *handle, uint32_t len)
+{
+	const uint8_t *frame = fz.buf[(intptr_t)handle];
+	const struct eth_hdr *eh = (const struct eth_hdr *)frame;
+
+	(void)ctx;
+	if (len < NET_ETH_HLEN || len > NET_FRAME_MAX)
+		abort();
+	if (eh->type == htons(NET_ETHERTYPE_IPV4) &&
+	    frame[NET_ETH_HLEN + 9] == NET_IPPROTO_TCP)
+		fz_check_tcp(frame, len);
+	fz_release(handle);
+}
+
+static void fz_discard(void *ctx, void *handle)
+{
+	(void)ctx;
+	fz_release(handle);
+}
+
+/* ---- the stack ---- */
+
+static void fz_stack_create(void)
+{
+	struct net_iface ifc = { .ip = srv_ip, .mtu = NET_MTU };
+	struct tcp_conf tconf;
+	struct http_server_conf hconf;
+	struct tcp_app tapp;
+
+	memcpy(ifc.mac, srv_mac, 6);
+	fz.tx = (struct net_tx){ fz_alloc, fz_send, fz_discard, NULL };
+
+	FZ_APP_CREATE();
+
+	http_server_conf_default(&hconf);
+	fz.hs = http_server_create(&hconf, FZ_APP_HANDLER, FZ_APP_CTX);
+	tcp_conf_default(&tconf);
+	tconf.max_conns = FZ_MAX_CONNS;
+	tconf.syn_backlog = FZ_MAX_CONNS / 2;
+	tconf.listen_port = FZ_PORT;
+	tconf.rx_buf = 4096;
+	tconf.tx_buf = 8192;
+	tconf.cookie_key[0] = 0x0123456789abcdefULL;
+	tconf.cookie_key[1] = 0xfedcba9876543210ULL;
+	tapp = (struct tcp_app){ http_server_on_data, http_server_on_peer_fin,
+				 http_server_on_closed, fz.hs };
+	fz.tc = tcp_core_create(&tconf, &ifc, &fz.tx, &tapp);
+	if (fz.hs == NULL || fz.tc == NULL)
+		abort();
+	net_core_init(&fz.nc, &ifc, &fz.tx, fz.tc);
+	fz.now_us = 1000000;
+}
+
+static void fz_clock(uint64_t advance_us)
+{
+	fz.now_us += advance_us;
+	tcp_set_now(fz.tc, fz.now_us);
+	http_server_set_time(fz.hs, 1767225600 + fz.now_us / 1000000);
+	tcp_timers_run(fz.tc);
+}
+
+/* ---- the script ---- */
+
+struct fz_in {
+	const uint8_t *p;
+	size_t n;
+};
+
+static uint8_t fz_u8(struct fz_in *in)
+{
+	uint8_t v = 0;
+
+	if (in->n) {
+		v = *in->p++;
+		in->n--;
+	}
+	return v;
+}
+
+static uint16_t fz_u16(struct fz_in *in)
+{
+	uint16_t hi = fz_u8(in);
+
+	return (uint16_t)(hi << 8 | fz_u8(in));
+}
+
+static uint32_t fz_u32(struct fz_in *in)
+{
+	uint32_t hi = fz_u16(in);
+
+	return hi << 16 | fz_u16(in);
+}
+
+/* Takes up to want bytes of the input; returns how many it could. */
+static uint32_t fz_take(struct fz_in *in, uint32_t want, const uint8_t **p)
+{
+	uint32_t n = want < in->n ? want : (uint32_t)in->n;
+
+	*p = in->p;
+	in->p += n;
+	in->n -= n;
+	return n;
+}
+
+static void fz_feed(const uint8_t *frame, uint32_t len)
+{
+	/* An exact-size copy: ASan sees any read past len. */
+	uint8_t *copy = malloc(len ? len : 1);
+
+	if (copy == NULL)
+		abort();
+	memcpy(copy, frame, len);
+	net_input(&fz.nc, copy, len);
+	free(copy);
+}
+
+/* RAW: op bit 4 fixes the IPv4 header checksum, bit 5 the TCP checksum. */
+static void fz_op_raw(struct fz_in *in, uint8_t op)
+{
+	static uint8_t frame[NET_FRAME_MAX + 64];
+	const uint8_t *p;
+	uint32_t len = fz_take(in, fz_u16(in) % sizeof(frame), &p);
+
+	memcpy(frame, p, len);
+	if ((op & 0x10) && len >= NET_ETH_HLEN + NET_IPV4_HLEN) {
+		struct ipv4_hdr *ih = (struct ipv4_hdr *)(frame + NET_ETH_HLEN);
+
+		ih->csum = 0;
+		ih->csum = net_csum_fold(net_csum_add(0, ih, NET_IPV4_HLEN));
+		if ((op & 0x20) && ih->proto == NET_IPPROTO_TCP) {
+			uint32_t tl = ntohs(ih->total_len);
+
+			if (tl >= NET_IPV4_HLEN + NET_TCP_HLEN && tl + NET_ETH_HLEN <= len) {
+				struct tcp_hdr *th = (struct tcp_hdr *)(ih + 1);
+				uint16_t l4 = (uint16_t)(tl - NET_IPV4_HLEN);
+
+				th->csum = 0;
+				th->csum = net_csum_fold(net_csum_add(
+					net_csum_pseudo(ih->src, ih->dst, NET_IPPROTO_TCP, l4), th, l4));
+			}
+		}
+	}
+	fz_feed(frame, len);
+}
+
+static void fz_segment(uint32_t k, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,
+		       const uint8_t *opts, uint8_t optlen, const uint8_t *data, uint32_t len)
+{
+	static uint8_t frame[NET_FRAME_MAX];
+	struct net_tcp_seg s = {
+		.src_ip = cli_ip, .dst_ip = srv_ip, .sport = (uint16_t)(FZ_CPORT + k),
+		.dport = FZ_PORT, .seq = seq, .ack = ack, .flags = flags, .win = win,
+		.opts = opts, .optlen = optlen, .payload = data, .len = len,
+	};
+
+	memcpy(s.src_mac, cli_mac, 6);
+	memcpy(s.dst_mac, srv_mac, 6);
+	fz_feed(frame, net_tcp_frame(frame, &s));
+}
+
+/*
+ * SEG: [op: client in bits 4-5] flags, mode, [seq32 if mode&1], [ack32 if
+ * mode&2], win16, optlen/4 in mode bits 4-7 (options bytes follow), len16, data.
+ */
+static void fz_op_seg(struct fz_in *in, uint8_t op)
+{
+	uint32_t k = (op >> 4) % FZ_CLIENTS;
+	struct fz_client *c = &fz.cl[k];
+	uint8_t flags = fz_u8(in), mode = fz_u8(in);
+	uint32_t seq = (mode & 1) ? fz_u32(in) : c->snd_nxt;
+	uint32_t ack = (mode & 2) ? fz_u32(in) : c->rcv_nxt;
+	uint16_t win = fz_u16(in);
+	const uint8_t *opts, *data;
+	uint8_t optlen = (uint8_t)(fz_take(in, (uint32_t)(mode >> 4) * 4 % 44, &opts) & ~3u);
+	uint32_t len = fz_take(in, fz_u16(in) % 1461, &data);
+
+	fz_segment(k, flags, seq, ack, win, opts, optlen, data, len);
+	if (!(mode & 1))
+		c->snd_nxt = seq + len + !!(flags & TCP_SYN) + !!(flags & TCP_FIN);
+}
+
+static const char *const fz_requests[] = {
+	"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+	"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+	"POST /buy HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+	"Content-Length: 27\r\n\r\n{\"item\":1,\"user\":\"u000001\"}",
+	"GET /stock HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET /nope HTTP/1.0\r\n\r\n",
+	"BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+};
+#define FZ_NREQ (sizeof(fz_requests) / sizeof(fz_requests[0]))
+
+/* HTTP: [op: client in bits 4-5] which request, how many of its bytes (0: all). */
+static void fz_op_http(struct fz_in *in, uint8_t op)
+{
+	uint32_t k = (op >> 4) % FZ_CLIENTS;
+	struct fz_client *c = &fz.cl[k];
+	const char *req = fz_requests[fz_u8(in) % FZ_NREQ];
+	uint32_t len = (uint32_t)strlen(req), cut = fz_u8(in);
+
+	if (cut && cut < len)
+		len = cut;
+	fz_segment(k, TCP_ACK | TCP_PSH, c->snd_nxt, c->rcv_nxt, 65535, NULL, 0,
+		   (const uint8_t *)req, len);
+	c->snd_nxt += len;
+}
+
+static void fz_run(struct fz_in *in)
+{
+	while (in->n) {
+		uint8_t op = fz_u8(in);
+
+		switch ((op & 0x07) % OP_COUNT) {
+		case OP_RAW:    fz_op_raw(in, op); break;
+		case OP_SEG:    fz_op_seg(in, op); break;
+		case OP_HTTP:   fz_op_http(in, op); break;
+		case OP_TIME:   fz_clock((uint64_t)fz_u8(in) * 20000); break;
+		case OP_TXFAIL: fz.fail_allocs = fz_u8(in) % 8; break;
+		}
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fz_in in = { data, size };
+	struct tcp_gauges g;
+
+	if (fz.tc == NULL)
+		fz_stack_create();
+	/* Ten minutes of silence in four steps: idle connections, TIME_WAIT and
+	 * most retransmission chains the last input left have run out. */
+	for (int i = 0; i < 4; i++)
+		fz_clock(150ULL * 1000000);
+	fz.fail_allocs = 0;
+	for (uint32_t k = 0; k < FZ_CLIENTS; k++) {
+		fz.cl[k].snd_nxt = 1000000u * (k + 1);
+		fz.cl[k].rcv_nxt = 0;
+	}
+	fz_run(&in);
+
+	tcp_core_gauges(fz.tc, &g);
+	if (g.conns > FZ_MAX_CONNS)
+		abort();
+	for (int i = 0; i < FZ_BUFS; i++)
+		if (fz.busy[i])
+			abort();     /* a buffer from alloc was neither sent nor discarded */
+	return 0;
+}

@@ -1,0 +1,262 @@
+"""harness.py - drive the real seckill-dp with real kernel clients.
+
+Every integration test is a script built on this module:
+
+    with Dataplane(dp_args=["--idle-timeout", "1000"]) as dp:
+        out = dp.ns(["curl", "-s", dp.url("/healthz")])
+    c = dp.counters            # the exit table of seckill-dp, after SIGINT
+
+Dataplane brings up a private client namespace and veth pair with
+tools/netns (names unique to this process, so tests can run next to a person's
+own `tools/netns up`), starts seckill-dp through tools/serve in the foreground
+with an idle back-off, waits until GET /healthz answers from inside the
+namespace, and on exit stops it with SIGINT, parses the counters it prints, and
+always removes the namespace. The probes it made itself are counted
+(probe_conns, probe_requests) so tests can assert exact totals.
+
+Environment: SECKILL_BUILD (build directory, default ./build), SECKILL_NS,
+SECKILL_DP_IF, SECKILL_CL_IF, SECKILL_DP_IP, SECKILL_CL_IP (names and
+addresses; unique defaults per process). Needs root; exits 77 (meson: skip)
+without it.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SKIP = 77                      # meson's "skipped" exit code
+READY_TIMEOUT_S = 30           # EAL start + port start + first answer
+STOP_TIMEOUT_S = 20            # SIGINT to exit, counters printed
+SETTLE_S = 0.5                 # last client segments reach the dataplane before SIGINT
+# The back-off cap the tests run with: idle cores must not starve the compilers
+# and the clients that share this 2-CPU machine.
+IDLE_SLEEP_US = "200"
+
+
+class TestFailure(Exception):
+    pass
+
+
+def check(cond, what):
+    """Fails the test with `what` unless cond holds."""
+    if not cond:
+        raise TestFailure(what)
+    print("ok:", what, flush=True)
+
+
+def check_eq(got, want, what):
+    if got != want:
+        raise TestFailure("%s: got %r, want %r" % (what, got, want))
+    print("ok: %s == %r" % (what, want), flush=True)
+
+
+def _names():
+    """Interface and namespace names: env overrides, else unique to this pid."""
+    tag = "%d" % (os.getpid() % 100000)
+    return {
+        "SECKILL_NS": os.environ.get("SECKILL_NS", "seckill-it" + tag),
+        "SECKILL_DP_IF": os.environ.get("SECKILL_DP_IF", "skd" + tag),
+        "SECKILL_CL_IF": os.environ.get("SECKILL_CL_IF", "skc" + tag),
+        "SECKILL_DP_IP": os.environ.get("SECKILL_DP_IP", "198.18.0.1"),
+        "SECKILL_CL_IP": os.environ.get("SECKILL_CL_IP", "198.18.0.2"),
+    }
+
+
+def require_root_and_tools(*tools):
+    if os.geteuid() != 0:
+        print("skip: integration tests need root (network namespaces, af_packet)")
+        sys.exit(SKIP)
+    missing = [t for t in ("ip", "ethtool") + tools if shutil.which(t) is None]
+    if missing:
+        print("skip: missing %s; run tools/deps" % " ".join(missing))
+        sys.exit(SKIP)
+
+
+def parse_counters(lines):
+    """{name: total} from seckill-dp's exit table (also gauge.* lines)."""
+    out, inside = {}, False
+    for line in lines:
+        if line.startswith("seckill-dp: final counters"):
+            inside = True
+            continue
+        if line.startswith("seckill-dp: end of counters"):
+            break
+        m = re.match(r"^([a-z0-9_]+\.[a-z0-9_]+)\s+(\d+)", line)
+        if inside and m:
+            out[m.group(1)] = int(m.group(2))
+    return out
+
+
+class Dataplane:
+    def __init__(self, dp_args=(), workers=1, build=None):
+        self.env = dict(os.environ, **_names())
+        self.ns_name = self.env["SECKILL_NS"]
+        self.ip = self.env["SECKILL_DP_IP"]
+        self.dp_if = self.env["SECKILL_DP_IF"]
+        self.cl_if = self.env["SECKILL_CL_IF"]
+        self.build = build or os.environ.get("SECKILL_BUILD", os.path.join(ROOT, "build"))
+        self.dp_args = ["--idle-sleep-us", IDLE_SLEEP_US] + list(dp_args)
+        self.workers = workers
+        self.proc = None
+        self.lines = []
+        self.counters = None
+        self.exit_code = None
+        self.probe_conns = 0
+        self.probe_requests = 0
+
+    # -- helpers for tests -------------------------------------------------
+    def url(self, path="/"):
+        return "http://%s%s" % (self.ip, path)
+
+    def ns(self, argv, timeout=60, check_rc=True, **kw):
+        """Runs argv inside the client namespace; CompletedProcess (text)."""
+        r = subprocess.run(["ip", "netns", "exec", self.ns_name] + list(argv),
+                           capture_output=True, timeout=timeout, **kw)
+        # Decoded by hand: text=True would turn HTTP's \r\n into \n.
+        r.stdout = r.stdout.decode("utf-8", "replace")
+        r.stderr = r.stderr.decode("utf-8", "replace")
+        if check_rc and r.returncode != 0:
+            raise TestFailure("%s exited %d: %s%s" % (" ".join(argv), r.returncode,
+                                                      r.stdout[-2000:], r.stderr[-2000:]))
+        return r
+
+    def ns_python(self, code, *args, timeout=120):
+        """Runs a Python 3 snippet inside the namespace; its stdout."""
+        return self.ns([sys.executable, "-c", code] + [str(a) for a in args],
+                       timeout=timeout).stdout
+
+    def client(self, cmd, *args, timeout=300):
+        """Runs an nsclient.py command in the namespace; its JSON result."""
+        out = self.ns_python_file(os.path.join(HERE, "nsclient.py"), cmd, *args, timeout=timeout)
+        print("client %s: %s" % (cmd, out.strip()[:500]), flush=True)
+        return json.loads(out)
+
+    def ns_python_file(self, path, *args, timeout=120):
+        return self.ns([sys.executable, path] + [str(a) for a in args], timeout=timeout).stdout
+
+    def dp_mac(self):
+        with open("/sys/class/net/%s/address" % self.dp_if) as f:
+            return f.read().strip()
+
+    def output(self):
+        return "".join(self.lines)
+
+    # -- life cycle ---------------------------------------------------------
+    def _tool(self, *argv, check_rc=True):
+        r = subprocess.run([os.path.join(ROOT, "tools", argv[0])] + list(argv[1:]),
+                           env=self.env, capture_output=True, text=True, timeout=60)
+        if check_rc and r.returncode != 0:
+            raise TestFailure("tools/%s failed: %s%s" % (" ".join(argv), r.stdout, r.stderr))
+        return r
+
+    def _reader(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if os.environ.get("SECKILL_VERBOSE"):
+                sys.stdout.write("dp| " + line)
+
+    def _probe(self):
+        """One GET /healthz from the namespace; True on a 200."""
+        r = self.ns(["curl", "-s", "-o", "/dev/null", "-m", "1",
+                     "-w", "%{http_code} %{num_connects}", self.url("/healthz")],
+                    check_rc=False, timeout=10)
+        parts = r.stdout.split()
+        if len(parts) == 2:
+            self.probe_conns += int(parts[1])
+            if parts[0] != "000":
+                self.probe_requests += 1
+        return parts[:1] == ["200"]
+
+    def start(self):
+        self._tool("netns", "up")
+        argv = [os.path.join(ROOT, "tools", "serve"), "--workers", str(self.workers),
+                "--build", self.build, "--"] + self.dp_args
+        print("starting:", " ".join(argv), flush=True)
+        self.proc = subprocess.Popen(argv, env=self.env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
+        threading.Thread(target=self._reader, daemon=True).start()
+        deadline = time.time() + READY_TIMEOUT_S
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                time.sleep(0.2)
+                raise TestFailure("seckill-dp exited %d while starting:\n%s"
+                                  % (self.proc.returncode, self.output()))
+            # Probe only once it polls: a SYN queued in the port before that
+            # would be answered after its client gave up, and reset.
+            if "seckill-dp: serving " in self.output() and self._probe():
+                print("ready: %s answers /healthz" % self.ip, flush=True)
+                return self
+            time.sleep(0.2)
+        raise TestFailure("no answer to GET /healthz within %d s:\n%s"
+                          % (READY_TIMEOUT_S, self.output()))
+
+    def stop(self):
+        """SIGINT, wait, parse the exit counters. Idempotent."""
+        if self.proc is None or self.exit_code is not None:
+            return
+        if self.proc.poll() is None:
+            # The clients' last segments (a FIN or RST at their exit) may still
+            # be in the kernel's backlog; let the dataplane see them first.
+            time.sleep(SETTLE_S)
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        time.sleep(0.1)          # let the reader thread take the last lines
+        self.exit_code = self.proc.returncode
+        self.counters = parse_counters(self.lines)
+
+    def cleanup(self):
+        try:
+            self.stop()
+        finally:
+            self._tool("netns", "down", check_rc=False)
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
+    # -- checks every test makes after stop() ------------------------------
+    def check_clean_exit(self):
+        check_eq(self.exit_code, 0, "seckill-dp exit code after SIGINT")
+        check(len(self.counters) > 0, "seckill-dp printed its exit counters")
+        c = self.counters
+        check_eq(c.get("dp.tx_nombuf"), 0, "dp.tx_nombuf")
+        check_eq(c.get("tcp.drop_table_full"), 0, "tcp.drop_table_full")
+        check_eq(c.get("gauge.conns", -1) - c.get("gauge.time_wait", 0), 0,
+                 "connections in use at exit apart from TIME_WAIT")
+
+    def c(self, name):
+        if name not in self.counters:
+            raise TestFailure("no counter %s in the exit table:\n%s" % (name, self.output()))
+        return self.counters[name]
+
+
+def run(test_fn, tools=()):
+    """Runs test_fn(); prints PASS/FAIL and exits 0/1 (77 when skipped)."""
+    require_root_and_tools("curl", *tools)
+    name = os.path.basename(sys.argv[0])
+    try:
+        test_fn()
+    except TestFailure as e:
+        print("FAIL %s: %s" % (name, e), flush=True)
+        sys.exit(1)
+    print("PASS", name, flush=True)
+    sys.exit(0)

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""nsclient.py - the test clients that curl and wrk cannot be, run inside the
+client namespace (`ip netns exec <ns> python3 nsclient.py CMD ...`). Each
+command prints one JSON object on stdout for the calling test to check.
+
+  pipeline IP PORT             four requests in one write, four answers back
+  bytewise IP PORT             a request sent one byte per segment
+  raw IP PORT HEX              send bytes, read until the server closes
+  many IP PORT N close|keep    N connections in sequence, one request each
+  vanish IF DPMAC GHOST IP PORT  a client that disappears mid-request: a
+        handcrafted TCP connection from an address no kernel owns, so when
+        we stop, nothing will ever answer the server for it again
+"""
+import json
+import socket
+import struct
+import sys
+import time
+
+TIMEOUT_S = 5
+
+
+def request(path="/healthz", extra=""):
+    return ("GET %s HTTP/1.1\r\nHost: seckill\r\nUser-Agent: nsclient\r\n%s\r\n"
+            % (path, extra)).encode()
+
+
+def read_response(sock, buf):
+    """One HTTP response from sock (buf holds bytes already read).
+    Returns (status, headers, body, rest); raises EOFError on a short read."""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed inside the headers: %r" % buf)
+        buf += chunk
+    head, _, buf = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    need = int(headers.get("content-length", "0"))
+    while len(buf) < need:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed inside the body")
+        buf += chunk
+    return status, headers, buf[:need].decode("latin-1"), buf[need:]
+
+
+def connect(ip, port):
+    s = socket.create_connection((ip, port), timeout=TIMEOUT_S)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def read_until_close(s):
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return data, True
+            data += chunk
+    except socket.timeout:
+        return data, False
+    except ConnectionResetError:
+        return data, "reset"
+
+
+def cmd_pipeline(ip, port):
+    paths = ["/healthz", "/healthz", "/healthz", "/"]
+    s = connect(ip, port)
+    s.sendall(b"".join(request(p) for p in paths))
+    out, buf = [], b""
+    for _ in paths:
+        status, headers, body, buf = read_response(s, buf)
+        out.append([status, body])
+    s.sendall(request("/healthz", "Connection: close\r\n"))
+    status, headers, body, buf = read_response(s, buf)
+    rest, closed = read_until_close(s)
+    return {"answers": out, "last": [status, headers.get("connection", "")],
+            "extra_bytes": len(buf) + len(rest), "closed": closed}
+
+
+def cmd_bytewise(ip, port):
+    req = request("/healthz", "Connection: close\r\n")
+    s = connect(ip, port)
+    for i in range(len(req)):
+        s.send(req[i:i + 1])
+        time.sleep(0.003)      # let each byte leave as its own segment
+    status, headers, body, buf = read_response(s, b"")
+    rest, closed = read_until_close(s)
+    return {"status": status, "body": body, "bytes": len(req), "closed": closed}
+
+
+def cmd_raw(ip, port, hexdata):
+    s = connect(ip, port)
+    s.sendall(bytes.fromhex(hexdata))
+    data, closed = read_until_close(s)
+    return {"data": data.decode("latin-1"), "closed": closed}
+
+
+def cmd_many(ip, port, n, mode):
+    extra = "Connection: close\r\n" if mode == "close" else ""
+    req = request("/healthz", extra)
+    ok = fail = 0
+    errors = {}
+    t0 = time.time()
+    for _ in range(int(n)):
+        try:
+            s = connect(ip, port)
+            s.sendall(req)
+            status, headers, body, buf = read_response(s, b"")
+            if mode == "close":
+                rest, closed = read_until_close(s)   # the server closes first
+                if closed is not True:
+                    raise EOFError("server did not close after Connection: close")
+            s.close()
+            if status == 200:
+                ok += 1
+            else:
+                fail += 1
+                errors["status %d" % status] = errors.get("status %d" % status, 0) + 1
+        except (OSError, EOFError) as e:
+            fail += 1
+            key = type(e).__name__
+            errors[key] = errors.get(key, 0) + 1
+    return {"ok": ok, "fail": fail, "errors": errors, "seconds": round(time.time() - t0, 2)}
+
+
+# -- vanish: TCP by hand over AF_PACKET ------------------------------------
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+def tcp_frame(src_mac, dst_mac, sip, dip, sport, dport, seq, ack, flags, payload=b""):
+    sip_b, dip_b = socket.inet_aton(sip), socket.inet_aton(dip)
+    opts = struct.pack("!BBH", 2, 4, 1460) if flags & 0x02 else b""
+    off = (20 + len(opts)) // 4
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, off << 4, flags, 64240, 0, 0)
+    tcp += opts + payload
+    pseudo = sip_b + dip_b + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0x4000, 64, 6, 0, sip_b, dip_b)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    return dst_mac + src_mac + b"\x08\x00" + ip + tcp
+
+
+def parse_tcp(frame, ghost, sport):
+    """(seq, ack, flags, payload_len) of a segment for ghost:sport, else None."""
+    if len(frame) < 54 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
+        return None
+    ihl = (frame[14] & 0x0f) * 4
+    if frame[30:34] != socket.inet_aton(ghost):
+        return None
+    t = frame[14 + ihl:]
+    dport = struct.unpack("!H", t[2:4])[0]
+    if dport != sport:
+        return None
+    seq, ack = struct.unpack("!II", t[4:12])
+    tot = struct.unpack("!H", frame[16:18])[0]
+    return seq, ack, t[13], tot - ihl - (t[12] >> 4) * 4
+
+
+def wait_seg(sock, ghost, sport, pred, seconds):
+    end = time.time() + seconds
+    while time.time() < end:
+        sock.settimeout(max(0.01, end - time.time()))
+        try:
+            frame = sock.recv(65536)
+        except socket.timeout:
+            break
+        seg = parse_tcp(frame, ghost, sport)
+        if seg and pred(seg):
+            return seg
+    return None
+
+
+def cmd_vanish(ifname, dp_mac, ghost, ip, port, watch_s):
+    port, watch_s = int(port), float(watch_s)
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+    sock.bind((ifname, 0))
+    my_mac = sock.getsockname()[4]
+    dmac = bytes.fromhex(dp_mac.replace(":", ""))
+    sport, isn = 40000 + int(time.time()) % 20000, 1000000
+    half = request("/healthz")[:20]
+
+    sock.send(tcp_frame(my_mac, dmac, ghost, ip, sport, port, isn, 0, 0x02))
+    synack = wait_seg(sock, ghost, sport, lambda s: s[2] & 0x12 == 0x12, 3)
+    if synack is None:
+        return {"synack": False}
+    srv = synack[0] + 1
+    sock.send(tcp_frame(my_mac, dmac, ghost, ip, sport, port, isn + 1, srv, 0x18, half))
+    acked = wait_seg(sock, ghost, sport, lambda s: s[1] == isn + 1 + len(half), 3)
+    # From here on we are gone: nothing we own will ever answer for ghost.
+    t0 = time.time()
+    seen = []
+    while time.time() - t0 < watch_s:
+        seg = wait_seg(sock, ghost, sport, lambda s: True, watch_s - (time.time() - t0))
+        if seg is None:
+            break
+        seen.append({"flags": seg[2], "len": seg[3], "after_s": round(time.time() - t0, 2)})
+        if seg[2] & 0x04:
+            break
+    return {"synack": True, "data_acked": acked is not None, "half_bytes": len(half),
+            "after": seen}
+
+
+COMMANDS = {"pipeline": cmd_pipeline, "bytewise": cmd_bytewise, "raw": cmd_raw,
+            "many": cmd_many, "vanish": cmd_vanish}
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd in ("pipeline", "bytewise", "raw", "many"):
+        args[1] = int(args[1])
+    print(json.dumps(COMMANDS[cmd](*args)))

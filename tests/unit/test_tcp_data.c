@@ -1,0 +1,353 @@
+/* In-order data: delivery to on_data, answers piggybacking the ACK, the
+ * receive window, dropping what is out of order or duplicate, MSS and window
+ * limits on what we send, and the receive buffer pool. */
+#include "tcp_harness.h"
+
+Test(tcp_data, request_delivered_and_answer_carries_ack)
+{
+	struct th *h = th_new();
+	uint32_t iss = th_open(h);
+
+	h->reply = "HTTP/1.1 200 OK\r\n\r\n";
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK | TCP_PSH, "GET / HTTP/1.1\r\n\r\n", 18);
+	cr_assert_eq(h->data_calls, 1);
+	cr_assert_eq(h->rx_total, 18);
+	cr_assert_arr_eq(h->rx, "GET / HTTP/1.1\r\n\r\n", 18);
+	struct th_frame f = th_next(h);
+
+	cr_assert_eq(f.flags, TCP_ACK | TCP_PSH);
+	cr_assert_eq(f.seq, iss + 1);
+	cr_assert_eq(f.ack, TH_ISN + 1 + 18);
+	cr_assert_eq(f.win, 4096);
+	cr_assert_eq(f.len, 19);
+	cr_assert_arr_eq(f.data, "HTTP/1.1 200 OK\r\n\r\n", 19);
+	th_none(h);
+	cr_assert_eq(TH_ST(h, rx_bytes), 18);
+	cr_assert_eq(TH_ST(h, tx_bytes), 19);
+	th_free(h);
+}
+
+Test(tcp_data, pure_ack_when_nothing_to_send)
+{
+	struct th *h = th_new();
+	uint32_t iss = th_open(h);
+
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "abc", 3);
+	th_expect(h, TCP_ACK, iss + 1, TH_ISN + 4);
+	th_none(h);
+	th_free(h);
+}
+
+Test(tcp_data, answer_acked_releases_tx_buffer)
+{
+	struct th *h = th_new();
+	uint32_t iss = th_open(h);
+
+	h->reply = "12345";
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "x", 1);
+	th_next(h);
+	cr_assert_eq(th_gauges(h).tx_bufs_used, 1);
+	cr_assert_eq(th_gauges(h).rx_bufs_used, 0);
+	th_send(h, TH_ISN + 2, iss + 6, TCP_ACK, NULL, 0);
+	th_none(h);
+	cr_assert_eq(th_gauges(h).tx_bufs_used, 0);
+	th_free(h);
+}
+
+Test(tcp_data, unconsumed_bytes_are_kept_and_shrink_window)
+{
+	struct th *h = th_new();
+	uint32_t iss = th_open(h);
+
+	h->consume = 0;
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "GET /", 5);
+	struct th_frame f = th_next(h);
+
+	cr_assert_eq(f.ack, TH_ISN + 6);
+	cr_assert_eq(f.win, 4096 - 5);
+	cr_assert_eq(th_gauges(h).rx_bufs_used, 1);
+	h->consume = -1;
+	th_send(h, TH_ISN + 6, iss + 1, TCP_ACK, " HTTP", 5);
+	cr_assert_eq(h->data_calls, 2);
+	cr_assert_eq(h->last_offer, 10);
+	cr_assert_arr_eq(h->rx, "GET / HTTP", 10);
+	f = th_next(h);
+	cr_assert_eq(f.ack, TH_ISN + 11);
+	cr_assert_eq(f.win, 4096);
+	cr_assert_eq(th_gauges(h).rx_bufs_used, 0);
+	th_free(h);
+}
+
+Test(tcp_data, partial_consume_keeps_the_rest)
+{
+	struct th *h = th_new();
+	uint32_t iss = th_open(h);
+
+	h->consume = 2;
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "abcdef", 6);
+	cr_assert_eq(th_next(h).win, 4096 - 4);
+	h->consume = -1;
+	th_send(h, TH_ISN + 7, iss + 1, TCP_ACK, "g", 1);
+	cr_assert_eq(h->last_offer, 5);
+	cr_assert_arr_eq(h->rx, "abcdefg", 7);
+	th_free(h);
+}
+
+Test(tcp_data, out_of_order_segment_acked_and_dropped)
+{
+	struct th *h = th_new();
+	uint32_t iss = th_open(h);
+
+	th_send(h, TH_ISN + 11, iss + 1, TCP_ACK, "later", 5);
+	th_expect(h, TCP_ACK, iss + 1, TH_ISN + 1);
+	cr_assert_eq(h->data_calls, 0);
+	cr_assert_eq(TH_ST(h, drop_ooo), 1);
+	th_free(h);
+}
+
+Test(tcp_data, duplicate_segment_acked_and_dropped)
+{
+	struct th *h = th_new();
+	uint32_t iss = th_open(h);
+
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "abc", 3);
+	th_next(h);
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "abc", 3);
+	th_expect(h, TCP_ACK, iss + 1, TH_ISN + 4);
+	cr_assert_eq(h->data_calls, 1);
+	cr_assert_eq(TH_ST(h, drop_dup), 1);
+	th_free(h);
+}
+
+Test(tcp_data, overlapping_segment_delivers_only_new_bytes)
+{
+	struct th *h = th_new();
+	uint32_t iss = th_open(h);
+
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "abc", 3);
+	th_next(h);
+	th_send(h, TH_ISN + 2, iss + 1, TCP_ACK, "bcdef", 5);
+	th_expect(h, TCP_ACK, iss + 1, TH_ISN + 7);
+	cr_assert_eq(h->rx_total, 6);
+	cr_assert_arr_eq(h->rx, "abcdef", 6);
+	th_free(h);
+}
+
+Test(tcp_data, segment_beyond_window_is_trimmed)
+{
+	struct tcp_conf conf;
+
+	th_conf(&conf);
+	conf.rx_buf = 8;
+	struct th *h = th_new_conf(&conf);
+	uint32_t iss = th_open(h);
+
+	h->consume = 0;
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "0123456789", 10);
+	struct th_frame f = th_next(h);
+
+	cr_assert_eq(f.ack, TH_ISN + 9);
+	cr_assert_eq(f.win, 0);
+	cr_assert_eq(h->last_offer, 8);
+	th_free(h);
+}
+
+Test(tcp_data, zero_window_segment_gets_ack_only)
+{
+	struct tcp_conf conf;
+
+	th_conf(&conf);
+	conf.rx_buf = 4;
+	struct th *h = th_new_conf(&conf);
+	uint32_t iss = th_open(h);
+
+	h->consume = 0;
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "abcd", 4);
+	cr_assert_eq(th_next(h).win, 0);
+	th_send(h, TH_ISN + 5, iss + 1, TCP_ACK, "e", 1);
+	struct th_frame f = th_next(h);
+
+	cr_assert_eq(f.ack, TH_ISN + 5);
+	cr_assert_eq(f.win, 0);
+	cr_assert_eq(h->data_calls, 1);
+	th_free(h);
+}
+
+static char big[3000];
+
+Test(tcp_data, answer_split_at_peer_mss)
+{
+	struct th *h = th_new();
+
+	memset(big, 'z', 1200);
+	big[1200] = 0;
+	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 536, NULL, 0);
+	uint32_t iss = th_next(h).seq;
+
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, NULL, 0);
+	h->reply = big;
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "q", 1);
+	struct th_frame a = th_next(h), b = th_next(h), c = th_next(h);
+
+	th_none(h);
+	cr_assert_eq(a.len, 536);
+	cr_assert_eq(a.seq, iss + 1);
+	cr_assert_eq(b.len, 536);
+	cr_assert_eq(b.seq, iss + 537);
+	cr_assert_eq(c.len, 128);
+	cr_assert_eq(c.seq, iss + 1073);
+	cr_assert_eq(c.ack, TH_ISN + 2);
+	cr_assert_eq(c.flags, TCP_ACK | TCP_PSH);
+	th_free(h);
+}
+
+Test(tcp_data, no_mss_option_means_536)
+{
+	struct th *h = th_new();
+
+	memset(big, 'y', 600);
+	big[600] = 0;
+	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 0, NULL, 0);
+	uint32_t iss = th_next(h).seq;
+
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, NULL, 0);
+	h->reply = big;
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "q", 1);
+	cr_assert_eq(th_next(h).len, 536);
+	cr_assert_eq(th_next(h).len, 64);
+	th_free(h);
+}
+
+Test(tcp_data, peer_window_limits_sending_until_acked)
+{
+	struct th *h = th_new();
+
+	memset(big, 'w', 1000);
+	big[1000] = 0;
+	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 300, 1460, NULL, 0);
+	uint32_t iss = th_next(h).seq;
+
+	th_send_from(h, TH_PEER_PORT, TH_ISN + 1, iss + 1, TCP_ACK, 300, 0, NULL, 0);
+	h->reply = big;
+	th_send_from(h, TH_PEER_PORT, TH_ISN + 1, iss + 1, TCP_ACK, 300, 0, "q", 1);
+	cr_assert_eq(th_next(h).len, 300);
+	th_none(h);
+	/* The peer takes the 300 bytes and opens 1000. */
+	th_send_from(h, TH_PEER_PORT, TH_ISN + 2, iss + 301, TCP_ACK, 1000, 0, NULL, 0);
+	struct th_frame f = th_next(h);
+
+	cr_assert_eq(f.seq, iss + 301);
+	cr_assert_eq(f.len, 700);
+	th_none(h);
+	th_free(h);
+}
+
+Test(tcp_data, tcp_send_is_all_or_nothing)
+{
+	struct th *h = th_new();
+	uint32_t iss = th_open(h);
+
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, NULL, 0);
+	cr_assert_not_null(th_cur);
+	/* Find the connection through a data call. */
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "a", 1);
+	cr_assert_not_null(h->conn);
+	cr_assert_eq(tcp_send_space(h->conn), 8192);
+	cr_assert_eq(tcp_send(h->tc, h->conn, big, 8193), -1);
+	cr_assert_eq(tcp_send(h->tc, h->conn, big, 0), 0);
+	cr_assert_eq(tcp_conn_peer_port(h->conn), TH_PEER_PORT);
+	cr_assert_eq(tcp_conn_peer_ip(h->conn), TH_PEER_IP);
+	cr_assert_eq(*tcp_conn_app(h->conn), 0);
+	th_free(h);
+}
+
+Test(tcp_data, send_outside_callback_goes_out_at_once)
+{
+	struct th *h = th_new();
+	uint32_t iss = th_open(h);
+
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "a", 1);
+	th_next(h);
+	cr_assert_eq(tcp_send(h->tc, h->conn, "later", 5), 0);
+	struct th_frame f = th_next(h);
+
+	cr_assert_eq(f.flags, TCP_ACK | TCP_PSH);
+	cr_assert_eq(f.seq, iss + 1);
+	cr_assert_eq(f.ack, TH_ISN + 2);
+	cr_assert_arr_eq(f.data, "later", 5);
+	th_free(h);
+}
+
+Test(tcp_data, ack_freeing_space_reoffers_buffered_bytes)
+{
+	struct tcp_conf conf;
+
+	th_conf(&conf);
+	conf.tx_buf = 8000;
+	struct th *h = th_new_conf(&conf);
+	struct tcp_app app;
+	uint32_t iss = th_open(h);
+
+	(void)app;
+	memset(big, 'b', sizeof(big));
+	/* First request: answer 5000 bytes (peer window 65535, MSS 1460). */
+	h->reply = NULL;
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "r1", 2);
+	th_next(h);
+	cr_assert_eq(tcp_send(h->tc, h->conn, big, 5000), 0);
+	for (int i = 0; i < 4; i++)
+		th_next(h);
+	/* Second request arrives; the app cannot answer yet: it keeps it. */
+	h->consume = 0;
+	th_send(h, TH_ISN + 3, iss + 1, TCP_ACK, "r2", 2);
+	cr_assert_eq(h->data_calls, 2);
+	th_next(h);
+	cr_assert_eq(th_gauges(h).rx_bufs_used, 1);
+	/* The ACK of the answer frees space: the kept bytes are offered again. */
+	h->consume = -1;
+	th_send(h, TH_ISN + 5, iss + 5001, TCP_ACK, NULL, 0);
+	cr_assert_eq(h->data_calls, 3);
+	cr_assert_eq(h->last_offer, 2);
+	cr_assert_eq(th_gauges(h).rx_bufs_used, 0);
+	th_free(h);
+}
+
+Test(tcp_data, empty_rx_pool_drops_and_does_not_ack)
+{
+	struct tcp_conf conf;
+
+	th_conf(&conf);
+	conf.rx_bufs = 1;
+	struct th *h = th_new_conf(&conf);
+	uint32_t a = th_open_port(h, 1001), b = th_open_port(h, 1002);
+
+	h->consume = 0;
+	th_send_from(h, 1001, TH_ISN + 1, a + 1, TCP_ACK, 65535, 0, "aaaa", 4);
+	cr_assert_eq(th_next(h).ack, TH_ISN + 5);
+	th_send_from(h, 1002, TH_ISN + 1, b + 1, TCP_ACK, 65535, 0, "bbbb", 4);
+	struct th_frame f = th_next(h);
+
+	cr_assert_eq(f.ack, TH_ISN + 1, "bytes without a buffer must not be acked");
+	cr_assert_eq(f.win, 4096);
+	cr_assert_eq(TH_ST(h, drop_no_buf), 1);
+	cr_assert_eq(th_gauges(h).rx_bufs_used, 1);
+	th_free(h);
+}
+
+Test(tcp_data, consumed_without_buffer_needs_no_pool)
+{
+	struct tcp_conf conf;
+
+	th_conf(&conf);
+	conf.rx_bufs = 1;
+	struct th *h = th_new_conf(&conf);
+	uint32_t a = th_open_port(h, 1001), b = th_open_port(h, 1002);
+
+	h->consume = 0;
+	th_send_from(h, 1001, TH_ISN + 1, a + 1, TCP_ACK, 65535, 0, "aaaa", 4);
+	th_next(h);
+	h->consume = 2;   /* half is taken straight from the segment */
+	th_send_from(h, 1002, TH_ISN + 1, b + 1, TCP_ACK, 65535, 0, "bbbb", 4);
+	cr_assert_eq(th_next(h).ack, TH_ISN + 3);
+	th_free(h);
+}

@@ -1,0 +1,211 @@
+/* Passive open: SYN -> SYN-ACK with our MSS -> ACK, and what is refused on
+ * the way (bad checksum, bad offset, wrong port, wrong ACK, full backlog). */
+#include "tcp_harness.h"
+
+Test(tcp_handshake, syn_gets_synack_with_mss_and_window)
+{
+	struct th *h = th_new();
+
+	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 1460, NULL, 0);
+	struct th_frame f = th_next(h);
+
+	cr_assert_eq(f.flags, TCP_SYN | TCP_ACK);
+	cr_assert_eq(f.ack, TH_ISN + 1);
+	cr_assert_eq(f.win, 4096);
+	cr_assert_eq(f.mss, 1460);
+	cr_assert_eq(f.hlen, 24);
+	cr_assert_eq(f.len, 0);
+	cr_assert_eq(f.dst_ip, TH_PEER_IP);
+	cr_assert_eq(f.dport, TH_PEER_PORT);
+	th_none(h);
+	cr_assert_eq(th_gauges(h).syn_rcvd, 1);
+	cr_assert_eq(th_gauges(h).conns, 1);
+	cr_assert_eq(TH_ST(h, syn_received), 1);
+	th_free(h);
+}
+
+Test(tcp_handshake, ack_completes_handshake_silently)
+{
+	struct th *h = th_new();
+
+	th_open(h);
+	th_none(h);
+	cr_assert_eq(th_gauges(h).syn_rcvd, 0);
+	cr_assert_eq(th_gauges(h).established, 1);
+	cr_assert_eq(TH_ST(h, conns_opened), 1);
+	cr_assert_eq(h->data_calls, 0);
+	th_free(h);
+}
+
+Test(tcp_handshake, announced_mss_follows_conf)
+{
+	struct tcp_conf conf;
+
+	th_conf(&conf);
+	conf.mss = 1200;
+	struct th *h = th_new_conf(&conf);
+
+	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 0, NULL, 0);
+	cr_assert_eq(th_next(h).mss, 1200);
+	th_free(h);
+}
+
+Test(tcp_handshake, retransmitted_syn_gets_same_synack)
+{
+	struct th *h = th_new();
+
+	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 1460, NULL, 0);
+	struct th_frame a = th_next(h);
+
+	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 1460, NULL, 0);
+	th_expect(h, TCP_SYN | TCP_ACK, a.seq, TH_ISN + 1);
+	cr_assert_eq(th_gauges(h).conns, 1);
+	th_free(h);
+}
+
+Test(tcp_handshake, isn_differs_between_tuples)
+{
+	struct th *h = th_new();
+
+	th_send_from(h, 1111, TH_ISN, 0, TCP_SYN, 65535, 0, NULL, 0);
+	th_send_from(h, 2222, TH_ISN, 0, TCP_SYN, 65535, 0, NULL, 0);
+	cr_assert_neq(th_next(h).seq, th_next(h).seq);
+	th_free(h);
+}
+
+Test(tcp_handshake, wrong_ack_in_syn_rcvd_gets_rst)
+{
+	struct th *h = th_new();
+
+	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 0, NULL, 0);
+	struct th_frame f = th_next(h);
+
+	th_send(h, TH_ISN + 1, f.seq + 7, TCP_ACK, NULL, 0);
+	th_expect(h, TCP_RST, f.seq + 7, 0);
+	cr_assert_eq(th_gauges(h).syn_rcvd, 1);
+	th_free(h);
+}
+
+Test(tcp_handshake, rst_in_syn_rcvd_frees_entry_without_callback)
+{
+	struct th *h = th_new();
+
+	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 0, NULL, 0);
+	th_next(h);
+	th_send(h, TH_ISN + 1, 0, TCP_RST, NULL, 0);
+	th_none(h);
+	cr_assert_eq(th_gauges(h).conns, 0);
+	cr_assert_eq(h->closed, 0);
+	th_free(h);
+}
+
+Test(tcp_handshake, ack_with_data_completes_and_delivers)
+{
+	struct th *h = th_new();
+
+	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 0, NULL, 0);
+	struct th_frame f = th_next(h);
+
+	th_send(h, TH_ISN + 1, f.seq + 1, TCP_ACK | TCP_PSH, "GET", 3);
+	cr_assert_eq(h->rx_total, 3);
+	th_expect(h, TCP_ACK, f.seq + 1, TH_ISN + 4);
+	cr_assert_eq(th_gauges(h).established, 1);
+	th_free(h);
+}
+
+Test(tcp_handshake, syn_to_other_port_gets_rst_ack)
+{
+	struct th *h = th_new();
+	uint8_t buf[256];
+
+	th_input_frame(h, buf, th_build(buf, TH_PEER_IP, TH_PEER_PORT, 81, TH_ISN, 0, TCP_SYN,
+					 65535, 1460, NULL, 0));
+	struct th_frame f = th_next(h);
+
+	cr_assert_eq(f.flags, TCP_RST | TCP_ACK);
+	cr_assert_eq(f.seq, 0);
+	cr_assert_eq(f.ack, TH_ISN + 1);
+	cr_assert_eq(f.win, 0);
+	cr_assert_eq(TH_ST(h, drop_bad_port), 1);
+	cr_assert_eq(th_gauges(h).conns, 0);
+	th_free(h);
+}
+
+Test(tcp_handshake, bad_checksum_dropped)
+{
+	struct th *h = th_new();
+	uint8_t buf[256];
+	uint32_t n = th_build(buf, TH_PEER_IP, TH_PEER_PORT, TH_PORT, TH_ISN, 0, TCP_SYN, 65535,
+			      0, NULL, 0);
+
+	buf[NET_ETH_HLEN + NET_IPV4_HLEN + 16] ^= 0x40;     /* checksum field */
+	th_input_frame(h, buf, n);
+	th_none(h);
+	cr_assert_eq(TH_ST(h, drop_bad_csum), 1);
+	cr_assert_eq(th_gauges(h).conns, 0);
+	th_free(h);
+}
+
+Test(tcp_handshake, bad_data_offset_dropped)
+{
+	struct th *h = th_new();
+	uint8_t buf[256];
+	uint32_t n = th_build(buf, TH_PEER_IP, TH_PEER_PORT, TH_PORT, TH_ISN, 0, TCP_SYN, 65535,
+			      0, NULL, 0);
+
+	buf[NET_ETH_HLEN + NET_IPV4_HLEN + 12] = 4 << 4;   /* 16 bytes: below the minimum */
+	th_input_frame(h, buf, n);
+	buf[NET_ETH_HLEN + NET_IPV4_HLEN + 12] = 15 << 4;  /* 60 bytes: past the segment */
+	th_input_frame(h, buf, n);
+	th_none(h);
+	cr_assert_eq(TH_ST(h, drop_bad_hdr), 2);
+	th_free(h);
+}
+
+Test(tcp_handshake, syn_over_backlog_dropped_without_cookies)
+{
+	struct tcp_conf conf;
+
+	th_conf(&conf);
+	conf.syn_backlog = 2;
+	struct th *h = th_new_conf(&conf);
+
+	for (uint16_t p = 1; p <= 3; p++)
+		th_send_from(h, p, TH_ISN, 0, TCP_SYN, 65535, 0, NULL, 0);
+	th_next(h);
+	th_next(h);
+	th_none(h);
+	cr_assert_eq(TH_ST(h, drop_syn_backlog), 1);
+	cr_assert_eq(th_gauges(h).syn_rcvd, 2);
+	th_free(h);
+}
+
+Test(tcp_handshake, syn_fin_dropped)
+{
+	struct th *h = th_new();
+
+	th_send(h, TH_ISN, 0, TCP_SYN | TCP_FIN, NULL, 0);
+	th_none(h);
+	cr_assert_eq(th_gauges(h).conns, 0);
+	th_free(h);
+}
+
+Test(tcp_handshake, conf_check_rejects_bad_values)
+{
+	struct tcp_conf conf;
+
+	tcp_conf_default(&conf);
+	cr_assert_null(tcp_conf_check(&conf));
+	cr_assert_eq(conf.max_conns, 16384);
+	cr_assert_eq(conf.syn_backlog, 1024);
+	cr_assert_eq(conf.rto_init_ms, 1000);
+	cr_assert_eq(conf.max_time_wait, 4096);
+	conf.rx_buf = 70000;
+	cr_assert_not_null(tcp_conf_check(&conf));
+	tcp_conf_default(&conf);
+	conf.rto_min_ms = 2000;
+	cr_assert_not_null(tcp_conf_check(&conf));
+	tcp_conf_default(&conf);
+	conf.max_conns = 0;
+	cr_assert_not_null(tcp_conf_check(&conf));
+}

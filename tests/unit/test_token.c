@@ -1,0 +1,349 @@
+/*
+ * Buyer tokens: known answers (computed once with an independent Python
+ * SipHash-2-4, and cross-checked here by calling siphash24 directly), every
+ * forgery a single bit flip can make, keys, expiry boundaries and the strict
+ * shape rules.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "siphash.h"
+#include "token.h"
+
+/* Key bytes 00 01 .. 0f, as in the SipHash paper's test vectors. */
+static const struct token_key key = { { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL } };
+static const struct token_key other_key = { { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0909ULL } };
+
+#define T42 "v1.42.1700000000.806f4e6caa6a4ab4"
+#define NOW 1699999000ULL
+
+static enum token_status verify_str(const struct token_key *k, const char *s, uint64_t now,
+				    uint64_t *buyer)
+{
+	return token_verify(k, s, strlen(s), now, buyer);
+}
+
+Test(token_mint, known_answer)
+{
+	char out[TOKEN_STR_CAP];
+
+	cr_assert_eq(token_mint(&key, 42, 1700000000, out, sizeof(out)), (int)strlen(T42));
+	cr_assert_str_eq(out, T42);
+}
+
+Test(token_mint, known_answer_extremes)
+{
+	char out[TOKEN_STR_CAP];
+	const char *max = "v1.18446744073709551615.18446744073709551615.a92c3653ab31ab1f";
+
+	cr_assert_eq(token_mint(&key, 1, 0, out, sizeof(out)), 23);
+	cr_assert_str_eq(out, "v1.1.0.00849b53392d01d9");
+	cr_assert_eq(token_mint(&key, UINT64_MAX, UINT64_MAX, out, sizeof(out)), TOKEN_MAX_LEN);
+	cr_assert_str_eq(out, max);
+}
+
+Test(token_mint, mac_is_siphash_of_signed_prefix)
+{
+	const char *signed_part = "v1.42.1700000000";
+	char hex[17];
+
+	snprintf(hex, sizeof(hex), "%016" PRIx64, siphash24(key.k, signed_part, strlen(signed_part)));
+	cr_assert_str_eq(hex, T42 + strlen(signed_part) + 1);
+}
+
+Test(token_mint, refuses_buyer_zero_and_short_buffer)
+{
+	char out[TOKEN_STR_CAP];
+
+	memset(out, 'x', sizeof(out));
+	cr_assert_eq(token_mint(&key, 0, 1700000000, out, sizeof(out)), -1);
+	/* Exactly the length is one short: there is no room for the NUL. */
+	cr_assert_eq(token_mint(&key, 42, 1700000000, out, strlen(T42)), -1);
+	cr_assert_eq(out[0], 'x');
+	cr_assert_eq(token_mint(&key, 42, 1700000000, out, strlen(T42) + 1), (int)strlen(T42));
+}
+
+Test(token_verify, accepts_known_token)
+{
+	uint64_t buyer = 0;
+
+	cr_assert_eq(verify_str(&key, T42, NOW, &buyer), TOKEN_OK);
+	cr_assert_eq(buyer, 42);
+}
+
+Test(token_verify, round_trips_many)
+{
+	char out[TOKEN_STR_CAP];
+	uint64_t buyer;
+	uint64_t buyers[] = { 1, 9, 10, 99, 100, 123456789, 1ULL << 63, UINT64_MAX };
+
+	for (size_t i = 0; i < sizeof(buyers) / sizeof(buyers[0]); i++) {
+		int n = token_mint(&key, buyers[i], NOW + 1, out, sizeof(out));
+
+		cr_assert_gt(n, 0);
+		buyer = 0;
+		cr_assert_eq(token_verify(&key, out, (size_t)n, NOW, &buyer), TOKEN_OK);
+		cr_assert_eq(buyer, buyers[i]);
+	}
+}
+
+Test(token_verify, every_single_bit_flip_is_rejected)
+{
+	char s[sizeof(T42)];
+	size_t len = strlen(T42);
+	uint64_t buyer = 7;
+
+	for (size_t i = 0; i < len; i++) {
+		for (int bit = 0; bit < 8; bit++) {
+			enum token_status st;
+
+			memcpy(s, T42, sizeof(s));
+			s[i] ^= (char)(1 << bit);
+			st = token_verify(&key, s, len, NOW, &buyer);
+			cr_assert(st == TOKEN_MALFORMED || st == TOKEN_BAD_MAC,
+				  "flip byte %zu bit %d accepted: %s", i, bit, token_status_str(st));
+			cr_assert_eq(buyer, 7, "buyer written on failure");
+		}
+	}
+}
+
+Test(token_verify, altered_fields_keep_shape_but_fail_mac)
+{
+	uint64_t buyer = 7;
+
+	/* Another buyer, a later expiry, another MAC digit: all well-formed. */
+	cr_assert_eq(verify_str(&key, "v1.43.1700000000.806f4e6caa6a4ab4", NOW, &buyer), TOKEN_BAD_MAC);
+	cr_assert_eq(verify_str(&key, "v1.42.1700000001.806f4e6caa6a4ab4", NOW, &buyer), TOKEN_BAD_MAC);
+	cr_assert_eq(verify_str(&key, "v1.42.1700000000.806f4e6caa6a4ab5", NOW, &buyer), TOKEN_BAD_MAC);
+	cr_assert_eq(verify_str(&key, "v1.42.1700000000.006f4e6caa6a4ab4", NOW, &buyer), TOKEN_BAD_MAC);
+	cr_assert_eq(buyer, 7);
+}
+
+Test(token_verify, wrong_key)
+{
+	uint64_t buyer = 7;
+
+	cr_assert_eq(verify_str(&other_key, T42, NOW, &buyer), TOKEN_BAD_MAC);
+	cr_assert_eq(buyer, 7);
+}
+
+Test(token_verify, expiry_boundary)
+{
+	uint64_t buyer = 0;
+
+	cr_assert_eq(verify_str(&key, T42, 1699999999, &buyer), TOKEN_OK);
+	buyer = 7;
+	cr_assert_eq(verify_str(&key, T42, 1700000000, &buyer), TOKEN_EXPIRED);
+	cr_assert_eq(verify_str(&key, T42, 1700000001, &buyer), TOKEN_EXPIRED);
+	cr_assert_eq(verify_str(&key, "v1.1.0.00849b53392d01d9", 0, &buyer), TOKEN_EXPIRED);
+	cr_assert_eq(buyer, 7);
+}
+
+Test(token_verify, expired_and_forged_is_bad_mac)
+{
+	uint64_t buyer;
+
+	/* MAC first: "expired" is only ever said of a genuine token. */
+	cr_assert_eq(verify_str(&key, "v1.42.1700000000.806f4e6caa6a4ab5", UINT64_MAX, &buyer),
+		     TOKEN_BAD_MAC);
+}
+
+static void assert_malformed(const char *s)
+{
+	uint64_t buyer = 7, b, e, m;
+
+	cr_assert_eq(token_verify(&key, s, strlen(s), NOW, &buyer), TOKEN_MALFORMED,
+		     "accepted as well-formed: \"%s\"", s);
+	cr_assert_not(token_decode(s, strlen(s), &b, &e, &m), "decoded: \"%s\"", s);
+	cr_assert_eq(buyer, 7);
+}
+
+Test(token_verify, malformed_shapes)
+{
+	assert_malformed("");
+	assert_malformed("v");
+	assert_malformed("v1");
+	assert_malformed("v1.");
+	assert_malformed("v1.42");
+	assert_malformed("v1.42.");
+	assert_malformed("v1.42.1700000000");
+	assert_malformed("v1.42.1700000000.");
+	assert_malformed("v2.42.1700000000.806f4e6caa6a4ab4");
+	assert_malformed("V1.42.1700000000.806f4e6caa6a4ab4");
+	assert_malformed(".42.1700000000.806f4e6caa6a4ab4");
+	assert_malformed("v1..1700000000.806f4e6caa6a4ab4");
+	assert_malformed("v1.42..806f4e6caa6a4ab4");
+	assert_malformed("v1.42.1700000000.806f4e6caa6a4ab4.");
+	assert_malformed("v1.42.1700000000.806f4e6caa6a4ab4x");
+	assert_malformed("v1.42.1700000000.806f4e6caa6a4ab");     /* 15 hex */
+	assert_malformed("v1.42.1700000000.806f4e6caa6a4ab44");   /* 17 hex */
+	assert_malformed("v1.42.17.00000000.806f4e6caa6a4ab4");   /* extra dot */
+	assert_malformed(" v1.42.1700000000.806f4e6caa6a4ab4");
+	assert_malformed("v1.42.1700000000.806f4e6caa6a4ab4 ");
+	assert_malformed("v1.42.1700000000.806f4e6caa6a4ab4\n");
+}
+
+Test(token_verify, malformed_numbers)
+{
+	assert_malformed("v1.042.1700000000.806f4e6caa6a4ab4");   /* leading zero */
+	assert_malformed("v1.0.1700000000.806f4e6caa6a4ab4");     /* buyer 0 reserved */
+	assert_malformed("v1.00.1700000000.806f4e6caa6a4ab4");
+	assert_malformed("v1.42.01700000000.806f4e6caa6a4ab4");
+	assert_malformed("v1.+42.1700000000.806f4e6caa6a4ab4");
+	assert_malformed("v1.-42.1700000000.806f4e6caa6a4ab4");
+	assert_malformed("v1.4a.1700000000.806f4e6caa6a4ab4");
+	assert_malformed("v1.42.17000 0000.806f4e6caa6a4ab4");
+	assert_malformed("v1.42.1700000000e0.806f4e6caa6a4ab4");
+	/* UINT64_MAX + 1, and 21 digits. */
+	assert_malformed("v1.18446744073709551616.1.806f4e6caa6a4ab4");
+	assert_malformed("v1.1.18446744073709551616.806f4e6caa6a4ab4");
+	assert_malformed("v1.100000000000000000000.1.806f4e6caa6a4ab4");
+	assert_malformed("v1.99999999999999999999.1.806f4e6caa6a4ab4");
+}
+
+Test(token_verify, hex_case_policy_is_lowercase_only)
+{
+	assert_malformed("v1.42.1700000000.806F4E6CAA6A4AB4");
+	assert_malformed("v1.42.1700000000.806f4e6caa6a4aB4");
+	assert_malformed("v1.42.1700000000.806f4e6caa6a4ag4");
+}
+
+Test(token_verify, too_long_is_malformed)
+{
+	char s[256];
+
+	memset(s, '1', sizeof(s));
+	memcpy(s, "v1.", 3);
+	cr_assert_eq(token_verify(&key, s, sizeof(s), NOW, &(uint64_t){0}), TOKEN_MALFORMED);
+	/* The longest valid token plus one byte anywhere is too long. */
+	cr_assert_eq(token_verify(&key, "v1.18446744073709551615.18446744073709551615.a92c3653ab31ab1f",
+				  TOKEN_MAX_LEN, 0, &(uint64_t){0}), TOKEN_OK);
+	assert_malformed("v1.18446744073709551615.18446744073709551615.a92c3653ab31ab1f0");
+}
+
+Test(token_verify, reads_only_len_bytes)
+{
+	/* A token inside a header line: the bytes after len are not part of it. */
+	const char *line = T42 "\r\nHost: x";
+	uint64_t buyer = 0;
+
+	cr_assert_eq(token_verify(&key, line, strlen(T42), NOW, &buyer), TOKEN_OK);
+	cr_assert_eq(buyer, 42);
+	cr_assert_eq(token_verify(&key, line, strlen(T42) - 1, NOW, &buyer), TOKEN_MALFORMED);
+}
+
+Test(token_decode, fields)
+{
+	uint64_t b, e, m;
+
+	cr_assert(token_decode(T42, strlen(T42), &b, &e, &m));
+	cr_assert_eq(b, 42);
+	cr_assert_eq(e, 1700000000);
+	cr_assert_eq(m, 0x806f4e6caa6a4ab4ULL);
+}
+
+Test(token_ct_equal, compares_every_byte)
+{
+	uint8_t a[32], b[32];
+
+	for (size_t i = 0; i < sizeof(a); i++)
+		a[i] = b[i] = (uint8_t)(i * 7);
+	cr_assert(token_ct_equal(a, b, sizeof(a)));
+	cr_assert(token_ct_equal(a, b, 0));
+	for (size_t i = 0; i < sizeof(a); i++) {
+		b[i] ^= 0x80;
+		cr_assert_not(token_ct_equal(a, b, sizeof(a)), "difference at %zu missed", i);
+		cr_assert(token_ct_equal(a, b, i), "prefix of %zu", i);
+		b[i] ^= 0x80;
+	}
+}
+
+Test(token_status, names)
+{
+	cr_assert_str_eq(token_status_str(TOKEN_OK), "ok");
+	cr_assert_str_eq(token_status_str(TOKEN_MALFORMED), "malformed");
+	cr_assert_str_eq(token_status_str(TOKEN_BAD_MAC), "bad MAC");
+	cr_assert_str_eq(token_status_str(TOKEN_EXPIRED), "expired");
+	cr_assert_eq(TOKEN_STATS_N, 4);
+	cr_assert_str_eq(token_stats_names[3], "token_expired");
+}
+
+/* ---- keys ---- */
+
+static int parse_key(const char *s, struct token_key *k, char *err)
+{
+	return token_key_parse(s, strlen(s), k, err, TOKEN_ERR_CAP);
+}
+
+Test(token_key, parse_is_bytes_little_endian_words)
+{
+	struct token_key k;
+	char err[TOKEN_ERR_CAP] = "", hex[TOKEN_KEY_HEX_LEN + 1];
+
+	cr_assert_eq(parse_key("000102030405060708090a0b0c0d0e0f\n", &k, err), 0, "%s", err);
+	cr_assert_eq(k.k[0], key.k[0]);
+	cr_assert_eq(k.k[1], key.k[1]);
+	token_key_format(&k, hex);
+	cr_assert_str_eq(hex, "000102030405060708090a0b0c0d0e0f");
+	/* Without the newline, and in uppercase, it is the same key. */
+	cr_assert_eq(parse_key("000102030405060708090A0B0C0D0E0F", &k, err), 0, "%s", err);
+	cr_assert_eq(k.k[1], key.k[1]);
+}
+
+Test(token_key, parse_errors_say_what_is_wrong)
+{
+	struct token_key k;
+	char err[TOKEN_ERR_CAP];
+
+	cr_assert_eq(parse_key("", &k, err), -1);
+	cr_assert_str_eq(err, "key has 0 hex digits; expected 32 (make one with "
+			 "'seckillctl token keygen')");
+	cr_assert_eq(parse_key("0001020304\n", &k, err), -1);
+	cr_assert_str_eq(err, "key has 10 hex digits; expected 32 (make one with "
+			 "'seckillctl token keygen')");
+	cr_assert_eq(parse_key("000102030405060708090a0b0c0d0e0g\n", &k, err), -1);
+	cr_assert_str_eq(err, "key has a character that is not a hex digit at position 32; "
+			 "expected 32 hex digits and a newline");
+	cr_assert_eq(parse_key(" 000102030405060708090a0b0c0d0e0f", &k, err), -1);
+	cr_assert_str_eq(err, "key has a character that is not a hex digit at position 1; "
+			 "expected 32 hex digits and a newline");
+	cr_assert_eq(parse_key("000102030405060708090a0b0c0d0e0f0\n", &k, err), -1);
+	cr_assert_str_eq(err, "key has more than 32 hex digits, or something other than one "
+			 "newline after them");
+	cr_assert_eq(parse_key("000102030405060708090a0b0c0d0e0f\r\n", &k, err), -1);
+	cr_assert_eq(parse_key("000102030405060708090a0b0c0d0e0f\n\n", &k, err), -1);
+	cr_assert_eq(parse_key("00000000000000000000000000000000\n", &k, err), -1);
+	cr_assert_str_eq(err, "key is all zeros; make a random one with 'seckillctl token keygen'");
+}
+
+Test(token_key, load_from_file)
+{
+	char path[] = "/tmp/test_token_keyXXXXXX", err[TOKEN_ERR_CAP], want[TOKEN_ERR_CAP + 64];
+	struct token_key k;
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "000102030405060708090a0b0c0d0e0f\n", 33), 33);
+	close(fd);
+	cr_assert_eq(token_key_load(path, &k, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(k.k[0], key.k[0]);
+	cr_assert_eq(k.k[1], key.k[1]);
+
+	fd = open(path, O_WRONLY | O_TRUNC);
+	cr_assert_eq(write(fd, "abc\n", 4), 4);
+	close(fd);
+	cr_assert_eq(token_key_load(path, &k, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "key file %s: key has 3 hex digits; expected 32 (make one "
+		 "with 'seckillctl token keygen')", path);
+	cr_assert_str_eq(err, want);
+
+	unlink(path);
+	cr_assert_eq(token_key_load(path, &k, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "can't open key file %s: No such file or directory", path);
+	cr_assert_str_eq(err, want);
+}
