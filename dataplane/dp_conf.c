@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -90,7 +91,7 @@ static bool dp_conf_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ou
 	char *end;
 	unsigned long long v;
 
-	if (*s == '\0' || *s == '-' || *s == '+')
+	if (*s < '0' || *s > '9')          /* strtoull would take " 5", "-1", "+5" */
 		return false;
 	errno = 0;
 	v = strtoull(s, &end, 10);

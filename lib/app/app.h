@@ -7,6 +7,10 @@
  * sale API (/api/campaigns/{id}, /api/orders/{id}) is added there as more
  * rows; a route's function gets the struct app and reaches the sale state
  * through it.
+ *
+ * The sale API (app_sale.c) runs on the worker's struct sale_core: a worker
+ * without one (app_set_sale never called) answers 404 under /api/, so the
+ * server can run with only / and /healthz.
  */
 #ifndef SECKILL_APP_H
 #define SECKILL_APP_H
@@ -14,19 +18,51 @@
 #include "http_server.h"
 #include "stats.h"
 
-/* Per-core answer counters, one per route and per refusal reason. */
+/* Per-core answer counters, one per route and per refusal reason. The buy
+ * answers are counted by the sale engine, per result (sale_core.results). */
 #define APP_STATS(X) \
-	X(index) X(healthz) X(not_found) X(method_not_allowed)
+	X(index) X(healthz) \
+	X(campaign_get)      /* GET /api/campaigns/{id} answered 200 */ \
+	X(campaign_unknown)  /* ... 404 unknown_campaign */ \
+	X(order_get)         /* GET /api/orders/{id} answered 200 */ \
+	X(order_unknown)     /* ... 404 unknown_order */ \
+	X(buy)               /* POST .../orders reaching the sale engine */ \
+	X(bad_campaign_id)   /* 400: not a canonical u32 */ \
+	X(bad_order_id)      /* 400: not an ord_id_format text */ \
+	X(bad_json)          /* 400: body is not JSON */ \
+	X(body_not_object)   /* 400: body is JSON but not an object */ \
+	X(no_sale)           /* 404: sale API on a worker without a sale */ \
+	X(not_found) X(method_not_allowed)
 
 struct app_stats { APP_STATS(STATS_FIELD) };
 extern const char *const app_stats_names[];
 #define APP_STATS_N (0 APP_STATS(STATS_COUNT))
 
+/* Room for the extra header lines of one answer (Retry-After, WWW-Authenticate). */
+#define APP_HDR_CAP 64
+/* Nesting a buy request's JSON body may have: it is a small flat object. */
+#define APP_JSON_DEPTH 8
+
+struct sale_core;
+
 struct app {
 	struct app_stats stats;
+	struct sale_core *sale;      /* NULL: no sale API (404) */
+	uint64_t now_ms;             /* Unix ms, app_set_time_ms */
+	char hdr[APP_HDR_CAP];       /* extra_headers of the answer being built */
 };
 
+/* Zeroes a: no sale, time 0. */
 void app_init(struct app *a);
+
+/* The worker's part of the sale, for the /api/ routes. */
+void app_set_sale(struct app *a, struct sale_core *sc);
+
+/* The worker loop's clock, Unix milliseconds (starts, tokens, rate limits). */
+static inline void app_set_time_ms(struct app *a, uint64_t now_ms)
+{
+	a->now_ms = now_ms;
+}
 
 /* The http_handler_fn: ctx is a struct app. */
 void app_handle(void *ctx, struct tcp_conn *c, const struct http_request *req,

@@ -25,6 +25,13 @@ struct http_server_conf {
 	uint32_t max_headers;        /* header lines; more is 431 */
 };
 
+/*
+ * Defaults: 3 KiB head, 1 KiB target, 1 KiB body, 32 headers. Two bounds come
+ * from TCP's configuration: a request at the limits (head + body) must fit
+ * tcp_conf.rx_buf, or it can never be consumed, and tcp_conf.tx_buf must hold
+ * HTTP_REPLY_BODY_CAP + 512 bytes (the largest answer, whose room is checked
+ * before the handler runs), or no answer is ever sent.
+ */
 void http_server_conf_default(struct http_server_conf *conf);
 
 /* The handler's body buffer: the largest JSON answer of the sale API, twice over. */

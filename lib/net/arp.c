@@ -121,19 +121,22 @@ static void arp_learn(struct net_core *nc, const struct arp_hdr *ah, bool create
 	}
 }
 
-void arp_input(struct net_core *nc, const struct eth_hdr *eh, const uint8_t *pkt, uint32_t len)
+void arp_input(struct net_core *nc, const uint8_t *pkt, uint32_t len)
 {
 	const struct arp_hdr *ah = (const struct arp_hdr *)pkt;
 	bool for_us;
 
-	(void)eh;
 	if (unlikely(len < ARP_PKT_LEN || !arp_valid(ah))) {
 		nc->st.drop_arp_bad++;
 		return;
 	}
-	/* Someone else claims our address: never learn it, let operators see it. */
+	/* Our address from another MAC is a conflict operators must see; from
+	 * our own MAC it is a frame of ours looped back by the port. */
 	if (unlikely(ah->spa == nc->ifc.ip)) {
-		nc->st.drop_arp_conflict++;
+		if (memcmp(ah->sha, nc->ifc.mac, NET_ETH_ALEN) == 0)
+			nc->st.drop_not_for_us++;
+		else
+			nc->st.drop_arp_conflict++;
 		return;
 	}
 	for_us = ah->tpa == nc->ifc.ip;

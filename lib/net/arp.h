@@ -58,6 +58,6 @@ enum arp_update_result arp_update(struct arp_table *t, uint32_t ip,
  * net_input already accepted (our MAC or broadcast). Learns, and answers a
  * request for our address with a reply in a new frame.
  */
-void arp_input(struct net_core *nc, const struct eth_hdr *eh, const uint8_t *pkt, uint32_t len);
+void arp_input(struct net_core *nc, const uint8_t *pkt, uint32_t len);
 
 #endif

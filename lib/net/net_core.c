@@ -58,7 +58,7 @@ void net_input(struct net_core *nc, const uint8_t *frame, uint32_t len)
 		return;
 	}
 	if (eh->type == htons(NET_ETHERTYPE_ARP))
-		arp_input(nc, eh, frame + NET_ETH_HLEN, len - NET_ETH_HLEN);
+		arp_input(nc, frame + NET_ETH_HLEN, len - NET_ETH_HLEN);
 	else
 		nc->st.drop_ethertype++;    /* VLAN tags (0x8100), IPv6, LLDP, ... */
 }

@@ -17,15 +17,17 @@
  *    the initial stock plus what was returned: no unit is sold twice.
  *  - STOCK_SOLD_OUT: at some instant during the call there was no unit
  *    anywhere: not in the pool, in any share, nor moving from the pool to a
- *    share. So while any stock remains, nobody is told sold out. Stock given
+ *    share (a returned unit counts from when it reaches the pool). So
+ *    while any stock remains, nobody is told sold out. Stock given
  *    back by a stock_return() that happens-before the call is always seen;
  *    the sold-out fast path learns of returns through a relaxed load, so on
  *    real hardware a concurrent return is seen within coherence latency.
- *  - STOCK_RETRY: nothing could be taken, but a unit was in motion on another
- *    core (a refill or a return was half done and that core was descheduled
- *    for STOCK_SCAN_TRIES rounds). Answer 503 with Retry-After, not 410.
- *    Only happens at the very last units; never on an isolated DPDK lcore
- *    unless a peer core stalls mid-refill.
+ *  - STOCK_RETRY: nothing could be taken in STOCK_SCAN_TRIES looks, and
+ *    during the call some unit was in motion on another core (a share
+ *    flagged mid-refill, or a stock_return() between its two counter
+ *    bumps), so SOLD_OUT could not be proven. Answer 503 with Retry-After, not 410.
+ *    Only near the last units, and only when a peer stalls (is descheduled)
+ *    inside a window of a few instructions: rare on isolated DPDK lcores.
  *
  * Threads: stock_take() for core c must only be called by one thread at a
  * time (the lcore that owns share c). stock_return(), stock_left() and
@@ -75,6 +77,9 @@ enum stock_result {
 struct stock_stats {
 	STOCK_STATS(STATS_FIELD)
 };
+#define STOCK_STATS_N (0 STOCK_STATS(STATS_COUNT))
+/* Names for struct stock_stats read as an array of uint64_t. */
+extern const char *const stock_stats_names[STOCK_STATS_N];
 
 /* One core's share. Its own line: the owner writes it on every sale. */
 struct stock_share {

@@ -3,7 +3,7 @@
  *
  * Verification runs on every sale request, so it parses in one pass without
  * copying, hashes the signed prefix straight from the request buffer and
- * compares the MAC text in constant time. Parsing is strict: exactly one text
+ * compares the MAC in constant time. Parsing is strict: exactly one text
  * is accepted per (buyer, expiry, key), anything else is TOKEN_MALFORMED.
  */
 #include "token.h"
@@ -77,40 +77,33 @@ static int hex_val_any(char c)
 }
 
 /*
- * A canonical u64 decimal in s[0..n): 1..20 digits, no leading zero unless it
- * is "0", no overflow. Returns false otherwise. Up to 19 digits cannot
- * overflow, so only a 20-digit number pays for the checked arithmetic.
+ * A canonical u64 decimal at s[*pos], ended by a '.' before len: 1..20
+ * digits, no leading zero unless it is "0", no overflow. Advances *pos past
+ * the dot. One pass, no search for the dot first; up to 19 digits cannot
+ * overflow, so only a 20th digit pays for checked arithmetic.
  */
-static bool parse_u64_dec(const char *s, size_t n, uint64_t *out)
+static bool scan_u64_dot(const char *s, size_t len, size_t *pos, uint64_t *out)
 {
+	size_t start = *pos, i = start;
 	uint64_t v = 0;
-	size_t fast = n < TOKEN_U64_MAX_DIGITS ? n : TOKEN_U64_MAX_DIGITS - 1;
+	unsigned d;
 
-	if (n == 0 || n > TOKEN_U64_MAX_DIGITS || (s[0] == '0' && n > 1))
-		return false;
-	for (size_t i = 0; i < fast; i++) {
-		unsigned d = (unsigned)(unsigned char)s[i] - '0';
-
-		if (d > 9)
-			return false;
+	while (i < len && i - start < TOKEN_U64_MAX_DIGITS - 1 &&
+	       (d = (unsigned)(unsigned char)s[i] - '0') <= 9) {
 		v = v * 10 + d;
+		i++;
 	}
-	if (n == TOKEN_U64_MAX_DIGITS) {
-		unsigned d = (unsigned)(unsigned char)s[fast] - '0';
-
-		if (d > 9 || __builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, d, &v))
+	if (i < len && i - start == TOKEN_U64_MAX_DIGITS - 1 &&
+	    (d = (unsigned)(unsigned char)s[i] - '0') <= 9) {
+		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, d, &v))
 			return false;
+		i++;
 	}
+	if (i == start || i >= len || s[i] != '.' || (s[start] == '0' && i - start > 1))
+		return false;
+	*pos = i + 1;
 	*out = v;
 	return true;
-}
-
-/* Where the next '.' is in s[from..len), or len. */
-static size_t find_dot(const char *s, size_t from, size_t len)
-{
-	const char *p = memchr(s + from, '.', len - from);
-
-	return p ? (size_t)(p - s) : len;
 }
 
 /* Lowercase hex digit value + 1; 0 (every byte not listed) marks a non-digit. */
@@ -144,20 +137,18 @@ static bool parse_mac_hex(const char *s, uint64_t *out)
 static bool token_split(const char *s, size_t len, uint64_t *buyer, uint64_t *expiry,
 			uint64_t *mac, size_t *signed_len)
 {
-	size_t b0 = TOKEN_PREFIX_LEN, b1, e1;
+	size_t pos = TOKEN_PREFIX_LEN;
 
 	if (len > TOKEN_MAX_LEN || len < TOKEN_PREFIX_LEN ||
 	    memcmp(s, TOKEN_PREFIX, TOKEN_PREFIX_LEN) != 0)
 		return false;
-	b1 = find_dot(s, b0, len);
-	if (b1 == len || !parse_u64_dec(s + b0, b1 - b0, buyer) || *buyer == 0)
+	if (!scan_u64_dot(s, len, &pos, buyer) || *buyer == 0 ||
+	    !scan_u64_dot(s, len, &pos, expiry))
 		return false;
-	e1 = find_dot(s, b1 + 1, len);
-	if (e1 == len || !parse_u64_dec(s + b1 + 1, e1 - b1 - 1, expiry))
+	/* pos is just past the dot that ends the signed part. */
+	if (len - pos != TOKEN_MAC_HEX_LEN || !parse_mac_hex(s + pos, mac))
 		return false;
-	if (len - e1 - 1 != TOKEN_MAC_HEX_LEN || !parse_mac_hex(s + e1 + 1, mac))
-		return false;
-	*signed_len = e1;
+	*signed_len = pos - 1;
 	return true;
 }
 
@@ -228,6 +219,7 @@ static int key_err(char *err, size_t cap, const char *fmt, ...)
 int token_key_parse(const char *s, size_t len, struct token_key *key, char *err, size_t cap)
 {
 	uint8_t bytes[TOKEN_KEY_BYTES];
+	uint64_t k0 = 0, k1 = 0;
 	size_t digits = 0;
 
 	while (digits < len && digits < TOKEN_KEY_HEX_LEN && hex_val_any(s[digits]) >= 0)
@@ -243,14 +235,16 @@ int token_key_parse(const char *s, size_t len, struct token_key *key, char *err,
 			       "other than one newline after them");
 	for (size_t i = 0; i < TOKEN_KEY_BYTES; i++)
 		bytes[i] = (uint8_t)(hex_val_any(s[2 * i]) << 4 | hex_val_any(s[2 * i + 1]));
-	key->k[0] = key->k[1] = 0;
+	/* Little-endian words, as the SipHash reference reads its 16-byte key. */
 	for (int i = 7; i >= 0; i--) {
-		key->k[0] = key->k[0] << 8 | bytes[i];
-		key->k[1] = key->k[1] << 8 | bytes[8 + i];
+		k0 = k0 << 8 | bytes[i];
+		k1 = k1 << 8 | bytes[8 + i];
 	}
-	if ((key->k[0] | key->k[1]) == 0)
+	if ((k0 | k1) == 0)
 		return key_err(err, cap, "key is all zeros; make a random one with "
 			       "'seckillctl token keygen'");
+	key->k[0] = k0;
+	key->k[1] = k1;
 	return 0;
 }
 

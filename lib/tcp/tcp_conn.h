@@ -2,7 +2,7 @@
  * tcp_conn.h - one connection's state (lwIP's tcp_pcb, trimmed to a server).
  *
  * Internal to lib/tcp. Everything a connection needs lives in this one struct,
- * kept small (about 100 bytes) because a core holds tens of thousands of them:
+ * kept small (128 bytes, two cache lines) because a core holds tens of thousands of them:
  * sequence variables of RFC 9293 section 3.3.1, the peer's address, the hook
  * of its single timer in the core's wheel, its hash chain link, and the index
  * of a receive and a send buffer block (TCP_NIL when it holds none, which is

@@ -27,8 +27,6 @@ const char *const tcp_stats_names[] = { TCP_STATS(STATS_NAME) };
 /* Largest values the code's integer widths allow. */
 #define TCP_MAX_CONNS_LIMIT (1u << 24)     /* indices stay far from TCP_NIL */
 #define TCP_MAX_TIMER_MS    (1u << 30)     /* 32-bit ms clock compares stay signed-safe */
-#define TCP_MIN_MSS         88             /* RFC 9293 3.7.1: hosts must take 536; 88 is
-					    * the floor Linux enforces for what it sends */
 
 void tcp_conf_default(struct tcp_conf *conf)
 {
@@ -67,7 +65,7 @@ const char *tcp_conf_check(const struct tcp_conf *conf)
 		return "tcp: cookies must be AUTO, ALWAYS or NEVER";
 	if (conf->listen_port == 0)
 		return "tcp: listen_port must not be 0";
-	if (conf->mss < TCP_MIN_MSS || conf->mss > NET_MTU - NET_IPV4_HLEN - NET_TCP_HLEN)
+	if (conf->mss < TCP_MIN_SND_MSS || conf->mss > NET_MTU - NET_IPV4_HLEN - NET_TCP_HLEN)
 		return "tcp: mss must be 88..1460";
 	if (conf->rx_buf == 0 || conf->rx_buf > TCP_MAX_WIN)
 		return "tcp: rx_buf must be 1..65535 (no window scaling)";

@@ -85,11 +85,13 @@ static bool tcp_parse(struct tcp_core *tc, struct tcp_seg *s, const struct eth_h
 }
 
 /* The MSS we send with: the peer's (536 when it said nothing), never more
- * than our own MTU allows. */
+ * than our own MTU allows nor less than TCP_MIN_SND_MSS. */
 static uint16_t tcp_send_mss(const struct tcp_core *tc, uint16_t peer)
 {
 	if (!peer)
 		peer = TCP_DEFAULT_PEER_MSS;
+	if (peer < TCP_MIN_SND_MSS)
+		peer = TCP_MIN_SND_MSS;
 	return peer < tc->mss_cap ? peer : tc->mss_cap;
 }
 
@@ -296,13 +298,21 @@ static void tcp_new_ack(struct tcp_core *tc, struct tcp_conn *c, uint32_t ack)
 /* Moves c from SYN_RCVD to ESTABLISHED: the application learns of it now. */
 static void tcp_established(struct tcp_core *tc, struct tcp_conn *c, const struct tcp_seg *s)
 {
-	if ((c->flags & TCP_F_RTT) && c->retries == 0)
+	if ((c->flags & TCP_F_RTT) && c->retries == 0) {
 		tcp_rtt_sample(tc, c, tc->now_ms - c->rtt_ts);
+	} else if (c->retries) {
+		/* RFC 6298 5.7: the SYN-ACK was lost at least once. */
+		uint32_t rto = tc->conf.rto_init_ms;
+
+		if (rto < TCP_RTO_AFTER_SYN_LOSS_MS)
+			rto = TCP_RTO_AFTER_SYN_LOSS_MS;
+		c->rto_ms = rto < tc->conf.rto_max_ms ? rto : tc->conf.rto_max_ms;
+	}
+	/* (A cookie connection has neither: it keeps rto_init_ms.) */
 	c->flags &= (uint16_t)~TCP_F_RTT;
 	c->flags |= TCP_F_APP;
 	c->snd_una = s->ack;
 	c->retries = 0;
-	c->rto_ms = c->srtt8 ? c->rto_ms : tc->conf.rto_init_ms;
 	c->snd_wnd = s->wnd;
 	c->snd_wl1 = s->seq;
 	c->snd_wl2 = s->ack;
@@ -349,8 +359,11 @@ static bool tcp_ack_arrives(struct tcp_core *tc, struct tcp_conn *c, const struc
 	}
 	if (seq_gt(s->ack, c->snd_una))
 		tcp_new_ack(tc, c, s->ack);
-	/* Window update, only from a segment newer than the last one used. */
-	if (seq_lt(c->snd_wl1, s->seq) || (c->snd_wl1 == s->seq && seq_leq(c->snd_wl2, s->ack))) {
+	/* Window update: SND.UNA =< SEG.ACK =< SND.NXT, and only from a segment
+	 * newer than the one last used (SND.WL1, SND.WL2), so a reordered old
+	 * segment cannot shrink the window. */
+	if (seq_leq(c->snd_una, s->ack) &&
+	    (seq_lt(c->snd_wl1, s->seq) || (c->snd_wl1 == s->seq && seq_leq(c->snd_wl2, s->ack)))) {
 		c->snd_wnd = s->wnd;
 		c->snd_wl1 = s->seq;
 		c->snd_wl2 = s->ack;

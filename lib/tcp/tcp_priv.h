@@ -27,6 +27,13 @@
 
 /* RFC 9293 3.7.1: the MSS to assume when the SYN carries none. */
 #define TCP_DEFAULT_PEER_MSS 536
+/* The smallest MSS we send with, whatever the peer says: a peer announcing
+ * MSS 1 would have us cut an answer into a segment per byte (Linux's
+ * tcp_min_snd_mss guards against the same, CVE-2019-11479). */
+#define TCP_MIN_SND_MSS 88
+/* RFC 6298 5.7: when the SYN(-ACK) had to be resent and no RTT was measured,
+ * data starts with an RTO of at least 3 s. */
+#define TCP_RTO_AFTER_SYN_LOSS_MS 3000
 /* Without window scaling the window field says at most this. */
 #define TCP_MAX_WIN 65535u
 /* The option we announce: kind 2, length 4, MSS. */

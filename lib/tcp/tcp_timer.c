@@ -9,7 +9,9 @@
  *    the half-open entry is dropped (the half-open timeout);
  *  - RTX: resend the oldest segment (or probe a zero window) with the RTO
  *    doubled each time (RFC 6298 5.5), clamped to rto_max; after
- *    conf.data_retries the connection is reset;
+ *    conf.data_retries the connection is reset. Zero-window probes count
+ *    as retransmissions: a peer that keeps its window shut through
+ *    data_retries probes is reset too, so it cannot pin a connection;
  *  - IDLE: nothing in flight; the connection is reset when no data or FIN has
  *    arrived for idle_timeout_ms. Arrivals only stamp last_rx_ms and the timer
  *    re-arms itself when it finds it moved, so the hot path never touches the
@@ -98,8 +100,11 @@ static uint32_t tcp_rto_due(const struct tcp_core *tc, const struct tcp_conn *c)
 void tcp_timer_update(struct tcp_core *tc, struct tcp_conn *c, bool restart_rtx)
 {
 	bool in_flight = c->snd_nxt != c->snd_una;
-	bool stalled = c->snd_wnd == 0 &&
-		(c->tx_len || ((c->flags & TCP_F_CLOSE_REQ) && !(c->flags & TCP_F_FIN_ACKED)));
+	/* Queued but not sent: the peer's window is shut (probe it) or net_tx
+	 * had no buffer (try again); either way the RTX timer brings it out. */
+	bool stalled = c->tx_len > c->snd_nxt - c->snd_una ||
+		((c->flags & (TCP_F_CLOSE_REQ | TCP_F_FIN_ACKED)) == TCP_F_CLOSE_REQ &&
+		 c->snd_nxt - c->snd_una != c->tx_len + 1);
 
 	switch (c->state) {
 	case TCP_S_SYN_RCVD:

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of fuzz_net_input (tests/fuzz/corpus/net_input/).
 
-Each seed is a script in the harness's format (see fuzz_net_input.c): one op
-byte (low 3 bits mod 5: 0 RAW, 1 SEG, 2 HTTP, 3 TIME, 4 TXFAIL; bits 4-5 its
+Each seed is a script in the harness's format (see fuzz_net_input.c): a byte
+choosing the stack (0: SYN cookies when the backlog is full, 1: always), then
+operations, each one op byte (low 3 bits mod 5: 0 RAW, 1 SEG, 2 HTTP, 3 TIME, 4 TXFAIL; bits 4-5 its
 argument, e.g. the client), then the op's bytes. Run it again after changing
 the format:  python3 tests/fuzz/gen_net_input_seeds.py
 """
@@ -44,8 +45,9 @@ def seg(client, flags, win=65535, opts=b'', data=b''):
             struct.pack('!H', len(data)) + data)
 
 
-def http(client, which, cut=0):
-    return bytes([2 | client << 4, which, cut])
+def http(client, which, start=0, end=0):
+    """Bytes start..end (0: to the end) of canned request number which."""
+    return bytes([2 | client << 4, which, start, end])
 
 
 def time(steps):
@@ -73,12 +75,15 @@ seeds = {
     'handshake_get': handshake(0) + http(0, 0) + time(1) + seg(0, ACK),
     'handshake_get_close': handshake(0) + http(0, 1) + time(1) + seg(0, ACK) + seg(0, FIN | ACK),
     'pipelined_then_fin': handshake(1) + http(1, 2) + seg(1, ACK) + seg(1, FIN | ACK) + time(5),
-    'post_split': handshake(2) + http(2, 3, 40) + time(1) + http(2, 3) + seg(2, ACK),
+    'post_split': handshake(2) + http(2, 3, 0, 40) + time(1) + http(2, 3, 40) + seg(2, ACK),
     'two_clients_bad_requests': handshake(0) + handshake(3) + http(0, 6) + http(3, 7) +
                                 seg(0, ACK) + seg(3, ACK) + time(50),
     'rst_after_get': handshake(0) + http(0, 0) + seg(0, RST),
     'retransmit_then_timeout': handshake(0) + txfail(3) + http(0, 4) + time(60) + time(255) +
                                time(255) + seg(0, ACK),
+    # The answer's only transmission finds no TX buffer: it must be retransmitted.
+    'txfail_first_send': handshake(0) + txfail(1) + http(0, 0) + time(255) + time(255) +
+                         time(255) + seg(0, ACK),
     'syn_options_all': seg(0, SYN, opts=MSS_OPT + bytes([1, 3, 3, 7, 1, 1, 4, 2, 1, 1, 8, 10]) +
                            bytes(8)),
     'arp_request': raw(arp_req),
@@ -86,7 +91,16 @@ seeds = {
     'raw_syn_fixed_csum': raw(raw_syn, 0x30),
 }
 
+# The same conversations against the stack that always answers with a cookie.
+for name in ('handshake_get', 'pipelined_then_fin', 'two_clients_bad_requests'):
+    seeds['cookie_' + name] = bytes([1]) + seeds[name]
+for name in list(seeds):
+    if not name.startswith('cookie_'):
+        seeds[name] = bytes([0]) + seeds[name]
+
 os.makedirs(OUT, exist_ok=True)
+for old in os.listdir(OUT):
+    os.remove(os.path.join(OUT, old))
 for name, data in seeds.items():
     with open(os.path.join(OUT, name), 'wb') as f:
         f.write(data)

@@ -79,8 +79,9 @@ def require_root_and_tools(*tools):
         sys.exit(SKIP)
 
 
-def parse_counters(lines):
-    """{name: total} from seckill-dp's exit table (also gauge.* lines)."""
+def parse_counters(lines, per_core=None):
+    """{name: total} from seckill-dp's exit table (also gauge.* lines); when
+    per_core is a dict, it gets {name: [value of each worker lcore]}."""
     out, inside = {}, False
     for line in lines:
         if line.startswith("seckill-dp: final counters"):
@@ -88,9 +89,12 @@ def parse_counters(lines):
             continue
         if line.startswith("seckill-dp: end of counters"):
             break
-        m = re.match(r"^([a-z0-9_]+\.[a-z0-9_]+)\s+(\d+)", line)
+        m = re.match(r"^([a-z0-9_]+\.[a-z0-9_]+)((?:\s+\d+)+)\s*$", line)
         if inside and m:
-            out[m.group(1)] = int(m.group(2))
+            values = [int(v) for v in m.group(2).split()]
+            out[m.group(1)] = values[0]
+            if per_core is not None:
+                per_core[m.group(1)] = values[1:]
     return out
 
 
@@ -214,7 +218,8 @@ class Dataplane:
                 self.proc.wait()
         time.sleep(0.1)          # let the reader thread take the last lines
         self.exit_code = self.proc.returncode
-        self.counters = parse_counters(self.lines)
+        self.per_core = {}
+        self.counters = parse_counters(self.lines, self.per_core)
 
     def cleanup(self):
         try:
@@ -252,6 +257,9 @@ class Dataplane:
 def run(test_fn, tools=()):
     """Runs test_fn(); prints PASS/FAIL and exits 0/1 (77 when skipped)."""
     require_root_and_tools("curl", *tools)
+    # meson's timeout sends SIGTERM: unwind through the with-blocks, so the
+    # dataplane is stopped and the namespace removed even then.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     name = os.path.basename(sys.argv[0])
     try:
         test_fn()

@@ -7,6 +7,7 @@ command prints one JSON object on stdout for the calling test to check.
   bytewise IP PORT             a request sent one byte per segment
   raw IP PORT HEX              send bytes, read until the server closes
   many IP PORT N close|keep    N connections in sequence, one request each
+  shrink IP PORT N STALL READ  pipelined answers to a client whose window shrinks
   vanish IF DPMAC GHOST IP PORT  a client that disappears mid-request: a
         handcrafted TCP connection from an address no kernel owns, so when
         we stop, nothing will ever answer the server for it again
@@ -130,6 +131,28 @@ def cmd_many(ip, port, n, mode):
     return {"ok": ok, "fail": fail, "errors": errors, "seconds": round(time.time() - t0, 2)}
 
 
+def cmd_shrink(ip, port, n, stall_s, read_s):
+    """n pipelined GET / from a client whose receive buffer shrinks to 4 KB
+    after the handshake (Linux then drops data it had a window for), which
+    stalls stall_s seconds before reading for at most read_s seconds."""
+    n, stall_s, read_s = int(n), float(stall_s), float(read_s)
+    s = connect(ip, port)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(request("/") * n)
+    time.sleep(stall_s)
+    s.settimeout(read_s)
+    data, t0 = b"", time.time()
+    try:
+        while data.count(b"HTTP/1.1 200 ") < n or not data.endswith(b"</html>\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except socket.timeout:
+        pass
+    return {"answers": data.count(b"HTTP/1.1 200 "), "seconds": round(time.time() - t0, 2)}
+
+
 # -- vanish: TCP by hand over AF_PACKET ------------------------------------
 
 def csum(data):
@@ -215,10 +238,10 @@ def cmd_vanish(ifname, dp_mac, ghost, ip, port, watch_s):
 
 
 COMMANDS = {"pipeline": cmd_pipeline, "bytewise": cmd_bytewise, "raw": cmd_raw,
-            "many": cmd_many, "vanish": cmd_vanish}
+            "many": cmd_many, "vanish": cmd_vanish, "shrink": cmd_shrink}
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    if cmd in ("pipeline", "bytewise", "raw", "many"):
+    if cmd in ("pipeline", "bytewise", "raw", "many", "shrink"):
         args[1] = int(args[1])
     print(json.dumps(COMMANDS[cmd](*args)))

@@ -161,6 +161,18 @@ Test(arp, someone_claiming_our_ip_is_counted)
 	cr_assert_eq(nc.arp.used, 0);
 }
 
+Test(arp, our_own_announcement_looped_back_is_not_a_conflict)
+{
+	uint8_t f[42];
+
+	memcpy(f, arp_req, 42);
+	memcpy(f + A_SPA, f + A_TPA, 4);
+	memcpy(f + 6, our_mac, 6);
+	memcpy(f + A_SHA, our_mac, 6);
+	feed(f, 42);
+	assert_silent_drop(&nc.st.drop_not_for_us);
+}
+
 static void bad_field(int off, uint8_t val)
 {
 	uint8_t f[42];

@@ -467,3 +467,26 @@ Test(http_server, handler_overflow_is_500)
 	cr_assert_eq(st()->handler_overflow, 1);
 	cr_assert_eq(st()->responses_5xx, 1);
 }
+
+Test(http_server, peer_fin_while_stalled_answers_everything_then_closes)
+{
+	char all[4096];
+	size_t n = 0;
+
+	teardown();
+	setup_with(4096, echo_path, NULL);
+	for (int i = 0; i < 20; i++)
+		n += (size_t)sprintf(all + n, "GET /r%02d HTTP/1.1\r\nHost: x\r\n\r\n", i);
+	cli_send(TCP_ACK | TCP_PSH, all, (uint32_t)n);
+	cli_send(TCP_ACK | TCP_FIN, NULL, 0);   /* half-close while answers are stuck */
+	cli_read();
+	cr_assert_lt(handler_calls, 20);
+	cr_assert_not(cli.got_fin, "no FIN while requests wait for send space");
+	for (int round = 0; round < 20 && !cli.got_fin; round++) {
+		cli_send(TCP_ACK, NULL, 0);
+		cli_read();
+	}
+	cr_assert_eq(handler_calls, 20);
+	cr_assert(cli.got_fin, "FIN once all answers are queued");
+	cr_assert_eq(st()->responses_2xx, 20);
+}

@@ -2,6 +2,7 @@
  * never becomes a second sale, release by ticket, and all of it under threads. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -243,5 +244,53 @@ Test(lim_purchase, threads_claim_release_no_overlap, .timeout = 60)
 	cr_assert_gt(wins, CR_ITERS);
 	for (int k = 0; k < CR_KEYS; k++)
 		cr_assert(!lim_purchase_held(set, 77, (uint64_t)k));
+	lim_purchase_free(set);
+}
+
+/* Lockstep: the threads claim the same fresh key at the same instant, round
+ * after round, so they collide inside one slot's insert (first word set, second
+ * not yet): exactly one may win each round. */
+#define LOCK_THREADS 2
+#define LOCK_ROUNDS 100000
+
+struct lock_arg {
+	struct lim_purchase *set;
+	unsigned *arrived;
+	int *wins;
+};
+
+static void *lockstep_thread(void *p)
+{
+	struct lock_arg *a = p;
+
+	for (unsigned r = 0; r < LOCK_ROUNDS; r++) {
+		/* spin barrier: round r starts when all threads arrived r+1 times */
+		__atomic_fetch_add(a->arrived, 1, __ATOMIC_ACQ_REL);
+		for (int spin = 0; __atomic_load_n(a->arrived, __ATOMIC_ACQUIRE) <
+				   (r + 1) * LOCK_THREADS; spin++)
+			if (spin > 1000)
+				sched_yield(); /* the other thread is not running: 2 shared cores */
+		if (lim_purchase_claim(a->set, 5, r, NULL, NULL) == LIM_CLAIMED)
+			__atomic_fetch_add(&a->wins[r], 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+Test(lim_purchase, lockstep_same_key_one_winner, .timeout = 60)
+{
+	struct lim_purchase *set = lim_purchase_create(LOCK_ROUNDS, NULL);
+	int *wins = calloc(LOCK_ROUNDS, sizeof(int));
+	unsigned arrived = 0;
+	struct lock_arg a = { set, &arrived, wins };
+	pthread_t th[LOCK_THREADS];
+
+	for (int i = 0; i < LOCK_THREADS; i++)
+		pthread_create(&th[i], NULL, lockstep_thread, &a);
+	for (int i = 0; i < LOCK_THREADS; i++)
+		pthread_join(th[i], NULL);
+	for (int r = 0; r < LOCK_ROUNDS; r++)
+		cr_assert_eq(wins[r], 1, "round %d: %d winners", r, wins[r]);
+	cr_assert_eq(lim_table_count(set->t), LOCK_ROUNDS);
+	free(wins);
 	lim_purchase_free(set);
 }

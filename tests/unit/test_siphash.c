@@ -9,7 +9,7 @@ static const uint64_t key[2] = { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL };
 
 static uint64_t hash_of_len(size_t len)
 {
-	uint8_t msg[64];
+	uint8_t msg[64] = { 0 };
 
 	for (size_t i = 0; i < len; i++)
 		msg[i] = (uint8_t)i;

@@ -97,6 +97,13 @@ Test(stock_pool, shared_lines_are_separate)
 	cr_assert_eq(sizeof(struct stock_share) % STOCK_CACHE_LINE, 0);
 }
 
+Test(stock_pool, stats_names_match_the_struct)
+{
+	cr_assert_eq(STOCK_STATS_N * sizeof(uint64_t), sizeof(struct stock_stats));
+	cr_assert_str_eq(stock_stats_names[0], "take_ok");
+	cr_assert_str_eq(stock_stats_names[STOCK_STATS_N - 1], "retries");
+}
+
 Test(stock_pool, zero_stock_is_sold_out_at_once)
 {
 	struct stock_pool *p = pool_new(0, 2, 4);

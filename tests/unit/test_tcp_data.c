@@ -173,7 +173,7 @@ Test(tcp_data, zero_window_segment_gets_ack_only)
 	th_free(h);
 }
 
-static char big[3000];
+static char big[8192];
 
 Test(tcp_data, answer_split_at_peer_mss)
 {
@@ -285,10 +285,8 @@ Test(tcp_data, ack_freeing_space_reoffers_buffered_bytes)
 	th_conf(&conf);
 	conf.tx_buf = 8000;
 	struct th *h = th_new_conf(&conf);
-	struct tcp_app app;
 	uint32_t iss = th_open(h);
 
-	(void)app;
 	memset(big, 'b', sizeof(big));
 	/* First request: answer 5000 bytes (peer window 65535, MSS 1460). */
 	h->reply = NULL;
@@ -349,5 +347,49 @@ Test(tcp_data, consumed_without_buffer_needs_no_pool)
 	h->consume = 2;   /* half is taken straight from the segment */
 	th_send_from(h, 1002, TH_ISN + 1, b + 1, TCP_ACK, 65535, 0, "bbbb", 4);
 	cr_assert_eq(th_next(h).ack, TH_ISN + 3);
+	th_free(h);
+}
+
+Test(tcp_data, window_update_sent_when_kept_bytes_drain)
+{
+	struct tcp_conf conf;
+
+	th_conf(&conf);
+	conf.rx_buf = 4;
+	struct th *h = th_new_conf(&conf);
+	uint32_t iss = th_open(h);
+
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "a", 1);
+	th_next(h);
+	cr_assert_eq(tcp_send(h->tc, h->conn, "xy", 2), 0);
+	th_next(h);
+	h->consume = 0;
+	th_send(h, TH_ISN + 2, iss + 1, TCP_ACK, "bcde", 4);
+	cr_assert_eq(th_next(h).win, 0);
+	/* The ACK of "xy" frees send space: the kept bytes are offered, taken,
+	 * and the reopened window is announced. */
+	h->consume = -1;
+	th_send(h, TH_ISN + 6, iss + 3, TCP_ACK, NULL, 0);
+	struct th_frame f = th_next(h);
+
+	cr_assert_eq(f.flags, TCP_ACK);
+	cr_assert_eq(f.ack, TH_ISN + 6);
+	cr_assert_eq(f.win, 4);
+	cr_assert_eq(th_gauges(h).rx_bufs_used, 0);
+	th_free(h);
+}
+
+Test(tcp_data, nothing_buffered_means_zero_copy_delivery)
+{
+	struct th *h = th_new();
+	uint32_t iss = th_open(h);
+	uint8_t buf[256];
+	uint32_t n = th_build(buf, TH_PEER_IP, TH_PEER_PORT, TH_PORT, TH_ISN + 1, iss + 1,
+			      TCP_ACK, 65535, 0, "GET", 3);
+
+	th_input_frame(h, buf, n);
+	cr_assert_eq(h->last_ptr, buf + NET_ETH_HLEN + NET_IPV4_HLEN + NET_TCP_HLEN,
+		     "on_data must see the segment itself");
+	cr_assert_eq(th_gauges(h).rx_bufs_used, 0);
 	th_free(h);
 }

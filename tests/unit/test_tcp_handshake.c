@@ -209,3 +209,44 @@ Test(tcp_handshake, conf_check_rejects_bad_values)
 	conf.max_conns = 0;
 	cr_assert_not_null(tcp_conf_check(&conf));
 }
+
+Test(tcp_handshake, tiny_peer_mss_is_raised_to_floor)
+{
+	struct th *h = th_new();
+	static char answer[201];
+
+	memset(answer, 'm', 200);
+	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 10, NULL, 0);
+	uint32_t iss = th_next(h).seq;
+
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, NULL, 0);
+	h->reply = answer;
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "q", 1);
+	cr_assert_eq(th_next(h).len, 88);
+	cr_assert_eq(th_next(h).len, 88);
+	cr_assert_eq(th_next(h).len, 24);
+	th_none(h);
+	th_free(h);
+}
+
+Test(tcp_handshake, malformed_options_are_ignored)
+{
+	struct th *h = th_new();
+	uint8_t buf[256];
+	uint32_t n = th_build(buf, TH_PEER_IP, TH_PEER_PORT, TH_PORT, TH_ISN, 0, TCP_SYN, 65535,
+			      1460, NULL, 0);
+	uint8_t *opt = buf + NET_ETH_HLEN + NET_IPV4_HLEN + NET_TCP_HLEN;
+	struct tcp_hdr *t = (struct tcp_hdr *)(buf + NET_ETH_HLEN + NET_IPV4_HLEN);
+
+	/* An option claiming 40 bytes in a 4-byte option area: no MSS read. */
+	opt[0] = TCP_OPT_WSCALE;
+	opt[1] = 40;
+	t->csum = 0;
+	t->csum = net_csum_fold(net_csum_add(net_csum_pseudo(TH_PEER_IP, TH_OUR_IP,
+							     NET_IPPROTO_TCP, 24), t, 24));
+	th_input_frame(h, buf, n);
+	struct th_frame f = th_next(h);
+
+	cr_assert_eq(f.flags, TCP_SYN | TCP_ACK);
+	th_free(h);
+}

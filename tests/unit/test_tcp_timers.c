@@ -348,3 +348,58 @@ Test(tcp_timers, timers_run_is_idempotent_without_time)
 	cr_assert_eq(th_gauges(h).established, 1);
 	th_free(h);
 }
+
+Test(tcp_timers, rto_is_3_s_after_synack_was_lost)
+{
+	struct th *h = th_new();
+
+	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 1460, NULL, 0);
+	uint32_t iss = th_next(h).seq;
+
+	just_before_and_at(h, 1000);
+	th_next(h);                          /* SYN-ACK resent */
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "q", 1);
+	th_next(h);
+	tcp_send(h->tc, h->conn, "a", 1);
+	th_next(h);
+	just_before_and_at(h, 3000);
+	th_expect(h, TCP_ACK | TCP_PSH, iss + 1, TH_ISN + 2);
+	th_free(h);
+}
+
+Test(tcp_timers, lost_tx_buffer_is_counted_and_recovered_by_retransmission)
+{
+	struct th *h = th_new();
+
+	h->tx_fail = true;
+	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 1460, NULL, 0);
+	th_none(h);
+	cr_assert_eq(TH_ST(h, drop_no_tx), 1);
+	cr_assert_eq(th_gauges(h).syn_rcvd, 1);
+	h->tx_fail = false;
+	just_before_and_at(h, 1000);
+	struct th_frame f = th_next(h);
+
+	cr_assert_eq(f.flags, TCP_SYN | TCP_ACK);
+	cr_assert_eq(f.ack, TH_ISN + 1);
+	th_free(h);
+}
+
+Test(tcp_timers, lost_data_segment_is_retransmitted)
+{
+	struct th *h = th_new();
+	uint32_t iss = th_open(h);
+
+	h->reply = "answer";
+	h->tx_fail = true;
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "q", 1);
+	th_none(h);
+	h->tx_fail = false;
+	just_before_and_at(h, 200);
+	struct th_frame f = th_next(h);
+
+	cr_assert_eq(f.seq, iss + 1);
+	cr_assert_eq(f.ack, TH_ISN + 2);
+	cr_assert_arr_eq(f.data, "answer", 6);
+	th_free(h);
+}

@@ -211,6 +211,14 @@ Test(token_verify, hex_case_policy_is_lowercase_only)
 	assert_malformed("v1.42.1700000000.806F4E6CAA6A4AB4");
 	assert_malformed("v1.42.1700000000.806f4e6caa6a4aB4");
 	assert_malformed("v1.42.1700000000.806f4e6caa6a4ag4");
+	/* Bytes above ASCII, and the ones just outside each digit range. */
+	assert_malformed("v1.42.1700000000.806f4e6caa6a4a\xb4");
+	assert_malformed("v1.42.1700000000.\xff" "06f4e6caa6a4ab4");
+	assert_malformed("v1.42.1700000000.806f4e6caa6a4a/4");
+	assert_malformed("v1.42.1700000000.806f4e6caa6a4a:4");
+	assert_malformed("v1.42.1700000000.806f4e6caa6a4a`4");
+	assert_malformed("v1.4/.1700000000.806f4e6caa6a4ab4");
+	assert_malformed("v1.4:.1700000000.806f4e6caa6a4ab4");
 }
 
 Test(token_verify, too_long_is_malformed)
@@ -317,8 +325,10 @@ Test(token_key, parse_errors_say_what_is_wrong)
 			 "newline after them");
 	cr_assert_eq(parse_key("000102030405060708090a0b0c0d0e0f\r\n", &k, err), -1);
 	cr_assert_eq(parse_key("000102030405060708090a0b0c0d0e0f\n\n", &k, err), -1);
+	k = other_key;
 	cr_assert_eq(parse_key("00000000000000000000000000000000\n", &k, err), -1);
 	cr_assert_str_eq(err, "key is all zeros; make a random one with 'seckillctl token keygen'");
+	cr_assert(k.k[0] == other_key.k[0] && k.k[1] == other_key.k[1], "key written on failure");
 }
 
 Test(token_key, load_from_file)

@@ -1,0 +1,468 @@
+/*
+ * sale.c - the buy decision, and setting up the shared state it runs on.
+ *
+ * sale_buy decides one POST /api/campaigns/{id}/orders. The order of the
+ * checks is the design; each one is placed where it is for a reason:
+ *
+ *  1. campaign lookup                  404  a scan of a read-mostly array
+ *  2. closed / not started yet         410 / 425  one word of the campaign,
+ *                                      local: no token work for a sale that
+ *                                      cannot sell
+ *  3. token verify                     401  missing / malformed / forged /
+ *                                      expired, each counted; nothing shared
+ *                                      is touched before we know the buyer
+ *  4. this core's sold-out flag        410  reads the core's own share and
+ *                                      one read-mostly word, writes nothing
+ *                                      shared: after the sale ends, the
+ *                                      million late buyers cost no cache-line
+ *                                      traffic. A repeat buyer of a sold-out
+ *                                      campaign is told 410, not 409.
+ *  5. blacklist IP, then buyer         403  skipped while the lists are empty
+ *  6. per-IP limit, per-buyer limit    429  nginx limit_req, Retry-After
+ *  7. order book room, ring reserve    503  BEFORE anything is claimed or
+ *                                      taken: a full queue refuses the sale,
+ *                                      it never drops a sold order
+ *  8. purchase claim                   409  before stock: a repeat buyer
+ *                                      never takes (and strands) a unit;
+ *                                      503 when the set is full
+ *  9. stock take                       SOLD_OUT: release the claim (its
+ *                                      ticket), cancel the reservation, 410.
+ *                                      RETRY: the same undo, 503 Retry-After 1
+ * 10. book entry, then ring commit     200  the book first, so the control
+ *                                      plane never receives an order it
+ *                                      cannot find to confirm or reject
+ *
+ * The classic bugs are impossible by construction: one unit is one CAS in
+ * the stock pool, so the last unit is sold once and no counter goes below 0;
+ * the claim precedes the take; every exit after step 7 undoes exactly what
+ * was done; sale_order_reject (sale_ctl.c) gives the unit and the claim back
+ * once, guarded by a CAS on the order's status.
+ */
+#include "sale.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sale_priv.h"
+
+#define MS_PER_S 1000
+
+struct sale_answer {
+	uint16_t status;
+	const char *code;
+};
+
+static const struct sale_answer sale_answers[SALE_RESULT_N] = {
+	[SALE_OK] = { 200, "ok" },
+	[SALE_NO_CAMPAIGN] = { 404, "unknown_campaign" },
+	[SALE_NOT_OPEN] = { 425, "not_open" },
+	[SALE_CLOSED] = { 410, "closed" },
+	[SALE_TOKEN_MISSING] = { 401, "token_missing" },
+	[SALE_TOKEN_MALFORMED] = { 401, "token_malformed" },
+	[SALE_TOKEN_FORGED] = { 401, "token_forged" },
+	[SALE_TOKEN_EXPIRED] = { 401, "token_expired" },
+	[SALE_BAD_BUYER] = { 400, "bad_buyer" },
+	[SALE_SOLD_OUT] = { 410, "sold_out" },
+	[SALE_BLACKLIST_IP] = { 403, "blacklisted_ip" },
+	[SALE_BLACKLIST_BUYER] = { 403, "blacklisted_buyer" },
+	[SALE_LIMIT_IP] = { 429, "rate_limited_ip" },
+	[SALE_LIMIT_BUYER] = { 429, "rate_limited_buyer" },
+	[SALE_BOOK_FULL] = { 503, "order_book_full" },
+	[SALE_RING_FULL] = { 503, "order_queue_full" },
+	[SALE_ALREADY] = { 409, "already_bought" },
+	[SALE_PURCHASE_FULL] = { 503, "buyer_table_full" },
+	[SALE_STOCK_RETRY] = { 503, "stock_busy" },
+};
+
+const char *const sale_result_names[] = {
+	"ok", "unknown_campaign", "not_open", "closed", "token_missing",
+	"token_malformed", "token_forged", "token_expired", "bad_buyer", "sold_out",
+	"blacklisted_ip", "blacklisted_buyer", "rate_limited_ip", "rate_limited_buyer",
+	"order_book_full", "order_queue_full", "already_bought", "buyer_table_full",
+	"stock_busy",
+};
+_Static_assert(sizeof(sale_result_names) / sizeof(sale_result_names[0]) == SALE_RESULT_N,
+	       "one name per result");
+
+const char *const sale_stats_names[] = { SALE_STATS(STATS_NAME) };
+
+uint16_t sale_result_status(enum sale_result r)
+{
+	return (unsigned)r < SALE_RESULT_N ? sale_answers[r].status : 500;
+}
+
+const char *sale_result_code(enum sale_result r)
+{
+	return (unsigned)r < SALE_RESULT_N ? sale_answers[r].code : "internal";
+}
+
+void sale_conf_default(struct sale_conf *conf)
+{
+	memset(conf, 0, sizeof(*conf));
+	conf->n_cores = 1;
+	conf->ip_capacity = 1u << 16;
+	conf->buyer_capacity = 1u << 18;
+	conf->purchase_capacity = 1u << 18;
+	conf->blacklist_capacity = 1u << 12;
+	conf->ring_size = 1u << 12;
+	conf->max_stock = 1u << 20;
+	conf->return_headroom = 1u << 16;
+	/* 64 units per refill: the pool's line moves once per 64 sales per
+	 * core, and at most 64 * n_cores units sit in shares (stealing
+	 * recovers them at the end anyway). */
+	conf->stock_chunk = 64;
+}
+
+/* ------------------------------------------------------------------ */
+/* The buy path                                                         */
+/* ------------------------------------------------------------------ */
+
+static inline enum sale_result done(struct sale_core *c, enum sale_result r)
+{
+	c->results[r]++;
+	return r;
+}
+
+/* Step 2: relaxed, the state word publishes no other data; a change seen a
+ * few ns late is the same as the request arriving a few ns earlier. */
+static enum sale_result sale_gate(const struct sale_campaign *cp, uint64_t now_ms,
+				  struct sale_out *out)
+{
+	uint32_t st = atomic_load_explicit(&cp->state, memory_order_relaxed);
+
+	if (st == SALE_CLOSED_STATE)
+		return SALE_CLOSED;
+	if (st == SALE_SCHEDULED && now_ms < cp->starts_at_ms) {
+		out->retry_after_s = (uint32_t)((cp->starts_at_ms - now_ms + MS_PER_S - 1) /
+						MS_PER_S);
+		return SALE_NOT_OPEN;
+	}
+	return SALE_OK;
+}
+
+/* Step 3: the buyer, under the current key, or the previous one while a
+ * rotation is under way (token.h). */
+static enum sale_result sale_token(struct sale_core *c, const char *tok, size_t len,
+				   uint64_t now_ms, uint64_t *buyer)
+{
+	struct sale *s = c->s;
+	enum token_status ts;
+
+	if (tok == NULL || len == 0)
+		return SALE_TOKEN_MISSING;
+	ts = token_verify(&s->conf.key, tok, len, now_ms / MS_PER_S, buyer);
+	if (ts == TOKEN_BAD_MAC && s->has_prev_key) {
+		ts = token_verify(&s->conf.key_prev, tok, len, now_ms / MS_PER_S, buyer);
+		if (ts == TOKEN_OK)
+			c->stats.key_prev_ok++;
+	}
+	switch (ts) {
+	case TOKEN_OK:
+		c->token.token_ok++;
+		/* lim_table cannot store UINT64_MAX: no limit, blacklist or
+		 * claim could hold this buyer, so refuse rather than fail open. */
+		return *buyer == UINT64_MAX ? SALE_BAD_BUYER : SALE_OK;
+	case TOKEN_BAD_MAC:
+		c->token.token_bad_mac++;
+		return SALE_TOKEN_FORGED;
+	case TOKEN_EXPIRED:
+		c->token.token_expired++;
+		return SALE_TOKEN_EXPIRED;
+	case TOKEN_MALFORMED:
+	default:
+		c->token.token_malformed++;
+		return SALE_TOKEN_MALFORMED;
+	}
+}
+
+/*
+ * Step 4: stock_take's fast path without the take. The core's own flag is
+ * set only by its own stock_take answering SOLD_OUT; ret_begin is written
+ * only by stock_return, so both lines stay clean in this core's cache.
+ * Relaxed for the reason given in stock_take: ret_begin is bumped before a
+ * returned unit reaches the pool, so an unchanged value means nothing came
+ * back since this core saw everything empty.
+ */
+static inline bool sale_sold_out_seen(const struct stock_pool *pool, unsigned core)
+{
+	const struct stock_share *share = &pool->share[core];
+
+	return share->sold_out &&
+	       atomic_load_explicit(&pool->ret_begin, memory_order_relaxed) == share->seen_ret;
+}
+
+/* Step 5. Relaxed counts: a list change seen late is a request a little early. */
+static enum sale_result sale_blacklist(struct sale *s, uint32_t ip, uint64_t buyer)
+{
+	if (atomic_load_explicit(&s->black_ip_n, memory_order_relaxed) &&
+	    sale_listed(s->black_ip, ip))
+		return SALE_BLACKLIST_IP;
+	if (atomic_load_explicit(&s->black_buyer_n, memory_order_relaxed) &&
+	    sale_listed(s->black_buyer, buyer))
+		return SALE_BLACKLIST_BUYER;
+	return SALE_OK;
+}
+
+/* Step 6: nginx limit_req per IP, then per buyer (rate 0: off). */
+static enum sale_result sale_limits(struct sale_core *c, uint32_t ip, uint64_t buyer,
+				    uint64_t now_ms, uint32_t *retry_after_s)
+{
+	struct sale *s = c->s;
+
+	if (s->lim_ip &&
+	    lim_check(s->lim_ip, ip, now_ms, &s->conf.ip_rule, retry_after_s,
+		      &c->lim_ip) == LIM_LIMITED)
+		return SALE_LIMIT_IP;
+	if (s->lim_buyer &&
+	    lim_check(s->lim_buyer, buyer, now_ms, &s->conf.buyer_rule, retry_after_s,
+		      &c->lim_buyer) == LIM_LIMITED)
+		return SALE_LIMIT_BUYER;
+	return SALE_OK;
+}
+
+/* Steps 7-10: reserve room, claim, take, record; undo in reverse on failure. */
+static enum sale_result sale_take(struct sale_core *c, struct sale_campaign *cp,
+				  uint64_t buyer, uint64_t now_ms, struct sale_out *out)
+{
+	struct sale *s = c->s;
+	struct ord_record rec;
+	uint64_t ticket = 0;
+	int st;
+
+	if (!ord_book_has_room(c->book, c->gen.next_seq))
+		goto busy_book;
+	if (!ord_ring_reserve(c->ring))
+		goto busy_ring;
+	switch (lim_purchase_claim(s->purchase, cp->id, buyer, &ticket, &c->purchase)) {
+	case LIM_CLAIMED:
+		break;
+	case LIM_ALREADY:
+		ord_ring_cancel(c->ring);
+		return SALE_ALREADY;
+	case LIM_FULL:
+		ord_ring_cancel(c->ring);
+		out->retry_after_s = SALE_RETRY_AFTER_S;
+		return SALE_PURCHASE_FULL;
+	case LIM_INVALID:           /* excluded by sale_token; kept for safety */
+	default:
+		ord_ring_cancel(c->ring);
+		return SALE_BAD_BUYER;
+	}
+	st = stock_take(cp->pool, c->index);
+	if (st != STOCK_OK) {
+		lim_purchase_release(s->purchase, cp->id, buyer, ticket, &c->purchase);
+		ord_ring_cancel(c->ring);
+		if (st == STOCK_SOLD_OUT) {
+			c->stats.sold_out_after_claim++;
+			return SALE_SOLD_OUT;
+		}
+		out->retry_after_s = SALE_RETRY_AFTER_S;
+		return SALE_STOCK_RETRY;
+	}
+	rec.id = ord_idgen_next(&c->gen);
+	rec.buyer = buyer;
+	rec.time_ms = now_ms;
+	rec.campaign = cp->id;
+	rec.qty = 1;
+	ord_book_publish(c->book, ord_id_seq(rec.id), cp->id, buyer, ticket, now_ms);
+	ord_ring_commit(c->ring, &rec);
+	out->id = rec.id;
+	return SALE_OK;
+
+busy_book:
+	out->retry_after_s = SALE_RETRY_AFTER_S;
+	return SALE_BOOK_FULL;
+busy_ring:
+	out->retry_after_s = SALE_RETRY_AFTER_S;
+	return SALE_RING_FULL;
+}
+
+enum sale_result sale_buy(struct sale_core *c, uint32_t campaign_id, const char *token,
+			  size_t token_len, uint32_t peer_ip, uint64_t now_ms,
+			  struct sale_out *out)
+{
+	struct sale *s = c->s;
+	struct sale_campaign *cp;
+	uint64_t buyer = 0;
+	enum sale_result r;
+
+	memset(out, 0, sizeof(*out));
+	cp = sale_campaign_find(s, campaign_id);
+	if (cp == NULL)
+		return done(c, SALE_NO_CAMPAIGN);
+	r = sale_gate(cp, now_ms, out);
+	if (r != SALE_OK)
+		return done(c, r);
+	r = sale_token(c, token, token_len, now_ms, &buyer);
+	if (r != SALE_OK)
+		return done(c, r);
+	out->buyer = buyer;
+	if (sale_sold_out_seen(cp->pool, c->index)) {
+		c->stats.sold_out_fast++;
+		return done(c, SALE_SOLD_OUT);
+	}
+	r = sale_blacklist(s, peer_ip, buyer);
+	if (r != SALE_OK)
+		return done(c, r);
+	r = sale_limits(c, peer_ip, buyer, now_ms, &out->retry_after_s);
+	if (r != SALE_OK)
+		return done(c, r);
+	return done(c, sale_take(c, cp, buyer, now_ms, out));
+}
+
+/* ------------------------------------------------------------------ */
+/* Set-up                                                               */
+/* ------------------------------------------------------------------ */
+
+static bool key_is_zero(const struct token_key *k)
+{
+	return k->k[0] == 0 && k->k[1] == 0;
+}
+
+static int sale_conf_check(const struct sale_conf *conf, char *err, size_t cap)
+{
+	const char *why = NULL;
+
+	if (conf->n_cores == 0 || conf->n_cores > SALE_MAX_CORES)
+		why = "n_cores must be 1..64";
+	else if (key_is_zero(&conf->key))
+		why = "no token key: load one with token_key_load";
+	else if (conf->ring_size < 2 || (conf->ring_size & (conf->ring_size - 1)))
+		why = "ring_size must be a power of two >= 2";
+	else if (conf->purchase_capacity == 0 || conf->blacklist_capacity == 0 ||
+		 (conf->ip_rule.rate && conf->ip_capacity == 0) ||
+		 (conf->buyer_rule.rate && conf->buyer_capacity == 0))
+		why = "a table capacity is 0";
+	else if (conf->max_stock + conf->return_headroom == 0 ||
+		 conf->max_stock + conf->return_headroom < conf->max_stock)
+		why = "max_stock + return_headroom must be 1..2^64-1";
+	if (why == NULL)
+		return 0;
+	snprintf(err, cap, "sale: bad configuration: %s", why);
+	return -1;
+}
+
+static int sale_tables(struct sale *s)
+{
+	const struct sale_conf *cf = &s->conf;
+
+	if (cf->ip_rule.rate && !(s->lim_ip = lim_table_create(cf->ip_capacity, 1, NULL)))
+		return -1;
+	if (cf->buyer_rule.rate &&
+	    !(s->lim_buyer = lim_table_create(cf->buyer_capacity, 1, NULL)))
+		return -1;
+	s->purchase = lim_purchase_create(cf->purchase_capacity, NULL);
+	s->black_ip = lim_table_create(cf->blacklist_capacity, 1, NULL);
+	s->black_buyer = lim_table_create(cf->blacklist_capacity, 1, NULL);
+	return s->purchase && s->black_ip && s->black_buyer ? 0 : -1;
+}
+
+static int sale_cores(struct sale *s)
+{
+	const struct sale_conf *cf = &s->conf;
+	size_t bytes = sizeof(struct sale_core) * cf->n_cores;
+
+	s->cores = aligned_alloc(STOCK_CACHE_LINE, bytes);
+	if (s->cores == NULL)
+		return -1;
+	memset(s->cores, 0, bytes);
+	for (unsigned i = 0; i < cf->n_cores; i++) {
+		struct sale_core *c = &s->cores[i];
+
+		c->s = s;
+		c->index = i;
+		ord_idgen_init(&c->gen, cf->epoch, cf->node, (uint16_t)i);
+		c->ring = ord_ring_create(cf->ring_size);
+		c->book = ord_book_create(cf->max_stock + cf->return_headroom);
+		if (c->ring == NULL || c->book == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+struct sale *sale_create(const struct sale_conf *conf, char *err, size_t cap)
+{
+	struct sale *s;
+
+	if (sale_conf_check(conf, err, cap) < 0)
+		return NULL;
+	s = aligned_alloc(STOCK_CACHE_LINE, sizeof(*s));
+	if (s == NULL)
+		goto nomem;
+	memset(s, 0, sizeof(*s));
+	s->conf = *conf;
+	s->has_prev_key = !key_is_zero(&conf->key_prev);
+	if (sale_tables(s) < 0 || sale_cores(s) < 0) {
+		sale_destroy(s);
+		goto nomem;
+	}
+	return s;
+nomem:
+	snprintf(err, cap, "sale: out of memory for %u cores, %llu book entries per core, "
+		 "%u ring slots: lower max_stock or ring_size", conf->n_cores,
+		 (unsigned long long)(conf->max_stock + conf->return_headroom), conf->ring_size);
+	return NULL;
+}
+
+void sale_destroy(struct sale *s)
+{
+	if (s == NULL)
+		return;
+	for (uint32_t i = 0; i < s->n_campaigns; i++)
+		free(s->camp[i].pool);
+	if (s->cores) {
+		for (unsigned i = 0; i < s->conf.n_cores; i++) {
+			ord_ring_free(s->cores[i].ring);
+			ord_book_free(s->cores[i].book);
+		}
+		free(s->cores);
+	}
+	lim_table_free(s->lim_ip);
+	lim_table_free(s->lim_buyer);
+	lim_purchase_free(s->purchase);
+	lim_table_free(s->black_ip);
+	lim_table_free(s->black_buyer);
+	free(s);
+}
+
+struct sale_core *sale_core(struct sale *s, unsigned i)
+{
+	return i < s->conf.n_cores ? &s->cores[i] : NULL;
+}
+
+unsigned sale_n_cores(const struct sale *s)
+{
+	return s->conf.n_cores;
+}
+
+int sale_campaign_add(struct sale *s, uint32_t id, uint64_t stock, uint64_t starts_at_ms)
+{
+	uint32_t n = atomic_load_explicit(&s->n_campaigns, memory_order_relaxed);
+	struct sale_campaign *cp;
+
+	if (stock == 0)
+		return -EINVAL;
+	if (sale_campaign_find(s, id))
+		return -EEXIST;
+	if (n == SALE_MAX_CAMPAIGNS || stock > s->conf.max_stock - s->stock_total)
+		return -ENOSPC;
+	cp = &s->camp[n];
+	cp->pool = aligned_alloc(STOCK_CACHE_LINE, sizeof(struct stock_pool));
+	if (cp->pool == NULL)
+		return -ENOMEM;
+	if (stock_pool_init(cp->pool, stock, s->conf.n_cores, s->conf.stock_chunk) < 0) {
+		free(cp->pool);
+		cp->pool = NULL;
+		return -EINVAL;
+	}
+	cp->id = id;
+	cp->stock = stock;
+	cp->starts_at_ms = starts_at_ms;
+	atomic_store_explicit(&cp->state, SALE_SCHEDULED, memory_order_relaxed);
+	s->stock_total += stock;
+	/* Release pairs with the acquire in sale_campaign_find. */
+	atomic_store_explicit(&s->n_campaigns, n + 1, memory_order_release);
+	return 0;
+}

@@ -1,0 +1,79 @@
+/*
+ * sale_priv.h - struct sale, shared by sale.c (set-up and the buy path) and
+ * sale_ctl.c (reads and control-plane operations). Not for other modules.
+ */
+#ifndef SECKILL_SALE_PRIV_H
+#define SECKILL_SALE_PRIV_H
+
+#include <stdatomic.h>
+
+#include "lim_table.h"
+#include "sale.h"
+
+/* A blacklist table's value word for "listed"; anything else is not listed
+ * (0 is what lim_table gives a freshly inserted or evicted key). */
+#define SALE_LISTED 1
+
+struct sale_campaign {
+	uint32_t id;
+	_Atomic uint32_t state;     /* enum sale_state; relaxed (see sale_gate) */
+	uint64_t stock;
+	uint64_t starts_at_ms;
+	struct stock_pool *pool;
+};
+
+struct sale {
+	struct sale_conf conf;      /* read-only after sale_create */
+	bool has_prev_key;
+	struct lim_table *lim_ip;   /* NULL when the rule is off */
+	struct lim_table *lim_buyer;
+	struct lim_purchase *purchase;
+	struct lim_table *black_ip;
+	struct lim_table *black_buyer;
+	struct sale_core *cores;    /* n_cores, each on its own lines */
+
+	/* Entries listed in each blacklist: while 0 the buy path skips the
+	 * look-up. Written only by the control plane, so the line stays shared
+	 * in every worker's cache. */
+	_Atomic uint64_t black_ip_n __attribute__((aligned(STOCK_CACHE_LINE)));
+	_Atomic uint64_t black_buyer_n;
+
+	/* Campaigns: a slot is written, then published by a release store of
+	 * n_campaigns; workers acquire-load it before scanning. */
+	_Atomic uint32_t n_campaigns __attribute__((aligned(STOCK_CACHE_LINE)));
+	uint64_t stock_total;       /* control thread only */
+	struct sale_campaign camp[SALE_MAX_CAMPAIGNS];
+
+	/* Control-plane counters, relaxed atomics: any thread may decide. */
+	_Atomic uint64_t ctl[5] __attribute__((aligned(STOCK_CACHE_LINE)));
+};
+
+enum { CTL_CONFIRMED, CTL_REJECTED, CTL_REPEAT, CTL_CONFLICT, CTL_UNKNOWN };
+
+/* The published campaign with this id, or NULL. Any thread. */
+static inline struct sale_campaign *sale_campaign_find(struct sale *s, uint32_t id)
+{
+	/* Acquire pairs with the release store in sale_campaign_add: the
+	 * slots below n are completely written. */
+	uint32_t n = atomic_load_explicit(&s->n_campaigns, memory_order_acquire);
+
+	for (uint32_t i = 0; i < n; i++)
+		if (s->camp[i].id == id)
+			return &s->camp[i];
+	return NULL;
+}
+
+/* A blacklist look-up: listed when the key's value word says so. */
+static inline bool sale_listed(struct lim_table *t, uint64_t key)
+{
+	uint64_t *val;
+
+	if (lim_table_get(t, &key, false, &val) != LIM_T_FOUND)
+		return false;
+	/* Acquire pairs with the release store in sale_black_add, and orders
+	 * the ownership check after it (lim_table_owns). */
+	return __atomic_load_n(val, __ATOMIC_ACQUIRE) == SALE_LISTED &&
+	       lim_table_owns(t, val, key);
+}
+
+#endif
