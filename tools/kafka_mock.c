@@ -636,6 +636,15 @@ static void control_accept(struct mock *m)
 
 #define MOCK_NFDS (3 + MOCK_MAX_CLIENTS)
 
+/* Adds fd to the poll set; `in` is its input, NULL for the listening socket. */
+static void watch(struct pollfd *pfd, struct mock_input **who, int *n, int fd,
+		  struct mock_input *in)
+{
+	pfd[*n] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	who[*n] = in;
+	(*n)++;
+}
+
 static void mock_loop(struct mock *m, const sigset_t *waitmask)
 {
 	while (!m->quit && !mock_signalled) {
@@ -644,15 +653,14 @@ static void mock_loop(struct mock *m, const sigset_t *waitmask)
 		int n = 0;
 
 		if (m->in_std.fd >= 0)
-			who[n] = &m->in_std, pfd[n++] = (struct pollfd){ m->in_std.fd, POLLIN, 0 };
+			watch(pfd, who, &n, m->in_std.fd, &m->in_std);
 		if (m->in_fifo.fd >= 0)
-			who[n] = &m->in_fifo, pfd[n++] = (struct pollfd){ m->in_fifo.fd, POLLIN, 0 };
+			watch(pfd, who, &n, m->in_fifo.fd, &m->in_fifo);
 		for (int i = 0; i < MOCK_MAX_CLIENTS; i++)
 			if (m->clients[i].fd >= 0)
-				who[n] = &m->clients[i],
-				pfd[n++] = (struct pollfd){ m->clients[i].fd, POLLIN, 0 };
+				watch(pfd, who, &n, m->clients[i].fd, &m->clients[i]);
 		if (m->listen_fd >= 0)
-			who[n] = NULL, pfd[n++] = (struct pollfd){ m->listen_fd, POLLIN, 0 };
+			watch(pfd, who, &n, m->listen_fd, NULL);
 
 		/* With no input left (stdin at EOF, no --control) this still waits
 		 * for a signal: the cluster runs until stopped. */

@@ -238,24 +238,30 @@ void app_route_campaigns(struct app *a, struct tcp_conn *c, const struct http_re
 
 	while (n < rest && id[n] != '/')
 		n++;
-	if (n == 0)
-		return not_found(a, rep);
+	if (n == 0) {
+		not_found(a, rep);
+		return;
+	}
 	if (n == rest)
 		post = 0;
 	else if (rest - n == strlen(ORDERS_SUFFIX) &&
 		 memcmp(id + n, ORDERS_SUFFIX, strlen(ORDERS_SUFFIX)) == 0)
 		post = 1;
-	else
-		return not_found(a, rep);
+	else {
+		not_found(a, rep);
+		return;
+	}
 	if (a->sale == NULL) {
 		a->stats.no_sale++;
-		return not_found(a, rep);
+		not_found(a, rep);
+		return;
 	}
 	if (!method_ok(a, req, rep, post))
 		return;
 	if (parse_u32(id, n, &cid) < 0) {
 		a->stats.bad_campaign_id++;
-		return app_reply_error(rep, 400, "bad_campaign_id");
+		app_reply_error(rep, 400, "bad_campaign_id");
+		return;
 	}
 	if (post)
 		route_buy(a, c, req, rep, cid);
@@ -295,22 +301,27 @@ void app_route_orders(struct app *a, struct tcp_conn *c, const struct http_reque
 	struct jb b = { rep->body, 0, rep->body_cap, 0 };
 
 	(void)c;
-	if (n == 0 || memchr(p, '/', n))
-		return not_found(a, rep);
+	if (n == 0 || memchr(p, '/', n)) {
+		not_found(a, rep);
+		return;
+	}
 	if (a->sale == NULL) {
 		a->stats.no_sale++;
-		return not_found(a, rep);
+		not_found(a, rep);
+		return;
 	}
 	if (!method_ok(a, req, rep, 0))
 		return;
 	if (!ord_id_parse(p, n, &id)) {
 		a->stats.bad_order_id++;
-		return app_reply_error(rep, 400, "bad_order_id");
+		app_reply_error(rep, 400, "bad_order_id");
+		return;
 	}
 	if (!sale_order_get(a->sale->s, id, &v)) {
 		a->stats.order_unknown++;
 		a->sale->stats.gets_order_unknown++;
-		return app_reply_error(rep, 404, "unknown_order");
+		app_reply_error(rep, 404, "unknown_order");
+		return;
 	}
 	a->stats.order_get++;
 	a->sale->stats.gets_order++;

@@ -73,8 +73,8 @@ struct ord_book {
 	struct ord_book_entry *e;   /* e[seq - 1] */
 };
 
-/* A book for sequences 1..capacity (capacity >= 1). NULL when memory is short
- * (pages are only touched when used: the array comes from calloc). */
+/* A book for sequences 1..capacity (capacity >= 1), 32 bytes per entry, all
+ * mapped and populated now. NULL when memory is short. */
 struct ord_book *ord_book_create(uint64_t capacity);
 void ord_book_free(struct ord_book *b);
 

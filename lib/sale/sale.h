@@ -223,6 +223,9 @@ struct sale_ctl_stats {
 };
 void sale_ctl_stats(const struct sale *s, struct sale_ctl_stats *out);
 
+/* Whether buyer holds a claim in campaign (a pending or confirmed order). */
+bool sale_purchase_held(struct sale *s, uint32_t campaign, uint64_t buyer);
+
 /* The campaign's stock pool (for stats and tests), or NULL. */
 struct stock_pool *sale_campaign_pool(struct sale *s, uint32_t id);
 

@@ -62,6 +62,11 @@ struct stock_pool *sale_campaign_pool(struct sale *s, uint32_t id)
 	return cp ? cp->pool : NULL;
 }
 
+bool sale_purchase_held(struct sale *s, uint32_t campaign, uint64_t buyer)
+{
+	return lim_purchase_held(s->purchase, campaign, buyer);
+}
+
 struct ord_ring *sale_ring(struct sale *s, unsigned i)
 {
 	return i < s->conf.n_cores ? s->cores[i].ring : NULL;

@@ -1,6 +1,8 @@
 /*
  * fuzz_net_input.c - libFuzzer harness for the whole receive path:
- * frame -> net_input -> tcp_input -> http_server -> the application's routes.
+ * frame -> net_input -> tcp_input -> http_server -> the application's routes
+ * -> the sale engine (campaign 1 open with 2 units, 2 not open yet; the canned
+ * buys carry valid tokens, so the buy path runs to stock and orders).
  *
  * Raw random frames rarely get past TCP's checksum and sequence checks, so an
  * input is one byte choosing the stack (bit 0: SYN cookies always, else
@@ -33,6 +35,7 @@
 #include "http_server.h"
 #include "net_core.h"
 #include "net_tcp_frame.h"
+#include "sale.h"
 #include "tcp.h"
 
 #define FZ_CLIENTS   4
@@ -40,6 +43,8 @@
 #define FZ_PORT      80
 #define FZ_CPORT     40000
 #define FZ_MAX_CONNS 16          /* small, so "table full" is reachable */
+#define FZ_UNIX_S    1767225600u /* 2026-01-01: the wall clock at start */
+#define FZ_BUYERS    3           /* buyers with a valid token in the canned requests */
 
 enum { OP_RAW, OP_SEG, OP_HTTP, OP_TIME, OP_TXFAIL, OP_COUNT };
 
@@ -58,6 +63,7 @@ struct fz_stack {
 };
 
 static struct {
+	struct sale *sale;           /* one sale, a core of it behind each stack */
 	struct fz_stack stk[2];      /* [0] cookies AUTO, [1] cookies ALWAYS */
 	struct fz_stack *s;          /* the one this input drives */
 	struct net_tx tx;
@@ -146,6 +152,8 @@ static void fz_discard(void *ctx, void *handle)
 
 /* ---- the stack ---- */
 
+static void fz_sale_create(void);    /* with the canned requests, below */
+
 static void fz_stack_create(struct fz_stack *st, enum tcp_cookie_mode cookies)
 {
 	struct net_iface ifc = { .ip = srv_ip, .mtu = NET_MTU };
@@ -155,6 +163,7 @@ static void fz_stack_create(struct fz_stack *st, enum tcp_cookie_mode cookies)
 
 	memcpy(ifc.mac, srv_mac, 6);
 	app_init(&st->app);
+	app_set_sale(&st->app, sale_core(fz.sale, (unsigned)(st - fz.stk)));
 	http_server_conf_default(&hconf);
 	st->hs = http_server_create(&hconf, app_handle, &st->app);
 	tcp_conf_default(&tconf);
@@ -178,6 +187,7 @@ static void fz_stack_create(struct fz_stack *st, enum tcp_cookie_mode cookies)
 static void fz_init(void)
 {
 	fz.tx = (struct net_tx){ fz_alloc, fz_send, fz_discard, NULL };
+	fz_sale_create();
 	fz_stack_create(&fz.stk[0], TCP_COOKIES_AUTO);
 	fz_stack_create(&fz.stk[1], TCP_COOKIES_ALWAYS);
 	fz.trace = getenv("FUZZ_NET_TRACE") != NULL;
@@ -189,7 +199,8 @@ static void fz_clock(uint64_t advance_us)
 
 	st->now_us += advance_us;
 	tcp_set_now(st->tc, st->now_us);
-	http_server_set_time(st->hs, 1767225600 + st->now_us / 1000000);
+	http_server_set_time(st->hs, FZ_UNIX_S + st->now_us / 1000000);
+	app_set_time_ms(&st->app, FZ_UNIX_S * 1000ULL + st->now_us / 1000);
 	tcp_timers_run(st->tc);
 }
 
@@ -315,7 +326,7 @@ static void fz_op_seg(struct fz_in *in, uint8_t op)
 		c->snd_nxt = seq + len + !!(flags & TCP_SYN) + !!(flags & TCP_FIN);
 }
 
-static const char *const fz_requests[] = {
+static const char *const fz_fixed_requests[] = {
 	"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
 	"GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
 	"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
@@ -325,8 +336,58 @@ static const char *const fz_requests[] = {
 	"GET /nope HTTP/1.0\r\n\r\n",
 	"BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+	"GET /api/campaigns/1 HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET /api/campaigns/2 HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET /api/orders/xyz HTTP/1.1\r\nHost: a\r\n\r\n",
+	("POST /api/campaigns/1/orders HTTP/1.1\r\nHost: a\r\n"
+	 "Authorization: Bearer v1.forged.token\r\nContent-Length: 2\r\n\r\n{}"),
 };
-#define FZ_NREQ (sizeof(fz_requests) / sizeof(fz_requests[0]))
+#define FZ_NFIXED (sizeof(fz_fixed_requests) / sizeof(fz_fixed_requests[0]))
+/* The fixed ones, then a buy with a valid token per buyer (campaign 1 is
+ * open, 2 opens in 2100) and the same for campaign 2. */
+#define FZ_NREQ (FZ_NFIXED + 2 * FZ_BUYERS)
+
+static const char *fz_requests[FZ_NREQ];
+static char fz_buys[2 * FZ_BUYERS][512];
+
+/* A sale as a worker sees it: campaign 1 open with little stock (so it
+ * sells out), campaign 2 scheduled far ahead (425), small tables. */
+static void fz_sale_create(void)
+{
+	static const uint64_t year_2100_s = 4102444800u;
+	struct sale_conf conf;
+	char err[SALE_ERR_CAP], tok[TOKEN_STR_CAP];
+
+	sale_conf_default(&conf);
+	conf.n_cores = 2;
+	conf.key.k[0] = 0x1111111111111111ULL;
+	conf.key.k[1] = 0x2222222222222222ULL;
+	conf.ip_capacity = conf.buyer_capacity = conf.purchase_capacity = 64;
+	conf.blacklist_capacity = 16;
+	conf.ring_size = 64;
+	conf.max_stock = 64;
+	conf.return_headroom = 16;
+	conf.stock_chunk = 2;
+	fz.sale = sale_create(&conf, err, sizeof(err));
+	if (fz.sale == NULL) {
+		fprintf(stderr, "fuzz_net_input: sale_create: %s\n", err);
+		abort();
+	}
+	if (sale_campaign_add(fz.sale, 1, 2, 0) != 0 ||
+	    sale_campaign_add(fz.sale, 2, 5, year_2100_s * 1000) != 0)
+		abort();
+	for (uint32_t i = 0; i < FZ_NFIXED; i++)
+		fz_requests[i] = fz_fixed_requests[i];
+	for (uint32_t i = 0; i < 2 * FZ_BUYERS; i++) {
+		if (token_mint(&conf.key, 1 + i % FZ_BUYERS, year_2100_s, tok, sizeof(tok)) < 0)
+			abort();
+		snprintf(fz_buys[i], sizeof(fz_buys[i]),
+			 "POST /api/campaigns/%u/orders HTTP/1.1\r\nHost: a\r\n"
+			 "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+			 "Content-Length: 2\r\n\r\n{}", 1 + i / FZ_BUYERS, tok);
+		fz_requests[FZ_NFIXED + i] = fz_buys[i];
+	}
+}
 
 /* HTTP: [op: client in bits 4-5] which request, first byte, end (0: to the end). */
 static void fz_op_http(struct fz_in *in, uint8_t op)

@@ -84,6 +84,13 @@ seeds = {
     # The answer's only transmission finds no TX buffer: it must be retransmitted.
     'txfail_first_send': handshake(0) + txfail(1) + http(0, 0) + time(255) + time(255) +
                          time(255) + seg(0, ACK),
+    # Canned requests 12-14: buyers 1-3 buy in campaign 1 (2 units: the third
+    # is sold out); 15-17 the same in campaign 2 (not open); 8-11 GETs and a
+    # forged token.
+    'sale_buy_sellout': handshake(0) + http(0, 12) + seg(0, ACK) + http(0, 13) + seg(0, ACK) +
+                        http(0, 14) + seg(0, ACK) + http(0, 12) + seg(0, ACK) + http(0, 8),
+    'sale_not_open_and_bad': handshake(1) + http(1, 15) + seg(1, ACK) + http(1, 9) +
+                             seg(1, ACK) + http(1, 10) + seg(1, ACK) + http(1, 11),
     'syn_options_all': seg(0, SYN, opts=MSS_OPT + bytes([1, 3, 3, 7, 1, 1, 4, 2, 1, 1, 8, 10]) +
                            bytes(8)),
     'arp_request': raw(arp_req),

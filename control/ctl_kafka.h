@@ -1,0 +1,143 @@
+/*
+ * ctl_kafka.h - the control plane's Kafka side: every order reaches the
+ * orders topic, none is ever dropped, and the cores refuse sales (503) only
+ * when the local journal is full.
+ *
+ * Pipeline (details and the crash argument: ctl_kafka.c):
+ *
+ *   submit(rec) -> journal append -> [sync, batched] -> produce (idempotent,
+ *   acks=all, key = buyer) -> delivery report -> on_confirmed(rec)
+ *                                             -> journal ack (batched)
+ *
+ * An order is handed to Kafka only once it is durable in the journal
+ * (ord_journal.h), so a crash can lose nothing the caller was told it
+ * submitted... once a sync has run: the caller's promise to a buyer waits
+ * for on_confirmed or for ctl_kafka_synced_seq() to pass the order's seq.
+ * A failed delivery leaves the order in the journal and it is produced again,
+ * in journal order, when the brokers answer; a restart produces the unacked
+ * journal first.
+ *
+ * Duplicates: an order delivered but not yet acked in the journal when the
+ * process dies is produced again by the next run (the idempotent producer
+ * dedups only within one producer session). Acks are persisted at most
+ * ack_interval_ms after delivery, which bounds the window; downstream dedups
+ * on order_id (unique, see ctl_order_json.h), so the effect is exactly once.
+ *
+ * Single-threaded: one thread (the control thread) makes every call,
+ * including ctl_kafka_poll, which runs the callbacks. No DPDK.
+ */
+#ifndef SECKILL_CTL_KAFKA_H
+#define SECKILL_CTL_KAFKA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ord_record.h"
+#include "stats.h"
+
+#define CTL_KAFKA_DEFAULT_TOPIC "seckill.orders"
+#define CTL_KAFKA_DEFAULT_QUEUE_MAX 10000
+#define CTL_KAFKA_DEFAULT_JOURNAL_MAX (1ull << 30)   /* 1 GiB: ~19M orders at 56 B */
+#define CTL_KAFKA_DEFAULT_SYNC_MS 5
+#define CTL_KAFKA_DEFAULT_ACK_MS 10
+/* Kafka's own delivery.timeout.ms default (KIP-91): rides out a leader
+ * election or a rolling broker restart without a failed delivery, yet a lost
+ * cluster shows in delivery_errors within two minutes. The journal, not
+ * librdkafka's queue, is what keeps orders, so this bounds only how long one
+ * attempt is trusted. */
+#define CTL_KAFKA_DEFAULT_MSG_TIMEOUT_MS 120000
+
+/* Return values of ctl_kafka_submit. */
+#define CTL_KAFKA_OK 0
+#define CTL_KAFKA_ERR (-1)    /* journal I/O error (ctl_kafka_error): refuse sales too */
+#define CTL_KAFKA_FULL (-2)   /* journal full: the cores answer 503 until it drains */
+
+struct ctl_kafka;
+
+struct ctl_kafka_conf {
+	const char *bootstrap;        /* "host:port,..." (required) */
+	const char *topic;            /* NULL: CTL_KAFKA_DEFAULT_TOPIC */
+	const char *journal_dir;      /* required; created if missing */
+	uint32_t queue_max;           /* orders handed to librdkafka, not yet reported; 0: default */
+	uint64_t journal_max_bytes;   /* 0: default */
+	uint32_t sync_interval_ms;    /* fsync batch period; 0: every poll */
+	uint32_t ack_interval_ms;     /* ack persist period; 0: every poll */
+	uint32_t msg_timeout_ms;      /* one delivery attempt; 0: default */
+	/* Called from ctl_kafka_poll once per order whose delivery report says
+	 * it is in Kafka (replicated, acks=all). May not call back into k. */
+	void (*on_confirmed)(void *arg, const struct ord_record *rec);
+	void *arg;
+};
+
+/*
+ * Counters, X-macro as lib/util/stats.h says; gauges marked. Per reason:
+ *   submitted        orders passed to ctl_kafka_submit
+ *   refused_full     submits refused, journal full (cores answer 503)
+ *   refused_error    submits refused, journal I/O error
+ *   journaled        orders appended to the journal
+ *   synced           orders made durable (fsync'd); syncs = fsync batches
+ *   produced         messages handed to librdkafka, replays included
+ *   delivered        delivery reports saying "in Kafka"
+ *   delivery_errors  delivery reports saying "failed" (produced again later)
+ *   replayed         messages produced again, or from an earlier run's journal
+ *   acks             journal ack watermarks persisted
+ *   fatal_restarts   producer recreated after a fatal librdkafka error
+ *   journal_depth    gauge: orders in the journal not yet acked
+ *   queue_depth      gauge: orders in librdkafka awaiting a delivery report
+ */
+#define CTL_KAFKA_STATS(X)                                                     \
+	X(submitted) X(refused_full) X(refused_error) X(journaled) X(synced)   \
+	X(syncs) X(produced) X(delivered) X(delivery_errors) X(replayed)       \
+	X(acks) X(fatal_restarts) X(journal_depth) X(queue_depth)
+
+struct ctl_kafka_stats {
+	CTL_KAFKA_STATS(STATS_FIELD)
+};
+
+/* The counters' names, in struct order, for `seckillctl stats`. */
+extern const char *const ctl_kafka_stats_names[];
+#define CTL_KAFKA_NSTATS (0 CTL_KAFKA_STATS(STATS_COUNT))
+
+/*
+ * Opens the journal, replays nothing yet (the first polls produce what it
+ * holds), creates the producer. Returns NULL with a sentence in err (cap
+ * bytes) saying what failed: a bad conf value, the journal, librdkafka.
+ */
+struct ctl_kafka *ctl_kafka_create(const struct ctl_kafka_conf *conf, char *err, size_t cap);
+
+/*
+ * Waits up to flush_ms for outstanding deliveries, acks what was delivered,
+ * then frees everything. What is not delivered stays in the journal for the
+ * next run. NULL is a no-op.
+ */
+void ctl_kafka_destroy(struct ctl_kafka *k, int flush_ms);
+
+/*
+ * Appends one order to the journal (buffered; durable at the next sync).
+ * CTL_KAFKA_OK, CTL_KAFKA_FULL (nothing taken: refuse the sale) or
+ * CTL_KAFKA_ERR. *seq (may be NULL) gets the order's journal seq.
+ */
+int ctl_kafka_submit(struct ctl_kafka *k, const struct ord_record *rec, uint64_t *seq);
+
+/*
+ * Does the work, never blocking longer than a sync or an ack: fsyncs due
+ * batches, produces durable orders, serves delivery reports (callbacks),
+ * persists acks, retries after failures. now_ms: a monotonic clock. Returns
+ * 0, or -1 when the journal failed (ctl_kafka_error says why).
+ */
+int ctl_kafka_poll(struct ctl_kafka *k, uint64_t now_ms);
+
+/* True when the next submit would be refused as FULL. */
+bool ctl_kafka_full(const struct ctl_kafka *k);
+
+/* Last journal seq made durable; orders up to it survive a crash. */
+uint64_t ctl_kafka_synced_seq(const struct ctl_kafka *k);
+
+/* Counters and gauges as of now. */
+void ctl_kafka_stats(const struct ctl_kafka *k, struct ctl_kafka_stats *out);
+
+/* The last error, a sentence ("" if none). */
+const char *ctl_kafka_error(const struct ctl_kafka *k);
+
+#endif

@@ -1,0 +1,628 @@
+/*
+ * ctl_redis.c - one host's connection to the sale's Redis (see ctl_redis.h).
+ *
+ * The idea: every step that changes the sale is one Lua script
+ * (ctl_redis_lua.h), so Redis does each atomically and the C side only
+ * builds keys, runs the script and maps the answer to a result code.
+ *
+ * The connection is the delicate part. The control thread must never stall
+ * on a dead Redis: a call that finds the link broken drops it and returns
+ * CTL_REDIS_DOWN at once, and the next calls try to reconnect only when the
+ * back-off interval has passed (doubling from 50 ms to 2 s), each attempt
+ * bounded by the handle's timeout. A call whose link dies mid-command is
+ * not retried: take and confirm are not safe to send twice blindly (confirm
+ * is, by order id, and the caller replays it; a lost take shows up in
+ * hosts:{id} and is reconciled by the caller with status + give_back).
+ * Scripts are loaded at connect; a restarted Redis has forgotten them, so a
+ * NOSCRIPT answer (the script did not run) reloads it and retries once.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "ctl_redis.h"
+#include "ctl_redis_lua.h"
+
+/* First retry soon (a Redis restart takes ~100 ms), then back off so a dead
+ * server costs the control thread one bounded connect attempt per 2 s. */
+#define CTL_REDIS_BACKOFF_MIN_MS 50
+#define CTL_REDIS_BACKOFF_MAX_MS 2000
+/* Keys are "seckill:<kind>:<u32>[:<u64>]": well under this. */
+#define CTL_REDIS_KEY_CAP 64
+/* SCAN batch when a forced create deletes old buyer claims. */
+#define CTL_REDIS_SCAN_COUNT "1000"
+#define CTL_REDIS_SHA_CAP 41
+
+enum ctl_script_id { S_TAKE, S_GIVE_BACK, S_CONFIRM, S_CREATE, S_STATUS, S_N };
+
+static const struct {
+	const char *name;
+	const char *src;
+} ctl_scripts[S_N] = {
+	[S_TAKE] = { "take", ctl_lua_take },
+	[S_GIVE_BACK] = { "give_back", ctl_lua_give_back },
+	[S_CONFIRM] = { "confirm", ctl_lua_confirm },
+	[S_CREATE] = { "create", ctl_lua_create },
+	[S_STATUS] = { "status", ctl_lua_status },
+};
+
+struct ctl_redis {
+	redisContext *c;            /* NULL while down */
+	char ip[256];
+	int port;
+	struct timeval tv;          /* connect and command timeout */
+	uint64_t next_try_ms;       /* monotonic; no reconnect before this */
+	unsigned backoff_ms;
+	char host[CTL_REDIS_HOST_MAX + 1];
+	uint32_t claim_ttl_s;
+	char sha[S_N][CTL_REDIS_SHA_CAP];
+	char err[CTL_REDIS_ERR_CAP];
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void __attribute__((format(printf, 2, 3)))
+set_err(struct ctl_redis *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->err, sizeof(r->err), fmt, ap);
+	va_end(ap);
+}
+
+const char *ctl_redis_rc_str(int rc)
+{
+	switch (rc) {
+	case CTL_REDIS_OK: return "ok";
+	case CTL_REDIS_DUPLICATE: return "duplicate";
+	case CTL_REDIS_DOWN: return "down";
+	case CTL_REDIS_ERR: return "error";
+	case CTL_REDIS_NOT_FOUND: return "not_found";
+	case CTL_REDIS_EXISTS: return "exists";
+	case CTL_REDIS_INVAL: return "invalid";
+	default: return "unknown";
+	}
+}
+
+/* Forgets a broken link; the next call may reconnect after the back-off. */
+static int conn_drop(struct ctl_redis *r, const char *what)
+{
+	set_err(r, "redis %s:%d: %s failed: %s; selling goes on from held chunks, "
+		"reconnecting in %u ms (check that redis-server is up)", r->ip, r->port, what,
+		r->c && r->c->errstr[0] ? r->c->errstr : "connection lost", r->backoff_ms);
+	if (r->c)
+		redisFree(r->c);
+	r->c = NULL;
+	r->next_try_ms = now_ms() + r->backoff_ms;
+	return CTL_REDIS_DOWN;
+}
+
+static int script_load(struct ctl_redis *r, enum ctl_script_id s)
+{
+	redisReply *rep = redisCommand(r->c, "SCRIPT LOAD %s", ctl_scripts[s].src);
+
+	if (rep == NULL)
+		return conn_drop(r, "SCRIPT LOAD");
+	if (rep->type != REDIS_REPLY_STRING || rep->len >= CTL_REDIS_SHA_CAP) {
+		set_err(r, "redis %s:%d: SCRIPT LOAD %s refused: %s (scripting disabled?)",
+			r->ip, r->port, ctl_scripts[s].name,
+			rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+		freeReplyObject(rep);
+		return CTL_REDIS_ERR;
+	}
+	memcpy(r->sha[s], rep->str, rep->len + 1);
+	freeReplyObject(rep);
+	return CTL_REDIS_OK;
+}
+
+/* One connect attempt; on failure the back-off doubles. */
+static int conn_open(struct ctl_redis *r)
+{
+	int rc;
+
+	r->c = redisConnectWithTimeout(r->ip, r->port, r->tv);
+	if (r->c == NULL || r->c->err) {
+		rc = conn_drop(r, "connect");
+		r->backoff_ms = r->backoff_ms * 2 > CTL_REDIS_BACKOFF_MAX_MS ?
+			CTL_REDIS_BACKOFF_MAX_MS : r->backoff_ms * 2;
+		return rc;
+	}
+	if (redisSetTimeout(r->c, r->tv) != REDIS_OK)
+		return conn_drop(r, "setting the command timeout");
+	r->backoff_ms = CTL_REDIS_BACKOFF_MIN_MS;
+	for (int s = 0; s < S_N; s++) {
+		rc = script_load(r, s);
+		if (rc != CTL_REDIS_OK)
+			return rc;
+	}
+	r->err[0] = '\0';
+	return CTL_REDIS_OK;
+}
+
+/* OK when linked; DOWN at once while the back-off runs. */
+static int conn_ensure(struct ctl_redis *r)
+{
+	if (r->c)
+		return CTL_REDIS_OK;
+	if (now_ms() < r->next_try_ms)
+		return CTL_REDIS_DOWN;   /* r->err still says why */
+	return conn_open(r);
+}
+
+struct ctl_redis *ctl_redis_connect(const char *host, int port, unsigned timeout_ms,
+				    char *err, size_t cap)
+{
+	struct ctl_redis *r;
+
+	if (host == NULL || strlen(host) >= sizeof(r->ip) || port <= 0 || port > 65535 ||
+	    timeout_ms == 0) {
+		snprintf(err, cap, "redis: bad address %s:%d or timeout %u ms "
+			 "(want a host, a port 1..65535, a timeout > 0)",
+			 host ? host : "(null)", port, timeout_ms);
+		return NULL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		snprintf(err, cap, "redis: out of memory");
+		return NULL;
+	}
+	strcpy(r->ip, host);
+	r->port = port;
+	r->tv.tv_sec = timeout_ms / 1000;
+	r->tv.tv_usec = (timeout_ms % 1000) * 1000;
+	r->backoff_ms = CTL_REDIS_BACKOFF_MIN_MS;
+	r->claim_ttl_s = CTL_REDIS_CLAIM_TTL_DEFAULT_S;
+	if (gethostname(r->host, sizeof(r->host)) != 0 || r->host[0] == '\0')
+		strcpy(r->host, "host");
+	r->host[sizeof(r->host) - 1] = '\0';
+	if (conn_open(r) != CTL_REDIS_OK) {
+		snprintf(err, cap, "%s", r->err);
+		ctl_redis_close(r);
+		return NULL;
+	}
+	return r;
+}
+
+void ctl_redis_close(struct ctl_redis *r)
+{
+	if (r == NULL)
+		return;
+	if (r->c)
+		redisFree(r->c);
+	free(r);
+}
+
+int ctl_redis_set_host(struct ctl_redis *r, const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n > CTL_REDIS_HOST_MAX)
+		return -1;
+	memcpy(r->host, name, n + 1);
+	return 0;
+}
+
+const char *ctl_redis_host(const struct ctl_redis *r) { return r->host; }
+const char *ctl_redis_error(const struct ctl_redis *r) { return r->err; }
+bool ctl_redis_connected(const struct ctl_redis *r) { return r->c != NULL; }
+
+void ctl_redis_set_claim_ttl(struct ctl_redis *r, uint32_t seconds)
+{
+	r->claim_ttl_s = seconds ? seconds : 1;
+}
+
+/* Maps a script's error reply ("CODE text") to a result. */
+static int script_error(struct ctl_redis *r, enum ctl_script_id s, const char *text)
+{
+	set_err(r, "redis %s:%d: script %s failed: %s", r->ip, r->port, ctl_scripts[s].name, text);
+	if (strncmp(text, "NOTFOUND", 8) == 0)
+		return CTL_REDIS_NOT_FOUND;
+	return CTL_REDIS_ERR;
+}
+
+/*
+ * EVALSHA script s with keys then args (argv holds both, nkeys first).
+ * On CTL_REDIS_OK *out is a non-error reply the caller frees.
+ */
+static int run_script(struct ctl_redis *r, enum ctl_script_id s, int nkeys, int argc,
+		      const char **argv, redisReply **out)
+{
+	const char *cmd[16];
+	char nk[16];
+	redisReply *rep;
+	int rc;
+
+	rc = conn_ensure(r);
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	snprintf(nk, sizeof(nk), "%d", nkeys);
+	cmd[0] = "EVALSHA";
+	cmd[2] = nk;
+	memcpy(&cmd[3], argv, (size_t)argc * sizeof(*argv));
+	for (int attempt = 0; attempt < 2; attempt++) {
+		cmd[1] = r->sha[s];
+		rep = redisCommandArgv(r->c, argc + 3, cmd, NULL);
+		if (rep == NULL)
+			return conn_drop(r, ctl_scripts[s].name);
+		if (rep->type != REDIS_REPLY_ERROR) {
+			*out = rep;
+			return CTL_REDIS_OK;
+		}
+		if (attempt > 0 || strncmp(rep->str, "NOSCRIPT", 8) != 0)
+			break;
+		/* Redis restarted and forgot the script; it did not run. */
+		freeReplyObject(rep);
+		rep = NULL;
+		rc = script_load(r, s);
+		if (rc != CTL_REDIS_OK)
+			return rc;
+	}
+	rc = script_error(r, s, rep->str);
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* A script's integer answer (>= 0), or CTL_REDIS_ERR. */
+static int reply_u64(struct ctl_redis *r, redisReply *rep, const char *what, uint64_t *v)
+{
+	int rc = CTL_REDIS_OK;
+
+	if (rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0) {
+		*v = (uint64_t)rep->integer;
+	} else {
+		set_err(r, "redis %s:%d: %s: unexpected reply type %d", r->ip, r->port, what,
+			rep->type);
+		rc = CTL_REDIS_ERR;
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+#define KEY(buf, fmt, ...) snprintf(buf, sizeof(buf), "seckill:" fmt, __VA_ARGS__)
+
+int ctl_redis_take(struct ctl_redis *r, uint32_t id, unsigned n_takers, uint64_t max_chunk,
+		   uint64_t *got)
+{
+	char stock[CTL_REDIS_KEY_CAP], hosts[CTL_REDIS_KEY_CAP], nt[24], mc[24];
+	const char *argv[5] = { stock, hosts, r->host, nt, mc };
+	redisReply *rep;
+	int rc;
+
+	*got = 0;
+	KEY(stock, "stock:%" PRIu32, id);
+	KEY(hosts, "hosts:%" PRIu32, id);
+	snprintf(nt, sizeof(nt), "%u", n_takers);
+	snprintf(mc, sizeof(mc), "%" PRIu64, max_chunk > CTL_REDIS_STOCK_MAX ?
+		 CTL_REDIS_STOCK_MAX : max_chunk);
+	rc = run_script(r, S_TAKE, 2, 5, argv, &rep);
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	return reply_u64(r, rep, "take", got);
+}
+
+int ctl_redis_give_back(struct ctl_redis *r, uint32_t id, uint64_t n, uint64_t *given)
+{
+	char stock[CTL_REDIS_KEY_CAP], hosts[CTL_REDIS_KEY_CAP], num[24];
+	const char *argv[4] = { stock, hosts, r->host, num };
+	redisReply *rep;
+	uint64_t moved = 0;
+	int rc;
+
+	if (given)
+		*given = 0;
+	if (n > CTL_REDIS_STOCK_MAX) {
+		set_err(r, "give_back: %" PRIu64 " units is more than any stock (max 2^53)", n);
+		return CTL_REDIS_INVAL;
+	}
+	KEY(stock, "stock:%" PRIu32, id);
+	KEY(hosts, "hosts:%" PRIu32, id);
+	snprintf(num, sizeof(num), "%" PRIu64, n);
+	rc = run_script(r, S_GIVE_BACK, 2, 4, argv, &rep);
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	rc = reply_u64(r, rep, "give_back", &moved);
+	if (given)
+		*given = moved;
+	return rc;
+}
+
+int ctl_redis_confirm(struct ctl_redis *r, uint32_t id, uint64_t buyer, const char *order_id,
+		      bool *replayed)
+{
+	char claim[CTL_REDIS_KEY_CAP], sold[CTL_REDIS_KEY_CAP], hosts[CTL_REDIS_KEY_CAP];
+	char ttl[16];
+	const char *argv[6] = { claim, sold, hosts, order_id, r->host, ttl };
+	redisReply *rep;
+	int rc;
+
+	if (replayed)
+		*replayed = false;
+	if (order_id == NULL || order_id[0] == '\0' || strlen(order_id) > CTL_REDIS_ORDER_MAX) {
+		set_err(r, "confirm: order id must be 1..%d characters", CTL_REDIS_ORDER_MAX);
+		return CTL_REDIS_INVAL;
+	}
+	KEY(claim, "buyer:%" PRIu32 ":%" PRIu64, id, buyer);
+	KEY(sold, "sold:%" PRIu32, id);
+	KEY(hosts, "hosts:%" PRIu32, id);
+	snprintf(ttl, sizeof(ttl), "%" PRIu32, r->claim_ttl_s);
+	rc = run_script(r, S_CONFIRM, 3, 6, argv, &rep);
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	if (rep->type != REDIS_REPLY_STATUS && rep->type != REDIS_REPLY_STRING) {
+		rc = CTL_REDIS_ERR;
+	} else if (strcmp(rep->str, "ok") == 0) {
+		rc = CTL_REDIS_OK;
+	} else if (strcmp(rep->str, "replay") == 0) {
+		rc = CTL_REDIS_OK;
+		if (replayed)
+			*replayed = true;
+	} else if (strcmp(rep->str, "duplicate") == 0) {
+		set_err(r, "buyer %" PRIu64 " already bought in campaign %" PRIu32
+			" with another order; reject order %s and return its unit", buyer, id,
+			order_id);
+		rc = CTL_REDIS_DUPLICATE;
+	} else {
+		rc = CTL_REDIS_ERR;
+	}
+	if (rc == CTL_REDIS_ERR)
+		set_err(r, "redis %s:%d: confirm: unexpected reply", r->ip, r->port);
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* A plain command through the same drop-on-failure path. */
+static int command(struct ctl_redis *r, redisReply **out, const char *fmt, ...)
+{
+	va_list ap;
+	int rc = conn_ensure(r);
+
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	va_start(ap, fmt);
+	*out = redisvCommand(r->c, fmt, ap);
+	va_end(ap);
+	if (*out == NULL)
+		return conn_drop(r, "command");
+	if ((*out)->type == REDIS_REPLY_ERROR) {
+		set_err(r, "redis %s:%d: %s", r->ip, r->port, (*out)->str);
+		freeReplyObject(*out);
+		*out = NULL;
+		return CTL_REDIS_ERR;
+	}
+	return CTL_REDIS_OK;
+}
+
+/* A canonical unsigned decimal (what Redis stores for integers we wrote). */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (s == NULL || s[0] < '0' || s[0] > '9' || (s[0] == '0' && s[1] != '\0'))
+		return false;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+static const char *const ctl_state_names[] = {
+	[SALE_SCHEDULED] = "scheduled", [SALE_OPEN] = "open", [SALE_CLOSED_STATE] = "closed",
+};
+
+static bool parse_state(const char *s, enum sale_state *st)
+{
+	for (unsigned i = 0; i < sizeof(ctl_state_names) / sizeof(ctl_state_names[0]); i++) {
+		if (s && strcmp(s, ctl_state_names[i]) == 0) {
+			*st = (enum sale_state)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+static const char *elem_str(const redisReply *rep, size_t i)
+{
+	const redisReply *e = rep->element[i];
+
+	return e->type == REDIS_REPLY_STRING ? e->str : NULL;
+}
+
+static int preheat_hash(struct ctl_redis *r, uint32_t id, struct ctl_redis_campaign *c)
+{
+	redisReply *rep;
+	int rc = command(r, &rep, "HMGET seckill:campaign:%" PRIu32 " stock starts_at state", id);
+
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+	    (!elem_str(rep, 0) && !elem_str(rep, 1) && !elem_str(rep, 2))) {
+		set_err(r, "campaign %" PRIu32 " not found in Redis %s:%d (create it: HSET "
+			"seckill:campaign:%" PRIu32 " stock N starts_at UNIX_MS state scheduled; "
+			"SET seckill:stock:%" PRIu32 " N)", id, r->ip, r->port, id, id);
+		rc = CTL_REDIS_NOT_FOUND;
+	} else if (!parse_u64(elem_str(rep, 0), &c->stock) ||
+		   !parse_u64(elem_str(rep, 1), &c->starts_at_ms) ||
+		   !parse_state(elem_str(rep, 2), &c->state)) {
+		set_err(r, "campaign %" PRIu32 " in Redis is malformed: seckill:campaign:%" PRIu32
+			" needs stock (integer), starts_at (Unix ms) and state "
+			"(scheduled|open|closed)", id, id);
+		rc = CTL_REDIS_ERR;
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* GET of an integer counter; absent is `dflt`, or NOT_FOUND when dflt < 0. */
+static int get_counter(struct ctl_redis *r, const char *kind, uint32_t id, int dflt, uint64_t *v)
+{
+	redisReply *rep;
+	int rc = command(r, &rep, "GET seckill:%s:%" PRIu32, kind, id);
+
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	if (rep->type == REDIS_REPLY_NIL && dflt >= 0) {
+		*v = (uint64_t)dflt;
+	} else if (rep->type == REDIS_REPLY_NIL) {
+		set_err(r, "campaign %" PRIu32 ": seckill:%s:%" PRIu32 " missing in Redis "
+			"(SET seckill:%s:%" PRIu32 " <units not yet taken>)", id, kind, id, kind, id);
+		rc = CTL_REDIS_NOT_FOUND;
+	} else if (rep->type != REDIS_REPLY_STRING || !parse_u64(rep->str, v)) {
+		set_err(r, "campaign %" PRIu32 ": seckill:%s:%" PRIu32 " is not a count >= 0",
+			id, kind, id);
+		rc = CTL_REDIS_ERR;
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+int ctl_redis_preheat(struct ctl_redis *r, uint32_t id, struct ctl_redis_campaign *c)
+{
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	rc = preheat_hash(r, id, c);
+	if (rc == CTL_REDIS_OK)
+		rc = get_counter(r, "stock", id, -1, &c->remaining);
+	if (rc == CTL_REDIS_OK)
+		rc = get_counter(r, "sold", id, 0, &c->sold);
+	return rc;
+}
+
+/* Deletes seckill:buyer:{id}:* a SCAN batch at a time (never one long block). */
+static int delete_claims(struct ctl_redis *r, uint32_t id)
+{
+	char cursor[32] = "0";
+	redisReply *rep;
+	int rc;
+
+	do {
+		rc = command(r, &rep, "SCAN %s MATCH seckill:buyer:%" PRIu32 ":* COUNT "
+			     CTL_REDIS_SCAN_COUNT, cursor, id);
+		if (rc != CTL_REDIS_OK)
+			return rc;
+		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+		    rep->element[0]->type != REDIS_REPLY_STRING ||
+		    rep->element[1]->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(rep);
+			set_err(r, "redis %s:%d: SCAN: unexpected reply", r->ip, r->port);
+			return CTL_REDIS_ERR;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+		for (size_t i = 0; i < rep->element[1]->elements && rc == CTL_REDIS_OK; i++) {
+			redisReply *del;
+
+			rc = command(r, &del, "DEL %s", rep->element[1]->element[i]->str);
+			if (rc == CTL_REDIS_OK)
+				freeReplyObject(del);
+		}
+		freeReplyObject(rep);
+	} while (rc == CTL_REDIS_OK && strcmp(cursor, "0") != 0);
+	return rc;
+}
+
+int ctl_redis_campaign_create(struct ctl_redis *r, uint32_t id, uint64_t stock,
+			      uint64_t starts_at_ms, bool force)
+{
+	char camp[CTL_REDIS_KEY_CAP], stk[CTL_REDIS_KEY_CAP], sold[CTL_REDIS_KEY_CAP];
+	char hosts[CTL_REDIS_KEY_CAP], n[24], at[24];
+	const char *argv[7] = { camp, stk, sold, hosts, n, at, force ? "1" : "0" };
+	redisReply *rep;
+	int rc;
+
+	if (stock > CTL_REDIS_STOCK_MAX) {
+		set_err(r, "campaign %" PRIu32 ": stock %" PRIu64 " is over the limit 2^53",
+			id, stock);
+		return CTL_REDIS_INVAL;
+	}
+	KEY(camp, "campaign:%" PRIu32, id);
+	KEY(stk, "stock:%" PRIu32, id);
+	KEY(sold, "sold:%" PRIu32, id);
+	KEY(hosts, "hosts:%" PRIu32, id);
+	snprintf(n, sizeof(n), "%" PRIu64, stock);
+	snprintf(at, sizeof(at), "%" PRIu64, starts_at_ms);
+	rc = run_script(r, S_CREATE, 4, 7, argv, &rep);
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	if (rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "exists") == 0) {
+		set_err(r, "campaign %" PRIu32 " already exists in Redis; not overwritten "
+			"(force it to reset stock, sold, holdings and buyer claims)", id);
+		rc = CTL_REDIS_EXISTS;
+	}
+	freeReplyObject(rep);
+	if (rc == CTL_REDIS_OK && force)
+		rc = delete_claims(r, id);
+	return rc;
+}
+
+int ctl_redis_set_state(struct ctl_redis *r, uint32_t id, enum sale_state st)
+{
+	redisReply *rep;
+	int rc;
+
+	if ((unsigned)st >= sizeof(ctl_state_names) / sizeof(ctl_state_names[0])) {
+		set_err(r, "set_state: state %d is not scheduled, open or closed", (int)st);
+		return CTL_REDIS_INVAL;
+	}
+	/* HSETs only if the hash exists, so a typo'd id creates nothing. */
+	rc = command(r, &rep, "EVAL %s 1 seckill:campaign:%" PRIu32 " %s",
+		     "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+		     "redis.call('HSET', KEYS[1], 'state', ARGV[1]) return 1", id,
+		     ctl_state_names[st]);
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	if (rep->type != REDIS_REPLY_INTEGER || rep->integer != 1) {
+		set_err(r, "campaign %" PRIu32 " not found in Redis %s:%d; state not set",
+			id, r->ip, r->port);
+		rc = CTL_REDIS_NOT_FOUND;
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+int ctl_redis_status(struct ctl_redis *r, uint32_t id, struct ctl_redis_status *st)
+{
+	char camp[CTL_REDIS_KEY_CAP], stk[CTL_REDIS_KEY_CAP], sold[CTL_REDIS_KEY_CAP];
+	char hosts[CTL_REDIS_KEY_CAP];
+	const char *argv[5] = { camp, stk, sold, hosts, r->host };
+	int64_t v[6];
+	redisReply *rep;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	KEY(camp, "campaign:%" PRIu32, id);
+	KEY(stk, "stock:%" PRIu32, id);
+	KEY(sold, "sold:%" PRIu32, id);
+	KEY(hosts, "hosts:%" PRIu32, id);
+	rc = run_script(r, S_STATUS, 4, 5, argv, &rep);
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 6) {
+		freeReplyObject(rep);
+		set_err(r, "redis %s:%d: status: unexpected reply", r->ip, r->port);
+		return CTL_REDIS_ERR;
+	}
+	for (int i = 0; i < 6; i++)
+		v[i] = rep->element[i]->type == REDIS_REPLY_INTEGER ? rep->element[i]->integer : 0;
+	freeReplyObject(rep);
+	st->total = v[0];
+	st->stock = v[1];
+	st->sold = v[2];
+	st->held = v[3];
+	st->held_self = v[4];
+	st->n_hosts = (uint32_t)v[5];
+	return CTL_REDIS_OK;
+}

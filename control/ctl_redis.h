@@ -1,0 +1,168 @@
+/*
+ * ctl_redis.h - the control plane's side of Redis: one sale shared by many hosts.
+ *
+ * Several front-end hosts sell the same campaign. Redis holds the campaign's
+ * stock; each host takes it in chunks, exactly as each core takes stock from
+ * its host (stock_chunk.h, the same shrinking rule, ported to Lua), sells
+ * from what it holds, and confirms every sale in Redis, where one claim per
+ * buyer makes "one purchase per buyer" hold across hosts. When Redis is
+ * down a host keeps selling from the chunks it holds; its confirms wait and
+ * are replayed when Redis returns (confirm is idempotent per order id).
+ *
+ * Key layout - a contract with operators and with the seed/demo scripts.
+ * {id} is the decimal campaign id, {buyer} the decimal buyer id:
+ *
+ *   seckill:campaign:{id}        hash: stock (units the campaign started
+ *                                with), starts_at (Unix ms), state
+ *                                ("scheduled" | "open" | "closed")
+ *   seckill:stock:{id}           integer: units not yet taken by any host
+ *   seckill:sold:{id}            integer: units sold and confirmed
+ *   seckill:hosts:{id}           hash: host name -> units the host holds
+ *                                (taken, neither sold-and-confirmed nor
+ *                                given back), so a crashed host's holdings
+ *                                stay visible and can be given back
+ *   seckill:buyer:{id}:{buyer}   string, SET NX: the order id that bought;
+ *                                expires after the claim TTL (default 7 days)
+ *
+ * The invariant the scripts keep, whatever the interleaving of hosts:
+ *
+ *   stock + sold + sum(hosts) == campaign.stock,  every term >= 0
+ *
+ * ctl_redis_status reads all four terms in one atomic snapshot to check it.
+ *
+ * Deployment: one Redis primary (the scripts touch several keys of a
+ * campaign at once and are not Redis Cluster slot-safe). Persistence must
+ * not lose an acknowledged write, or a restart would hand out stock twice
+ * and forget buyer claims: run with "appendonly yes" and "appendfsync
+ * always". Chunking keeps the write rate low (a take per chunk, a confirm
+ * per sale), and Redis groups the fsyncs of one event-loop turn. With
+ * "everysec" a Redis crash can lose up to a second of takes and confirms:
+ * oversell and duplicate buyers become possible.
+ *
+ * A handle is one connection, used by one thread. Every call that talks to
+ * Redis returns CTL_REDIS_DOWN when the connection is dead; the handle then
+ * reconnects lazily, at most once per back-off interval (50 ms doubling to
+ * 2 s), so a loop that keeps calling does not stall on a dead server.
+ * A call that returns CTL_REDIS_DOWN may or may not have run in Redis if the
+ * connection died while its reply was in flight; hosts:{id} then shows the
+ * truth, and ctl_redis_status + ctl_redis_give_back reconcile it.
+ */
+#ifndef SECKILL_CTL_REDIS_H
+#define SECKILL_CTL_REDIS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sale.h"
+
+/* Results of every call. Negative: nothing was decided. */
+enum ctl_redis_rc {
+	CTL_REDIS_OK = 0,
+	CTL_REDIS_DUPLICATE = 1,    /* confirm: the buyer already bought with another order */
+	CTL_REDIS_DOWN = -1,        /* no connection: sell from held chunks, call again later */
+	CTL_REDIS_ERR = -2,         /* Redis answered with an error, or data is malformed */
+	CTL_REDIS_NOT_FOUND = -3,   /* the campaign is not in Redis */
+	CTL_REDIS_EXISTS = -4,      /* campaign_create: the campaign is there already */
+	CTL_REDIS_INVAL = -5,       /* a bad argument (empty order id, stock too big ...) */
+};
+
+/* Room for any error text this module writes. */
+#define CTL_REDIS_ERR_CAP 512
+/* Host names in seckill:hosts:{id}; longer names are refused. */
+#define CTL_REDIS_HOST_MAX 64
+/* Order ids (ord_id_format's text is 35 characters). */
+#define CTL_REDIS_ORDER_MAX 64
+/* A buyer claim must outlive the sale and its disputes: a week. */
+#define CTL_REDIS_CLAIM_TTL_DEFAULT_S (7 * 24 * 3600)
+/* Lua numbers are doubles: counts above 2^53 would not be exact. */
+#define CTL_REDIS_STOCK_MAX (1ULL << 53)
+
+struct ctl_redis;
+
+/* What preheat reads: the campaign hash and its counters. */
+struct ctl_redis_campaign {
+	uint32_t id;
+	uint64_t stock;             /* campaign.stock: units the campaign started with */
+	uint64_t starts_at_ms;      /* Unix ms */
+	enum sale_state state;
+	uint64_t remaining;         /* seckill:stock:{id} */
+	uint64_t sold;              /* seckill:sold:{id} (0 when absent) */
+};
+
+/* One atomic snapshot of a campaign's counters (ctl_redis_status). */
+struct ctl_redis_status {
+	int64_t total;              /* campaign.stock */
+	int64_t stock;              /* seckill:stock:{id} */
+	int64_t sold;               /* seckill:sold:{id} */
+	int64_t held;               /* sum of seckill:hosts:{id} */
+	int64_t held_self;          /* this handle's host entry */
+	uint32_t n_hosts;           /* entries in seckill:hosts:{id} */
+};
+
+/*
+ * Connects to host:port (timeout_ms for the connect and for each command)
+ * and loads the scripts. Returns NULL with the reason in err on failure.
+ * The handle's host name defaults to gethostname(); see ctl_redis_set_host.
+ */
+struct ctl_redis *ctl_redis_connect(const char *host, int port, unsigned timeout_ms,
+				    char *err, size_t cap);
+void ctl_redis_close(struct ctl_redis *r);
+
+/* The name this host is known by in seckill:hosts:{id}. -1 if too long or empty. */
+int ctl_redis_set_host(struct ctl_redis *r, const char *name);
+const char *ctl_redis_host(const struct ctl_redis *r);
+/* Expiry of buyer claims, seconds (> 0). */
+void ctl_redis_set_claim_ttl(struct ctl_redis *r, uint32_t seconds);
+/* The last error's text ("" when none): what failed and what to do. */
+const char *ctl_redis_error(const struct ctl_redis *r);
+/* True while the connection is up (no network traffic). */
+bool ctl_redis_connected(const struct ctl_redis *r);
+/* Name of a result code: "ok", "duplicate", "down" ... */
+const char *ctl_redis_rc_str(int rc);
+
+/*
+ * take: moves a chunk from seckill:stock:{id} to this host's holding, sized
+ * by stock_chunk_size(stock, n_takers, max_chunk), atomically. *got = 0
+ * when the stock is empty; the counter never goes below zero.
+ */
+int ctl_redis_take(struct ctl_redis *r, uint32_t id, unsigned n_takers, uint64_t max_chunk,
+		   uint64_t *got);
+
+/*
+ * give_back: returns n unsold units from this host's holding to the stock;
+ * never more than the host holds. *given (may be NULL) = units moved.
+ */
+int ctl_redis_give_back(struct ctl_redis *r, uint32_t id, uint64_t n, uint64_t *given);
+
+/*
+ * confirm: one unit this host holds was sold to buyer as order_id. Claims
+ * the buyer (SET NX), counts the sale in sold:{id} and takes the unit off
+ * this host's holding, all at once. CTL_REDIS_DUPLICATE: the buyer bought
+ * with another order (on any host) - reject the order and put the unit back
+ * into the local stock (Redis still counts it as held by this host).
+ * A replay of an order already confirmed returns CTL_REDIS_OK again with
+ * *replayed = true (may be NULL) and counts nothing twice. CTL_REDIS_ERR if
+ * this host holds no unit (nothing is claimed then).
+ */
+int ctl_redis_confirm(struct ctl_redis *r, uint32_t id, uint64_t buyer, const char *order_id,
+		      bool *replayed);
+
+/* Reads the campaign for a host that starts: hash + stock + sold. */
+int ctl_redis_preheat(struct ctl_redis *r, uint32_t id, struct ctl_redis_campaign *c);
+
+/*
+ * Creates the campaign (state "scheduled", sold 0, no holdings). Refuses
+ * with CTL_REDIS_EXISTS if it exists, unless force: then it is reset and
+ * its buyer claims deleted (for demos and tests, never during a sale).
+ */
+int ctl_redis_campaign_create(struct ctl_redis *r, uint32_t id, uint64_t stock,
+			      uint64_t starts_at_ms, bool force);
+
+/* Sets campaign.state (CTL_REDIS_NOT_FOUND if the campaign is missing). */
+int ctl_redis_set_state(struct ctl_redis *r, uint32_t id, enum sale_state st);
+
+/* The counters of one campaign, read atomically (see the invariant above). */
+int ctl_redis_status(struct ctl_redis *r, uint32_t id, struct ctl_redis_status *st);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * ctl_redis_lua.h - the Lua scripts ctl_redis.c runs in Redis.
+ *
+ * Each script is one atomic step of the sale (Redis runs a script with no
+ * other command in between), so hosts never see half a take or half a
+ * confirm. They are loaded once with SCRIPT LOAD and run with EVALSHA;
+ * the key names come from the caller (KEYS), as Redis requires.
+ *
+ * Lua numbers are doubles; every count is below 2^53 (CTL_REDIS_STOCK_MAX)
+ * so they are exact, and take's floor(remaining / (2n)) is exact too.
+ * Errors are returned as "CODE text" error replies, CODE being what
+ * ctl_redis.c maps to a result.
+ */
+#ifndef SECKILL_CTL_REDIS_LUA_H
+#define SECKILL_CTL_REDIS_LUA_H
+
+/*
+ * take. KEYS: stock, hosts. ARGV: host, n_takers, max_chunk.
+ * Returns the chunk (0 when empty). The chunk rule is stock_chunk_size's:
+ *   chunk = min(max_chunk, max(1, remaining / (2 * n_takers)))
+ */
+static const char ctl_lua_take[] =
+	"local raw = redis.call('GET', KEYS[1])\n"
+	"if not raw then return redis.error_reply('NOTFOUND ' .. KEYS[1] .. ' does not exist') end\n"
+	"local remaining = tonumber(raw)\n"
+	"if remaining == nil then return redis.error_reply('BADVALUE ' .. KEYS[1] .. ' is not an integer') end\n"
+	"if remaining <= 0 then return 0 end\n"
+	"local n = tonumber(ARGV[2])\n"
+	"if n < 1 then n = 1 end\n"
+	"local max_chunk = tonumber(ARGV[3])\n"
+	"if max_chunk < 1 then max_chunk = 1 end\n"
+	"local chunk = math.floor(remaining / (2 * n))\n"
+	"if chunk < 1 then chunk = 1 end\n"
+	"if chunk > max_chunk then chunk = max_chunk end\n"
+	"redis.call('DECRBY', KEYS[1], chunk)\n"
+	"redis.call('HINCRBY', KEYS[2], ARGV[1], chunk)\n"
+	"return chunk\n";
+
+/*
+ * give_back. KEYS: stock, hosts. ARGV: host, n.
+ * Returns the units moved back: min(n, what the host holds).
+ */
+static const char ctl_lua_give_back[] =
+	"if redis.call('EXISTS', KEYS[1]) == 0 then\n"
+	"  return redis.error_reply('NOTFOUND ' .. KEYS[1] .. ' does not exist') end\n"
+	"local held = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')\n"
+	"local n = tonumber(ARGV[2])\n"
+	"if n > held then n = held end\n"
+	"if n <= 0 then return 0 end\n"
+	"redis.call('INCRBY', KEYS[1], n)\n"
+	"redis.call('HINCRBY', KEYS[2], ARGV[1], -n)\n"
+	"return n\n";
+
+/*
+ * confirm. KEYS: buyer claim, sold, hosts. ARGV: order id, host, ttl seconds.
+ * Returns "ok", "replay" (this order holds the claim already: nothing
+ * counted) or "duplicate" (another order holds it). The holding is checked
+ * before the claim is taken so a failed confirm leaves nothing behind.
+ */
+static const char ctl_lua_confirm[] =
+	"local cur = redis.call('GET', KEYS[1])\n"
+	"if cur then\n"
+	"  if cur == ARGV[1] then return 'replay' end\n"
+	"  return 'duplicate'\n"
+	"end\n"
+	"local held = tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or '0')\n"
+	"if held < 1 then\n"
+	"  return redis.error_reply('NOTHELD host ' .. ARGV[2] .. ' holds no unit in ' .. KEYS[3])\n"
+	"end\n"
+	"if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3]) then\n"
+	"  return redis.error_reply('RACE claim appeared inside a script')\n"
+	"end\n"
+	"redis.call('INCR', KEYS[2])\n"
+	"redis.call('HINCRBY', KEYS[3], ARGV[2], -1)\n"
+	"return 'ok'\n";
+
+/*
+ * create. KEYS: campaign, stock, sold, hosts. ARGV: stock, starts_at, force.
+ * Returns "ok" or "exists".
+ */
+static const char ctl_lua_create[] =
+	"if ARGV[3] ~= '1' and (redis.call('EXISTS', KEYS[1]) == 1 or\n"
+	"                      redis.call('EXISTS', KEYS[2]) == 1) then return 'exists' end\n"
+	"redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])\n"
+	"redis.call('HSET', KEYS[1], 'stock', ARGV[1], 'starts_at', ARGV[2], 'state', 'scheduled')\n"
+	"redis.call('SET', KEYS[2], ARGV[1])\n"
+	"redis.call('SET', KEYS[3], 0)\n"
+	"return 'ok'\n";
+
+/*
+ * status. KEYS: campaign, stock, sold, hosts. ARGV: host.
+ * Returns {total, stock, sold, held_sum, held_self, n_hosts}.
+ */
+static const char ctl_lua_status[] =
+	"if redis.call('EXISTS', KEYS[1]) == 0 then\n"
+	"  return redis.error_reply('NOTFOUND ' .. KEYS[1] .. ' does not exist') end\n"
+	"local total = tonumber(redis.call('HGET', KEYS[1], 'stock') or '0')\n"
+	"local stock = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+	"local sold = tonumber(redis.call('GET', KEYS[3]) or '0')\n"
+	"local vals = redis.call('HVALS', KEYS[4])\n"
+	"local held = 0\n"
+	"for _, v in ipairs(vals) do held = held + tonumber(v) end\n"
+	"local self = tonumber(redis.call('HGET', KEYS[4], ARGV[1]) or '0')\n"
+	"return {total, stock, sold, held, self, #vals}\n";
+
+#endif
