@@ -81,7 +81,7 @@ static bool expect(struct scan *s, char c, const char *why)
 	return true;
 }
 
-/* A string without escapes; *str/*len span its contents. */
+/* A string without escapes; str and len get its contents. */
 static bool scan_string(struct scan *s, const char **str, size_t *len)
 {
 	const char *q;

@@ -557,7 +557,8 @@ int ctl_redis_campaign_create(struct ctl_redis *r, uint32_t id, uint64_t stock,
 	rc = run_script(r, S_CREATE, 4, 7, argv, &rep);
 	if (rc != CTL_REDIS_OK)
 		return rc;
-	if (rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "exists") == 0) {
+	if ((rep->type == REDIS_REPLY_STATUS || rep->type == REDIS_REPLY_STRING) &&
+	    strcmp(rep->str, "exists") == 0) {
 		set_err(r, "campaign %" PRIu32 " already exists in Redis; not overwritten "
 			"(force it to reset stock, sold, holdings and buyer claims)", id);
 		rc = CTL_REDIS_EXISTS;

@@ -76,7 +76,7 @@ enum ctl_redis_rc {
 /* A buyer claim must outlive the sale and its disputes: a week. */
 #define CTL_REDIS_CLAIM_TTL_DEFAULT_S (7 * 24 * 3600)
 /* Lua numbers are doubles: counts above 2^53 would not be exact. */
-#define CTL_REDIS_STOCK_MAX (1ULL << 53)
+#define CTL_REDIS_STOCK_MAX ((uint64_t)1 << 53)
 
 struct ctl_redis;
 

@@ -238,16 +238,9 @@ void app_route_campaigns(struct app *a, struct tcp_conn *c, const struct http_re
 
 	while (n < rest && id[n] != '/')
 		n++;
-	if (n == 0) {
-		not_found(a, rep);
-		return;
-	}
-	if (n == rest)
-		post = 0;
-	else if (rest - n == strlen(ORDERS_SUFFIX) &&
-		 memcmp(id + n, ORDERS_SUFFIX, strlen(ORDERS_SUFFIX)) == 0)
-		post = 1;
-	else {
+	post = n < rest;        /* something after the id: only "/orders" is a route */
+	if (n == 0 || (post && (rest - n != strlen(ORDERS_SUFFIX) ||
+				memcmp(id + n, ORDERS_SUFFIX, strlen(ORDERS_SUFFIX)) != 0))) {
 		not_found(a, rep);
 		return;
 	}

@@ -23,7 +23,9 @@
  * advancing the clock ten minutes, which expires most of what the last one
  * left, so a crash reproducer replays alone in most cases.
  * Every frame the stack sends is checked as a peer would (lengths, IPv4 and
- * TCP checksums): a bad frame out is a crash, like a bad read in.
+ * TCP checksums): a bad frame out is a crash, like a bad read in. So is a
+ * net_tx buffer neither sent nor given back, and a connection that outlives
+ * two hours of silence (checked when the next input starts).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -44,6 +46,7 @@
 #define FZ_CPORT     40000
 #define FZ_MAX_CONNS 16          /* small, so "table full" is reachable */
 #define FZ_UNIX_S    1767225600u /* 2026-01-01: the wall clock at start */
+#define FZ_RESET_STEPS 12        /* > data_retries (6) + 1: every RTX chain ends */
 #define FZ_BUYERS    3           /* buyers with a valid token in the canned requests */
 
 enum { OP_RAW, OP_SEG, OP_HTTP, OP_TIME, OP_TXFAIL, OP_COUNT };
@@ -411,6 +414,11 @@ static void fz_run(struct fz_in *in)
 	while (in->n) {
 		uint8_t op = fz_u8(in);
 
+		if (fz.trace)
+			fprintf(stderr, "op %s (0x%02x)\n",
+				(const char *const[]){ "raw", "seg", "http", "time", "txfail" }
+					[(op & 0x07) % OP_COUNT], op);
+
 		switch ((op & 0x07) % OP_COUNT) {
 		case OP_RAW:    fz_op_raw(in, op); break;
 		case OP_SEG:    fz_op_seg(in, op); break;
@@ -430,16 +438,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (fz.stk[0].tc == NULL)
 		fz_init();
+	if (fz.trace)
+		fprintf(stderr, "input: %zu bytes\n", size);
 	if (in.n == 0)
 		return 0;
 	/* The first byte picks the stack: bit 0 set, SYN cookies always. */
 	fz.s = &fz.stk[fz_u8(&in) & 1];
-	/* Ten minutes of silence: idle connections, half-open ones and
-	 * TIME_WAIT the last input left run out. One jump, because each call
-	 * after a jump of more than a wheel turn walks all 4096 slots, which
-	 * under coverage instrumentation is most of an input's cost. */
-	fz_clock(600ULL * 1000000);
+	/* Silence, ten minutes at a time, until the connections the last input
+	 * left are gone: idle, half-open and TIME_WAIT ones go at the first
+	 * step, one with data in flight after its retransmissions run out
+	 * (one per step). Then an input replays alone as it ran here. Steps
+	 * are few because each walks the whole timer wheel. */
 	fz.fail_allocs = 0;
+	for (int i = 0; i < FZ_RESET_STEPS; i++) {
+		fz_clock(600ULL * 1000000);
+		tcp_core_gauges(fz.s->tc, &g);
+		if (g.conns == 0)
+			break;
+	}
+	/* Every state has a timer that ends it: a connection that outlives
+	 * two hours of silence is a leak the table would fill up with. */
+	if (g.conns != 0) {
+		fprintf(stderr, "fuzz_net_input: %u connection(s) survived %d x 10 min of "
+			"silence (established %u, closing %u, time_wait %u, syn_rcvd %u)\n",
+			g.conns, FZ_RESET_STEPS, g.established, g.closing, g.time_wait, g.syn_rcvd);
+		abort();
+	}
 	for (uint32_t k = 0; k < FZ_CLIENTS; k++) {
 		fz.cl[k].snd_nxt = 1000000u * (k + 1);
 		fz.cl[k].rcv_nxt = 0;

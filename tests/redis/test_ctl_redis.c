@@ -1,0 +1,558 @@
+/*
+ * test_ctl_redis.c - control/ctl_redis.c against a real redis-server.
+ *
+ * Every test starts its own redis-server (redis_server.h) and drives it
+ * through ctl_redis as one or more hosts would, then reads the keys back
+ * raw (hiredis, or redis-cli where an operator would) to check the exact
+ * counts. Exits 77 (skipped) when redis-server is not installed.
+ */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+
+#include "ctl_redis.h"
+#include "redis_server.h"
+#include "stock_chunk.h"
+
+#define TIMEOUT_MS 2000
+/* Long enough for a restarted server and the handle's back-off (<= 2 s). */
+#define RECONNECT_WAIT_MS 8000
+
+static struct rsrv srv;
+static redisContext *raw_ctx;
+
+static void raw_open(void)
+{
+	struct timeval tv = { 2, 0 };
+
+	if (raw_ctx)
+		redisFree(raw_ctx);
+	raw_ctx = redisConnectWithTimeout("127.0.0.1", srv.port, tv);
+	cr_assert(raw_ctx && !raw_ctx->err, "raw connection to port %d", srv.port);
+}
+
+/* A raw command's integer or string-as-integer answer; -1 for nil. */
+static long long raw_int(const char *fmt, ...)
+{
+	va_list ap;
+	redisReply *rep;
+	long long v = -1;
+
+	va_start(ap, fmt);
+	rep = redisvCommand(raw_ctx, fmt, ap);
+	va_end(ap);
+	cr_assert(rep != NULL, "raw command %s: %s", fmt, raw_ctx->errstr);
+	cr_assert(rep->type != REDIS_REPLY_ERROR, "raw command %s: %s", fmt, rep->str);
+	if (rep->type == REDIS_REPLY_INTEGER)
+		v = rep->integer;
+	else if (rep->type == REDIS_REPLY_STRING)
+		v = strtoll(rep->str, NULL, 10);
+	else if (rep->type == REDIS_REPLY_STATUS)
+		v = 0;
+	freeReplyObject(rep);
+	return v;
+}
+
+static void start(bool aof)
+{
+	memset(&srv, 0, sizeof(srv));
+	srv.aof = aof;
+	cr_assert(rsrv_start(&srv), "redis-server did not start on port %d", srv.port);
+	raw_open();
+}
+
+static void setup(void) { start(false); }
+
+static void teardown(void)
+{
+	if (raw_ctx)
+		redisFree(raw_ctx);
+	raw_ctx = NULL;
+	rsrv_stop(&srv);
+}
+
+static struct ctl_redis *host(const char *name)
+{
+	char err[CTL_REDIS_ERR_CAP];
+	struct ctl_redis *r = ctl_redis_connect("127.0.0.1", srv.port, TIMEOUT_MS, err, sizeof(err));
+
+	cr_assert(r != NULL, "connect: %s", err);
+	cr_assert_eq(ctl_redis_set_host(r, name), 0);
+	return r;
+}
+
+/* stock + sold + sum(hosts) == campaign.stock, all >= 0. */
+static void assert_invariant(struct ctl_redis *r, uint32_t id)
+{
+	struct ctl_redis_status st;
+
+	cr_assert_eq(ctl_redis_status(r, id, &st), CTL_REDIS_OK, "%s", ctl_redis_error(r));
+	cr_assert(st.stock >= 0 && st.sold >= 0 && st.held >= 0);
+	cr_assert_eq(st.stock + st.sold + st.held, st.total,
+		     "stock %" PRId64 " + sold %" PRId64 " + held %" PRId64 " != %" PRId64,
+		     st.stock, st.sold, st.held, st.total);
+}
+
+TestSuite(redis, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(redis, connect_refused_says_where_and_what_to_do)
+{
+	char err[CTL_REDIS_ERR_CAP];
+	int port = rsrv_free_port();
+	struct ctl_redis *r = ctl_redis_connect("127.0.0.1", port, TIMEOUT_MS, err, sizeof(err));
+	char where[64];
+
+	cr_assert_null(r);
+	snprintf(where, sizeof(where), "127.0.0.1:%d", port);
+	cr_assert(strstr(err, where) != NULL, "%s", err);
+	cr_assert(strstr(err, "connect failed") != NULL, "%s", err);
+	cr_assert(strstr(err, "redis-server") != NULL, "%s", err);
+	cr_assert_null(ctl_redis_connect("127.0.0.1", 0, TIMEOUT_MS, err, sizeof(err)));
+	cr_assert(strstr(err, "port 1..65535") != NULL, "%s", err);
+}
+
+Test(redis, take_chunks_shrink_and_sum_to_the_stock)
+{
+	struct ctl_redis *r = host("a");
+	uint64_t remaining = 1000, got, prev = UINT64_MAX, sum = 0;
+	unsigned takes = 0;
+
+	cr_assert_eq(ctl_redis_campaign_create(r, 1, 1000, 0, false), CTL_REDIS_OK);
+	for (;;) {
+		cr_assert_eq(ctl_redis_take(r, 1, 3, 50, &got), CTL_REDIS_OK, "%s",
+			     ctl_redis_error(r));
+		cr_assert_eq(got, stock_chunk_size(remaining, 3, 50), "remaining %" PRIu64, remaining);
+		if (got == 0)
+			break;
+		cr_assert_leq(got, prev, "chunks never grow as the stock drains");
+		prev = got;
+		sum += got;
+		remaining -= got;
+		takes++;
+		cr_assert_eq(raw_int("GET seckill:stock:1"), (long long)remaining);
+		cr_assert_eq(raw_int("HGET seckill:hosts:1 a"), (long long)sum);
+	}
+	cr_assert_eq(sum, 1000);
+	cr_assert_eq(prev, 1, "the last takes are single units");
+	cr_assert_gt(takes, 20);
+	/* Empty: more takes give 0 and never drive the counter below zero. */
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(ctl_redis_take(r, 1, 3, 50, &got), CTL_REDIS_OK);
+		cr_assert_eq(got, 0);
+	}
+	cr_assert_eq(raw_int("GET seckill:stock:1"), 0);
+	assert_invariant(r, 1);
+	ctl_redis_close(r);
+}
+
+Test(redis, take_lua_rule_equals_stock_chunk_size)
+{
+	static const struct { uint64_t remaining; unsigned n; uint64_t max; } cases[] = {
+		{ 1, 1, 64 }, { 2, 1, 64 }, { 3, 1, 64 }, { 5, 2, 64 }, { 7, 4, 64 },
+		{ 8, 4, 64 }, { 9, 4, 64 }, { 1000, 4, 64 }, { 1000, 4, 0 }, { 1000, 0, 64 },
+		{ 1000, 0, 0 }, { 127, 1, 64 }, { 128, 1, 64 }, { 129, 1, 64 },
+		{ 1000000007, 3, 1ULL << 53 }, { (1ULL << 53) - 1, 3, 1ULL << 53 },
+		{ (1ULL << 53) - 1, 7, 1ULL << 53 }, { 1ULL << 53, 5, 1ULL << 53 },
+		{ 999999999999999ULL, 13, 1ULL << 40 },
+	};
+	struct ctl_redis *r = host("a");
+	uint64_t got;
+
+	cr_assert_eq(ctl_redis_campaign_create(r, 2, 0, 0, false), CTL_REDIS_OK);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t want = stock_chunk_size(cases[i].remaining, cases[i].n, cases[i].max);
+
+		raw_int("SET seckill:stock:2 %" PRIu64, cases[i].remaining);
+		cr_assert_eq(ctl_redis_take(r, 2, cases[i].n, cases[i].max, &got), CTL_REDIS_OK,
+			     "%s", ctl_redis_error(r));
+		cr_assert_eq(got, want, "case %zu: got %" PRIu64 " want %" PRIu64, i, got, want);
+		cr_assert_eq(raw_int("GET seckill:stock:2"), (long long)(cases[i].remaining - want));
+	}
+	/* Pseudo-random cases, fixed seed so a failure reproduces. */
+	srand(12345);
+	for (int i = 0; i < 200; i++) {
+		uint64_t rem = ((uint64_t)rand() << 22 ^ (uint64_t)rand()) % (1ULL << 50);
+		unsigned n = (unsigned)(rand() % 16);
+		uint64_t max = (uint64_t)(rand() % 5000);
+
+		raw_int("SET seckill:stock:2 %" PRIu64, rem);
+		cr_assert_eq(ctl_redis_take(r, 2, n, max, &got), CTL_REDIS_OK);
+		cr_assert_eq(got, stock_chunk_size(rem, n, max), "rem %" PRIu64 " n %u max %" PRIu64,
+			     rem, n, max);
+	}
+	ctl_redis_close(r);
+}
+
+Test(redis, take_never_drives_the_counter_negative)
+{
+	struct ctl_redis *r = host("a");
+	uint64_t got = 99;
+
+	cr_assert_eq(ctl_redis_campaign_create(r, 3, 0, 0, false), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_take(r, 3, 1, 64, &got), CTL_REDIS_OK);
+	cr_assert_eq(got, 0);
+	cr_assert_eq(raw_int("GET seckill:stock:3"), 0);
+	/* An operator's mistake left it negative: no take, no change. */
+	raw_int("SET seckill:stock:3 -5");
+	cr_assert_eq(ctl_redis_take(r, 3, 1, 64, &got), CTL_REDIS_OK);
+	cr_assert_eq(got, 0);
+	cr_assert_eq(raw_int("GET seckill:stock:3"), -5);
+	cr_assert_eq(raw_int("HGET seckill:hosts:3 a"), -1, "no holding was recorded");
+	/* Not a number, or no campaign: errors, not takes. */
+	raw_int("SET seckill:stock:3 lots");
+	cr_assert_eq(ctl_redis_take(r, 3, 1, 64, &got), CTL_REDIS_ERR);
+	cr_assert(strstr(ctl_redis_error(r), "not an integer") != NULL, "%s", ctl_redis_error(r));
+	cr_assert_eq(ctl_redis_take(r, 4, 1, 64, &got), CTL_REDIS_NOT_FOUND);
+	cr_assert(strstr(ctl_redis_error(r), "seckill:stock:4 does not exist") != NULL, "%s",
+		  ctl_redis_error(r));
+	ctl_redis_close(r);
+}
+
+#define N_THREADS 4
+
+struct taker {
+	pthread_t th;
+	int port;
+	uint32_t id;
+	pthread_barrier_t *go;
+	uint64_t taken;
+	int64_t held_self;
+	int rc;
+};
+
+static void *taker_run(void *arg)
+{
+	struct taker *t = arg;
+	char err[CTL_REDIS_ERR_CAP], name[16];
+	struct ctl_redis *r = ctl_redis_connect("127.0.0.1", t->port, TIMEOUT_MS, err, sizeof(err));
+	struct ctl_redis_status st;
+	uint64_t got;
+
+	t->rc = CTL_REDIS_ERR;
+	pthread_barrier_wait(t->go);
+	if (r == NULL)
+		return NULL;
+	snprintf(name, sizeof(name), "h%p", (void *)t);
+	ctl_redis_set_host(r, name);
+	do {
+		t->rc = ctl_redis_take(r, t->id, N_THREADS, 64, &got);
+		t->taken += got;
+	} while (t->rc == CTL_REDIS_OK && got > 0);
+	if (t->rc == CTL_REDIS_OK)
+		t->rc = ctl_redis_status(r, t->id, &st);
+	t->held_self = st.held_self;
+	ctl_redis_close(r);
+	return NULL;
+}
+
+static void concurrent_takers(uint32_t id, uint64_t stock)
+{
+	struct ctl_redis *r = host("admin");
+	struct taker t[N_THREADS];
+	pthread_barrier_t go;
+	uint64_t total = 0;
+	struct ctl_redis_status st;
+
+	cr_assert_eq(ctl_redis_campaign_create(r, id, stock, 0, false), CTL_REDIS_OK);
+	pthread_barrier_init(&go, NULL, N_THREADS);
+	for (int i = 0; i < N_THREADS; i++) {
+		t[i] = (struct taker){ .port = srv.port, .id = id, .go = &go };
+		cr_assert_eq(pthread_create(&t[i].th, NULL, taker_run, &t[i]), 0);
+	}
+	for (int i = 0; i < N_THREADS; i++) {
+		pthread_join(t[i].th, NULL);
+		cr_assert_eq(t[i].rc, CTL_REDIS_OK, "taker %d", i);
+		cr_assert_eq((uint64_t)t[i].held_self, t[i].taken, "Redis agrees with taker %d", i);
+		total += t[i].taken;
+	}
+	pthread_barrier_destroy(&go);
+	cr_assert_eq(total, stock, "stock %" PRIu64 ": taken %" PRIu64, stock, total);
+	cr_assert_eq(ctl_redis_status(r, id, &st), CTL_REDIS_OK);
+	cr_assert_eq(st.stock, 0);
+	cr_assert_eq(st.held, (int64_t)stock);
+	cr_assert_eq(st.n_hosts, stock >= N_THREADS ? N_THREADS : st.n_hosts);
+	assert_invariant(r, id);
+	ctl_redis_close(r);
+}
+
+Test(redis, concurrent_takers_1000) { concurrent_takers(10, 1000); }
+Test(redis, concurrent_takers_7) { concurrent_takers(11, 7); }
+Test(redis, concurrent_takers_1) { concurrent_takers(12, 1); }
+
+Test(redis, give_back_returns_at_most_what_the_host_holds)
+{
+	struct ctl_redis *a = host("a"), *b = host("b");
+	uint64_t got, given;
+
+	cr_assert_eq(ctl_redis_campaign_create(a, 5, 100, 0, false), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_take(a, 5, 2, 64, &got), CTL_REDIS_OK);
+	cr_assert_eq(got, 25);
+	cr_assert_eq(ctl_redis_give_back(a, 5, 10, &given), CTL_REDIS_OK);
+	cr_assert_eq(given, 10);
+	cr_assert_eq(raw_int("GET seckill:stock:5"), 85);
+	cr_assert_eq(raw_int("HGET seckill:hosts:5 a"), 15);
+	/* More than held: only the 15 held go back. */
+	cr_assert_eq(ctl_redis_give_back(a, 5, 1000, &given), CTL_REDIS_OK);
+	cr_assert_eq(given, 15);
+	cr_assert_eq(raw_int("GET seckill:stock:5"), 100);
+	cr_assert_eq(raw_int("HGET seckill:hosts:5 a"), 0);
+	/* A host that holds nothing gives nothing back. */
+	cr_assert_eq(ctl_redis_give_back(b, 5, 3, &given), CTL_REDIS_OK);
+	cr_assert_eq(given, 0);
+	cr_assert_eq(raw_int("GET seckill:stock:5"), 100);
+	cr_assert_eq(ctl_redis_give_back(a, 6, 3, &given), CTL_REDIS_NOT_FOUND);
+	assert_invariant(a, 5);
+	ctl_redis_close(a);
+	ctl_redis_close(b);
+}
+
+Test(redis, confirm_once_per_buyer_across_hosts)
+{
+	struct ctl_redis *a = host("a"), *b = host("b");
+	uint64_t got;
+	bool replayed = true;
+
+	cr_assert_eq(ctl_redis_campaign_create(a, 7, 20, 0, false), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_take(a, 7, 2, 64, &got), CTL_REDIS_OK);
+	cr_assert_eq(got, 5);
+	cr_assert_eq(ctl_redis_take(b, 7, 2, 64, &got), CTL_REDIS_OK);
+	cr_assert_eq(got, 3);
+	ctl_redis_set_claim_ttl(a, 1000);
+	cr_assert_eq(ctl_redis_confirm(a, 7, 42, "order-a-1", &replayed), CTL_REDIS_OK,
+		     "%s", ctl_redis_error(a));
+	cr_assert_eq(replayed, false);
+	cr_assert_eq(raw_int("GET seckill:sold:7"), 1);
+	cr_assert_eq(raw_int("HGET seckill:hosts:7 a"), 4);
+	cr_assert_eq(raw_int("TTL seckill:buyer:7:42") > 990, 1);
+	cr_assert_leq(raw_int("TTL seckill:buyer:7:42"), 1000);
+	/* The same buyer on host b: duplicate; b still holds its unit. */
+	cr_assert_eq(ctl_redis_confirm(b, 7, 42, "order-b-1", &replayed), CTL_REDIS_DUPLICATE);
+	cr_assert(strstr(ctl_redis_error(b), "buyer 42 already bought") != NULL);
+	cr_assert_eq(raw_int("GET seckill:sold:7"), 1);
+	cr_assert_eq(raw_int("HGET seckill:hosts:7 b"), 3);
+	/* Replays of a confirmed order: ok again, counted once. */
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(ctl_redis_confirm(a, 7, 42, "order-a-1", &replayed), CTL_REDIS_OK);
+		cr_assert_eq(replayed, true);
+	}
+	cr_assert_eq(raw_int("GET seckill:sold:7"), 1);
+	cr_assert_eq(raw_int("HGET seckill:hosts:7 a"), 4);
+	/* A replay from the losing host stays a duplicate. */
+	cr_assert_eq(ctl_redis_confirm(b, 7, 42, "order-b-1", NULL), CTL_REDIS_DUPLICATE);
+	/* Other buyers on b: counted. */
+	cr_assert_eq(ctl_redis_confirm(b, 7, 43, "order-b-2", NULL), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_confirm(b, 7, 44, "order-b-3", NULL), CTL_REDIS_OK);
+	cr_assert_eq(raw_int("GET seckill:sold:7"), 3);
+	cr_assert_eq(raw_int("HGET seckill:hosts:7 b"), 1);
+	{
+		redisReply *rep = redisCommand(raw_ctx, "GET seckill:buyer:7:43");
+
+		cr_assert_str_eq(rep->str, "order-b-2");
+		freeReplyObject(rep);
+	}
+	assert_invariant(a, 7);
+	ctl_redis_close(a);
+	ctl_redis_close(b);
+}
+
+Test(redis, confirm_without_a_held_unit_claims_nothing)
+{
+	struct ctl_redis *a = host("a");
+
+	cr_assert_eq(ctl_redis_campaign_create(a, 8, 10, 0, false), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_confirm(a, 8, 1, "o1", NULL), CTL_REDIS_ERR);
+	cr_assert(strstr(ctl_redis_error(a), "holds no unit") != NULL, "%s", ctl_redis_error(a));
+	cr_assert_eq(raw_int("EXISTS seckill:buyer:8:1"), 0);
+	cr_assert_eq(raw_int("GET seckill:sold:8"), 0);
+	cr_assert_eq(ctl_redis_confirm(a, 8, 1, "", NULL), CTL_REDIS_INVAL);
+	assert_invariant(a, 8);
+	ctl_redis_close(a);
+}
+
+Test(redis, preheat_reads_what_redis_cli_wrote)
+{
+	struct ctl_redis *r = host("a");
+	struct ctl_redis_campaign c;
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "redis-cli -p %d HSET seckill:campaign:9 stock 500 starts_at "
+		 "1700000000123 state open >/dev/null && redis-cli -p %d SET seckill:stock:9 480 "
+		 ">/dev/null && redis-cli -p %d SET seckill:sold:9 20 >/dev/null",
+		 srv.port, srv.port, srv.port);
+	cr_assert_eq(system(cmd), 0, "redis-cli");
+	cr_assert_eq(ctl_redis_preheat(r, 9, &c), CTL_REDIS_OK, "%s", ctl_redis_error(r));
+	cr_assert_eq(c.id, 9);
+	cr_assert_eq(c.stock, 500);
+	cr_assert_eq(c.starts_at_ms, 1700000000123ULL);
+	cr_assert_eq(c.state, SALE_OPEN);
+	cr_assert_eq(c.remaining, 480);
+	cr_assert_eq(c.sold, 20);
+	/* Missing campaign: says how to create it. */
+	cr_assert_eq(ctl_redis_preheat(r, 10, &c), CTL_REDIS_NOT_FOUND);
+	cr_assert(strstr(ctl_redis_error(r), "campaign 10 not found in Redis") != NULL, "%s",
+		  ctl_redis_error(r));
+	cr_assert(strstr(ctl_redis_error(r), "HSET seckill:campaign:10 stock") != NULL, "%s",
+		  ctl_redis_error(r));
+	/* Hash without its stock counter. */
+	raw_int("HSET seckill:campaign:11 stock 5 starts_at 0 state scheduled");
+	cr_assert_eq(ctl_redis_preheat(r, 11, &c), CTL_REDIS_NOT_FOUND);
+	cr_assert(strstr(ctl_redis_error(r), "SET seckill:stock:11") != NULL, "%s",
+		  ctl_redis_error(r));
+	/* Bad state word. */
+	raw_int("HSET seckill:campaign:9 state maybe");
+	cr_assert_eq(ctl_redis_preheat(r, 9, &c), CTL_REDIS_ERR);
+	cr_assert(strstr(ctl_redis_error(r), "scheduled|open|closed") != NULL);
+	ctl_redis_close(r);
+}
+
+Test(redis, create_refuses_to_overwrite_unless_forced)
+{
+	struct ctl_redis *r = host("a");
+	struct ctl_redis_campaign c;
+	uint64_t got;
+
+	cr_assert_eq(ctl_redis_campaign_create(r, 20, 10, 1700000000000ULL, false), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_preheat(r, 20, &c), CTL_REDIS_OK);
+	cr_assert_eq(c.stock, 10);
+	cr_assert_eq(c.remaining, 10);
+	cr_assert_eq(c.sold, 0);
+	cr_assert_eq(c.state, SALE_SCHEDULED);
+	cr_assert_eq(c.starts_at_ms, 1700000000000ULL);
+	cr_assert_eq(ctl_redis_take(r, 20, 1, 64, &got), CTL_REDIS_OK);
+	cr_assert_eq(got, 5);
+	cr_assert_eq(ctl_redis_confirm(r, 20, 1, "o1", NULL), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_campaign_create(r, 20, 99, 0, false), CTL_REDIS_EXISTS);
+	cr_assert(strstr(ctl_redis_error(r), "already exists") != NULL);
+	cr_assert_eq(raw_int("GET seckill:stock:20"), 5, "untouched");
+	cr_assert_eq(ctl_redis_campaign_create(r, 20, 99, 5, true), CTL_REDIS_OK);
+	cr_assert_eq(raw_int("GET seckill:stock:20"), 99);
+	cr_assert_eq(raw_int("GET seckill:sold:20"), 0);
+	cr_assert_eq(raw_int("EXISTS seckill:hosts:20"), 0);
+	cr_assert_eq(raw_int("EXISTS seckill:buyer:20:1"), 0, "old claims deleted");
+	cr_assert_eq(ctl_redis_set_state(r, 20, SALE_CLOSED_STATE), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_preheat(r, 20, &c), CTL_REDIS_OK);
+	cr_assert_eq(c.state, SALE_CLOSED_STATE);
+	cr_assert_eq(ctl_redis_set_state(r, 21, SALE_OPEN), CTL_REDIS_NOT_FOUND);
+	cr_assert_eq(raw_int("EXISTS seckill:campaign:21"), 0);
+	cr_assert_eq(ctl_redis_campaign_create(r, 22, CTL_REDIS_STOCK_MAX + 1, 0, false),
+		     CTL_REDIS_INVAL);
+	ctl_redis_close(r);
+}
+
+/* Polls take until Redis answers again (the handle reconnects lazily). */
+static int take_until_up(struct ctl_redis *r, uint32_t id, uint64_t *got)
+{
+	int rc = CTL_REDIS_DOWN;
+
+	for (int waited = 0; waited < RECONNECT_WAIT_MS && rc == CTL_REDIS_DOWN; waited += 20) {
+		rc = ctl_redis_take(r, id, 1, 64, got);
+		if (rc == CTL_REDIS_DOWN)
+			rsrv_sleep_ms(20);
+	}
+	return rc;
+}
+
+/*
+ * A stalled Redis (SIGSTOP) times the call out: DOWN, and the take may have
+ * run after all once Redis wakes up. hosts:{id} shows the truth; the host
+ * gives back what it holds in Redis beyond what it knows it holds.
+ */
+Test(redis, stalled_redis_times_out_then_reconciles)
+{
+	char err[CTL_REDIS_ERR_CAP];
+	struct ctl_redis *r = ctl_redis_connect("127.0.0.1", srv.port, 300, err, sizeof(err));
+	struct ctl_redis_status st;
+	uint64_t got, known, given;
+
+	cr_assert(r != NULL, "%s", err);
+	ctl_redis_set_host(r, "a");
+	cr_assert_eq(ctl_redis_campaign_create(r, 40, 100, 0, false), CTL_REDIS_OK);
+	kill(srv.pid, SIGSTOP);
+	cr_assert_eq(ctl_redis_take(r, 40, 1, 64, &got), CTL_REDIS_DOWN);
+	cr_assert(strstr(ctl_redis_error(r), "take failed") != NULL, "%s", ctl_redis_error(r));
+	kill(srv.pid, SIGCONT);
+	cr_assert_eq(take_until_up(r, 40, &got), CTL_REDIS_OK, "%s", ctl_redis_error(r));
+	known = got;
+	cr_assert_eq(ctl_redis_status(r, 40, &st), CTL_REDIS_OK);
+	/* Either the lost take of 50 ran (then 25 more) or it did not (then 50). */
+	cr_assert((known == 25 && st.held_self == 75) || (known == 50 && st.held_self == 50),
+		  "known %" PRIu64 " held in Redis %" PRId64, known, st.held_self);
+	cr_assert_eq(ctl_redis_give_back(r, 40, (uint64_t)st.held_self - known, &given),
+		     CTL_REDIS_OK);
+	cr_assert_eq(given, (uint64_t)st.held_self - known);
+	cr_assert_eq(ctl_redis_status(r, 40, &st), CTL_REDIS_OK);
+	cr_assert_eq(st.held_self, (int64_t)known);
+	cr_assert_eq(st.stock, 100 - (int64_t)known);
+	assert_invariant(r, 40);
+	ctl_redis_close(r);
+}
+
+/* AOF, appendfsync always: the production setting, so data survives SIGKILL. */
+static void setup_aof(void) { start(true); }
+TestSuite(redis_aof, .init = setup_aof, .fini = teardown, .timeout = 60);
+
+Test(redis_aof, redis_down_then_back_with_its_data)
+{
+	struct ctl_redis *a, *b;
+	char where[64];
+	uint64_t got;
+	bool replayed;
+
+	a = host("a");
+	b = host("b");
+	cr_assert_eq(ctl_redis_campaign_create(a, 30, 100, 0, false), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_take(a, 30, 1, 64, &got), CTL_REDIS_OK);
+	cr_assert_eq(got, 50);
+	cr_assert_eq(ctl_redis_confirm(a, 30, 7, "o-7", NULL), CTL_REDIS_OK);
+
+	rsrv_kill(&srv);
+	cr_assert_eq(ctl_redis_take(a, 30, 1, 64, &got), CTL_REDIS_DOWN);
+	cr_assert_eq(got, 0);
+	cr_assert_eq(ctl_redis_connected(a), false);
+	snprintf(where, sizeof(where), "redis 127.0.0.1:%d", srv.port);
+	cr_assert(strstr(ctl_redis_error(a), where) != NULL, "%s", ctl_redis_error(a));
+	cr_assert(strstr(ctl_redis_error(a), "selling goes on from held chunks") != NULL);
+	/* Every call says DOWN while it is down, at once or after a retry. */
+	cr_assert_eq(ctl_redis_confirm(a, 30, 8, "o-8", NULL), CTL_REDIS_DOWN);
+	cr_assert_eq(ctl_redis_give_back(b, 30, 1, NULL), CTL_REDIS_DOWN);
+	rsrv_sleep_ms(100);
+	cr_assert_eq(ctl_redis_take(a, 30, 1, 64, &got), CTL_REDIS_DOWN);
+	cr_assert(strstr(ctl_redis_error(a), "connect failed") != NULL, "%s", ctl_redis_error(a));
+
+	cr_assert(rsrv_start(&srv), "restart on port %d", srv.port);
+	raw_open();
+	/* The restarted server kept the data and forgot the scripts (NOSCRIPT). */
+	cr_assert_eq(take_until_up(a, 30, &got), CTL_REDIS_OK, "%s", ctl_redis_error(a));
+	cr_assert_eq(got, 25, "50 left after the first take");
+	cr_assert_eq(ctl_redis_connected(a), true);
+	cr_assert_eq(raw_int("GET seckill:sold:30"), 1);
+	cr_assert_eq(raw_int("HGET seckill:hosts:30 a"), 49 + 25);
+	/* The confirm that failed while down is replayed now; the old one is a replay. */
+	cr_assert_eq(ctl_redis_confirm(a, 30, 8, "o-8", &replayed), CTL_REDIS_OK);
+	cr_assert_eq(replayed, false);
+	cr_assert_eq(ctl_redis_confirm(a, 30, 7, "o-7", &replayed), CTL_REDIS_OK);
+	cr_assert_eq(replayed, true);
+	cr_assert_eq(take_until_up(b, 30, &got), CTL_REDIS_OK, "%s", ctl_redis_error(b));
+	cr_assert_eq(got, 12, "floor(25 / 2)");
+	cr_assert_eq(raw_int("GET seckill:sold:30"), 2);
+	assert_invariant(a, 30);
+	ctl_redis_close(a);
+	ctl_redis_close(b);
+}
+
+int main(int argc, char *argv[])
+{
+	struct criterion_test_set *tests;
+	int result = 0;
+
+	if (system("command -v redis-server >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "redis-server not installed: skipped (apt-get install redis-server)\n");
+		return 77;
+	}
+	tests = criterion_initialize();
+	if (criterion_handle_args(argc, argv, true))
+		result = !criterion_run_all_tests(tests);
+	criterion_finalize(tests);
+	return result;
+}
