@@ -106,6 +106,7 @@ struct ctl_kafka {
 	bool failed;              /* a report failed: drain, then rewind */
 	bool probing;             /* after a rewind: one at a time until one succeeds */
 	bool fatal;               /* librdkafka raised a fatal error */
+	bool stopping;            /* producer_stop is destroying the handle */
 	uint64_t retry_at;        /* when to rewind; 0 = not yet scheduled */
 	uint64_t last_sync_ms, last_ack_ms;
 
@@ -156,6 +157,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 	(void)rk;
 	k->in_flight--;
+	if (k->stopping)
+		return;   /* the handle is going away: nothing to purge or retry */
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		k->slot_done[slot] = 1;
 		k->st.delivered++;
@@ -247,12 +250,14 @@ static int producer_start(struct ctl_kafka *k, char *err, size_t cap)
 
 static void producer_stop(struct ctl_kafka *k)
 {
+	k->stopping = true;
 	if (k->rkt)
 		rd_kafka_topic_destroy(k->rkt);
 	if (k->rk)
 		rd_kafka_destroy(k->rk);
 	k->rkt = NULL;
 	k->rk = NULL;
+	k->stopping = false;
 }
 
 /* Fatal error: fail everything outstanding, start a fresh producer, rewind. */

@@ -107,8 +107,9 @@ void sale_conf_default(struct sale_conf *conf)
 	conf->purchase_capacity = 1u << 18;
 	conf->blacklist_capacity = 1u << 12;
 	conf->ring_size = 1u << 12;
-	conf->max_stock = 1u << 20;
-	conf->return_headroom = 1u << 16;
+	/* The books are populated at create: 32 bytes per entry per core. */
+	conf->max_stock = 1u << 18;
+	conf->return_headroom = 1u << 14;
 	/* 64 units per refill: the pool's line moves once per 64 sales per
 	 * core, and at most 64 * n_cores units sit in shares (stealing
 	 * recovers them at the end anyway). */
@@ -222,37 +223,65 @@ static enum sale_result sale_limits(struct sale_core *c, uint32_t ip, uint64_t b
 	return SALE_OK;
 }
 
+/* Step 8: one CAS in the shared purchase set. */
+static enum sale_result sale_claim(struct sale_core *c, uint32_t campaign, uint64_t buyer,
+				   uint64_t *ticket, struct sale_out *out)
+{
+	switch (lim_purchase_claim(c->s->purchase, campaign, buyer, ticket, &c->purchase)) {
+	case LIM_CLAIMED:
+		return SALE_OK;
+	case LIM_ALREADY:
+		return SALE_ALREADY;
+	case LIM_FULL:
+		out->retry_after_s = SALE_RETRY_AFTER_S;
+		return SALE_PURCHASE_FULL;
+	case LIM_INVALID:       /* buyer UINT64_MAX, excluded by sale_token already */
+	default:
+		return SALE_BAD_BUYER;
+	}
+}
+
+/* Step 10: the book entry first, so that the control plane, which learns of
+ * the order from the ring, can always find it to confirm or reject. */
+static void sale_record(struct sale_core *c, uint32_t campaign, uint64_t buyer,
+			uint64_t ticket, uint64_t now_ms, struct sale_out *out)
+{
+	struct ord_record rec;
+
+	rec.id = ord_idgen_next(&c->gen);
+	rec.buyer = buyer;
+	rec.time_ms = now_ms;
+	rec.campaign = campaign;
+	rec.qty = 1;
+	ord_book_publish(c->book, ord_id_seq(rec.id), campaign, buyer, ticket, now_ms);
+	ord_ring_commit(c->ring, &rec);
+	out->id = rec.id;
+}
+
 /* Steps 7-10: reserve room, claim, take, record; undo in reverse on failure. */
 static enum sale_result sale_take(struct sale_core *c, struct sale_campaign *cp,
 				  uint64_t buyer, uint64_t now_ms, struct sale_out *out)
 {
-	struct sale *s = c->s;
-	struct ord_record rec;
 	uint64_t ticket = 0;
+	enum sale_result r;
 	int st;
 
-	if (!ord_book_has_room(c->book, c->gen.next_seq))
-		goto busy_book;
-	if (!ord_ring_reserve(c->ring))
-		goto busy_ring;
-	switch (lim_purchase_claim(s->purchase, cp->id, buyer, &ticket, &c->purchase)) {
-	case LIM_CLAIMED:
-		break;
-	case LIM_ALREADY:
-		ord_ring_cancel(c->ring);
-		return SALE_ALREADY;
-	case LIM_FULL:
-		ord_ring_cancel(c->ring);
+	if (!ord_book_has_room(c->book, c->gen.next_seq)) {
 		out->retry_after_s = SALE_RETRY_AFTER_S;
-		return SALE_PURCHASE_FULL;
-	case LIM_INVALID:           /* excluded by sale_token; kept for safety */
-	default:
+		return SALE_BOOK_FULL;
+	}
+	if (!ord_ring_reserve(c->ring)) {
+		out->retry_after_s = SALE_RETRY_AFTER_S;
+		return SALE_RING_FULL;
+	}
+	r = sale_claim(c, cp->id, buyer, &ticket, out);
+	if (r != SALE_OK) {
 		ord_ring_cancel(c->ring);
-		return SALE_BAD_BUYER;
+		return r;
 	}
 	st = stock_take(cp->pool, c->index);
 	if (st != STOCK_OK) {
-		lim_purchase_release(s->purchase, cp->id, buyer, ticket, &c->purchase);
+		lim_purchase_release(c->s->purchase, cp->id, buyer, ticket, &c->purchase);
 		ord_ring_cancel(c->ring);
 		if (st == STOCK_SOLD_OUT) {
 			c->stats.sold_out_after_claim++;
@@ -261,22 +290,8 @@ static enum sale_result sale_take(struct sale_core *c, struct sale_campaign *cp,
 		out->retry_after_s = SALE_RETRY_AFTER_S;
 		return SALE_STOCK_RETRY;
 	}
-	rec.id = ord_idgen_next(&c->gen);
-	rec.buyer = buyer;
-	rec.time_ms = now_ms;
-	rec.campaign = cp->id;
-	rec.qty = 1;
-	ord_book_publish(c->book, ord_id_seq(rec.id), cp->id, buyer, ticket, now_ms);
-	ord_ring_commit(c->ring, &rec);
-	out->id = rec.id;
+	sale_record(c, cp->id, buyer, ticket, now_ms, out);
 	return SALE_OK;
-
-busy_book:
-	out->retry_after_s = SALE_RETRY_AFTER_S;
-	return SALE_BOOK_FULL;
-busy_ring:
-	out->retry_after_s = SALE_RETRY_AFTER_S;
-	return SALE_RING_FULL;
 }
 
 enum sale_result sale_buy(struct sale_core *c, uint32_t campaign_id, const char *token,

@@ -11,6 +11,9 @@
  * functions with its own sale_core; the control plane (another thread)
  * drains the rings and calls the control functions at the end of this file.
  *
+ * Order ids carry the worker index (0..n_cores-1) in their core field, not
+ * the DPDK lcore id: GET /api/orders/{id} finds the book by it.
+ *
  * sale_buy answers with an enum sale_result, one per HTTP status + error
  * code (sale_result_status, sale_result_code), so every answer is counted
  * under its own name. The order of its checks is documented in sale.c.
@@ -100,8 +103,9 @@ struct sale_conf {
 };
 
 /* Defaults: 1 core, limits off, 64 Ki IPs, 256 Ki buyers and claims, 4 Ki
- * blacklist entries, 4 Ki ring, 1 Mi stock + 64 Ki headroom, chunks of 64.
- * The key is left zero: the caller must set it. */
+ * blacklist entries, 4 Ki ring, 256 Ki stock + 16 Ki headroom (a book of
+ * 8.5 MB per core, populated at create), chunks of 64. The key is left zero:
+ * the caller must set it (sale_create refuses a zero key). */
 void sale_conf_default(struct sale_conf *conf);
 
 /* Per-core counters: one per result, plus the reasons behind some of them. */
@@ -121,7 +125,7 @@ struct sale;
 /* One worker's part of the sale; owned and written by that worker only. */
 struct sale_core {
 	struct sale *s;
-	unsigned index;                      /* worker index, the order id's core field */
+	unsigned index;                      /* worker index, and the order id's core field */
 	struct ord_idgen gen;
 	struct ord_ring *ring;
 	struct ord_book *book;

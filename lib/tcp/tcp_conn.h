@@ -3,7 +3,9 @@
  *
  * Internal to lib/tcp. Everything a connection needs lives in this one struct,
  * kept small (128 bytes, two cache lines) because a core holds tens of thousands of them:
- * sequence variables of RFC 9293 section 3.3.1, the peer's address, the hook
+ * sequence variables of RFC 9293 section 3.3.1 (plus BSD's snd_max, the
+ * highest sequence number ever sent, which go-back-N retransmission needs),
+ * a congestion window, the peer's address, the hook
  * of its single timer in the core's wheel, its hash chain link, and the index
  * of a receive and a send buffer block (TCP_NIL when it holds none, which is
  * the case for every idle keep-alive connection).
@@ -67,13 +69,17 @@ struct tcp_conn {
 	uint8_t  peer_mac[NET_ETH_ALEN];
 	uint16_t mss;            /* largest segment we send: min(peer's MSS, our MTU) */
 	uint16_t snd_wnd;        /* peer's window (no scaling, so 16 bits suffice) */
+	uint16_t cwnd;           /* congestion window, bytes (RFC 5681; never above
+				  * TCP_MAX_WIN, which no peer window exceeds) */
 
 	uint32_t hnext;          /* hash chain, or the free list when FREE */
 	uint32_t tm_next, tm_prev, tm_slot; /* timer wheel links (indices) */
 	uint32_t tm_due;         /* ms */
 
+	/* snd_nxt is where the next segment starts: below snd_max after a
+	 * retransmission timeout pulled it back to snd_una (go-back-N). */
 	uint32_t snd_una, snd_nxt, snd_wl1, snd_wl2;
-	uint32_t irs, rcv_nxt;
+	uint32_t snd_max, rcv_nxt;  /* (SYN_RCVD needs no IRS field: it is rcv_nxt - 1) */
 
 	uint32_t rx_blk, tx_blk; /* buffer block indices, TCP_NIL when none */
 	uint32_t rx_len;         /* received bytes the application has not consumed */
@@ -82,7 +88,14 @@ struct tcp_conn {
 
 	uint32_t rto_ms;
 	uint32_t srtt8, rttvar4; /* RFC 6298 estimators, scaled by 8 and 4, in ms */
-	uint32_t rtt_seq, rtt_ts;
+	union {
+		struct {                 /* live connection: the segment being timed */
+			uint32_t rtt_seq, rtt_ts;
+		};
+		struct {                 /* TIME_WAIT: links of the core's FIFO (oldest first) */
+			uint32_t tw_next, tw_prev;
+		};
+	};
 	uint32_t last_rx_ms;     /* last segment carrying data or FIN: idle timeout base */
 	uint32_t deadline_ms;    /* fin_timeout end when TCP_F_DEADLINE */
 
@@ -94,10 +107,10 @@ static inline bool seq_leq(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 
 static inline bool seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
 static inline bool seq_geq(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
 
-/* Whether the FIN we queued has been sent: snd_nxt went one past the data. */
+/* Whether the FIN we queued has been sent: snd_max went one past the data. */
 static inline bool tcp_fin_sent(const struct tcp_conn *c)
 {
-	return (c->flags & TCP_F_CLOSE_REQ) && c->snd_nxt - c->snd_una == c->tx_len + 1;
+	return (c->flags & TCP_F_CLOSE_REQ) && c->snd_max - c->snd_una == c->tx_len + 1;
 }
 
 #endif

@@ -27,6 +27,8 @@ const char *const tcp_stats_names[] = { TCP_STATS(STATS_NAME) };
 /* Largest values the code's integer widths allow. */
 #define TCP_MAX_CONNS_LIMIT (1u << 24)     /* indices stay far from TCP_NIL */
 #define TCP_MAX_TIMER_MS    (1u << 30)     /* 32-bit ms clock compares stay signed-safe */
+/* max_time_wait is capped at max_conns / this (tcp_table.c, policy when full). */
+#define TCP_TIME_WAIT_SHARE 2
 
 void tcp_conf_default(struct tcp_conf *conf)
 {
@@ -108,6 +110,11 @@ struct tcp_core *tcp_core_create(const struct tcp_conf *conf, const struct net_i
 	tc->tx = *tx;
 	tc->app = *app;
 	tc->mss_cap = (uint16_t)(mtu - NET_IPV4_HLEN - NET_TCP_HLEN);
+	/* TIME_WAIT may hold at most half the table: the rest stays for live
+	 * connections whatever max_time_wait says (the default, 4096, is above
+	 * a small max_conns). */
+	if (tc->conf.max_time_wait > conf->max_conns / TCP_TIME_WAIT_SHARE)
+		tc->conf.max_time_wait = conf->max_conns / TCP_TIME_WAIT_SHARE;
 	if (tc->conf.mss > tc->mss_cap)
 		tc->conf.mss = tc->mss_cap;
 	tcp_timer_init(tc);
@@ -188,6 +195,8 @@ static void tcp_notify_closed(struct tcp_core *tc, struct tcp_conn *c, enum tcp_
 void tcp_conn_free(struct tcp_core *tc, struct tcp_conn *c, enum tcp_close_reason why)
 {
 	tcp_notify_closed(tc, c, why);
+	if (c->state == TCP_S_TIME_WAIT)
+		tcp_tw_remove(tc, c);
 	tcp_timer_cancel(tc, c);
 	tcp_bufs_release(tc, c);
 	tcp_set_state(tc, c, TCP_S_FREE);
@@ -198,7 +207,8 @@ void tcp_conn_free(struct tcp_core *tc, struct tcp_conn *c, enum tcp_close_reaso
 
 /*
  * Both FINs are through: the application is done with c. The entry then
- * waits out time_wait_ms to absorb stray segments of this tuple, unless
+ * waits out time_wait_ms to absorb stray segments of this tuple, at the tail
+ * of the TIME_WAIT FIFO (a full table recycles from its head), unless
  * max_time_wait entries already do, in which case it is freed now.
  */
 void tcp_enter_time_wait(struct tcp_core *tc, struct tcp_conn *c)
@@ -210,8 +220,10 @@ void tcp_enter_time_wait(struct tcp_core *tc, struct tcp_conn *c)
 		return;
 	}
 	tcp_bufs_release(tc, c);
-	c->flags &= (uint16_t)~TCP_F_DEADLINE;
+	/* rtt_seq/rtt_ts become the FIFO links: nothing is timed any more. */
+	c->flags &= (uint16_t)~(TCP_F_DEADLINE | TCP_F_RTT);
 	tcp_set_state(tc, c, TCP_S_TIME_WAIT);
+	tcp_tw_append(tc, c);
 	tcp_timer_arm(tc, c, tc->now_ms + tc->conf.time_wait_ms, TCP_TM_TIME_WAIT);
 }
 

@@ -104,13 +104,13 @@ static struct tcp_conn *tcp_conn_new(struct tcp_core *tc, const struct tcp_seg *
 	if (!c)
 		return NULL;
 	memcpy(c->peer_mac, s->eh->src, NET_ETH_ALEN);
-	c->irs = s->seq;
 	c->rcv_nxt = s->seq + 1;
 	c->snd_una = iss;
-	c->snd_nxt = iss + 1;
+	c->snd_nxt = c->snd_max = iss + 1;
 	c->snd_wnd = s->wnd;
 	c->snd_wl1 = s->seq;
 	c->mss = tcp_send_mss(tc, peer_mss);
+	c->cwnd = tcp_initial_cwnd(c->mss);
 	c->rto_ms = tc->conf.rto_init_ms;
 	c->tx_cap = tc->conf.tx_buf;
 	c->last_rx_ms = tc->now_ms;
@@ -141,7 +141,7 @@ static void tcp_send_cookie(struct tcp_core *tc, const struct tcp_seg *s)
 static void tcp_listen_syn(struct tcp_core *tc, const struct tcp_seg *s)
 {
 	bool busy = tc->n_state[TCP_S_SYN_RCVD] >= tc->conf.syn_backlog;
-	bool full = tc->free_head == TCP_NIL;
+	bool full = !tcp_table_has_room(tc);    /* TIME_WAIT entries count as room */
 	struct tcp_conn *c;
 
 	tc->st.syn_received++;
@@ -275,7 +275,7 @@ void tcp_rtt_sample(struct tcp_core *tc, struct tcp_conn *c, uint32_t r)
 	c->rto_ms = rto;
 }
 
-/* SND.UNA < SEG.ACK <= SND.NXT: n more sequence numbers acknowledged. */
+/* SND.UNA < SEG.ACK <= SND.MAX: n more sequence numbers acknowledged. */
 static void tcp_new_ack(struct tcp_core *tc, struct tcp_conn *c, uint32_t ack)
 {
 	uint32_t n = ack - c->snd_una;
@@ -289,6 +289,9 @@ static void tcp_new_ack(struct tcp_core *tc, struct tcp_conn *c, uint32_t ack)
 		c->flags |= TCP_F_SPACE;
 	tcp_tx_acked(tc, c, fin_acked ? c->tx_len : n);
 	c->snd_una = ack;
+	if (seq_lt(c->snd_nxt, ack))            /* go-back-N overtaken by the ACK */
+		c->snd_nxt = ack;
+	tcp_cwnd_acked(c, n);
 	c->retries = 0;
 	if (fin_acked)
 		c->flags |= TCP_F_FIN_ACKED;
@@ -345,8 +348,9 @@ static bool tcp_ack_arrives(struct tcp_core *tc, struct tcp_conn *c, const struc
 		return true;
 	}
 	/* SEG.ACK > SND.NXT acknowledges something not yet sent: send an ACK,
-	 * drop the segment. */
-	if (seq_gt(s->ack, c->snd_nxt)) {
+	 * drop the segment. After a timeout pulled snd_nxt back, "sent" reaches
+	 * to snd_max: the first copies may have arrived after all (BSD). */
+	if (seq_gt(s->ack, c->snd_max)) {
 		tc->st.drop_out_of_window++;
 		tcp_out_ack(tc, c);
 		return false;
@@ -489,9 +493,12 @@ static void tcp_fin_arrives(struct tcp_core *tc, struct tcp_conn *c, const struc
 		 * its 2 MSL wait. */
 		if ((c->flags & TCP_F_PEER_FIN) && fin_seq + 1 == c->rcv_nxt) {
 			c->flags |= TCP_F_ACK_NOW;
-			if (c->state == TCP_S_TIME_WAIT)
+			if (c->state == TCP_S_TIME_WAIT) {
 				tcp_timer_arm(tc, c, tc->now_ms + tc->conf.time_wait_ms,
 					      TCP_TM_TIME_WAIT);
+				tcp_tw_remove(tc, c);   /* now the last to expire */
+				tcp_tw_append(tc, c);
+			}
 		}
 		return;
 	}
@@ -527,7 +534,7 @@ static void tcp_segment_arrives(struct tcp_core *tc, struct tcp_conn *c, const s
 	/* SYN-RECEIVED and the SYN again with the same ISN: our SYN-ACK was
 	 * lost, send it again (the SYN-ACK timer keeps its back-off). */
 	if (c->state == TCP_S_SYN_RCVD && (s->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&
-	    s->seq == c->irs) {
+	    s->seq + 1 == c->rcv_nxt) {         /* the IRS: SYN_RCVD takes no data */
 		tcp_out_synack(tc, c);
 		return;
 	}

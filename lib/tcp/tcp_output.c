@@ -5,18 +5,30 @@
  * header, the MSS option on SYN-ACKs, the payload and the checksum, and hands
  * the frame to net_tx. Everything else decides what to send:
  *  - tcp_output: after input or an application call, queued bytes from
- *    snd_nxt, split at the peer's MSS and limited by its window, each segment
- *    carrying the ACK; the FIN rides on the last one; a pure ACK only when an
- *    ACK is owed and no data went out;
- *  - tcp_out_retransmit: on a retransmission timeout, go back to snd_una and
- *    send one segment (at least one byte, which makes it the zero-window
- *    probe when the peer's window is shut);
+ *    snd_nxt, split at the peer's MSS and limited by its window and by our
+ *    congestion window, each segment carrying the ACK; the FIN rides on the
+ *    last one; a pure ACK only when an ACK is owed and no data went out;
+ *  - tcp_out_retransmit: on a retransmission timeout, go back to snd_una
+ *    (RFC 6298 5.4, the BSD way: snd_nxt = snd_una, snd_max remembers how far
+ *    we had been) with a congestion window of one segment. Each ACK that
+ *    then advances snd_una lets tcp_output resend the next segments at once,
+ *    so a lost flight comes back in a few round trips instead of one segment
+ *    per backed-off timeout. With the peer's window shut the same call sends
+ *    one byte: the zero-window probe (RFC 9293 3.8.6.1);
  *  - replies with no connection behind them: RST (RFC 9293 3.10.7.1) and the
  *    cookie SYN-ACK.
  *
- * Congestion control: none beyond the peer's receive window. The answers are
- * small (one or two segments) and the network is a LAN; a bulk sender would
- * need RFC 5681 slow start and a congestion window here.
+ * Congestion control, RFC 5681 kept simple: cwnd starts at the initial
+ * window of RFC 6928, grows in slow start by min(acked, MSS) per ACK that
+ * advances snd_una (doubling per round trip) up to TCP_MAX_WIN, and drops to
+ * one MSS after a retransmission timeout. There is no ssthresh, congestion
+ * avoidance, fast retransmit or idle restart: the answers are small (one or
+ * two segments) and the network is a LAN; the timeout is the loss signal.
+ *
+ * Sequence numbers of ACK-only segments and RSTs: SND.NXT, unless it lies
+ * beyond the peer's window (we sent before the window shrank), then the
+ * window's right edge, as Linux does (tcp_acceptable_seq): a receiver drops
+ * a segment whose sequence number is outside its window, ACK included.
  */
 #include <arpa/inet.h>
 #include <string.h>
@@ -100,10 +112,24 @@ void tcp_out_synack(struct tcp_core *tc, struct tcp_conn *c)
 		    TCP_SYN | TCP_ACK, (uint16_t)tcp_rcv_wnd(tc, c), tc->conf.mss, NULL, 0);
 }
 
-/* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
+/*
+ * The sequence number for a segment without data: SND.NXT while it is inside
+ * the peer's window, else the window's right edge (SND.UNA + SND.WND), which
+ * the peer accepts. In SYN_RCVD the peer has no window for us yet: SND.NXT.
+ */
+static uint32_t tcp_ack_seq(const struct tcp_conn *c)
+{
+	uint32_t edge = c->snd_una + c->snd_wnd;
+
+	if (c->state == TCP_S_SYN_RCVD || seq_leq(c->snd_nxt, edge))
+		return c->snd_nxt;
+	return edge;
+}
+
+/* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (SND.NXT kept inside the peer's window) */
 void tcp_out_ack(struct tcp_core *tc, struct tcp_conn *c)
 {
-	if (tcp_out_seg(tc, c->peer_mac, c->peer_ip, c->peer_port, c->snd_nxt, c->rcv_nxt,
+	if (tcp_out_seg(tc, c->peer_mac, c->peer_ip, c->peer_port, tcp_ack_seq(c), c->rcv_nxt,
 			TCP_ACK, (uint16_t)tcp_rcv_wnd(tc, c), 0, NULL, 0))
 		c->flags &= (uint16_t)~TCP_F_ACK_NOW;
 }
@@ -112,7 +138,7 @@ void tcp_out_ack(struct tcp_core *tc, struct tcp_conn *c)
  * Linux does so that middleboxes tracking state accept it. */
 void tcp_out_rst(struct tcp_core *tc, struct tcp_conn *c)
 {
-	tcp_out_seg(tc, c->peer_mac, c->peer_ip, c->peer_port, c->snd_nxt, c->rcv_nxt,
+	tcp_out_seg(tc, c->peer_mac, c->peer_ip, c->peer_port, tcp_ack_seq(c), c->rcv_nxt,
 		    TCP_RST | TCP_ACK, 0, 0, NULL, 0);
 }
 
@@ -139,91 +165,139 @@ bool tcp_out_challenge_ack(struct tcp_core *tc, struct tcp_conn *c)
 }
 
 /* Sends n queued bytes starting at sequence number seq (which is in
- * [snd_una, snd_nxt]), with the FIN after them when fin; moves snd_nxt up to
- * the segment's end if it was below. */
+ * [snd_una, snd_max]), with the FIN after them when fin; moves snd_nxt (and
+ * snd_max) up to the segment's end if they were below. A segment starting
+ * below snd_max is a retransmission: counted, and never timed (Karn). */
 static bool tcp_out_data(struct tcp_core *tc, struct tcp_conn *c, uint32_t seq, uint32_t n,
 			 bool fin)
 {
 	uint32_t end = seq + n + fin;
 	uint8_t flags = TCP_ACK | (n ? TCP_PSH : 0) | (fin ? TCP_FIN : 0);
 	const uint8_t *p = n ? tcp_tx_data(tc, c) + (seq - c->snd_una) : NULL;
+	bool resent = seq_lt(seq, c->snd_max);
 
 	if (!tcp_out_seg(tc, c->peer_mac, c->peer_ip, c->peer_port, seq, c->rcv_nxt,
 			 flags, (uint16_t)tcp_rcv_wnd(tc, c), 0, p, n))
 		return false;
-	if (seq_gt(end, c->snd_nxt)) {
-		if (!(c->flags & TCP_F_RTT)) {
+	if (resent)
+		tc->st.retrans_segs++;
+	if (seq_gt(end, c->snd_max)) {
+		if (!resent && !(c->flags & TCP_F_RTT)) {
 			/* RFC 6298 section 3: time one new segment per RTT. */
 			c->flags |= TCP_F_RTT;
 			c->rtt_ts = tc->now_ms;
 			c->rtt_seq = end;
 		}
-		c->snd_nxt = end;
+		c->snd_max = end;
 	}
+	if (seq_gt(end, c->snd_nxt))
+		c->snd_nxt = end;
 	c->flags &= (uint16_t)~TCP_F_ACK_NOW;
 	return true;
 }
 
-/* Sends what the peer's window allows of the queue, then a pure ACK if one is
- * still owed; arms the retransmission timer when something is in flight. */
-void tcp_output(struct tcp_core *tc, struct tcp_conn *c)
+/* Bytes from snd_nxt to the edge at snd_una + wnd, 0 when there are none. */
+static uint32_t tcp_room(const struct tcp_conn *c, uint32_t wnd)
 {
-	if (c->state == TCP_S_SYN_RCVD || c->state == TCP_S_TIME_WAIT)
-		return;
+	int32_t room = (int32_t)(c->snd_una + wnd - c->snd_nxt);
+
+	return room > 0 ? (uint32_t)room : 0;
+}
+
+/*
+ * Sends from snd_nxt what the peer's window and cwnd allow, each segment at
+ * most one MSS. probe: the peer's window is shut and nothing is in flight,
+ * send one byte anyway (the zero-window probe).
+ */
+static void tcp_out_push(struct tcp_core *tc, struct tcp_conn *c, bool probe)
+{
+	/* BSD's tcp_output: the peer shut its window on data we had sent
+	 * beyond it. It will drop that data (RFC 9293 3.8.6.2.1 lets it), so
+	 * pull snd_nxt back: it goes again, from snd_una, once the window
+	 * opens, instead of waiting for a timeout. Not for a lone FIN: the
+	 * peer answers it with another zero-window ACK, which would resend it
+	 * at once, forever; the timer resends it. */
+	if (c->snd_wnd == 0 && c->tx_len && seq_gt(c->snd_nxt, c->snd_una))
+		c->snd_nxt = c->snd_una;
 	while (!(c->flags & TCP_F_FIN_ACKED)) {
 		uint32_t off = c->snd_nxt - c->snd_una;
 
 		if (off > c->tx_len)
 			break;                              /* FIN already sent */
 		uint32_t unsent = c->tx_len - off;
-		int32_t room = (int32_t)(c->snd_una + c->snd_wnd - c->snd_nxt);
+		uint32_t room = tcp_room(c, c->snd_wnd), cong = tcp_room(c, c->cwnd);
 		uint32_t n = unsent;
 
 		if (n > c->mss)
 			n = c->mss;
-		if (room <= 0)
-			n = 0;
-		else if (n > (uint32_t)room)
-			n = (uint32_t)room;
+		if (n > room)
+			n = room;
+		if (n > cong)
+			n = cong;
+		if (probe && !n && unsent && !room && off == 0)
+			n = 1;
 		/* The FIN takes no window room here: it is one sequence number and
-		 * a peer that shut its window still has to see it eventually. */
-		bool fin = (c->flags & TCP_F_CLOSE_REQ) && n == unsent && room >= 0;
+		 * a peer that shut its window still has to see it eventually; but
+		 * not from beyond a shrunk window's right edge. */
+		bool fin = (c->flags & TCP_F_CLOSE_REQ) && n == unsent &&
+			seq_leq(c->snd_nxt, c->snd_una + c->snd_wnd);
 
 		if (!n && !fin)
 			break;
 		if (!tcp_out_data(tc, c, c->snd_nxt, n, fin))
 			break;
+		probe = false;
 	}
+}
+
+/* Sends what the windows allow of the queue, then a pure ACK if one is
+ * still owed; arms the retransmission timer when something is in flight. */
+void tcp_output(struct tcp_core *tc, struct tcp_conn *c)
+{
+	if (c->state == TCP_S_SYN_RCVD || c->state == TCP_S_TIME_WAIT)
+		return;
+	tcp_out_push(tc, c, false);
 	if (c->flags & TCP_F_ACK_NOW)
 		tcp_out_ack(tc, c);
 	tcp_timer_update(tc, c, false);
 }
 
+/* RFC 6928: the initial window, min(10 * MSS, max(2 * MSS, 14600)). */
+uint16_t tcp_initial_cwnd(uint16_t mss)
+{
+	uint32_t w = 14600;
+
+	if (w < 2u * mss)
+		w = 2u * mss;
+	if (w > 10u * mss)
+		w = 10u * mss;
+	return (uint16_t)(w > TCP_MAX_WIN ? TCP_MAX_WIN : w);
+}
+
+/* An ACK advanced snd_una by n: slow start, cwnd += min(n, MSS) (RFC 5681 3.1). */
+void tcp_cwnd_acked(struct tcp_conn *c, uint32_t n)
+{
+	uint32_t w = c->cwnd + (n < c->mss ? n : c->mss);
+
+	c->cwnd = (uint16_t)(w > TCP_MAX_WIN ? TCP_MAX_WIN : w);
+}
+
 /*
- * Retransmission timeout (RFC 6298 5.4): resend the oldest unacknowledged
- * segment only; snd_nxt stays, and each further timeout resends the then
- * oldest one. With nothing in flight and the peer's window shut, the same
- * call sends one new byte: that is the zero-window probe (RFC 9293 3.8.6.1),
- * and the peer's ACK of it tells us when the window opens.
+ * Retransmission timeout (RFC 6298 5.4, go-back-N): everything from snd_una
+ * is resent, starting now with the oldest segment; the congestion window
+ * falls to one MSS (RFC 5681 3.1, the loss window), and each ACK of the
+ * resent data brings the next segments out (tcp_output). With the peer's
+ * window shut this is a zero-window probe instead, one byte, and cwnd is
+ * left alone: a shut window is not a sign of congestion.
  */
 void tcp_out_retransmit(struct tcp_core *tc, struct tcp_conn *c)
 {
-	uint32_t n = c->tx_len;
-	uint32_t wnd = c->snd_wnd ? c->snd_wnd : 1;
-
 	if (c->flags & TCP_F_FIN_ACKED)
 		return;
 	/* Karn's algorithm: an ACK may be for either copy, so no RTT sample. */
 	c->flags &= (uint16_t)~TCP_F_RTT;
-	if (n > c->mss)
-		n = c->mss;
-	if (n > wnd)
-		n = wnd;
-	bool fin = (c->flags & TCP_F_CLOSE_REQ) && n == c->tx_len;
-
-	if (!n && !fin)
-		return;
-	tc->st.retrans_segs++;
-	if (tcp_out_data(tc, c, c->snd_una, n, fin))
-		c->flags &= (uint16_t)~TCP_F_RTT;
+	if (c->snd_wnd)
+		c->cwnd = c->mss;
+	c->snd_nxt = c->snd_una;
+	tcp_out_push(tc, c, true);
 }

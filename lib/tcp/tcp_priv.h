@@ -64,6 +64,7 @@ struct tcp_core {
 	uint32_t *buckets;       /* hash heads, power of two >= max_conns */
 	uint32_t  bucket_mask;
 	uint32_t  free_head;
+	uint32_t  tw_head, tw_tail; /* TIME_WAIT entries, oldest (first to expire) first */
 	uint64_t  hash_key[2];   /* random: a peer cannot aim at one chain */
 
 	struct tcp_pool rxp, txp;
@@ -118,6 +119,9 @@ void tcp_table_fini(struct tcp_core *tc);
 struct tcp_conn *tcp_table_lookup(struct tcp_core *tc, uint32_t ip, uint16_t port);
 struct tcp_conn *tcp_table_alloc(struct tcp_core *tc, uint32_t ip, uint16_t port);
 void tcp_table_release(struct tcp_core *tc, struct tcp_conn *c);
+bool tcp_table_has_room(const struct tcp_core *tc);
+void tcp_tw_append(struct tcp_core *tc, struct tcp_conn *c);
+void tcp_tw_remove(struct tcp_core *tc, struct tcp_conn *c);
 
 /* tcp_timer.c */
 void tcp_timer_init(struct tcp_core *tc);
@@ -148,6 +152,8 @@ void tcp_out_ack(struct tcp_core *tc, struct tcp_conn *c);
 void tcp_out_rst(struct tcp_core *tc, struct tcp_conn *c);
 void tcp_output(struct tcp_core *tc, struct tcp_conn *c);
 void tcp_out_retransmit(struct tcp_core *tc, struct tcp_conn *c);
+uint16_t tcp_initial_cwnd(uint16_t mss);
+void tcp_cwnd_acked(struct tcp_conn *c, uint32_t n);
 bool tcp_out_challenge_ack(struct tcp_core *tc, struct tcp_conn *c);
 
 /* tcp_syncookie.c */

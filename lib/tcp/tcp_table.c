@@ -11,13 +11,21 @@
  * allocation after tcp_table_init.
  *
  * Policy when full (nginx's rule: every table has a size and a policy):
- *  - a SYN that would need an entry is answered with a SYN cookie when the
- *    cookie mode allows it (AUTO or ALWAYS), else dropped (drop_table_full);
- *  - an ACK completing a valid cookie when no entry is free is dropped and
- *    counted (drop_table_full); the client's retransmission may find room;
- *  - TIME_WAIT entries are bounded separately by conf.max_time_wait: over it
- *    a connection entering TIME_WAIT is freed at once (time_wait_recycled),
- *    as Linux does when tcp_max_tw_buckets overflows.
+ *  - TIME_WAIT entries are TCP's own, kept only to absorb stray segments of
+ *    a finished connection, so a new connection comes first: when no entry
+ *    is free, a SYN handled statefully or the ACK completing a cookie takes
+ *    the OLDEST TIME_WAIT entry (the one closest to expiry; counted in
+ *    time_wait_recycled). They are kept in a FIFO in expiry order (tw_head
+ *    oldest; a restarted TIME_WAIT moves to the tail), so that is O(1);
+ *  - TIME_WAIT entries are also bounded by conf.max_time_wait, which
+ *    tcp_core_create caps at half of max_conns: over it a connection
+ *    entering TIME_WAIT is freed at once (time_wait_recycled), as Linux does
+ *    when tcp_max_tw_buckets overflows. A table of live connections and
+ *    TIME_WAIT thus never turns new clients away for the TIME_WAIT part;
+ *  - with no free and no TIME_WAIT entry, a SYN is answered with a SYN
+ *    cookie when the cookie mode allows it (AUTO or ALWAYS), else dropped
+ *    (drop_table_full); an ACK completing a valid cookie is dropped and
+ *    counted (drop_table_full); the client's retransmission may find room.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +60,7 @@ int tcp_table_init(struct tcp_core *tc)
 	for (uint32_t i = 0; i < n; i++)
 		tc->conns[i].hnext = i + 1 < n ? i + 1 : TCP_NIL;
 	tc->free_head = 0;
+	tc->tw_head = tc->tw_tail = TCP_NIL;
 	if (getrandom(tc->hash_key, sizeof(tc->hash_key), 0) != sizeof(tc->hash_key))
 		return -1;
 	return 0;
@@ -77,14 +86,56 @@ struct tcp_conn *tcp_table_lookup(struct tcp_core *tc, uint32_t ip, uint16_t por
 	return NULL;
 }
 
-/* Takes a free entry, zeroed, keyed and hashed; NULL when the table is full. */
+/* Whether tcp_table_alloc would find an entry (free, or TIME_WAIT to recycle). */
+bool tcp_table_has_room(const struct tcp_core *tc)
+{
+	return tc->free_head != TCP_NIL || tc->tw_head != TCP_NIL;
+}
+
+/* Puts c (entering or restarting TIME_WAIT) at the tail: it expires last. */
+void tcp_tw_append(struct tcp_core *tc, struct tcp_conn *c)
+{
+	uint32_t idx = tcp_conn_idx(tc, c);
+
+	c->tw_next = TCP_NIL;
+	c->tw_prev = tc->tw_tail;
+	if (tc->tw_tail != TCP_NIL)
+		tc->conns[tc->tw_tail].tw_next = idx;
+	else
+		tc->tw_head = idx;
+	tc->tw_tail = idx;
+}
+
+/* Takes c, which is in TIME_WAIT, off the FIFO. */
+void tcp_tw_remove(struct tcp_core *tc, struct tcp_conn *c)
+{
+	if (c->tw_prev != TCP_NIL)
+		tc->conns[c->tw_prev].tw_next = c->tw_next;
+	else
+		tc->tw_head = c->tw_next;
+	if (c->tw_next != TCP_NIL)
+		tc->conns[c->tw_next].tw_prev = c->tw_prev;
+	else
+		tc->tw_tail = c->tw_prev;
+	c->tw_next = c->tw_prev = TCP_NIL;
+}
+
+/*
+ * Takes an entry, zeroed, keyed and hashed: a free one, else the oldest
+ * TIME_WAIT entry (see the policy above); NULL when there is neither.
+ */
 struct tcp_conn *tcp_table_alloc(struct tcp_core *tc, uint32_t ip, uint16_t port)
 {
 	uint32_t i = tc->free_head, b;
 	struct tcp_conn *c;
 
-	if (i == TCP_NIL)
-		return NULL;
+	if (i == TCP_NIL) {
+		if (tc->tw_head == TCP_NIL)
+			return NULL;
+		tc->st.time_wait_recycled++;
+		tcp_conn_free(tc, &tc->conns[tc->tw_head], TCP_CLOSE_NORMAL);
+		i = tc->free_head;
+	}
 	c = &tc->conns[i];
 	tc->free_head = c->hnext;
 	memset(c, 0, sizeof(*c));

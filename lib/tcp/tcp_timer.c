@@ -7,8 +7,9 @@
  * (enum tcp_timer_kind) says what it waits for:
  *  - SYNACK: resend the SYN-ACK with back-off; after conf.syn_retries resends
  *    the half-open entry is dropped (the half-open timeout);
- *  - RTX: resend the oldest segment (or probe a zero window) with the RTO
- *    doubled each time (RFC 6298 5.5), clamped to rto_max; after
+ *  - RTX: go back to the oldest unacknowledged byte and resend from there
+ *    (tcp_out_retransmit; or probe a zero window) with the RTO doubled each
+ *    time (RFC 6298 5.5), clamped to rto_max; after
  *    conf.data_retries the connection is reset. Zero-window probes count
  *    as retransmissions: a peer that keeps its window shut through
  *    data_retries probes is reset too, so it cannot pin a connection;
@@ -99,12 +100,12 @@ static uint32_t tcp_rto_due(const struct tcp_core *tc, const struct tcp_conn *c)
  */
 void tcp_timer_update(struct tcp_core *tc, struct tcp_conn *c, bool restart_rtx)
 {
-	bool in_flight = c->snd_nxt != c->snd_una;
+	bool in_flight = c->snd_max != c->snd_una;
 	/* Queued but not sent: the peer's window is shut (probe it) or net_tx
 	 * had no buffer (try again); either way the RTX timer brings it out. */
-	bool stalled = c->tx_len > c->snd_nxt - c->snd_una ||
+	bool stalled = c->tx_len > c->snd_max - c->snd_una ||
 		((c->flags & (TCP_F_CLOSE_REQ | TCP_F_FIN_ACKED)) == TCP_F_CLOSE_REQ &&
-		 c->snd_nxt - c->snd_una != c->tx_len + 1);
+		 !tcp_fin_sent(c));
 
 	switch (c->state) {
 	case TCP_S_SYN_RCVD:

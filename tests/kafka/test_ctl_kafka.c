@@ -487,8 +487,11 @@ fail:
 static int t_outage_rides_through(struct env *e) { return outage(e, 0); }
 static int t_outage_fails_and_replays(struct env *e) { return outage(e, 1000); }
 
-/* Injected Produce errors: retried, every order in Kafka exactly once. */
-static int produce_errors(struct env *e, const char *cmd)
+/*
+ * Injected Produce errors: every order in Kafka exactly once, confirmed
+ * once; *out gets the stats to say which path handled them.
+ */
+static int produce_errors(struct env *e, const char *cmd, struct ctl_kafka_stats *out)
 {
 	static struct sink s;
 	struct ctl_kafka_conf c;
@@ -509,23 +512,49 @@ static int produce_errors(struct env *e, const char *cmd)
 	}
 	ctl_kafka_stats(k, &st);
 	ctl_kafka_destroy(k, 1000);
-	fprintf(stderr, "  %s: %" PRIu64 " delivery errors, %" PRIu64 " replayed\n", cmd,
-		st.delivery_errors, st.replayed);
+	fprintf(stderr, "  %s: %" PRIu64 " delivery errors, %" PRIu64 " replayed, %" PRIu64
+		" producer restarts\n", cmd, st.delivery_errors, st.replayed, st.fatal_restarts);
 	CHECK(st.delivered == n && st.produced == n + st.replayed, "%" PRIu64 " delivered, %"
 	      PRIu64 " produced", st.delivered, st.produced);
+	*out = st;
 	if (confirmed_once(&s, n) < 0)
 		return -1;
 	return check_topic(e->m.bootstrap, n, 1);
 }
 
+/* Retriable: librdkafka's own idempotent retries, invisible to us. */
 static int t_produce_errors_retriable(struct env *e)
 {
-	return produce_errors(e, "produce-errors 5 NOT_ENOUGH_REPLICAS");
+	struct ctl_kafka_stats st;
+
+	if (produce_errors(e, "produce-errors 5 NOT_ENOUGH_REPLICAS", &st) < 0)
+		return -1;
+	CHECK(st.delivery_errors == 0 && st.replayed == 0, "%" PRIu64 " errors", st.delivery_errors);
+	return 0;
 }
 
-static int t_produce_errors_fatal_class(struct env *e)
+/* Not retriable: the reports fail, the rewind produces them again. */
+static int t_produce_errors_rewind(struct env *e)
 {
-	return produce_errors(e, "produce-errors 3 INVALID_RECORD");
+	struct ctl_kafka_stats st;
+
+	if (produce_errors(e, "produce-errors 3 INVALID_RECORD", &st) < 0)
+		return -1;
+	CHECK(st.delivery_errors > 0 && st.replayed > 0 && st.fatal_restarts == 0,
+	      "%" PRIu64 " errors, %" PRIu64 " replayed", st.delivery_errors, st.replayed);
+	return 0;
+}
+
+/* Fatal for an idempotent producer: a new producer, the same orders. */
+static int t_produce_errors_fatal(struct env *e)
+{
+	struct ctl_kafka_stats st;
+
+	if (produce_errors(e, "produce-errors 2 OUT_OF_ORDER_SEQUENCE_NUMBER", &st) < 0)
+		return -1;
+	CHECK(st.fatal_restarts > 0 && st.replayed > 0, "%" PRIu64 " restarts",
+	      st.fatal_restarts);
+	return 0;
 }
 
 /*
@@ -727,7 +756,8 @@ static const struct {
 	{ "outage_rides_through", t_outage_rides_through },
 	{ "outage_fails_and_replays", t_outage_fails_and_replays },
 	{ "produce_errors_retriable", t_produce_errors_retriable },
-	{ "produce_errors_fatal_class", t_produce_errors_fatal_class },
+	{ "produce_errors_rewind", t_produce_errors_rewind },
+	{ "produce_errors_fatal", t_produce_errors_fatal },
 	{ "journal_full", t_journal_full },
 	{ "crash_before_delivery", t_crash_before_delivery },
 	{ "crash_after_delivery_before_ack", t_crash_after_delivery_before_ack },
