@@ -16,6 +16,8 @@
  * callback at all.
  */
 #include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -27,6 +29,11 @@ const char *const tcp_stats_names[] = { TCP_STATS(STATS_NAME) };
 /* Largest values the code's integer widths allow. */
 #define TCP_MAX_CONNS_LIMIT (1u << 24)     /* indices stay far from TCP_NIL */
 #define TCP_MAX_TIMER_MS    (1u << 30)     /* 32-bit ms clock compares stay signed-safe */
+/* lib/http runs a handler only with this much send space free (http_server.c:
+ * HTTP_ANSWER_MAX = HTTP_REPLY_BODY_CAP 2048 + HTTP_HEAD_RESERVE 512), so a
+ * smaller tx_buf would stall every connection forever. */
+#define TCP_MIN_TX_BUF      2560u
+#define TCP_MAX_TX_BUF      (1u << 20)
 /* max_time_wait is capped at max_conns / this (tcp_table.c, policy when full). */
 #define TCP_TIME_WAIT_SHARE 2
 
@@ -59,6 +66,28 @@ void tcp_conf_default(struct tcp_conf *conf)
 	}
 }
 
+/* A message naming the bad value; valid until the next call on this thread
+ * (configuration is checked at start-up, never on the hot path). */
+static const char *tcp_conf_msg(const char *fmt, ...)
+{
+	static _Thread_local char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return msg;
+}
+
+/* The smallest receive buffer: a peer must be able to send one segment of
+ * the MSS we announce, and never less than the 536 bytes every host must
+ * take (RFC 9293 3.7.1); smaller windows only produce tiny segments. The
+ * mss is checked first, so it is in range here. */
+static uint32_t tcp_min_rx_buf(const struct tcp_conf *conf)
+{
+	return conf->mss > TCP_DEFAULT_PEER_MSS ? conf->mss : TCP_DEFAULT_PEER_MSS;
+}
+
 const char *tcp_conf_check(const struct tcp_conf *conf)
 {
 	if (conf->max_conns == 0 || conf->max_conns > TCP_MAX_CONNS_LIMIT)
@@ -69,10 +98,15 @@ const char *tcp_conf_check(const struct tcp_conf *conf)
 		return "tcp: listen_port must not be 0";
 	if (conf->mss < TCP_MIN_SND_MSS || conf->mss > NET_MTU - NET_IPV4_HLEN - NET_TCP_HLEN)
 		return "tcp: mss must be 88..1460";
-	if (conf->rx_buf == 0 || conf->rx_buf > TCP_MAX_WIN)
-		return "tcp: rx_buf must be 1..65535 (no window scaling)";
-	if (conf->tx_buf == 0 || conf->tx_buf > (1u << 20))
-		return "tcp: tx_buf must be 1..1048576";
+	if (conf->rx_buf < tcp_min_rx_buf(conf) || conf->rx_buf > TCP_MAX_WIN)
+		return tcp_conf_msg("tcp: rx_buf must be %u..65535 (at least one segment of the "
+				    "MSS we announce, %u, and never below 536; no window "
+				    "scaling above), not %u",
+				    tcp_min_rx_buf(conf), conf->mss, conf->rx_buf);
+	if (conf->tx_buf < TCP_MIN_TX_BUF || conf->tx_buf > TCP_MAX_TX_BUF)
+		return tcp_conf_msg("tcp: tx_buf must be %u..%u (lib/http needs %u bytes of "
+				    "send space before it runs a handler), not %u",
+				    TCP_MIN_TX_BUF, TCP_MAX_TX_BUF, TCP_MIN_TX_BUF, conf->tx_buf);
 	if (conf->rto_min_ms == 0 || conf->rto_min_ms > conf->rto_init_ms ||
 	    conf->rto_init_ms > conf->rto_max_ms || conf->rto_max_ms > TCP_MAX_TIMER_MS)
 		return "tcp: need 0 < rto_min_ms <= rto_init_ms <= rto_max_ms";

@@ -477,6 +477,21 @@ static bool tcp_text_arrives(struct tcp_core *tc, struct tcp_conn *c, const stru
 	return true;
 }
 
+/*
+ * TIME-WAIT and the peer's FIN again (our ACK of it was lost): "acknowledge
+ * it, and restart the 2 MSL timeout" (RFC 9293 3.10.7.4, eighth step). The
+ * entry moves to the tail of the TIME_WAIT FIFO, which stays in expiry order.
+ */
+static void tcp_time_wait_restart(struct tcp_core *tc, struct tcp_conn *c, const struct tcp_seg *s)
+{
+	if (c->state != TCP_S_TIME_WAIT || (s->flags & (TCP_FIN | TCP_RST)) != TCP_FIN ||
+	    s->seq + s->len + 1 != c->rcv_nxt)
+		return;
+	tcp_timer_arm(tc, c, tc->now_ms + tc->conf.time_wait_ms, TCP_TM_TIME_WAIT);
+	tcp_tw_remove(tc, c);
+	tcp_tw_append(tc, c);
+}
+
 /* Eighth step, FIN. Only a FIN right after all the data counts. */
 static void tcp_fin_arrives(struct tcp_core *tc, struct tcp_conn *c, const struct tcp_seg *s)
 {
@@ -493,12 +508,7 @@ static void tcp_fin_arrives(struct tcp_core *tc, struct tcp_conn *c, const struc
 		 * its 2 MSL wait. */
 		if ((c->flags & TCP_F_PEER_FIN) && fin_seq + 1 == c->rcv_nxt) {
 			c->flags |= TCP_F_ACK_NOW;
-			if (c->state == TCP_S_TIME_WAIT) {
-				tcp_timer_arm(tc, c, tc->now_ms + tc->conf.time_wait_ms,
-					      TCP_TM_TIME_WAIT);
-				tcp_tw_remove(tc, c);   /* now the last to expire */
-				tcp_tw_append(tc, c);
-			}
+			tcp_time_wait_restart(tc, c, s);
 		}
 		return;
 	}
@@ -549,6 +559,8 @@ static void tcp_segment_arrives(struct tcp_core *tc, struct tcp_conn *c, const s
 	 * <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> unless it is a RST, and dropped. */
 	if (!tcp_seq_acceptable(tc, c, s)) {
 		tcp_count_unacceptable(tc, c, s);
+		/* The resent FIN lies wholly before RCV.NXT, so it ends here. */
+		tcp_time_wait_restart(tc, c, s);
 		if (!(s->flags & TCP_RST))
 			tcp_out_ack(tc, c);
 		return;

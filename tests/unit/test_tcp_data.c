@@ -3,6 +3,8 @@
  * limits on what we send, and the receive buffer pool. */
 #include "tcp_harness.h"
 
+static char big[8192];
+
 Test(tcp_data, request_delivered_and_answer_carries_ack)
 {
 	struct th *h = th_new();
@@ -138,17 +140,20 @@ Test(tcp_data, segment_beyond_window_is_trimmed)
 	struct tcp_conf conf;
 
 	th_conf(&conf);
-	conf.rx_buf = 8;
+	conf.rx_buf = 1460;                     /* the smallest: one full segment */
 	struct th *h = th_new_conf(&conf);
 	uint32_t iss = th_open(h);
 
+	memset(big, 'k', 1000);
 	h->consume = 0;
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "0123456789", 10);
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, big, 1000);
+	cr_assert_eq(th_next(h).win, 460);
+	th_send(h, TH_ISN + 1001, iss + 1, TCP_ACK, big, 1000);
 	struct th_frame f = th_next(h);
 
-	cr_assert_eq(f.ack, TH_ISN + 9);
+	cr_assert_eq(f.ack, TH_ISN + 1461);
 	cr_assert_eq(f.win, 0);
-	cr_assert_eq(h->last_offer, 8);
+	cr_assert_eq(h->last_offer, 1460);
 	th_free(h);
 }
 
@@ -157,23 +162,22 @@ Test(tcp_data, zero_window_segment_gets_ack_only)
 	struct tcp_conf conf;
 
 	th_conf(&conf);
-	conf.rx_buf = 4;
+	conf.rx_buf = 1460;
 	struct th *h = th_new_conf(&conf);
 	uint32_t iss = th_open(h);
 
+	memset(big, 'd', 1460);
 	h->consume = 0;
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "abcd", 4);
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, big, 1460);
 	cr_assert_eq(th_next(h).win, 0);
-	th_send(h, TH_ISN + 5, iss + 1, TCP_ACK, "e", 1);
+	th_send(h, TH_ISN + 1461, iss + 1, TCP_ACK, "e", 1);
 	struct th_frame f = th_next(h);
 
-	cr_assert_eq(f.ack, TH_ISN + 5);
+	cr_assert_eq(f.ack, TH_ISN + 1461);
 	cr_assert_eq(f.win, 0);
 	cr_assert_eq(h->data_calls, 1);
 	th_free(h);
 }
-
-static char big[8192];
 
 Test(tcp_data, answer_split_at_peer_mss)
 {
@@ -355,7 +359,7 @@ Test(tcp_data, window_update_sent_when_kept_bytes_drain)
 	struct tcp_conf conf;
 
 	th_conf(&conf);
-	conf.rx_buf = 4;
+	conf.rx_buf = 1460;
 	struct th *h = th_new_conf(&conf);
 	uint32_t iss = th_open(h);
 
@@ -363,18 +367,19 @@ Test(tcp_data, window_update_sent_when_kept_bytes_drain)
 	th_next(h);
 	cr_assert_eq(tcp_send(h->tc, h->conn, "xy", 2), 0);
 	th_next(h);
+	memset(big, 'c', 1460);
 	h->consume = 0;
-	th_send(h, TH_ISN + 2, iss + 1, TCP_ACK, "bcde", 4);
+	th_send(h, TH_ISN + 2, iss + 1, TCP_ACK, big, 1460);
 	cr_assert_eq(th_next(h).win, 0);
 	/* The ACK of "xy" frees send space: the kept bytes are offered, taken,
 	 * and the reopened window is announced. */
 	h->consume = -1;
-	th_send(h, TH_ISN + 6, iss + 3, TCP_ACK, NULL, 0);
+	th_send(h, TH_ISN + 1462, iss + 3, TCP_ACK, NULL, 0);
 	struct th_frame f = th_next(h);
 
 	cr_assert_eq(f.flags, TCP_ACK);
-	cr_assert_eq(f.ack, TH_ISN + 6);
-	cr_assert_eq(f.win, 4);
+	cr_assert_eq(f.ack, TH_ISN + 1462);
+	cr_assert_eq(f.win, 1460);
 	cr_assert_eq(th_gauges(h).rx_bufs_used, 0);
 	th_free(h);
 }

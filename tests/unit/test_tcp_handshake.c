@@ -210,6 +210,53 @@ Test(tcp_handshake, conf_check_rejects_bad_values)
 	cr_assert_not_null(tcp_conf_check(&conf));
 }
 
+Test(tcp_handshake, conf_check_rx_buf_must_hold_one_segment_of_our_mss)
+{
+	struct tcp_conf conf;
+
+	tcp_conf_default(&conf);
+	conf.rx_buf = 1;
+	cr_assert_str_eq(tcp_conf_check(&conf),
+			 "tcp: rx_buf must be 1460..65535 (at least one segment of the MSS we "
+			 "announce, 1460, and never below 536; no window scaling above), not 1");
+	conf.rx_buf = 1459;
+	cr_assert_not_null(tcp_conf_check(&conf));
+	conf.rx_buf = 1460;
+	cr_assert_null(tcp_conf_check(&conf));
+	conf.rx_buf = 65535;
+	cr_assert_null(tcp_conf_check(&conf));
+	conf.rx_buf = 65536;
+	cr_assert_not_null(tcp_conf_check(&conf));
+	/* A small MSS: still never below 536. */
+	conf.mss = 100;
+	conf.rx_buf = 535;
+	cr_assert_str_eq(tcp_conf_check(&conf),
+			 "tcp: rx_buf must be 536..65535 (at least one segment of the MSS we "
+			 "announce, 100, and never below 536; no window scaling above), not 535");
+	conf.rx_buf = 536;
+	cr_assert_null(tcp_conf_check(&conf));
+}
+
+Test(tcp_handshake, conf_check_tx_buf_must_fit_an_http_answer)
+{
+	struct tcp_conf conf;
+
+	tcp_conf_default(&conf);
+	conf.tx_buf = 2559;
+	cr_assert_str_eq(tcp_conf_check(&conf),
+			 "tcp: tx_buf must be 2560..1048576 (lib/http needs 2560 bytes of send "
+			 "space before it runs a handler), not 2559");
+	conf.tx_buf = 2560;
+	cr_assert_null(tcp_conf_check(&conf));
+	conf.tx_buf = 1048576;
+	cr_assert_null(tcp_conf_check(&conf));
+	conf.tx_buf = 1048577;
+	cr_assert_not_null(tcp_conf_check(&conf));
+	cr_assert_null(tcp_core_create(&conf, &(struct net_iface){ .mtu = NET_MTU },
+				       &(struct net_tx){ 0 },
+				       &(struct tcp_app){ .on_data = th_on_data }));
+}
+
 Test(tcp_handshake, tiny_peer_mss_is_raised_to_floor)
 {
 	struct th *h = th_new();

@@ -1,6 +1,7 @@
-/* The connection table: capacity, the policy when full (cookies or drop),
- * many connections side by side, and 10,000 connections opened and closed
- * in sequence leaving nothing behind. */
+/* The connection table: capacity, the policy when full (recycle the oldest
+ * TIME_WAIT entry, else cookies or drop), the cap on TIME_WAIT, many
+ * connections side by side, and 10,000 connections opened and closed in
+ * sequence leaving nothing behind. */
 #include "tcp_harness.h"
 
 Test(tcp_table, full_table_drops_syn_without_cookies)
@@ -145,6 +146,148 @@ Test(tcp_table, ten_thousand_connections_in_sequence_leave_nothing)
 	th_free(h);
 }
 
+/* We close first: the entry for port p ends in TIME_WAIT. */
+static void to_time_wait(struct th *h, uint16_t p)
+{
+	th_reset_capture(h);
+	one_exchange(h, p, true);
+}
+
+/* Whether port p still has an entry: a resent FIN of the peer is ACKed in
+ * TIME_WAIT; without an entry it is answered by a RST. */
+static bool still_in_time_wait(struct th *h, uint16_t p)
+{
+	th_reset_capture(h);
+	th_send_from(h, p, TH_ISN + 4, 0, TCP_ACK | TCP_FIN, 65535, 0, NULL, 0);
+	struct th_frame f = th_next(h);
+
+	th_none(h);
+	return !(f.flags & TCP_RST);
+}
+
+Test(tcp_table, max_time_wait_is_capped_at_half_the_table)
+{
+	struct tcp_conf conf;
+
+	th_conf(&conf);
+	conf.max_conns = 8;                     /* max_time_wait stays 4096 */
+	struct th *h = th_new_conf(&conf);
+
+	for (uint16_t p = 1; p <= 6; p++)
+		to_time_wait(h, p);
+	cr_assert_eq(th_gauges(h).time_wait, 4);
+	cr_assert_eq(th_gauges(h).conns, 4);
+	cr_assert_eq(TH_ST(h, time_wait_recycled), 2);
+	th_free(h);
+}
+
+Test(tcp_table, full_table_syn_takes_the_oldest_time_wait_entry)
+{
+	struct tcp_conf conf;
+
+	th_conf(&conf);
+	conf.max_conns = 4;
+	conf.syn_backlog = 4;
+	struct th *h = th_new_conf(&conf);
+
+	to_time_wait(h, 1);
+	to_time_wait(h, 2);
+	th_open_port(h, 3);
+	th_open_port(h, 4);
+	cr_assert_eq(th_gauges(h).conns, 4);
+	th_reset_capture(h);
+	th_send_from(h, 9, TH_ISN, 0, TCP_SYN, 65535, 1460, NULL, 0);
+	struct th_frame f = th_next(h);
+
+	cr_assert_eq(f.flags, TCP_SYN | TCP_ACK);
+	cr_assert_eq(f.dport, 9);
+	cr_assert_eq(TH_ST(h, time_wait_recycled), 1);
+	cr_assert_eq(TH_ST(h, drop_table_full), 0);
+	cr_assert_eq(th_gauges(h).time_wait, 1);
+	cr_assert_eq(th_gauges(h).syn_rcvd, 1);
+	cr_assert(still_in_time_wait(h, 2), "the newer TIME_WAIT entry must stay");
+	cr_assert(!still_in_time_wait(h, 1), "the oldest TIME_WAIT entry is the one taken");
+	th_free(h);
+}
+
+Test(tcp_table, restarted_time_wait_becomes_the_newest)
+{
+	struct tcp_conf conf;
+
+	th_conf(&conf);
+	conf.max_conns = 4;
+	conf.syn_backlog = 4;
+	struct th *h = th_new_conf(&conf);
+
+	to_time_wait(h, 1);
+	to_time_wait(h, 2);
+	th_open_port(h, 3);
+	th_open_port(h, 4);
+	th_advance(h, 1000);
+	/* Port 1's FIN again (our ACK was lost): its 2 MSL start over, so it
+	 * now expires after port 2's. */
+	cr_assert(still_in_time_wait(h, 1));
+	th_send_from(h, 9, TH_ISN, 0, TCP_SYN, 65535, 1460, NULL, 0);
+	cr_assert_eq(th_next(h).flags, TCP_SYN | TCP_ACK);
+	cr_assert(still_in_time_wait(h, 1));
+	cr_assert(!still_in_time_wait(h, 2));
+	/* Port 1 expires 2 s after its restart, not 2 s after it entered. */
+	th_advance(h, 1999);
+	cr_assert_eq(th_gauges(h).time_wait, 1);
+	th_advance(h, 1);
+	cr_assert_eq(th_gauges(h).time_wait, 0);
+	th_free(h);
+}
+
+Test(tcp_table, full_table_cookie_ack_takes_the_oldest_time_wait_entry)
+{
+	struct tcp_conf conf;
+
+	th_conf(&conf);
+	conf.max_conns = 4;
+	conf.syn_backlog = 4;
+	conf.cookies = TCP_COOKIES_ALWAYS;
+	struct th *h = th_new_conf(&conf);
+
+	to_time_wait(h, 1);
+	to_time_wait(h, 2);
+	th_open_port(h, 3);
+	th_open_port(h, 4);
+	th_reset_capture(h);
+	th_send_from(h, 9, TH_ISN, 0, TCP_SYN, 65535, 1460, NULL, 0);
+	struct th_frame f = th_next(h);
+
+	cr_assert_eq(f.flags, TCP_SYN | TCP_ACK);
+	th_send_from(h, 9, TH_ISN + 1, f.seq + 1, TCP_ACK, 65535, 0, NULL, 0);
+	th_none(h);
+	cr_assert_eq(TH_ST(h, cookies_accepted), 5);
+	cr_assert_eq(TH_ST(h, time_wait_recycled), 1);
+	cr_assert_eq(TH_ST(h, drop_table_full), 0);
+	cr_assert_eq(th_gauges(h).established, 3);
+	cr_assert_eq(th_gauges(h).time_wait, 1);
+	cr_assert(still_in_time_wait(h, 2));
+	th_free(h);
+}
+
+/* The dataplane's case in small: a table far smaller than the number of
+ * connections the server closes within one TIME_WAIT period. */
+Test(tcp_table, server_closed_connections_never_find_the_table_full)
+{
+	struct tcp_conf conf;
+
+	th_conf(&conf);
+	conf.max_conns = 16;
+	struct th *h = th_new_conf(&conf);
+
+	for (uint16_t p = 1; p <= 200; p++)
+		to_time_wait(h, p);
+	cr_assert_eq(TH_ST(h, conns_opened), 200);
+	cr_assert_eq(TH_ST(h, drop_table_full), 0);
+	cr_assert_eq(th_gauges(h).time_wait, 8);
+	cr_assert_eq(TH_ST(h, time_wait_recycled), 192);
+	th_free(h);
+}
+
 Test(tcp_table, stats_names_match_counters)
 {
 	cr_assert_eq(TCP_STATS_N * sizeof(uint64_t), sizeof(struct tcp_stats));
@@ -175,10 +318,11 @@ Test(tcp_table, random_segments_keep_invariants)
 	conf.max_conns = 8;
 	conf.syn_backlog = 4;
 	conf.cookies = TCP_COOKIES_AUTO;
-	conf.rx_buf = 64;
+	conf.mss = 536;
+	conf.rx_buf = 536;                      /* the smallest allowed... */
 	struct th *h = th_new_conf(&conf);
 	uint32_t last_seq[8] = { 0 }, last_ack[8] = { 0 };
-	uint8_t payload[100];
+	uint8_t payload[600];                   /* ...and segments that fill it */
 
 	memset(payload, 'r', sizeof(payload));
 	h->reply = "HTTP/1.1 200 OK\r\n\r\n";
