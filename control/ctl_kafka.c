@@ -62,8 +62,6 @@
 #include "ctl_order_json.h"
 #include "ord_journal.h"
 
-/* A burst is synced at once past this many records, not at the next tick. */
-#define CTL_KAFKA_SYNC_BATCH 4096
 /* After a failed delivery: wait this long before producing again, so a dead
  * cluster costs one probe per message timeout, not a busy loop. */
 #define CTL_KAFKA_RETRY_MS 500
@@ -108,6 +106,7 @@ struct ctl_kafka {
 	bool fatal;               /* librdkafka raised a fatal error */
 	bool stopping;            /* producer_stop is destroying the handle */
 	uint64_t retry_at;        /* when to rewind; 0 = not yet scheduled */
+	uint64_t revive_at;       /* when to try creating a lost producer again */
 	uint64_t last_sync_ms, last_ack_ms;
 
 	struct ctl_kafka_stats st;
@@ -275,7 +274,20 @@ static void producer_restart(struct ctl_kafka *k)
 	k->fatal = false;
 	k->st.fatal_restarts++;
 	if (producer_start(k, err, sizeof(err)) < 0)
-		ck_err(k, "cannot recreate the producer after a fatal error: %s", err);
+		ck_err(k, "cannot recreate the producer after a fatal error: %s; retrying", err);
+}
+
+/* A producer that could not be recreated is tried again every CTL_KAFKA_RETRY_MS. */
+static void producer_revive(struct ctl_kafka *k, uint64_t now_ms)
+{
+	char err[CTL_KAFKA_ERR_CAP];
+
+	if (k->rk || now_ms < k->revive_at)
+		return;
+	if (producer_start(k, err, sizeof(err)) < 0) {
+		ck_err(k, "cannot recreate the producer: %s; retrying", err);
+		k->revive_at = now_ms + CTL_KAFKA_RETRY_MS;
+	}
 }
 
 /* ---- producing from the journal ------------------------------------------- */
@@ -481,6 +493,7 @@ int ctl_kafka_poll(struct ctl_kafka *k, uint64_t now_ms)
 		rd_kafka_poll(k->rk, 0);
 	if (k->fatal)
 		producer_restart(k);
+	producer_revive(k, now_ms);
 	retry_due(k, now_ms);
 	if (produce_ready(k) < 0)
 		return -1;

@@ -10,12 +10,13 @@
  *                                             -> journal ack (batched)
  *
  * An order is handed to Kafka only once it is durable in the journal
- * (ord_journal.h), so a crash can lose nothing the caller was told it
- * submitted... once a sync has run: the caller's promise to a buyer waits
- * for on_confirmed or for ctl_kafka_synced_seq() to pass the order's seq.
- * A failed delivery leaves the order in the journal and it is produced again,
- * in journal order, when the brokers answer; a restart produces the unacked
- * journal first.
+ * (ord_journal.h). submit() only buffers it: the order survives a crash
+ * (process or power) once ctl_kafka_synced_seq() has reached its seq, at
+ * most sync_interval_ms (or CTL_KAFKA_SYNC_BATCH orders) later. A caller
+ * that must never tell a buyer "yes" for an order a crash could lose waits
+ * for that, or for on_confirmed. A failed delivery leaves the order in the
+ * journal and it is produced again, in journal order, when the brokers
+ * answer; a restart produces the unacked journal first.
  *
  * Duplicates: an order delivered but not yet acked in the journal when the
  * process dies is produced again by the next run (the idempotent producer
@@ -39,7 +40,11 @@
 #define CTL_KAFKA_DEFAULT_TOPIC "seckill.orders"
 #define CTL_KAFKA_DEFAULT_QUEUE_MAX 10000
 #define CTL_KAFKA_DEFAULT_JOURNAL_MAX (1ull << 30)   /* 1 GiB: ~19M orders at 56 B */
+/* Suggested periods (conf 0 means every poll): an fsync batch every 5 ms costs
+ * one fsync per 5 ms however many orders, and bounds what a crash can lose. */
 #define CTL_KAFKA_DEFAULT_SYNC_MS 5
+/* A burst is synced at once past this many orders, not at the next tick. */
+#define CTL_KAFKA_SYNC_BATCH 4096
 #define CTL_KAFKA_DEFAULT_ACK_MS 10
 /* Kafka's own delivery.timeout.ms default (KIP-91): rides out a leader
  * election or a rolling broker restart without a failed delivery, yet a lost
@@ -59,7 +64,7 @@ struct ctl_kafka_conf {
 	const char *bootstrap;        /* "host:port,..." (required) */
 	const char *topic;            /* NULL: CTL_KAFKA_DEFAULT_TOPIC */
 	const char *journal_dir;      /* required; created if missing */
-	uint32_t queue_max;           /* orders handed to librdkafka, not yet reported; 0: default */
+	uint32_t queue_max;           /* window: orders past the delivered prefix that may be\n\t\t\t\t\t * in librdkafka at once; the rest wait in the journal.\n\t\t\t\t\t * 0: default */
 	uint64_t journal_max_bytes;   /* 0: default */
 	uint32_t sync_interval_ms;    /* fsync batch period; 0: every poll */
 	uint32_t ack_interval_ms;     /* ack persist period; 0: every poll */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "dp_conf.h"
 
@@ -25,9 +26,42 @@
 /* Per-connection buffers above 16 MiB would take the whole pool for one peer. */
 #define DP_BUF_LIMIT (16u << 20)
 
+/*
+ * Rate-limit defaults, nginx limit_req with burst and nodelay:
+ *  - per IP, 50 r/s burst 100: a carrier-grade NAT puts hundreds of phones
+ *    behind one address and at the opening second each presses once; 100 at
+ *    once then 50 a second lets such a crowd through, while a bot on one
+ *    address is cut from thousands a second to 50.
+ *  - per buyer, 2 r/s burst 5: a person presses a few times a second at
+ *    most; the purchase set already makes a second buy 409, so this only
+ *    sheds a script hammering with one token.
+ */
+#define DP_IP_RATE_DEFAULT 50
+#define DP_IP_BURST_DEFAULT 100
+#define DP_BUYER_RATE_DEFAULT 2
+#define DP_BUYER_BURST_DEFAULT 5
+/* Requests per second (or minute) a limit may be set to: above this a
+ * limit is no limit, and the milli-request rate must fit 32 bits. */
+#define DP_RATE_MAX 1000000
+/* The purchase set holds a claim per sold unit; twice the stock leaves the
+ * open-addressing table half empty, and never below 64 Ki (2 MB). */
+#define DP_MAX_BUYERS_MIN_DEFAULT 65536
+#define DP_MAX_BUYERS_LIMIT (1u << 28)
+/* 16 Ki records (640 KiB) per core: at a million sales a second a core
+ * fills it in 16 ms, 16 times the control thread's 1 ms drain period. */
+#define DP_ORDER_RING_DEFAULT 16384
+#define DP_ORDER_RING_MAX (1u << 24)
+/* 256 MiB of journal: 4.7 million orders waiting for the control plane. */
+#define DP_JOURNAL_MB_DEFAULT 256
+#define DP_JOURNAL_MB_MAX (1u << 20)
+#define DP_MS_PER_S 1000
+
 enum {
 	OPT_IP = 256, OPT_PORT, OPT_MAX_CONNS, OPT_COOKIES, OPT_RX_BUF, OPT_TX_BUF,
 	OPT_IDLE_TIMEOUT, OPT_IDLE_SLEEP, OPT_BURST, OPT_MBUFS, OPT_STATS_INTERVAL,
+	OPT_CAMPAIGN, OPT_TOKEN_KEY, OPT_IP_RATE, OPT_IP_BURST, OPT_BUYER_RATE,
+	OPT_BUYER_BURST, OPT_BLACK_IP, OPT_BLACK_BUYER, OPT_MAX_BUYERS, OPT_ORDER_RING,
+	OPT_NODE_ID, OPT_STATE_DIR, OPT_JOURNAL_MB,
 };
 
 static const struct option dp_long_opts[] = {
@@ -42,6 +76,19 @@ static const struct option dp_long_opts[] = {
 	{ "burst",          required_argument, NULL, OPT_BURST },
 	{ "mbufs",          required_argument, NULL, OPT_MBUFS },
 	{ "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
+	{ "campaign",       required_argument, NULL, OPT_CAMPAIGN },
+	{ "token-key",      required_argument, NULL, OPT_TOKEN_KEY },
+	{ "ip-rate",        required_argument, NULL, OPT_IP_RATE },
+	{ "ip-burst",       required_argument, NULL, OPT_IP_BURST },
+	{ "buyer-rate",     required_argument, NULL, OPT_BUYER_RATE },
+	{ "buyer-burst",    required_argument, NULL, OPT_BUYER_BURST },
+	{ "blacklist-ip",   required_argument, NULL, OPT_BLACK_IP },
+	{ "blacklist-buyer", required_argument, NULL, OPT_BLACK_BUYER },
+	{ "max-buyers",     required_argument, NULL, OPT_MAX_BUYERS },
+	{ "order-ring",     required_argument, NULL, OPT_ORDER_RING },
+	{ "node-id",        required_argument, NULL, OPT_NODE_ID },
+	{ "state-dir",      required_argument, NULL, OPT_STATE_DIR },
+	{ "journal-max-mb", required_argument, NULL, OPT_JOURNAL_MB },
 	{ "help",           no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -69,11 +116,33 @@ void dp_conf_usage(FILE *f, const char *prog)
 		"  --stats-interval S      print counters every S seconds; 0 = only at exit (0)\n"
 		"  --help                  this text\n"
 		"\n"
+		"The sale (POST /api/campaigns/{id}/orders; without --campaign, /api/ is 404):\n"
+		"  --campaign ID:STOCK[:STARTS_AT]  a campaign of STOCK units, open from STARTS_AT\n"
+		"                          (Unix seconds, or +SECONDS from start; default now);\n"
+		"                          repeatable, at most %u, %" PRIu64 " units in all\n"
+		"  --token-key FILE        operator key the buyer tokens are signed with (required\n"
+		"                          with --campaign; make one: seckillctl token keygen > FILE)\n"
+		"  --ip-rate N[/s|/m]      per-IP limit_req rate; 0 = off (%u/s)\n"
+		"  --ip-burst N            per-IP burst, requests passed at once (%u)\n"
+		"  --buyer-rate N[/s|/m]   per-buyer rate; 0 = off (%u/s)\n"
+		"  --buyer-burst N         per-buyer burst (%u)\n"
+		"  --blacklist-ip A.B.C.D  refuse this address (403); repeatable, at most %u\n"
+		"  --blacklist-buyer ID    refuse this buyer (403); repeatable, at most %u\n"
+		"  --max-buyers N          purchase set capacity (2 x total stock, at least %u)\n"
+		"  --order-ring N          order ring slots per worker, a power of two (%u)\n"
+		"  --node-id N             this host's id in order ids, 0..65535 (0)\n"
+		"  --state-dir DIR         boot epoch file and order journal (%s; created)\n"
+		"  --journal-max-mb N      journal size; nearly full, sales get 503 (%u)\n"
+		"\n"
 		"Example (see tools/serve, which builds the EAL part for you):\n"
 		"  %s --no-huge -m 256 --no-pci --file-prefix sk --lcores 0@0,1@1 \\\n"
 		"     --vdev net_af_packet0,iface=sk-dp0 -- --ip 198.18.0.1\n",
 		prog, t.max_conns, t.rx_buf, t.tx_buf, t.idle_timeout_ms,
-		DP_IDLE_SLEEP_US_DEFAULT, DP_BURST_MAX, DP_BURST_DEFAULT, DP_MBUFS_DEFAULT, prog);
+		DP_IDLE_SLEEP_US_DEFAULT, DP_BURST_MAX, DP_BURST_DEFAULT, DP_MBUFS_DEFAULT,
+		SALE_MAX_CAMPAIGNS, DP_STOCK_MAX, DP_IP_RATE_DEFAULT, DP_IP_BURST_DEFAULT,
+		DP_BUYER_RATE_DEFAULT, DP_BUYER_BURST_DEFAULT, DP_BLACKLIST_MAX, DP_BLACKLIST_MAX,
+		DP_MAX_BUYERS_MIN_DEFAULT, DP_ORDER_RING_DEFAULT, DP_STATE_DIR_DEFAULT,
+		DP_JOURNAL_MB_DEFAULT, prog);
 }
 
 static void dp_conf_error(char *err, size_t errlen, const char *fmt, ...)
@@ -110,6 +179,15 @@ static void dp_conf_defaults(struct dp_conf *conf)
 	conf->idle_sleep_us = DP_IDLE_SLEEP_US_DEFAULT;
 	conf->burst = DP_BURST_DEFAULT;
 	conf->mbufs = DP_MBUFS_DEFAULT;
+	conf->sale.ip_rate = DP_IP_RATE_DEFAULT;
+	conf->sale.ip_per = 1;
+	conf->sale.ip_burst = DP_IP_BURST_DEFAULT;
+	conf->sale.buyer_rate = DP_BUYER_RATE_DEFAULT;
+	conf->sale.buyer_per = 1;
+	conf->sale.buyer_burst = DP_BUYER_BURST_DEFAULT;
+	conf->sale.order_ring = DP_ORDER_RING_DEFAULT;
+	conf->sale.journal_max_bytes = (uint64_t)DP_JOURNAL_MB_DEFAULT << 20;
+	snprintf(conf->sale.state_dir, sizeof(conf->sale.state_dir), "%s", DP_STATE_DIR_DEFAULT);
 }
 
 /* The range each numeric option accepts, and where its value goes. */
@@ -129,6 +207,12 @@ static const struct dp_num_opt dp_num_opts[] = {
 	{ OPT_BURST,          "--burst",          1, DP_BURST_MAX },
 	{ OPT_MBUFS,          "--mbufs",          DP_MBUFS_MIN, 1u << 24 },
 	{ OPT_STATS_INTERVAL, "--stats-interval", 0, 86400 },
+	{ OPT_IP_BURST,       "--ip-burst",       0, LIM_EXCESS_MAX / 1000 },
+	{ OPT_BUYER_BURST,    "--buyer-burst",    0, LIM_EXCESS_MAX / 1000 },
+	{ OPT_MAX_BUYERS,     "--max-buyers",     1, DP_MAX_BUYERS_LIMIT },
+	{ OPT_ORDER_RING,     "--order-ring",     2, DP_ORDER_RING_MAX },
+	{ OPT_NODE_ID,        "--node-id",        0, UINT16_MAX },
+	{ OPT_JOURNAL_MB,     "--journal-max-mb", 1, DP_JOURNAL_MB_MAX },
 };
 
 static void dp_conf_store(struct dp_conf *conf, int id, uint64_t v)
@@ -143,7 +227,159 @@ static void dp_conf_store(struct dp_conf *conf, int id, uint64_t v)
 	case OPT_BURST:          conf->burst = (uint16_t)v; break;
 	case OPT_MBUFS:          conf->mbufs = (uint32_t)v; break;
 	case OPT_STATS_INTERVAL: conf->stats_interval_s = (uint32_t)v; break;
+	case OPT_IP_BURST:       conf->sale.ip_burst = (uint32_t)v; break;
+	case OPT_BUYER_BURST:    conf->sale.buyer_burst = (uint32_t)v; break;
+	case OPT_MAX_BUYERS:     conf->sale.max_buyers = (uint32_t)v; break;
+	case OPT_ORDER_RING:     conf->sale.order_ring = (uint32_t)v; break;
+	case OPT_NODE_ID:        conf->sale.node_id = (uint16_t)v; break;
+	case OPT_JOURNAL_MB:     conf->sale.journal_max_bytes = v << 20; break;
 	}
+}
+
+/* --campaign ID:STOCK[:STARTS_AT]; STARTS_AT is Unix seconds or +SECONDS. */
+static bool dp_conf_campaign(struct dp_sale_conf *sc, const char *arg, char *err, size_t errlen)
+{
+	char buf[128], *id_s, *stock_s, *start_s, *save = NULL;
+	uint64_t id, stock, start, now_ms = (uint64_t)time(NULL) * DP_MS_PER_S;
+	struct dp_campaign *cp;
+	bool rel;
+
+	if (strlen(arg) >= sizeof(buf))
+		goto bad;
+	snprintf(buf, sizeof(buf), "%s", arg);
+	id_s = strtok_r(buf, ":", &save);
+	stock_s = strtok_r(NULL, ":", &save);
+	start_s = strtok_r(NULL, "", &save);
+	if (id_s == NULL || stock_s == NULL || !dp_conf_uint(id_s, 1, UINT32_MAX, &id) ||
+	    !dp_conf_uint(stock_s, 1, DP_STOCK_MAX, &stock))
+		goto bad;
+	start = now_ms / DP_MS_PER_S;
+	if (start_s != NULL) {
+		rel = start_s[0] == '+';
+		if (!dp_conf_uint(start_s + rel, 0, UINT32_MAX, &start))
+			goto bad;
+		if (rel)
+			start += now_ms / DP_MS_PER_S;
+	}
+	for (unsigned i = 0; i < sc->n_campaigns; i++)
+		if (sc->camp[i].id == id) {
+			dp_conf_error(err, errlen, "--campaign %s: campaign %" PRIu64 " is given "
+				      "twice; campaign ids must differ", arg, id);
+			return false;
+		}
+	if (sc->n_campaigns == SALE_MAX_CAMPAIGNS || sc->total_stock + stock > DP_STOCK_MAX) {
+		dp_conf_error(err, errlen, "--campaign %s: too much: at most %u campaigns and %"
+			      PRIu64 " units in all on one host", arg, SALE_MAX_CAMPAIGNS,
+			      DP_STOCK_MAX);
+		return false;
+	}
+	cp = &sc->camp[sc->n_campaigns++];
+	cp->id = (uint32_t)id;
+	cp->stock = stock;
+	cp->starts_at_ms = start_s == NULL ? now_ms : start * DP_MS_PER_S;
+	sc->total_stock += stock;
+	return true;
+bad:
+	dp_conf_error(err, errlen, "--campaign '%s': expected ID:STOCK[:STARTS_AT] with ID "
+		      "1..4294967295, STOCK 1..%" PRIu64 ", STARTS_AT Unix seconds or +SECONDS, "
+		      "e.g. --campaign 1:1000:+60", arg, DP_STOCK_MAX);
+	return false;
+}
+
+/* --ip-rate / --buyer-rate: N, N/s or N/m, as nginx's rate=Nr/s. */
+static bool dp_conf_rate(const char *name, const char *arg, uint32_t *rate, uint32_t *per,
+			 char *err, size_t errlen)
+{
+	char buf[32], *slash;
+	uint64_t v;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	slash = strchr(buf, '/');
+	*per = 1;
+	if (slash != NULL) {
+		if (strcmp(slash, "/m") == 0)
+			*per = 60;
+		else if (strcmp(slash, "/s") != 0)
+			slash = buf;             /* makes the number check below fail */
+		*slash = '\0';
+	}
+	if (strlen(arg) >= sizeof(buf) || !dp_conf_uint(buf, 0, DP_RATE_MAX, &v)) {
+		dp_conf_error(err, errlen, "%s '%s': expected N, N/s or N/m with N 0..%u "
+			      "(0 = no limit), e.g. %s 50/s", name, arg, DP_RATE_MAX, name);
+		return false;
+	}
+	*rate = (uint32_t)v;
+	return true;
+}
+
+static bool dp_conf_blacklist(struct dp_sale_conf *sc, int id, const char *arg,
+			      char *err, size_t errlen)
+{
+	struct in_addr a;
+	uint64_t v;
+
+	if ((id == OPT_BLACK_IP ? sc->n_black_ip : sc->n_black_buyer) == DP_BLACKLIST_MAX) {
+		dp_conf_error(err, errlen, "%s %s: at most %u entries per blacklist",
+			      id == OPT_BLACK_IP ? "--blacklist-ip" : "--blacklist-buyer", arg,
+			      DP_BLACKLIST_MAX);
+		return false;
+	}
+	if (id == OPT_BLACK_IP) {
+		if (inet_pton(AF_INET, arg, &a) != 1) {
+			dp_conf_error(err, errlen, "--blacklist-ip '%s' is not an IPv4 address; "
+				      "give dotted quad, e.g. 203.0.113.7", arg);
+			return false;
+		}
+		sc->black_ip[sc->n_black_ip++] = a.s_addr;
+		return true;
+	}
+	if (!dp_conf_uint(arg, 1, UINT64_MAX - 1, &v)) {
+		dp_conf_error(err, errlen, "--blacklist-buyer '%s': expected a buyer id, "
+			      "1..18446744073709551614", arg);
+		return false;
+	}
+	sc->black_buyer[sc->n_black_buyer++] = v;
+	return true;
+}
+
+/* The sale's options that are not plain numbers: 1 done, 0 not one, -1 bad. */
+static int dp_conf_sale_opt(struct dp_sale_conf *sc, int id, const char *arg,
+			    char *err, size_t errlen)
+{
+	bool ok;
+
+	switch (id) {
+	case OPT_CAMPAIGN:
+		ok = dp_conf_campaign(sc, arg, err, errlen);
+		break;
+	case OPT_TOKEN_KEY:
+		ok = strlen(arg) < sizeof(sc->key_file);
+		snprintf(sc->key_file, sizeof(sc->key_file), "%s", arg);
+		if (!ok)
+			dp_conf_error(err, errlen, "--token-key: path too long");
+		break;
+	case OPT_STATE_DIR:
+		ok = strlen(arg) < sizeof(sc->state_dir) - 64 && arg[0] != '\0';
+		snprintf(sc->state_dir, sizeof(sc->state_dir), "%s", arg);
+		if (!ok)
+			dp_conf_error(err, errlen, "--state-dir '%s': give a directory path "
+				      "(not empty, under %d bytes)", arg, DP_PATH_CAP - 64);
+		break;
+	case OPT_IP_RATE:
+		ok = dp_conf_rate("--ip-rate", arg, &sc->ip_rate, &sc->ip_per, err, errlen);
+		break;
+	case OPT_BUYER_RATE:
+		ok = dp_conf_rate("--buyer-rate", arg, &sc->buyer_rate, &sc->buyer_per, err,
+				  errlen);
+		break;
+	case OPT_BLACK_IP:
+	case OPT_BLACK_BUYER:
+		ok = dp_conf_blacklist(sc, id, arg, err, errlen);
+		break;
+	default:
+		return 0;
+	}
+	return ok ? 1 : -1;
 }
 
 /* Handles one option; false (with err set) when its value is unusable. */
@@ -152,7 +388,11 @@ static bool dp_conf_opt(struct dp_conf *conf, int id, const char *arg, char *err
 	struct in_addr a;
 	uint64_t v;
 	size_t i;
+	int r;
 
+	r = dp_conf_sale_opt(&conf->sale, id, arg, err, errlen);
+	if (r != 0)
+		return r > 0;
 	if (id == OPT_IP) {
 		if (inet_pton(AF_INET, arg, &a) != 1) {
 			dp_conf_error(err, errlen, "--ip '%s' is not an IPv4 address; "
@@ -205,6 +445,52 @@ static bool dp_conf_cookie_key(struct dp_conf *conf, char *err, size_t errlen)
 	return true;
 }
 
+/* After all options: the rules, the key, the defaults that depend on the stock. */
+static bool dp_conf_sale_check(struct dp_sale_conf *sc, char *err, size_t errlen)
+{
+	char kerr[TOKEN_ERR_CAP];
+
+	if (sc->n_campaigns == 0)
+		return true;
+	if (sc->key_file[0] == '\0') {
+		dp_conf_error(err, errlen, "--campaign needs --token-key FILE, the key buyer "
+			      "tokens are signed with; make one: seckillctl token keygen > FILE");
+		return false;
+	}
+	if (token_key_load(sc->key_file, &sc->key, kerr, sizeof(kerr)) < 0) {
+		dp_conf_error(err, errlen, "--token-key: %s; make a key file with "
+			      "seckillctl token keygen > %s", kerr, sc->key_file);
+		return false;
+	}
+	if (sc->ip_rate != 0 &&
+	    lim_rule_set(&sc->ip_rule, sc->ip_rate, sc->ip_per, sc->ip_burst) < 0) {
+		dp_conf_error(err, errlen, "--ip-rate %u with --ip-burst %u: not a usable "
+			      "limit; lower the burst", sc->ip_rate, sc->ip_burst);
+		return false;
+	}
+	if (sc->buyer_rate != 0 &&
+	    lim_rule_set(&sc->buyer_rule, sc->buyer_rate, sc->buyer_per, sc->buyer_burst) < 0) {
+		dp_conf_error(err, errlen, "--buyer-rate %u with --buyer-burst %u: not a usable "
+			      "limit; lower the burst", sc->buyer_rate, sc->buyer_burst);
+		return false;
+	}
+	if ((sc->order_ring & (sc->order_ring - 1)) != 0) {
+		dp_conf_error(err, errlen, "--order-ring %u: must be a power of two, e.g. %u",
+			      sc->order_ring, DP_ORDER_RING_DEFAULT);
+		return false;
+	}
+	if (sc->max_buyers == 0) {
+		uint64_t want = 2 * sc->total_stock;
+
+		if (want < DP_MAX_BUYERS_MIN_DEFAULT)
+			want = DP_MAX_BUYERS_MIN_DEFAULT;
+		if (want > DP_MAX_BUYERS_LIMIT)
+			want = DP_MAX_BUYERS_LIMIT;
+		sc->max_buyers = (uint32_t)want;
+	}
+	return true;
+}
+
 enum dp_conf_result dp_conf_parse(struct dp_conf *conf, int argc, char **argv,
 				  char *err, size_t errlen)
 {
@@ -235,6 +521,8 @@ enum dp_conf_result dp_conf_parse(struct dp_conf *conf, int argc, char **argv,
 			      "e.g. --ip 198.18.0.1 (tools/netns sets it up)");
 		return DP_CONF_ERROR;
 	}
+	if (!dp_conf_sale_check(&conf->sale, err, errlen))
+		return DP_CONF_ERROR;
 	if (!dp_conf_cookie_key(conf, err, errlen))
 		return DP_CONF_ERROR;
 	bad = tcp_conf_check(&conf->tcp);

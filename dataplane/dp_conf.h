@@ -11,7 +11,10 @@
 #include <stdio.h>
 
 #include "http_server.h"
+#include "lim_bucket.h"
+#include "sale.h"
 #include "tcp.h"
+#include "token.h"
 
 /* Largest RX burst we accept: the per-core arrays are sized by it. */
 #define DP_BURST_MAX 256
@@ -28,6 +31,40 @@
 #define DP_IDLE_SLEEP_US_DEFAULT 200
 #define DP_IDLE_SLEEP_US_MAX 100000
 
+/* The sale's options. Limits: the per-core order books are sized by the
+ * total stock (32 bytes a unit per core), hence a total a host can hold. */
+#define DP_STOCK_MAX (UINT64_C(1) << 26)
+#define DP_BLACKLIST_MAX 4096        /* entries per blacklist (sale_conf) */
+#define DP_STATE_DIR_DEFAULT "./seckill-state"
+#define DP_PATH_CAP 4096
+
+struct dp_campaign {
+	uint32_t id;
+	uint64_t stock;
+	uint64_t starts_at_ms;       /* Unix ms; 0 = open now */
+};
+
+struct dp_sale_conf {
+	unsigned n_campaigns;        /* 0: no sale, /api/ answers 404 */
+	struct dp_campaign camp[SALE_MAX_CAMPAIGNS];
+	uint64_t total_stock;
+	char key_file[DP_PATH_CAP];
+	struct token_key key;        /* loaded from key_file while parsing */
+	struct lim_rule ip_rule;     /* rate 0: off */
+	struct lim_rule buyer_rule;
+	/* As given: rate per `per` seconds (1 or 60), burst in requests. */
+	uint32_t ip_rate, ip_per, ip_burst;
+	uint32_t buyer_rate, buyer_per, buyer_burst;
+	unsigned n_black_ip, n_black_buyer;
+	uint32_t black_ip[DP_BLACKLIST_MAX];     /* network order */
+	uint64_t black_buyer[DP_BLACKLIST_MAX];
+	uint32_t max_buyers;         /* purchase set capacity */
+	uint32_t order_ring;         /* per-core ring slots, a power of two */
+	uint16_t node_id;
+	char state_dir[DP_PATH_CAP];
+	uint64_t journal_max_bytes;
+};
+
 struct dp_conf {
 	uint32_t ip;                 /* network byte order */
 	char ip_str[16];
@@ -37,6 +74,7 @@ struct dp_conf {
 	uint16_t burst;
 	uint32_t mbufs;
 	uint32_t stats_interval_s;   /* 0 = counters only at exit */
+	struct dp_sale_conf sale;
 };
 
 enum dp_conf_result { DP_CONF_OK = 0, DP_CONF_HELP, DP_CONF_ERROR };

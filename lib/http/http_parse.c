@@ -63,7 +63,7 @@ struct cursor {
 /* Framing facts gathered from headers and checked once the head is complete. */
 struct fields {
 	uint64_t content_length;
-	uint8_t has_cl, conn_close, conn_keep_alive;
+	uint8_t has_cl, has_te, conn_close, conn_keep_alive;
 };
 
 /* What running out of bytes at cur->end means. */
@@ -259,8 +259,8 @@ static int field_content_length(struct http_span v, struct fields *f, const stru
 {
 	uint64_t n = 0;
 
-	if (v.len == 0)
-		return HTTP_PARSE_BAD_REQUEST;
+	if (v.len == 0 || f->has_te)
+		return HTTP_PARSE_BAD_REQUEST;  /* TE and CL: RFC 9112 6.3 item 3 */
 	for (uint32_t i = 0; i < v.len; i++) {
 		uint8_t d = (uint8_t)v.p[i] - '0';
 
@@ -335,8 +335,11 @@ static int field_known(const struct http_header *h, struct http_request *req,
 			return field_content_length(h->value, f, lim);
 		break;
 	case 17:
-		if (token_ieq(h->name.p, "transfer-encoding", 17))
-			return HTTP_PARSE_BAD_REQUEST;  /* no chunked bodies: see the header */
+		if (token_ieq(h->name.p, "transfer-encoding", 17)) {
+			if (f->has_cl)          /* CL and TE: RFC 9112 6.3 item 3 */
+				return HTTP_PARSE_BAD_REQUEST;
+			f->has_te = 1;          /* 501 once the head is complete */
+		}
 		break;
 	}
 	return 0;
@@ -445,6 +448,11 @@ static int parse_head(struct cursor *cur, struct http_request *req,
 	/* RFC 9112 3.2: a 1.1 request without Host is 400 (one Host: field_once). */
 	if (req->version_minor == 1 && !req->host.p)
 		return HTTP_PARSE_BAD_REQUEST;
+	/* A transfer coding we do not implement (RFC 9112 6.1): 501. Decided
+	 * here, not at the field, because a Content-Length after it makes the
+	 * request 400 instead. */
+	if (f->has_te)
+		return HTTP_PARSE_NOT_IMPLEMENTED;
 	return 0;
 }
 
@@ -487,6 +495,7 @@ uint16_t http_parse_status(int err)
 	case HTTP_PARSE_HEADER_TOO_LARGE: return 431;
 	case HTTP_PARSE_BODY_TOO_LARGE: return 413;
 	case HTTP_PARSE_BAD_VERSION: return 505;
+	case HTTP_PARSE_NOT_IMPLEMENTED: return 501;
 	default: return 400;
 	}
 }

@@ -23,11 +23,15 @@
  *     the colon is 400, RFC 9112 5.1); obs-fold (a line starting with SP or
  *     HTAB) is 400; values may hold VCHAR, SP, HTAB and obs-text; any other
  *     control byte (NUL included) is 400, in values and in the target alike.
- *   - bodies are framed by Content-Length only. Transfer-Encoding of any kind
- *     is 400: we take no chunked uploads (RFC 9112 6.1 would also allow 501
- *     for an unknown coding; 400 keeps "TE present" one rule, and TE with CL is
- *     the classic smuggling shape that MUST be refused). Content-Length must be
- *     1*DIGIT without sign, space inside or list; repeats must agree.
+ *   - bodies are framed by Content-Length only. We implement no transfer
+ *     coding (no chunked uploads), so Transfer-Encoding alone is 501 (RFC 9112
+ *     6.1: a server that receives a transfer coding it does not understand
+ *     SHOULD answer 501), decided when the head is complete, and the server
+ *     closes since it cannot find where the body ends. Transfer-Encoding
+ *     together with Content-Length, in either order, is 400 at the second of
+ *     the two: the classic smuggling shape (RFC 9112 6.3 item 3). Content-
+ *     Length must be 1*DIGIT without sign, space inside or list; repeats must
+ *     agree.
  *   - HTTP/1.1 requires exactly one Host (RFC 9112 3.2); Content-Type and
  *     Authorization may appear once.
  *
@@ -51,6 +55,7 @@ enum http_parse_err {
 	HTTP_PARSE_HEADER_TOO_LARGE = -4,  /* 431: head bytes or header count */
 	HTTP_PARSE_BODY_TOO_LARGE = -5,    /* 413 */
 	HTTP_PARSE_BAD_VERSION = -6,       /* 505 */
+	HTTP_PARSE_NOT_IMPLEMENTED = -7,   /* 501: Transfer-Encoding (no coding implemented) */
 };
 
 enum http_method {

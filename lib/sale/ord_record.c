@@ -8,11 +8,12 @@
  */
 #include "ord_record.h"
 
+#include "errbuf.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,19 +121,6 @@ bool ord_epoch_pick(uint64_t now_sec, uint32_t last_epoch, uint32_t *epoch)
 	return true;
 }
 
-__attribute__((format(printf, 3, 4)))
-static int epoch_err(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cap) {
-		va_start(ap, fmt);
-		vsnprintf(err, cap, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 /* The last epoch from the state file: 0 if there is none, -1 on error. */
 static int epoch_read(const char *path, uint32_t *last, char *err, size_t cap)
 {
@@ -145,19 +133,19 @@ static int epoch_read(const char *path, uint32_t *last, char *err, size_t cap)
 	if (fd < 0 && errno == ENOENT)
 		return 0;
 	if (fd < 0)
-		return epoch_err(err, cap, "can't open epoch state file %s: %s", path,
+		return err_printf(err, cap, "can't open epoch state file %s: %s", path,
 				 strerror(errno));
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n < 0)
-		return epoch_err(err, cap, "can't read epoch state file %s: %s", path,
+		return err_printf(err, cap, "can't read epoch state file %s: %s", path,
 				 strerror(errno));
 	buf[n] = '\0';
 	errno = 0;
 	v = strtoull(buf, &end, 10);
 	if (n == 0 || buf[0] < '0' || buf[0] > '9' || errno || v > UINT32_MAX ||
 	    strcmp(end, "\n") != 0)
-		return epoch_err(err, cap, "epoch state file %s is not one decimal epoch and "
+		return err_printf(err, cap, "epoch state file %s is not one decimal epoch and "
 				 "a newline; fix or remove it only if no run ever used a later "
 				 "epoch (order ids would repeat)", path);
 	*last = (uint32_t)v;
@@ -172,16 +160,16 @@ static int epoch_write(const char *path, uint32_t epoch, char *err, size_t cap)
 	int fd, ok;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return epoch_err(err, cap, "epoch state path %s is too long", path);
+		return err_printf(err, cap, "epoch state path %s is too long", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return epoch_err(err, cap, "can't create %s: %s", tmp, strerror(errno));
+		return err_printf(err, cap, "can't create %s: %s", tmp, strerror(errno));
 	ok = write(fd, line, (size_t)len) == len && fsync(fd) == 0;
 	if (!ok)
-		epoch_err(err, cap, "can't write %s: %s", tmp, strerror(errno));
+		err_printf(err, cap, "can't write %s: %s", tmp, strerror(errno));
 	close(fd);
 	if (ok && rename(tmp, path) != 0) {
-		epoch_err(err, cap, "can't rename %s to %s: %s", tmp, path, strerror(errno));
+		err_printf(err, cap, "can't rename %s to %s: %s", tmp, path, strerror(errno));
 		ok = 0;
 	}
 	if (!ok) {
@@ -206,7 +194,7 @@ int ord_epoch_claim(const char *state_path, uint64_t now_sec, uint32_t *epoch,
 	if (epoch_read(state_path, &last, err, cap) < 0)
 		return -1;
 	if (!ord_epoch_pick(now_sec, last, &e))
-		return epoch_err(err, cap, "no boot epoch left after %" PRIu32
+		return err_printf(err, cap, "no boot epoch left after %" PRIu32
 				 " (32-bit seconds end in 2106)", last);
 	if (epoch_write(state_path, e, err, cap) < 0)
 		return -1;

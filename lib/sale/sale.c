@@ -19,8 +19,8 @@
  *                                      campaign is told 410, not 409.
  *  5. blacklist IP, then buyer         403  skipped while the lists are empty
  *  6. per-IP limit, per-buyer limit    429  nginx limit_req, Retry-After
- *  7. order book room, ring reserve    503  BEFORE anything is claimed or
- *                                      taken: a full queue refuses the sale,
+ *  7. paused, order book room,         503  BEFORE anything is claimed or
+ *     ring reserve                     taken: a full queue refuses the sale,
  *                                      it never drops a sold order
  *  8. purchase claim                   409  before stock: a repeat buyer
  *                                      never takes (and strands) a unit;
@@ -266,6 +266,13 @@ static enum sale_result sale_take(struct sale_core *c, struct sale_campaign *cp,
 	enum sale_result r;
 	int st;
 
+	/* Relaxed: the pause publishes no data, and the control plane pauses
+	 * with room to spare for sales that start before they see it. */
+	if (atomic_load_explicit(&c->s->paused, memory_order_relaxed)) {
+		c->stats.refused_paused++;
+		out->retry_after_s = SALE_RETRY_AFTER_S;
+		return SALE_RING_FULL;
+	}
 	if (!ord_book_has_room(c->book, c->gen.next_seq)) {
 		out->retry_after_s = SALE_RETRY_AFTER_S;
 		return SALE_BOOK_FULL;
@@ -445,6 +452,16 @@ void sale_destroy(struct sale *s)
 struct sale_core *sale_core(struct sale *s, unsigned i)
 {
 	return i < s->conf.n_cores ? &s->cores[i] : NULL;
+}
+
+void sale_set_paused(struct sale *s, bool paused)
+{
+	atomic_store_explicit(&s->paused, paused, memory_order_relaxed);
+}
+
+bool sale_paused(const struct sale *s)
+{
+	return atomic_load_explicit(&s->paused, memory_order_relaxed);
 }
 
 unsigned sale_n_cores(const struct sale *s)

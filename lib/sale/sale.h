@@ -113,6 +113,7 @@ void sale_conf_default(struct sale_conf *conf);
 	X(sold_out_fast)        /* 410 from the core's sold-out flag, no shared write */ \
 	X(sold_out_after_claim) /* 410 from stock_take, the claim released */ \
 	X(key_prev_ok)          /* tokens accepted under the previous key */ \
+	X(refused_paused)       /* 503 order_queue_full while sale_set_paused */ \
 	X(gets_campaign) X(gets_order) X(gets_order_unknown)
 struct sale_stats { SALE_STATS(STATS_FIELD) };
 extern const char *const sale_stats_names[];
@@ -208,6 +209,16 @@ enum sale_decision sale_order_confirm(struct sale *s, struct ord_id id);
  * pending does the undo, so repeating it is harmless.
  */
 enum sale_decision sale_order_reject(struct sale *s, struct ord_id id, enum ord_reason reason);
+
+/*
+ * Control plane: while paused, sale_buy sells nothing and answers 503
+ * order_queue_full (Retry-After) at step 7, before any claim or take,
+ * counted as refused_paused. For the thread that drains the rings when it
+ * can no longer take orders (its journal nearly full or broken): it pauses
+ * early enough that what the cores may still commit fits. Any thread.
+ */
+void sale_set_paused(struct sale *s, bool paused);
+bool sale_paused(const struct sale *s);
 
 /* Control plane: worker i's order ring, to drain (ord_ring_dequeue_burst). */
 struct ord_ring *sale_ring(struct sale *s, unsigned i);

@@ -37,6 +37,8 @@ struct sale {
 	 * in every worker's cache. */
 	_Atomic uint64_t black_ip_n __attribute__((aligned(STOCK_CACHE_LINE)));
 	_Atomic uint64_t black_buyer_n;
+	/* sale_set_paused: same line, same writer (the control plane). */
+	_Atomic uint32_t paused;
 
 	/* Campaigns: a slot is written, then published by a release store of
 	 * n_campaigns; workers acquire-load it before scanning. */

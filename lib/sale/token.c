@@ -8,10 +8,11 @@
  */
 #include "token.h"
 
+#include "errbuf.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -203,19 +204,6 @@ int token_mint(const struct token_key *key, uint64_t buyer, uint64_t expiry,
 	return n;
 }
 
-__attribute__((format(printf, 3, 4)))
-static int key_err(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cap) {
-		va_start(ap, fmt);
-		vsnprintf(err, cap, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 int token_key_parse(const char *s, size_t len, struct token_key *key, char *err, size_t cap)
 {
 	uint8_t bytes[TOKEN_KEY_BYTES];
@@ -225,13 +213,13 @@ int token_key_parse(const char *s, size_t len, struct token_key *key, char *err,
 	while (digits < len && digits < TOKEN_KEY_HEX_LEN && hex_val_any(s[digits]) >= 0)
 		digits++;
 	if (digits < TOKEN_KEY_HEX_LEN && digits < len && s[digits] != '\n')
-		return key_err(err, cap, "key has a character that is not a hex digit at "
+		return err_printf(err, cap, "key has a character that is not a hex digit at "
 			       "position %zu; expected 32 hex digits and a newline", digits + 1);
 	if (digits < TOKEN_KEY_HEX_LEN)
-		return key_err(err, cap, "key has %zu hex digits; expected 32 (make one with "
+		return err_printf(err, cap, "key has %zu hex digits; expected 32 (make one with "
 			       "'seckillctl token keygen')", digits);
 	if (!(len == TOKEN_KEY_HEX_LEN || (len == TOKEN_KEY_HEX_LEN + 1 && s[len - 1] == '\n')))
-		return key_err(err, cap, "key has more than 32 hex digits, or something "
+		return err_printf(err, cap, "key has more than 32 hex digits, or something "
 			       "other than one newline after them");
 	for (size_t i = 0; i < TOKEN_KEY_BYTES; i++)
 		bytes[i] = (uint8_t)(hex_val_any(s[2 * i]) << 4 | hex_val_any(s[2 * i + 1]));
@@ -241,7 +229,7 @@ int token_key_parse(const char *s, size_t len, struct token_key *key, char *err,
 		k1 = k1 << 8 | bytes[8 + i];
 	}
 	if ((k0 | k1) == 0)
-		return key_err(err, cap, "key is all zeros; make a random one with "
+		return err_printf(err, cap, "key is all zeros; make a random one with "
 			       "'seckillctl token keygen'");
 	key->k[0] = k0;
 	key->k[1] = k1;

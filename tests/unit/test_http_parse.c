@@ -308,6 +308,32 @@ Test(http_parse, malformed_headers)
 	check_bad(cases, sizeof(cases) / sizeof(cases[0]), &lim_default);
 }
 
+#define NOTIMP HTTP_PARSE_NOT_IMPLEMENTED
+
+/* RFC 9112 6.1: a transfer coding we do not implement (any: we take no
+ * chunked bodies) is 501, once the head shows no Content-Length with it. */
+Test(http_parse, transfer_encoding_alone_is_not_implemented)
+{
+	static const struct bad_case cases[] = {
+		{ "TE chunked alone", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+		  "\r\n0\r\n\r\n", 0, NOTIMP },
+		{ "TE identity", "POST / HTTP/1.1\r\nHost: a\r\ntransfer-encoding: identity\r\n\r\n",
+		  0, NOTIMP },
+		{ "TE gzip, chunked", "POST / HTTP/1.1\r\nHost: a\r\n"
+		  "TRANSFER-ENCODING: gzip, chunked\r\n\r\n", 0, NOTIMP },
+		{ "TE twice", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nHost: a\r\n"
+		  "Transfer-Encoding: chunked\r\n\r\n", 0, NOTIMP },
+		{ "TE on GET", "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+		  0, NOTIMP },
+		{ "TE on 1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 0, NOTIMP },
+		{ "TE empty value", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n",
+		  0, NOTIMP },
+	};
+
+	check_bad(cases, sizeof(cases) / sizeof(cases[0]), &lim_default);
+	cr_assert_eq(http_parse_status(HTTP_PARSE_NOT_IMPLEMENTED), 501);
+}
+
 Test(http_parse, smuggling_shapes)
 {
 	static const struct bad_case cases[] = {
@@ -315,10 +341,11 @@ Test(http_parse, smuggling_shapes)
 		  "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 0, BAD },
 		{ "TE then CL", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
 		  "Content-Length: 5\r\n\r\n0\r\n\r\n", 0, BAD },
-		{ "TE chunked alone", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
-		  "\r\n0\r\n\r\n", 0, BAD },
-		{ "TE identity", "POST / HTTP/1.1\r\nHost: a\r\ntransfer-encoding: identity\r\n\r\n",
-		  0, BAD },
+		{ "TE then CL over the body limit", "POST / HTTP/1.1\r\nHost: a\r\n"
+		  "Transfer-Encoding: chunked\r\nContent-Length: 99999999\r\n\r\n", 0, BAD },
+		{ "TE, other fields, then CL", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n"
+		  "Host: a\r\nX: y\r\ncontent-length: 0\r\n\r\n", 0, BAD },
+		{ "TE without Host", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 0, BAD },
 		{ "TE with space before colon", "POST / HTTP/1.1\r\nHost: a\r\n"
 		  "Transfer-Encoding : chunked\r\n\r\n", 0, BAD },
 		{ "TE obs-folded", "POST / HTTP/1.1\r\nHost: a\r\nX: y\r\n Transfer-Encoding: chunked\r\n"
@@ -509,6 +536,7 @@ Test(http_parse, status_codes_and_header_lookup)
 	cr_assert_eq(http_parse_status(HTTP_PARSE_HEADER_TOO_LARGE), 431);
 	cr_assert_eq(http_parse_status(HTTP_PARSE_BODY_TOO_LARGE), 413);
 	cr_assert_eq(http_parse_status(HTTP_PARSE_BAD_VERSION), 505);
+	cr_assert_eq(http_parse_status(HTTP_PARSE_NOT_IMPLEMENTED), 501);
 
 	const char *raw = "GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: 42\r\n\r\n";
 	struct http_request req;

@@ -324,6 +324,21 @@ Test(http_server, smuggling_shape_cl_te_is_400)
 	cr_assert_eq(st()->bad_request, 1);
 }
 
+Test(http_server, transfer_encoding_alone_is_501_then_close)
+{
+	/* We cannot find where a chunked body ends: answer 501 and close, so
+	 * the body is never read as a next request. */
+	static const struct err_case e = {
+		"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+		"5\r\nGET /\r\n0\r\n\r\n" REQ_HEALTHZ,
+		"HTTP/1.1 501 Not Implemented", "{\"error\":\"not_implemented\"}" };
+
+	check_error(&e);
+	cr_assert_eq(st()->responses_5xx, 1);
+	cr_assert_eq(st()->requests, 0);
+	cr_assert_eq(app_stats(&app)->healthz, 0, "nothing after the 501 is run");
+}
+
 Test(http_server, target_too_long_414)
 {
 	static char raw[1200];

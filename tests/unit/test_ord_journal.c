@@ -295,7 +295,7 @@ static void expect_recovered(uint64_t keep, uint64_t torn)
 	cr_assert_eq(ord_journal_last_seq(j), keep);
 	cr_assert_eq(ord_journal_torn_bytes(j), torn);
 	expect_replay(j, 1, keep);
-	cr_assert_eq(file_size(seg_path(1)), HDR + keep * FRAME, "torn tail cut off");
+	cr_assert_eq(file_size(seg_path(1)), (off_t)(HDR + keep * FRAME), "torn tail cut off");
 	/* The log goes on from the cut: the next record is keep + 1. */
 	append_n(j, 1);
 	cr_assert_eq(ord_journal_sync(j), 0);
