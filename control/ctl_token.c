@@ -2,7 +2,8 @@
  * ctl_token.c - "seckillctl token": operator keys and buyer tokens.
  *
  *   keygen   a new random 128-bit operator key, in key-file format
- *   mint     one token for a buyer, as the site's login service would
+ *   mint     tokens for a buyer (or --count consecutive buyers), as the
+ *            site's login service would
  *   verify   what a token says and whether this key minted it
  *
  * These run on the operator's machine, never on the dataplane; they use the
@@ -23,6 +24,8 @@
 #define CTL_TTL_DEFAULT 3600
 /* A year: longer-lived tokens outlast any sensible key rotation. */
 #define CTL_TTL_MAX (365 * 24 * 3600)
+/* mint --count: enough for any load test, small enough to stay a command. */
+#define CTL_COUNT_MAX 10000000
 
 static const char keygen_usage[] =
 	"Usage: seckillctl token keygen > KEY_FILE\n"
@@ -32,11 +35,14 @@ static const char keygen_usage[] =
 	"whoever holds the key can mint tokens for any buyer.\n";
 
 static const char mint_usage[] =
-	"Usage: seckillctl token mint --key-file FILE --buyer ID [--ttl SECONDS | --expiry UNIX]\n"
+	"Usage: seckillctl token mint --key-file FILE --buyer ID [--count N]\n"
+	"                             [--ttl SECONDS | --expiry UNIX]\n"
 	"\n"
 	"Prints one token for buyer ID (1..18446744073709551615) on a line.\n"
 	"  --key-file FILE   operator key file (from 'seckillctl token keygen')\n"
 	"  --buyer ID        buyer id, decimal\n"
+	"  --count N         N tokens, for buyers ID..ID+N-1, one per line, all with\n"
+	"                    the same expiry (1..10000000; default 1)\n"
 	"  --ttl SECONDS     valid for this long from now (default 3600, at most 31536000)\n"
 	"  --expiry UNIX     valid until this Unix time instead\n";
 
@@ -49,7 +55,7 @@ static const char verify_usage[] =
 	"  --key-file FILE   operator key file\n"
 	"  --now UNIX        check as of this Unix time instead of now\n";
 
-enum { OPT_KEY_FILE = 256, OPT_BUYER, OPT_TTL, OPT_EXPIRY, OPT_NOW, OPT_HELP };
+enum { OPT_KEY_FILE = 256, OPT_BUYER, OPT_TTL, OPT_EXPIRY, OPT_NOW, OPT_COUNT, OPT_HELP };
 
 static const struct option token_opts[] = {
 	{ "key-file", required_argument, NULL, OPT_KEY_FILE },
@@ -57,26 +63,28 @@ static const struct option token_opts[] = {
 	{ "ttl", required_argument, NULL, OPT_TTL },
 	{ "expiry", required_argument, NULL, OPT_EXPIRY },
 	{ "now", required_argument, NULL, OPT_NOW },
+	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
 
 /* The options one command parsed; which ones it accepts is its own business. */
 struct token_args {
-	const char *key_file, *buyer, *ttl, *expiry, *now;
+	const char *key_file, *buyer, *ttl, *expiry, *now, *count;
 	int help;
 	int first_arg;          /* index of the first non-option argument */
 };
 
 /*
  * Parses argv (argv[0] is the command) accepting only the options whose
- * letters are in allowed ("kbtenh"). Returns 0, or a usage error's exit code.
+ * letters are in allowed ("kbtench"). Returns 0, or a usage error's exit code.
  */
 static int token_getopt(int argc, char **argv, const char *allowed, const char *hint,
 			struct token_args *a)
 {
-	static const char letters[] = "kbtenh";
-	const char **slots[] = { &a->key_file, &a->buyer, &a->ttl, &a->expiry, &a->now };
+	static const char letters[] = "kbtench";
+	const char **slots[] = { &a->key_file, &a->buyer, &a->ttl, &a->expiry, &a->now,
+				 &a->count };
 	int c;
 
 	memset(a, 0, sizeof(*a));
@@ -173,8 +181,8 @@ static int token_mint_cmd(int argc, char **argv)
 	char out[TOKEN_STR_CAP];
 	struct token_key key;
 	struct token_args a;
-	uint64_t buyer, expiry;
-	int rc = token_getopt(argc, argv, "kbteh", hint, &a);
+	uint64_t buyer, expiry, count = 1;
+	int rc = token_getopt(argc, argv, "kbtech", hint, &a);
 
 	if (rc)
 		return rc;
@@ -191,13 +199,26 @@ static int token_mint_cmd(int argc, char **argv)
 	if (ctl_parse_u64(a.buyer, &buyer) < 0 || buyer == 0)
 		return ctl_usage_error(hint, "mint: --buyer '%s' is not a buyer id "
 				       "(decimal, 1 to 18446744073709551615)", a.buyer);
+	if (a.count && (ctl_parse_u64(a.count, &count) < 0 || count == 0 ||
+			count > CTL_COUNT_MAX))
+		return ctl_usage_error(hint, "mint: --count '%s' is not a number of tokens from "
+				       "1 to %d", a.count, CTL_COUNT_MAX);
+	if (count - 1 > UINT64_MAX - buyer)
+		return ctl_usage_error(hint, "mint: --buyer %" PRIu64 " --count %" PRIu64
+				       " passes the last buyer id 18446744073709551615",
+				       buyer, count);
 	if ((rc = mint_expiry(&a, &expiry)) != 0)
 		return rc;
 	if ((rc = load_key(a.key_file, &key)) != 0)
 		return rc;
-	if (token_mint(&key, buyer, expiry, out, sizeof(out)) < 0)
-		return ctl_fail("mint: could not mint a token for buyer %" PRIu64, buyer);
-	printf("%s\n", out);
+	for (uint64_t i = 0; i < count; i++) {
+		if (token_mint(&key, buyer + i, expiry, out, sizeof(out)) < 0)
+			return ctl_fail("mint: could not mint a token for buyer %" PRIu64,
+					buyer + i);
+		puts(out);
+	}
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return ctl_fail("mint: cannot write the tokens: %s", strerror(errno));
 	return CTL_EXIT_OK;
 }
 
@@ -257,8 +278,9 @@ static int token_verify_cmd(int argc, char **argv)
 
 static const struct ctl_cmd token_cmds[] = {
 	{ "keygen", "", "print a new random operator key (key-file format)", token_keygen },
-	{ "mint", "--key-file FILE --buyer ID [--ttl SECONDS | --expiry UNIX]",
-	  "print a token for a buyer (default TTL 3600 s)", token_mint_cmd },
+	{ "mint", "--key-file FILE --buyer ID [--count N] [--ttl SECONDS | --expiry UNIX]",
+	  "print a token for a buyer, or N buyers from ID (default TTL 3600 s)",
+	  token_mint_cmd },
 	{ "verify", "--key-file FILE [--now UNIX] TOKEN",
 	  "check a token: print its buyer and expiry, or why it is refused", token_verify_cmd },
 };

@@ -24,6 +24,8 @@
 #include "dp_conf.h"
 #include "http_server.h"
 #include "net_core.h"
+#include "ord_journal.h"
+#include "sale.h"
 #include "stats.h"
 #include "tcp.h"
 
@@ -34,7 +36,8 @@
 /* Dataplane counters of one core (lib/ modules count their own). */
 #define DP_STATS(X) \
 	X(rx_pkts) X(rx_bursts) X(rx_drop_multiseg) X(tx_pkts) X(tx_bursts) \
-	X(tx_drops) X(tx_nombuf) X(idle_sleeps)
+	X(tx_drops) X(tx_nombuf) X(idle_sleeps) \
+	X(busy_cycles)  /* TSC cycles spent on non-empty bursts: RX, stack, timers, TX */
 
 struct dp_stats { DP_STATS(STATS_FIELD) };
 extern const char *const dp_stats_names[];
@@ -61,11 +64,16 @@ struct dp_lcore {
 	struct tcp_core *tcp;
 	struct http_server *http;
 	struct app app;              /* the routes' per-core state (app_handle's ctx) */
+	struct sale_core *sale;      /* this worker's part of the sale; NULL: none */
 	struct net_tx tx;
 
 	/* The TX burst being built (dp_tx.c). */
 	uint16_t tx_n;
 	struct rte_mbuf *tx_pkts[DP_TX_BURST];
+
+	/* The sale's clock (dp_worker.c): Unix ms from the TSC, re-anchored to
+	 * the wall clock every tick, so the loop makes no syscall for it. */
+	uint64_t clock_ms0, clock_tsc0;
 
 	/* Idle back-off (dp_worker.c). */
 	uint32_t idle_polls;
@@ -80,6 +88,43 @@ struct dp_lcore {
 	int state;                   /* enum dp_lcore_state; __atomic, see dp_worker.c */
 	char err[160];
 } __rte_cache_aligned;
+
+/*
+ * The control thread's state (dp_ctl.c): the main lcore drains every
+ * worker's order ring into the order journal and keeps these counters.
+ */
+#define DP_CTL_STATS(X) \
+	X(drained)          /* records taken from the rings */ \
+	X(journaled)        /* records appended to the journal */ \
+	X(syncs)            /* ord_journal_sync calls that made records durable */ \
+	X(journal_errors)   /* appends or syncs that failed: the journal is unusable */ \
+	X(pauses)           /* times sales were paused for a (nearly) full journal */ \
+	X(unjournaled)      /* records left in memory at exit: lost (logged) */
+struct dp_ctl_stats { DP_CTL_STATS(STATS_FIELD) };
+extern const char *const dp_ctl_stats_names[];
+#define DP_CTL_STATS_N (0 DP_CTL_STATS(STATS_COUNT))
+
+/* Records moved from a ring to the journal per dequeue. */
+#define DP_CTL_BURST 256
+
+struct dp_ctl {
+	struct sale *sale;           /* NULL: no campaign, nothing to drain */
+	struct ord_journal *journal;
+	uint32_t epoch;
+	unsigned n_cores;
+	uint64_t max_bytes;
+	uint64_t pause_room;         /* pause sales when fewer records fit */
+	bool broken;                 /* the journal failed: it takes nothing more */
+	bool paused;
+	/* Records dequeued but not yet appended (only when the journal refused). */
+	struct ord_record carry[DP_CTL_BURST];
+	unsigned carry_i, carry_n;
+	uint64_t ring_drained[SALE_MAX_CORES];
+	/* Journal gauges, refreshed after every pass (the journal itself is
+	 * closed before the final counters are printed). */
+	uint64_t journal_depth, journal_bytes, synced_seq, sync_us_max;
+	struct dp_ctl_stats st;
+};
 
 extern struct dp_lcore *dp_lcores[RTE_MAX_LCORE];
 /* Set by the signal handler, polled by every loop; relaxed is enough since a
@@ -100,8 +145,18 @@ void dp_tx_flush(struct dp_lcore *lc);
 int dp_worker_main(void *arg);
 void dp_worker_fini(struct dp_lcore *lc);
 
+/* dp_sale.c */
+int dp_sale_open(const struct dp_conf *conf, struct dp_ctl *ctl, char *err, size_t errlen);
+int dp_sale_create(const struct dp_conf *conf, struct dp_ctl *ctl, unsigned workers,
+		   char *err, size_t errlen);
+void dp_sale_close(struct dp_ctl *ctl);
+
+/* dp_ctl.c */
+void dp_ctl_loop(struct dp_ctl *ctl, const struct dp_conf *conf);
+void dp_ctl_finish(struct dp_ctl *ctl);
+
 /* dp_stats.c */
-void dp_stats_loop(const struct dp_conf *conf);
-void dp_stats_print_final(FILE *f);
+void dp_stats_summary(FILE *f, uint64_t elapsed_s, const struct dp_ctl *ctl);
+void dp_stats_print_final(FILE *f, const struct dp_ctl *ctl);
 
 #endif

@@ -7,10 +7,14 @@
  * reported in one line without DPDK's start-up noise. Then: EAL, mbuf pool,
  * port 0 with one queue pair per worker lcore, one dp_lcore per worker
  * (its stack is built by the worker itself), launch, and the main lcore turns
- * into the stats printer. SIGINT/SIGTERM set dp_quit; workers leave their
- * loops, the main lcore waits for them, prints the final counters and frees
+ * into the control thread (dp_ctl.c: order rings to the journal, summaries).
+ * With --campaign the state directory, boot epoch and journal are set up
+ * before the EAL and the sale engine right after it (dp_sale.c).
+ * SIGINT/SIGTERM set dp_quit; workers leave their loops, the main lcore waits
+ * for them, journals the last orders, prints the final counters and frees
  * everything, so a test can read exact numbers from a stopped server.
  */
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,7 +100,7 @@ static void dp_die(const char *what, const char *detail)
 
 /* One dp_lcore per worker, on the worker's socket, each with its own queue. */
 static unsigned int dp_lcores_alloc(struct dp_conf *conf, struct rte_mempool *pool,
-				    const struct net_iface *ifc)
+				    const struct net_iface *ifc, struct sale *sale)
 {
 	struct dp_lcore *lc;
 	unsigned int id, q = 0;
@@ -112,6 +116,8 @@ static unsigned int dp_lcores_alloc(struct dp_conf *conf, struct rte_mempool *po
 		lc->port = DP_PORT_ID;
 		lc->queue = (uint16_t)q++;
 		lc->lcore_id = id;
+		/* The worker index, not the lcore id, names the sale's core. */
+		lc->sale = sale ? sale_core(sale, lc->queue) : NULL;
 		dp_lcores[id] = lc;
 	}
 	return q;
@@ -137,6 +143,18 @@ static bool dp_launch(void)
 		}
 	}
 	return ok;
+}
+
+static void dp_sale_banner(const struct dp_conf *conf, const struct dp_ctl *ctl)
+{
+	const struct dp_sale_conf *sc = &conf->sale;
+
+	for (unsigned int i = 0; i < sc->n_campaigns; i++)
+		printf("seckill-dp: campaign %u: %" PRIu64 " units, opens at %" PRIu64 " ms\n",
+		       sc->camp[i].id, sc->camp[i].stock, sc->camp[i].starts_at_ms);
+	printf("seckill-dp: sale: epoch %u node %u, order rings of %u, journal %s/journal "
+	       "(max %" PRIu64 " MB)\n", ctl->epoch, sc->node_id, sc->order_ring,
+	       sc->state_dir, sc->journal_max_bytes >> 20);
 }
 
 static void dp_banner(const struct dp_conf *conf, const struct net_iface *ifc, unsigned int n)
@@ -168,6 +186,7 @@ static void dp_teardown(struct rte_mempool *pool)
 int main(int argc, char **argv)
 {
 	static struct dp_conf conf;
+	static struct dp_ctl ctl;
 	struct net_iface ifc = { 0 };
 	struct rte_mempool *pool;
 	unsigned int workers;
@@ -178,6 +197,10 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sep = dp_split(argc, argv);
 	dp_parse_or_exit(&conf, argc, argv, sep);
+	if (dp_sale_open(&conf, &ctl, err, sizeof(err)) < 0) {
+		fprintf(stderr, "seckill-dp: %s\n", err);
+		return EXIT_FAILURE;
+	}
 
 	ret = rte_eal_init(sep, argv);
 	if (ret < 0) {
@@ -203,18 +226,26 @@ int main(int argc, char **argv)
 	ifc.ip = conf.ip;
 	conf.tcp.mss = (uint16_t)RTE_MIN(conf.tcp.mss, ifc.mtu - DP_IP_TCP_HLEN);
 
-	dp_lcores_alloc(&conf, pool, &ifc);
+	if (dp_sale_create(&conf, &ctl, workers, err, sizeof(err)) < 0)
+		dp_die("cannot set up the sale", err);
+
+	dp_lcores_alloc(&conf, pool, &ifc, ctl.sale);
 	ok = dp_launch();
-	if (ok)
+	if (ok) {
+		if (ctl.sale != NULL)
+			dp_sale_banner(&conf, &ctl);
 		dp_banner(&conf, &ifc, workers);
-	else
+	} else {
 		__atomic_store_n(&dp_quit, 1, __ATOMIC_RELAXED);
-	dp_stats_loop(&conf);
+	}
+	dp_ctl_loop(&ctl, &conf);
 
 	rte_eal_mp_wait_lcore();
+	dp_ctl_finish(&ctl);
 	if (ok)
-		dp_stats_print_final(stdout);
+		dp_stats_print_final(stdout, &ctl);
 	dp_teardown(pool);
+	dp_sale_close(&ctl);
 	rte_eal_cleanup();
 	return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }

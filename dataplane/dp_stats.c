@@ -9,7 +9,12 @@
  *
  * Two outputs: one summary line every --stats-interval seconds while running,
  * and at exit the full table, one "module.counter total per-lcore..." line per
- * counter (tests/integration parses it), then the connection gauges.
+ * counter (tests/integration parses it), then the connection gauges. With a
+ * sale the table also has the engine's counters per worker (buy.<result
+ * code>, sale.*, token.*, lim_ip.*, lim_buyer.*, purchase.*, ring.* for the
+ * producer side of each order ring), each campaign's stock counters
+ * (stock<ID>.*) and totals (campaign<ID>.left/sold), and the control
+ * thread's (ctl.*, ring.depth and ring.drained per worker).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,8 +25,8 @@
 
 const char *const dp_stats_names[] = { DP_STATS(STATS_NAME) };
 
-/* How often the main lcore wakes up to look at dp_quit while waiting. */
-#define DP_STATS_POLL_MS 100
+#define DP_LIM_STATS_N (0 LIM_STATS(STATS_COUNT))
+#define DP_PURCHASE_STATS_N (0 LIM_PURCHASE_STATS(STATS_COUNT))
 
 struct dp_counter_set {
 	const char *prefix;
@@ -55,7 +60,21 @@ static const uint64_t *dp_get_app(const struct dp_lcore *lc)
 	return (const uint64_t *)app_stats(&lc->app);
 }
 
-enum { DP_SET_DP, DP_SET_NET, DP_SET_TCP, DP_SET_HTTP, DP_SET_APP };
+/* The sale's sets: NULL when the worker has no sale (the set is left out). */
+#define DP_SALE_GET(fn, expr)                                              \
+	static const uint64_t *fn(const struct dp_lcore *lc)               \
+	{                                                                  \
+		return lc->sale ? (const uint64_t *)(expr) : NULL;          \
+	}
+DP_SALE_GET(dp_get_buy, lc->sale->results)
+DP_SALE_GET(dp_get_sale, &lc->sale->stats)
+DP_SALE_GET(dp_get_token, &lc->sale->token)
+DP_SALE_GET(dp_get_lim_ip, &lc->sale->lim_ip)
+DP_SALE_GET(dp_get_lim_buyer, &lc->sale->lim_buyer)
+DP_SALE_GET(dp_get_purchase, &lc->sale->purchase)
+DP_SALE_GET(dp_get_ring, &lc->sale->ring->prod.stats)
+
+enum { DP_SET_DP, DP_SET_NET, DP_SET_TCP, DP_SET_HTTP, DP_SET_APP, DP_SET_BUY };
 
 static const struct dp_counter_set dp_sets[] = {
 	[DP_SET_DP]   = { "dp",   dp_stats_names,          DP_STATS_N,          dp_get_dp },
@@ -63,6 +82,13 @@ static const struct dp_counter_set dp_sets[] = {
 	[DP_SET_TCP]  = { "tcp",  tcp_stats_names,         TCP_STATS_N,         dp_get_tcp },
 	[DP_SET_HTTP] = { "http", http_server_stats_names, HTTP_SERVER_STATS_N, dp_get_http },
 	[DP_SET_APP]  = { "app",  app_stats_names,         APP_STATS_N,         dp_get_app },
+	[DP_SET_BUY] = { "buy", sale_result_names,         SALE_RESULT_N,       dp_get_buy },
+	{ "sale",      sale_stats_names,          SALE_STATS_N,        dp_get_sale },
+	{ "token",     token_stats_names,         TOKEN_STATS_N,       dp_get_token },
+	{ "lim_ip",    lim_stats_names,           DP_LIM_STATS_N,      dp_get_lim_ip },
+	{ "lim_buyer", lim_stats_names,           DP_LIM_STATS_N,      dp_get_lim_buyer },
+	{ "purchase",  lim_purchase_stats_names,  DP_PURCHASE_STATS_N, dp_get_purchase },
+	{ "ring",      ord_ring_stats_names,      ORD_RING_STATS_N,    dp_get_ring },
 };
 
 /* Workers that got as far as building their stack (others have nothing to show). */
@@ -71,13 +97,25 @@ static bool dp_stats_has_stack(const struct dp_lcore *lc)
 	return lc != NULL && lc->tcp != NULL && lc->http != NULL;
 }
 
+/* Whether the workers have this set at all (the sale's sets need a sale). */
+static bool dp_set_present(const struct dp_counter_set *set)
+{
+	unsigned int id;
+
+	RTE_LCORE_FOREACH_WORKER(id) {
+		if (dp_stats_has_stack(dp_lcores[id]))
+			return set->get(dp_lcores[id]) != NULL;
+	}
+	return false;
+}
+
 static uint64_t dp_sum(const struct dp_counter_set *set, unsigned int i)
 {
 	uint64_t sum = 0;
 	unsigned int id;
 
 	RTE_LCORE_FOREACH_WORKER(id) {
-		if (dp_stats_has_stack(dp_lcores[id]))
+		if (dp_stats_has_stack(dp_lcores[id]) && set->get(dp_lcores[id]) != NULL)
 			sum += set->get(dp_lcores[id])[i];
 	}
 	return sum;
@@ -91,6 +129,8 @@ static void dp_print_counters(FILE *f)
 
 	for (s = 0; s < RTE_DIM(dp_sets); s++) {
 		set = &dp_sets[s];
+		if (!dp_set_present(set))
+			continue;
 		for (i = 0; i < set->n; i++) {
 			snprintf(name, sizeof(name), "%s.%s", set->prefix, set->names[i]);
 			fprintf(f, "%-28s %12" PRIu64, name, dp_sum(set, i));
@@ -128,8 +168,103 @@ static void dp_print_gauges(FILE *f)
 #undef DP_GAUGE_LINE
 }
 
+/* One "name total per-worker..." line from a per-worker value function. */
+static void dp_print_line(FILE *f, const char *name,
+			  uint64_t (*val)(const struct dp_lcore *lc, const void *arg),
+			  const void *arg)
+{
+	uint64_t sum = 0;
+	unsigned int id;
+
+	RTE_LCORE_FOREACH_WORKER(id) {
+		if (dp_stats_has_stack(dp_lcores[id]))
+			sum += val(dp_lcores[id], arg);
+	}
+	fprintf(f, "%-28s %12" PRIu64, name, sum);
+	RTE_LCORE_FOREACH_WORKER(id) {
+		if (dp_stats_has_stack(dp_lcores[id]))
+			fprintf(f, " %12" PRIu64, val(dp_lcores[id], arg));
+	}
+	fputc('\n', f);
+}
+
+/* Which counter of which campaign's stock dp_val_stock reads. */
+struct dp_stock_arg {
+	const struct stock_pool *pool;
+	unsigned int i;
+};
+
+static uint64_t dp_val_stock(const struct dp_lcore *lc, const void *arg)
+{
+	const struct dp_stock_arg *a = arg;
+
+	return ((const uint64_t *)&a->pool->share[lc->sale->index].stats)[a->i];
+}
+
+static uint64_t dp_val_ring_depth(const struct dp_lcore *lc, const void *arg)
+{
+	(void)arg;
+	return ord_ring_count(lc->sale->ring);
+}
+
+static uint64_t dp_val_ring_drained(const struct dp_lcore *lc, const void *arg)
+{
+	const struct dp_ctl *ctl = arg;
+
+	return ctl->ring_drained[lc->sale->index];
+}
+
+static uint64_t dp_val_cycles_per_req(const struct dp_lcore *lc, const void *arg)
+{
+	uint64_t req = http_server_stats(lc->http)->requests;
+
+	(void)arg;
+	return req ? lc->st.busy_cycles / req : 0;
+}
+
+/* Each campaign's stock counters per worker, and its totals. */
+static void dp_print_campaigns(FILE *f, const struct dp_sale_conf *sc, struct sale *s)
+{
+	struct dp_stock_arg a;
+	char name[64];
+
+	for (unsigned int c = 0; c < sc->n_campaigns; c++) {
+		a.pool = sale_campaign_pool(s, sc->camp[c].id);
+		if (a.pool == NULL)
+			continue;
+		for (a.i = 0; a.i < STOCK_STATS_N; a.i++) {
+			snprintf(name, sizeof(name), "stock%u.%s", sc->camp[c].id,
+				 stock_stats_names[a.i]);
+			dp_print_line(f, name, dp_val_stock, &a);
+		}
+		snprintf(name, sizeof(name), "campaign%u.left", sc->camp[c].id);
+		fprintf(f, "%-28s %12" PRIu64 "\n", name, stock_left(a.pool));
+		snprintf(name, sizeof(name), "campaign%u.sold", sc->camp[c].id);
+		fprintf(f, "%-28s %12" PRIu64 "\n", name, stock_sold(a.pool));
+	}
+}
+
+/* The control thread's counters and the journal gauges (totals only). */
+static void dp_print_ctl(FILE *f, const struct dp_ctl *ctl)
+{
+	const uint64_t *v = (const uint64_t *)&ctl->st;
+	char name[64];
+
+	for (unsigned int i = 0; i < DP_CTL_STATS_N; i++) {
+		snprintf(name, sizeof(name), "ctl.%s", dp_ctl_stats_names[i]);
+		fprintf(f, "%-28s %12" PRIu64 "\n", name, v[i]);
+	}
+	fprintf(f, "%-28s %12" PRIu64 "\n", "ctl.journal_depth", ctl->journal_depth);
+	fprintf(f, "%-28s %12" PRIu64 "\n", "ctl.journal_bytes", ctl->journal_bytes);
+	fprintf(f, "%-28s %12" PRIu64 "\n", "ctl.journal_synced_seq", ctl->synced_seq);
+	fprintf(f, "%-28s %12" PRIu64 "\n", "ctl.sync_us_max", ctl->sync_us_max);
+	fprintf(f, "%-28s %12u\n", "ctl.paused", ctl->paused ? 1u : 0u);
+	dp_print_line(f, "ring.depth", dp_val_ring_depth, NULL);
+	dp_print_line(f, "ring.drained", dp_val_ring_drained, ctl);
+}
+
 /* After rte_eal_mp_wait_lcore: workers are stopped, their stacks intact. */
-void dp_stats_print_final(FILE *f)
+void dp_stats_print_final(FILE *f, const struct dp_ctl *ctl)
 {
 	unsigned int id;
 	char name[16];
@@ -144,6 +279,16 @@ void dp_stats_print_final(FILE *f)
 	}
 	fputc('\n', f);
 	dp_print_counters(f);
+	dp_print_line(f, "dp.busy_cycles_per_request", dp_val_cycles_per_req, NULL);
+	if (ctl->sale != NULL) {
+		RTE_LCORE_FOREACH_WORKER(id) {
+			if (dp_stats_has_stack(dp_lcores[id])) {
+				dp_print_campaigns(f, &dp_lcores[id]->conf->sale, ctl->sale);
+				break;
+			}
+		}
+		dp_print_ctl(f, ctl);
+	}
 	dp_print_gauges(f);
 	fprintf(f, "seckill-dp: end of counters\n");
 	fflush(f);
@@ -160,7 +305,7 @@ static uint64_t dp_total(const struct dp_counter_set *set, const char *name)
 	return 0;
 }
 
-static void dp_print_summary(FILE *f, uint64_t elapsed_s)
+void dp_stats_summary(FILE *f, uint64_t elapsed_s, const struct dp_ctl *ctl)
 {
 	struct tcp_gauges g = { 0 };
 	unsigned int id;
@@ -182,19 +327,11 @@ static void dp_print_summary(FILE *f, uint64_t elapsed_s)
 		dp_total(&dp_sets[DP_SET_HTTP], "responses_2xx"),
 		dp_total(&dp_sets[DP_SET_HTTP], "responses_4xx"),
 		dp_total(&dp_sets[DP_SET_HTTP], "responses_5xx"));
+	if (ctl->sale != NULL)
+		fprintf(f, "seckill-dp: [%" PRIu64 "s] sale: sold %" PRIu64 " sold_out %" PRIu64
+			" | journal %" PRIu64 " orders, %" PRIu64 " bytes, %" PRIu64 " syncs%s\n",
+			elapsed_s, dp_total(&dp_sets[DP_SET_BUY], "ok"),
+			dp_total(&dp_sets[DP_SET_BUY], "sold_out"), ctl->journal_depth,
+			ctl->journal_bytes, ctl->st.syncs, ctl->paused ? " (sales paused)" : "");
 	fflush(f);
-}
-
-/* The main lcore's job while workers run: wait for dp_quit, print summaries. */
-void dp_stats_loop(const struct dp_conf *conf)
-{
-	const struct timespec step = { 0, DP_STATS_POLL_MS * 1000000L };
-	uint64_t ticks = 0, per_print = (uint64_t)conf->stats_interval_s * 1000 / DP_STATS_POLL_MS;
-
-	while (!__atomic_load_n(&dp_quit, __ATOMIC_RELAXED)) {
-		nanosleep(&step, NULL);
-		ticks++;
-		if (per_print != 0 && ticks % per_print == 0)
-			dp_print_summary(stdout, ticks * DP_STATS_POLL_MS / 1000);
-	}
 }

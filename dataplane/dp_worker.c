@@ -5,7 +5,15 @@
  * clock, receive a burst, hand each frame to net_input (which answers ARP and
  * ping and feeds TCP, which feeds HTTP, which queues answers on our TX burst),
  * free the burst, fire due TCP timers, flush the TX burst. Ten times a second
- * the worker also refreshes the HTTP Date and publishes its gauges.
+ * the worker also refreshes the HTTP Date, re-anchors the sale's millisecond
+ * clock to the wall clock and publishes its gauges.
+ *
+ * The sale (lib/sale) needs Unix milliseconds on every request: starts_at,
+ * token expiry, rate limits. A clock_gettime per loop would cost more than
+ * the request, so the loop derives it from the TSC it reads anyway:
+ * ms0 + (tsc - tsc0) / tsc_per_ms, with (ms0, tsc0) refreshed every tick.
+ * busy_cycles adds up the TSC cycles of every non-empty burst (RX, the whole
+ * stack, timers, TX), so cycles per request is busy_cycles / http.requests.
  *
  * Idle back-off: a polling core burns its CPU even when nothing arrives, and
  * on a small machine that CPU is someone else's. After DP_IDLE_SPIN_POLLS
@@ -32,6 +40,8 @@
 #define DP_TIMER_SLACK_NS 1000
 /* Housekeeping ticks per second: Date header, gauges for the stats printer. */
 #define DP_TICKS_PER_SEC 10
+#define DP_MS_PER_S 1000
+#define DP_NS_PER_MS 1000000
 
 static void dp_worker_fail(struct dp_lcore *lc, const char *msg)
 {
@@ -53,6 +63,8 @@ static int dp_worker_setup(struct dp_lcore *lc)
 	};
 
 	app_init(&lc->app);
+	if (lc->sale != NULL)
+		app_set_sale(&lc->app, lc->sale);
 	lc->http = http_server_create(&conf->http, app_handle, &lc->app);
 	if (lc->http == NULL) {
 		dp_worker_fail(lc, "cannot create the HTTP server: out of memory");
@@ -97,9 +109,20 @@ static inline void dp_worker_input(struct dp_lcore *lc, struct rte_mbuf **pkts, 
 	lc->st.rx_bursts++;
 }
 
-/* Slow housekeeping, DP_TICKS_PER_SEC times a second. */
-static void dp_worker_tick(struct dp_lcore *lc)
+/* Ties the sale's clock to the wall clock at TSC value now. */
+static void dp_worker_clock(struct dp_lcore *lc, uint64_t now)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	lc->clock_ms0 = (uint64_t)ts.tv_sec * DP_MS_PER_S + (uint64_t)ts.tv_nsec / DP_NS_PER_MS;
+	lc->clock_tsc0 = now;
+}
+
+/* Slow housekeeping, DP_TICKS_PER_SEC times a second. */
+static void dp_worker_tick(struct dp_lcore *lc, uint64_t now)
+{
+	dp_worker_clock(lc, now);
 	http_server_set_time(lc->http, (uint64_t)time(NULL));
 	tcp_core_gauges(lc->tcp, &lc->gauges);
 }
@@ -128,27 +151,32 @@ int dp_worker_main(void *arg)
 	const uint16_t burst = lc->conf->burst;
 	const uint64_t tsc_per_us = RTE_MAX(rte_get_tsc_hz() / US_PER_S, (uint64_t)1);
 	const uint64_t tick_tsc = rte_get_tsc_hz() / DP_TICKS_PER_SEC;
+	const uint64_t tsc_per_ms = RTE_MAX(rte_get_tsc_hz() / DP_MS_PER_S, (uint64_t)1);
 	uint64_t now, next_tick = 0;
 	uint16_t nb;
 
 	(void)arg;
 	if (dp_worker_setup(lc) < 0)
 		return -1;
+	dp_worker_clock(lc, rte_rdtsc());
 	/* Pairs with the main lcore's acquire load before it reports readiness. */
 	__atomic_store_n(&lc->state, DP_LCORE_RUNNING, __ATOMIC_RELEASE);
 
 	while (likely(!__atomic_load_n(&dp_quit, __ATOMIC_RELAXED))) {
 		now = rte_rdtsc();
 		tcp_set_now(lc->tcp, now / tsc_per_us);
+		app_set_time_ms(&lc->app, lc->clock_ms0 + (now - lc->clock_tsc0) / tsc_per_ms);
 
 		nb = rte_eth_rx_burst(lc->port, lc->queue, pkts, burst);
 		if (nb != 0)
 			dp_worker_input(lc, pkts, nb);
 		tcp_timers_run(lc->tcp);
 		dp_tx_flush(lc);
+		if (nb != 0)
+			lc->st.busy_cycles += rte_rdtsc() - now;
 
 		if (unlikely(now >= next_tick)) {
-			dp_worker_tick(lc);
+			dp_worker_tick(lc, now);
 			next_tick = now + tick_tsc;
 		}
 		dp_worker_idle(lc, nb);

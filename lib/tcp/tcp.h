@@ -53,7 +53,8 @@ struct tcp_conf {
 	uint32_t idle_timeout_ms;    /* ESTABLISHED with nothing in flight and no bytes in */
 	uint32_t fin_timeout_ms;     /* FIN_WAIT_2 / CLOSING / LAST_ACK waiting on the peer */
 	uint32_t time_wait_ms;       /* how long TIME_WAIT is held (2*MSL, kept short) */
-	uint32_t max_time_wait;      /* TIME_WAIT entries kept at most; over it they are freed */
+	uint32_t max_time_wait;      /* TIME_WAIT entries kept at most; over it they are freed
+	                              * (capped at max_conns / 2 by tcp_core_create) */
 	uint64_t cookie_key[2];      /* SipHash key for SYN cookies; random per process */
 	/* Added after the first draft of this header: */
 	uint32_t rx_bufs;            /* receive buffer blocks of rx_buf bytes; 0: max_conns/4 */

@@ -186,6 +186,35 @@ class TestMint(Base):
         self.assertEqual(rc, 0)
         self.assertTrue(before + 60 <= expiry <= int(time.time()) + 60)
 
+    def test_count_mints_consecutive_buyers(self):
+        rc, out, err = run("token", "mint", "--key-file", self.key, "--buyer", "41", "--count", "3",
+                           "--expiry", "1700000000")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(out, "".join(mint(KEY_HEX, b, 1700000000) + "\n" for b in (41, 42, 43)))
+        self.assertEqual(out.splitlines()[1], T42)
+        # 20,000 in one process, as the load tests use them: distinct, each the reference's.
+        rc, out, _ = run("token", "mint", "--key-file", self.key, "--buyer", "1", "--count", "20000",
+                         "--expiry", "4000000000")
+        lines = out.splitlines()
+        self.assertEqual((rc, len(lines), len(set(lines))), (0, 20000, 20000))
+        self.assertEqual(lines[19999], mint(KEY_HEX, 20000, 4000000000))
+        # The last buyer id is reachable, one past it is not.
+        rc, out, _ = run("token", "mint", "--key-file", self.key, "--buyer", "18446744073709551614",
+                         "--count", "2", "--expiry", "5")
+        self.assertEqual((rc, out.splitlines()[1]), (0, mint(KEY_HEX, 18446744073709551615, 5)))
+
+    def test_count_usage_errors(self):
+        k = ["--key-file", self.key, "--buyer", "1"]
+        for n in ("0", "-1", "x", "10000001", "01"):
+            with self.subTest(n=n):
+                self.usage(["token", "mint", *k, "--count", n],
+                           f"mint: --count '{n}' is not a number of tokens from 1 to 10000000", self.H)
+        self.usage(["token", "mint", "--key-file", self.key, "--buyer", "18446744073709551615", "--count", "2"],
+                   "mint: --buyer 18446744073709551615 --count 2 passes the last buyer id 18446744073709551615",
+                   self.H)
+        self.usage(["token", "verify", "--key-file", self.key, "--count", "2", T42],
+                   "verify: option --count does not apply to verify", "seckillctl token verify --help")
+
     def test_usage_errors(self):
         k = ["--key-file", self.key]
         cases = [

@@ -1,0 +1,194 @@
+/*
+ * dp_ctl.c - the control thread: every sale from the cores' rings to disk.
+ *
+ * The main lcore runs this loop while the workers sell. Each pass, every
+ * millisecond: drain each worker's order ring (ord_ring_dequeue_burst) into
+ * the order journal, then one ord_journal_sync for everything the pass
+ * appended: a group commit, so under load one fdatasync covers thousands of
+ * orders and the rings (16 Ki by default) hold far more than a pass lets in.
+ * A record is durable once the sync after it returns; the orders stay
+ * `pending` for the control plane, which will take them from the journal.
+ *
+ * Nothing dequeued is ever dropped: a ring is read only as far as the
+ * journal has room, and a record the journal refuses stays in `carry` for
+ * the next pass. When the room left falls below DP_PAUSE_RINGS rings' worth
+ * (dp_sale.c), or the journal fails, sales are paused (sale_set_paused): the
+ * cores answer 503 order_queue_full and take no stock, so what they had
+ * already committed still fits. At exit the rings are drained to the end
+ * and synced once more; anything left (only with a broken journal) is
+ * counted as unjournaled and reported.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "dp.h"
+
+const char *const dp_ctl_stats_names[] = { DP_CTL_STATS(STATS_NAME) };
+
+/* One pass a millisecond: a core selling a million orders a second puts
+ * 1000 in its ring meanwhile, 6% of a default ring. */
+#define DP_CTL_POLL_US 1000
+/* Without a sale the loop only watches dp_quit and prints summaries. */
+#define DP_CTL_IDLE_POLL_US 100000
+/* Segment headers the journal may still add (one per segment, max_bytes/8
+ * each): room is counted without them, and with spare. */
+#define DP_CTL_HDR_SLACK (16 * ORD_JOURNAL_HDR_BYTES)
+#define DP_NS_PER_US 1000
+#define DP_US_PER_S 1000000
+
+static uint64_t dp_ctl_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * DP_US_PER_S + (uint64_t)ts.tv_nsec / DP_NS_PER_US;
+}
+
+/* Records the journal can still take. */
+static uint64_t dp_ctl_room(const struct dp_ctl *c)
+{
+	uint64_t used = ord_journal_bytes(c->journal) + DP_CTL_HDR_SLACK;
+
+	return used >= c->max_bytes ? 0 : (c->max_bytes - used) / ORD_JOURNAL_FRAME_BYTES;
+}
+
+static void dp_ctl_broken(struct dp_ctl *c)
+{
+	if (!c->broken)
+		fprintf(stderr, "seckill-dp: order journal failed: %s; sales are paused "
+			"(503) until seckill-dp is restarted\n", ord_journal_error(c->journal));
+	c->broken = true;
+	c->st.journal_errors++;
+}
+
+/* Appends the carried records; false when the journal refused one. */
+static bool dp_ctl_append_carry(struct dp_ctl *c)
+{
+	int rc;
+
+	while (c->carry_i < c->carry_n) {
+		rc = ord_journal_append(c->journal, &c->carry[c->carry_i], NULL);
+		if (rc == ORD_JOURNAL_ERR)
+			dp_ctl_broken(c);
+		if (rc != ORD_JOURNAL_OK)
+			return false;
+		c->carry_i++;
+		c->st.journaled++;
+	}
+	c->carry_i = c->carry_n = 0;
+	return true;
+}
+
+/* Ring i into the journal, as far as there is room. Returns records moved. */
+static uint64_t dp_ctl_drain_ring(struct dp_ctl *c, unsigned i)
+{
+	struct ord_ring *r = sale_ring(c->sale, i);
+	uint64_t moved = 0, room;
+	unsigned n;
+
+	for (;;) {
+		if (!dp_ctl_append_carry(c))
+			break;
+		room = dp_ctl_room(c);
+		n = ord_ring_dequeue_burst(r, c->carry, (unsigned)RTE_MIN(room, (uint64_t)DP_CTL_BURST));
+		if (n == 0)
+			break;
+		c->carry_n = n;
+		c->ring_drained[i] += n;
+		c->st.drained += n;
+		moved += n;
+	}
+	return moved;
+}
+
+static void dp_ctl_sync(struct dp_ctl *c)
+{
+	uint64_t t0 = dp_ctl_now_us(), us;
+
+	if (ord_journal_sync(c->journal) < 0) {
+		dp_ctl_broken(c);
+		return;
+	}
+	us = dp_ctl_now_us() - t0;
+	c->sync_us_max = RTE_MAX(c->sync_us_max, us);
+	c->st.syncs++;
+}
+
+/* Pauses sales while the journal is nearly full or broken. */
+static void dp_ctl_pause_check(struct dp_ctl *c)
+{
+	bool want = c->broken || dp_ctl_room(c) < c->pause_room;
+
+	if (want == c->paused)
+		return;
+	c->paused = want;
+	sale_set_paused(c->sale, want);
+	if (want) {
+		c->st.pauses++;
+		fprintf(stderr, "seckill-dp: order journal nearly full (%" PRIu64 " of %" PRIu64
+			" bytes, %" PRIu64 " orders not taken by the control plane): new sales "
+			"get 503 order_queue_full\n", ord_journal_bytes(c->journal), c->max_bytes,
+			ord_journal_depth(c->journal));
+	} else {
+		printf("seckill-dp: order journal has room again: sales resumed\n");
+	}
+}
+
+/* One pass: every ring, one sync, the pause, the gauges. Records moved. */
+static uint64_t dp_ctl_pass(struct dp_ctl *c)
+{
+	uint64_t moved = 0;
+
+	if (!c->broken) {
+		for (unsigned i = 0; i < c->n_cores; i++)
+			moved += dp_ctl_drain_ring(c, i);
+		if (ord_journal_last_seq(c->journal) != ord_journal_synced_seq(c->journal))
+			dp_ctl_sync(c);
+	}
+	dp_ctl_pause_check(c);
+	c->journal_depth = ord_journal_depth(c->journal);
+	c->journal_bytes = ord_journal_bytes(c->journal);
+	c->synced_seq = ord_journal_synced_seq(c->journal);
+	return moved;
+}
+
+/* The main lcore's job while workers run: drain, sync, print summaries. */
+void dp_ctl_loop(struct dp_ctl *c, const struct dp_conf *conf)
+{
+	const uint64_t poll_us = c->sale ? DP_CTL_POLL_US : DP_CTL_IDLE_POLL_US;
+	const struct timespec step = { 0, (long)(poll_us * DP_NS_PER_US) };
+	const uint64_t every_us = (uint64_t)conf->stats_interval_s * DP_US_PER_S;
+	uint64_t start = dp_ctl_now_us(), next = start + every_us, now;
+
+	while (!__atomic_load_n(&dp_quit, __ATOMIC_RELAXED)) {
+		if (c->sale)
+			dp_ctl_pass(c);
+		nanosleep(&step, NULL);
+		now = dp_ctl_now_us();
+		if (every_us != 0 && now >= next) {
+			dp_stats_summary(stdout, (now - start) / DP_US_PER_S, c);
+			next += every_us;
+		}
+	}
+}
+
+/* After the workers stopped: everything into the journal and synced. */
+void dp_ctl_finish(struct dp_ctl *c)
+{
+	uint64_t left;
+
+	if (c->sale == NULL)
+		return;
+	while (!c->broken && dp_ctl_pass(c) != 0)
+		;
+	left = c->carry_n - c->carry_i;
+	for (unsigned i = 0; i < c->n_cores; i++)
+		left += ord_ring_count(sale_ring(c->sale, i));
+	c->st.unjournaled = left;
+	if (left != 0)
+		fprintf(stderr, "seckill-dp: %" PRIu64 " sold orders could not be journaled "
+			"(%s) and are lost; their buyers were answered 200\n", left,
+			c->broken ? ord_journal_error(c->journal) : "journal full");
+}

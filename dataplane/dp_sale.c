@@ -1,0 +1,162 @@
+/*
+ * dp_sale.c - the sale's set-up and tear-down: options to a running engine.
+ *
+ * In two steps, so that what can fail for a reason the operator controls
+ * fails before the EAL starts: dp_sale_open (before EAL) makes the state
+ * directory, claims this run's boot epoch in it (order ids stay unique
+ * across restarts, ord_record.h) and opens the order journal there, which
+ * also takes the directory's lock, so two dataplanes cannot share it.
+ * dp_sale_create (after EAL, when the number of workers is known) builds the
+ * sale_conf, creates the engine with one sale_core per worker, adds the
+ * campaigns and the blacklists. Without --campaign neither step does
+ * anything and the /api/ routes answer 404.
+ *
+ * The journal keeps records of earlier runs that no control plane has taken
+ * yet (nothing acks them in this version): they are reported at start and
+ * kept, never replayed into this run's sale.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "dp.h"
+
+#define DP_STATE_DIR_MODE 0750
+#define DP_EPOCH_FILE "epoch"
+#define DP_JOURNAL_DIR "journal"
+/*
+ * Sales pause when the journal has room for fewer than this many rings'
+ * worth of records: after the pause, the cores can still commit what their
+ * rings hold plus one sale each in flight, and two rings' worth covers it,
+ * so an order answered 200 always finds room in the journal.
+ */
+#define DP_PAUSE_RINGS 2
+
+static int dp_sale_mkdir(const char *dir, char *err, size_t errlen)
+{
+	if (mkdir(dir, DP_STATE_DIR_MODE) == 0 || errno == EEXIST)
+		return 0;
+	snprintf(err, errlen, "--state-dir %s: cannot create it: %s; create its parent or "
+		 "give another directory", dir, strerror(errno));
+	return -1;
+}
+
+int dp_sale_open(const struct dp_conf *conf, struct dp_ctl *ctl, char *err, size_t errlen)
+{
+	const struct dp_sale_conf *sc = &conf->sale;
+	char path[DP_PATH_CAP + 16], jerr[256];
+
+	memset(ctl, 0, sizeof(*ctl));
+	if (sc->n_campaigns == 0)
+		return 0;
+	if (dp_sale_mkdir(sc->state_dir, err, errlen) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", sc->state_dir, DP_EPOCH_FILE);
+	if (ord_epoch_claim(path, (uint64_t)time(NULL), &ctl->epoch, jerr, sizeof(jerr)) < 0) {
+		snprintf(err, errlen, "boot epoch: %s", jerr);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s", sc->state_dir, DP_JOURNAL_DIR);
+	ctl->journal = ord_journal_open(path, sc->journal_max_bytes, jerr, sizeof(jerr));
+	if (ctl->journal == NULL) {
+		snprintf(err, errlen, "order journal: %s", jerr);
+		return -1;
+	}
+	ctl->max_bytes = sc->journal_max_bytes;
+	if (ord_journal_torn_bytes(ctl->journal) != 0)
+		fprintf(stderr, "seckill-dp: order journal %s: cut %" PRIu64 " bytes of an "
+			"unfinished write at its end (a crash before sync)\n", path,
+			ord_journal_torn_bytes(ctl->journal));
+	if (ord_journal_depth(ctl->journal) != 0)
+		printf("seckill-dp: order journal %s holds %" PRIu64 " orders of earlier runs, "
+		       "kept for the control plane\n", path, ord_journal_depth(ctl->journal));
+	return 0;
+}
+
+static void dp_sale_conf_build(const struct dp_conf *conf, const struct dp_ctl *ctl,
+			       unsigned workers, struct sale_conf *out)
+{
+	const struct dp_sale_conf *sc = &conf->sale;
+
+	sale_conf_default(out);
+	out->n_cores = workers;
+	out->epoch = ctl->epoch;
+	out->node = sc->node_id;
+	out->key = sc->key;
+	out->ip_rule = sc->ip_rule;
+	out->buyer_rule = sc->buyer_rule;
+	out->purchase_capacity = sc->max_buyers;
+	out->blacklist_capacity = DP_BLACKLIST_MAX;
+	out->ring_size = sc->order_ring;
+	out->max_stock = sc->total_stock;
+}
+
+static int dp_sale_fill(const struct dp_conf *conf, struct sale *s, char *err, size_t errlen)
+{
+	const struct dp_sale_conf *sc = &conf->sale;
+	int rc;
+
+	for (unsigned i = 0; i < sc->n_campaigns; i++) {
+		rc = sale_campaign_add(s, sc->camp[i].id, sc->camp[i].stock,
+				       sc->camp[i].starts_at_ms);
+		if (rc < 0) {
+			snprintf(err, errlen, "campaign %u: cannot add it: %s", sc->camp[i].id,
+				 strerror(-rc));
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < sc->n_black_ip; i++)
+		if (sale_blacklist_ip_add(s, sc->black_ip[i]) < 0) {
+			snprintf(err, errlen, "--blacklist-ip: the table is full");
+			return -1;
+		}
+	for (unsigned i = 0; i < sc->n_black_buyer; i++)
+		if (sale_blacklist_buyer_add(s, sc->black_buyer[i]) < 0) {
+			snprintf(err, errlen, "--blacklist-buyer: the table is full");
+			return -1;
+		}
+	return 0;
+}
+
+int dp_sale_create(const struct dp_conf *conf, struct dp_ctl *ctl, unsigned workers,
+		   char *err, size_t errlen)
+{
+	const struct dp_sale_conf *sc = &conf->sale;
+	struct sale_conf scf;
+	char serr[SALE_ERR_CAP];
+	uint64_t fits;
+
+	if (sc->n_campaigns == 0)
+		return 0;
+	ctl->n_cores = workers;
+	ctl->pause_room = (uint64_t)DP_PAUSE_RINGS * workers * sc->order_ring;
+	fits = sc->journal_max_bytes / ORD_JOURNAL_FRAME_BYTES;
+	if (fits <= 2 * ctl->pause_room) {
+		snprintf(err, errlen, "--journal-max-mb %" PRIu64 " holds %" PRIu64 " orders, "
+			 "too few for %u workers' order rings of %u (sales pause below %" PRIu64
+			 " free): raise --journal-max-mb or lower --order-ring",
+			 sc->journal_max_bytes >> 20, fits, workers, sc->order_ring,
+			 ctl->pause_room);
+		return -1;
+	}
+	dp_sale_conf_build(conf, ctl, workers, &scf);
+	ctl->sale = sale_create(&scf, serr, sizeof(serr));
+	if (ctl->sale == NULL) {
+		snprintf(err, errlen, "%s", serr);
+		return -1;
+	}
+	return dp_sale_fill(conf, ctl->sale, err, errlen);
+}
+
+/* After dp_ctl_finish and the final counters. */
+void dp_sale_close(struct dp_ctl *ctl)
+{
+	if (ctl->journal != NULL)
+		ord_journal_close(ctl->journal);
+	ctl->journal = NULL;
+	sale_destroy(ctl->sale);
+	ctl->sale = NULL;
+}
