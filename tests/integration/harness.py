@@ -145,6 +145,20 @@ class Dataplane:
     def ns_python_file(self, path, *args, timeout=120):
         return self.ns([sys.executable, path] + [str(a) for a in args], timeout=timeout).stdout
 
+    def add_client_ips(self, ips):
+        """Gives the namespace's interface more addresses, to send from."""
+        for ip in ips:
+            self.ns(["ip", "addr", "add", "%s/24" % ip, "dev", self.cl_if])
+
+    def ns_popen(self, argv, **kw):
+        """Starts argv inside the client namespace; a Popen with stdout piped."""
+        return subprocess.Popen(["ip", "netns", "exec", self.ns_name] + list(argv),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+    def http(self, src, reqs, pipeline=False):
+        """nsclient http: the answers to reqs on one connection from src."""
+        return self.client("http", self.ip, 80, src, "1" if pipeline else "0", json.dumps(reqs))
+
     def dp_mac(self):
         with open("/sys/class/net/%s/address" % self.dp_if) as f:
             return f.read().strip()
@@ -252,6 +266,46 @@ class Dataplane:
         if name not in self.counters:
             raise TestFailure("no counter %s in the exit table:\n%s" % (name, self.output()))
         return self.counters[name]
+
+
+def build_dir():
+    return os.environ.get("SECKILL_BUILD", os.path.join(ROOT, "build"))
+
+
+def seckillctl(*args):
+    """Runs the build's seckillctl; its stdout (fails the test on an error)."""
+    r = subprocess.run([os.path.join(build_dir(), "control", "seckillctl")] + list(args),
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise TestFailure("seckillctl %s exited %d: %s" % (" ".join(args), r.returncode, r.stderr))
+    return r.stdout
+
+
+def sale_key(dirname):
+    """A fresh operator key file in dirname (seckillctl token keygen); its path."""
+    path = os.path.join(dirname, "token.key")
+    with open(path, "w") as f:
+        f.write(seckillctl("token", "keygen"))
+    return path
+
+
+def journal_dump(journal_dir):
+    """[(seq, order_id, campaign, buyer, qty)] from seckill-journal, checking its count line."""
+    r = subprocess.run([os.path.join(build_dir(), "dataplane", "seckill-journal"), journal_dir],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise TestFailure("seckill-journal %s exited %d: %s" % (journal_dir, r.returncode, r.stderr))
+    lines = r.stdout.splitlines()
+    recs = []
+    for line in lines[:-1]:
+        m = re.match(r"^(\d+) ([0-9a-f-]{35}) campaign=(\d+) buyer=(\d+) time_ms=(\d+) qty=(\d+)$",
+                     line)
+        if not m:
+            raise TestFailure("seckill-journal: unexpected line %r" % line)
+        recs.append((int(m.group(1)), m.group(2), int(m.group(3)), int(m.group(4)),
+                     int(m.group(6))))
+    check_eq(lines[-1], "records %d" % len(recs), "seckill-journal's count line")
+    return recs
 
 
 def run(test_fn, tools=()):

@@ -11,6 +11,15 @@ command prints one JSON object on stdout for the calling test to check.
   vanish IF DPMAC GHOST IP PORT  a client that disappears mid-request: a
         handcrafted TCP connection from an address no kernel owns, so when
         we stop, nothing will ever answer the server for it again
+  race IP PORT CAMPAIGN TOKFILE FIRST COUNT SRCIPS CONNS START
+        the sale race: tokens FIRST..FIRST+COUNT-1 of TOKFILE (one a line),
+        each bought once (a 503 is retried) over CONNS keep-alive
+        connections bound round-robin to the comma-separated SRCIPS, all
+        firing at Unix time START
+  http IP PORT SRCIP PIPELINE REQS_JSON
+        one keep-alive connection from SRCIP; REQS_JSON is a list of
+        {"method","path","headers":{...},"body"}; PIPELINE=1 sends them all in
+        one write; returns each answer's status, headers and body
 """
 import json
 import socket
@@ -237,7 +246,108 @@ def cmd_vanish(ifname, dp_mac, ghost, ip, port, watch_s):
             "after": seen}
 
 
-COMMANDS = {"pipeline": cmd_pipeline, "bytewise": cmd_bytewise, "raw": cmd_raw,
+# -- the sale: race and single requests ---------------------------------------
+
+RACE_RETRIES = 50          # a 503 (stock in motion, paused) is tried again
+RACE_RETRY_S = 0.05        # sooner than Retry-After: the test has a deadline
+
+
+def buy_request(campaign, token, body=b"{}"):
+    return (b"POST /api/campaigns/%d/orders HTTP/1.1\r\nHost: seckill\r\n"
+            b"Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (campaign, token.encode(), len(body), body))
+
+
+async def aread_response(reader):
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name:
+            headers[name.strip().lower()] = value.strip()
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, headers, body.decode("latin-1")
+
+
+async def race_conn(ip, port, src, campaign, queue, out, start_at):
+    import asyncio
+    reader, writer = await asyncio.open_connection(ip, port, local_addr=(src, 0))
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    try:
+        while queue:
+            token = queue.pop()
+            for attempt in range(RACE_RETRIES):
+                writer.write(buy_request(campaign, token))
+                status, headers, body = await aread_response(reader)
+                if status != 503:
+                    break
+                out["retried_503"][json.loads(body)["error"]] = \
+                    out["retried_503"].get(json.loads(body)["error"], 0) + 1
+                await asyncio.sleep(RACE_RETRY_S)
+            key = str(status)
+            out["status"][key] = out["status"].get(key, 0) + 1
+            code = json.loads(body).get("error", "ok")
+            out["codes"][code] = out["codes"].get(code, 0) + 1
+            if status == 200:
+                out["orders"].append([int(token.split(".")[1]), json.loads(body)["order_id"]])
+    finally:
+        writer.close()
+
+
+def cmd_race(ip, port, campaign, tokfile, first, count, srcips, conns, start_at):
+    import asyncio
+    port, first, count, conns, campaign = int(port), int(first), int(count), int(conns), int(campaign)
+    with open(tokfile) as f:
+        tokens = f.read().split()[first:first + count]
+    srcs = srcips.split(",")
+    out = {"status": {}, "codes": {}, "orders": [], "retried_503": {}, "conn_errors": {}}
+    queue = list(reversed(tokens))
+
+    async def main():
+        tasks = [race_conn(ip, port, srcs[i % len(srcs)], campaign, queue, out, float(start_at))
+                 for i in range(conns)]
+        for r in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(r, BaseException):
+                k = type(r).__name__
+                out["conn_errors"][k] = out["conn_errors"].get(k, 0) + 1
+    t0 = time.time()
+    asyncio.run(main())
+    out["seconds"] = round(time.time() - max(t0, float(start_at)), 2)
+    out["unsent"] = len(queue)
+    return out
+
+
+def cmd_http(ip, port, src, pipeline, reqs_json):
+    reqs = json.loads(reqs_json)
+    s = socket.create_connection((ip, int(port)), timeout=TIMEOUT_S, source_address=(src, 0))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    raw = []
+    for r in reqs:
+        body = r.get("body", "").encode()
+        head = "%s %s HTTP/1.1\r\nHost: seckill\r\n" % (r["method"], r["path"])
+        for k, v in r.get("headers", {}).items():
+            head += "%s: %s\r\n" % (k, v)
+        if r["method"] == "POST":
+            head += "Content-Length: %d\r\n" % len(body)
+        raw.append(head.encode() + b"\r\n" + body)
+    answers, buf = [], b""
+    if pipeline == "1":
+        s.sendall(b"".join(raw))
+    for data in raw:
+        if pipeline != "1":
+            s.sendall(data)
+        status, headers, body, buf = read_response(s, buf)
+        answers.append({"status": status, "body": body,
+                        "retry_after": headers.get("retry-after"),
+                        "www_authenticate": headers.get("www-authenticate"),
+                        "allow": headers.get("allow")})
+    s.close()
+    return answers
+
+
+COMMANDS = {"race": cmd_race, "http": cmd_http, "pipeline": cmd_pipeline, "bytewise": cmd_bytewise, "raw": cmd_raw,
             "many": cmd_many, "vanish": cmd_vanish, "shrink": cmd_shrink}
 
 if __name__ == "__main__":
