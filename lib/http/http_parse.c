@@ -145,8 +145,42 @@ static const uint8_t *skip_value(const uint8_t *p, const uint8_t *end)
 	return p;
 }
 
+/*
+ * First byte at or after p that may not be in a token (method, header name).
+ * Header names are almost all letters, digits and '-', so 16 bytes at a time
+ * only those are passed and the scalar class loop decides the rest: the
+ * other tchars ('_', '!', ...) and the byte that ends the token.
+ */
+static const uint8_t *skip_token(const uint8_t *p, const uint8_t *end)
+{
+#ifdef __SSE2__
+	const __m128i a_1 = _mm_set1_epi8('a' - 1), z_1 = _mm_set1_epi8('z' + 1);
+	const __m128i d0_1 = _mm_set1_epi8('0' - 1), d9_1 = _mm_set1_epi8('9' + 1);
+	const __m128i lower = _mm_set1_epi8(0x20), dash = _mm_set1_epi8('-');
+
+	while (end - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)p);
+		/* OR 0x20 folds A-Z onto a-z; signed compares keep 0x80..0xff out. */
+		__m128i lv = _mm_or_si128(v, lower);
+		__m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(lv, a_1), _mm_cmplt_epi8(lv, z_1));
+		__m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, d0_1), _mm_cmplt_epi8(v, d9_1));
+		__m128i ok = _mm_or_si128(_mm_or_si128(alpha, digit), _mm_cmpeq_epi8(v, dash));
+		unsigned m = (unsigned)_mm_movemask_epi8(ok) ^ 0xffffu;
+
+		if (m) {
+			p += __builtin_ctz(m);
+			break;
+		}
+		p += 16;
+	}
+#endif
+	while (p < end && (char_class[*p] & CL_TCHAR))
+		p++;
+	return p;
+}
+
 /* Expects CRLF at the cursor and steps over it. */
-static int expect_crlf(struct cursor *cur)
+static inline int expect_crlf(struct cursor *cur)
 {
 	if (cur->p == cur->end)
 		return out_of_bytes(cur);
@@ -192,8 +226,7 @@ static int parse_method(struct cursor *cur, struct http_request *req)
 {
 	const uint8_t *start = cur->p;
 
-	while (cur->p < cur->end && (char_class[*cur->p] & CL_TCHAR))
-		cur->p++;
+	cur->p = skip_token(cur->p, cur->end);
 	if (cur->p == cur->end)
 		return out_of_bytes(cur);
 	if (cur->p == start || *cur->p != ' ')
@@ -348,23 +381,22 @@ static int field_known(const struct http_header *h, struct http_request *req,
 /* One "name: value" CRLF line; the cursor is at its first byte. */
 static int parse_header_line(struct cursor *cur, struct http_header *h)
 {
-	const uint8_t *name = cur->p;
+	const uint8_t *name = cur->p, *end = cur->end, *p;
 
-	while (cur->p < cur->end && (char_class[*cur->p] & CL_TCHAR))
-		cur->p++;
-	if (cur->p == cur->end)
+	p = skip_token(name, end);
+	if (p == end)
 		return out_of_bytes(cur);
 	/* Not a token then ':' covers obs-fold, space before the colon, bare LF. */
-	if (cur->p == name || *cur->p != ':')
+	if (p == name || *p != ':')
 		return HTTP_PARSE_BAD_REQUEST;
-	h->name = span(name, cur->p);
-	cur->p++;
-	while (cur->p < cur->end && (*cur->p == ' ' || *cur->p == '\t'))
-		cur->p++;
-	const uint8_t *value = cur->p;
+	h->name = span(name, p);
+	p++;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	const uint8_t *value = p;
+	const uint8_t *vend = skip_value(p, end);
 
-	cur->p = skip_value(cur->p, cur->end);
-	const uint8_t *vend = cur->p;
+	cur->p = vend;
 	int rc = expect_crlf(cur);
 
 	if (rc)

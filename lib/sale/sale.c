@@ -498,3 +498,38 @@ int sale_campaign_add(struct sale *s, uint32_t id, uint64_t stock, uint64_t star
 	atomic_store_explicit(&s->n_campaigns, n + 1, memory_order_release);
 	return 0;
 }
+
+bool sale_campaign_info(struct sale *s, uint32_t id, uint64_t now_ms,
+			struct sale_campaign_view *v)
+{
+	struct sale_campaign *cp = sale_campaign_find(s, id);
+	uint32_t st;
+
+	if (cp == NULL)
+		return false;
+	/* Relaxed, as the workers read it (sale_gate). */
+	st = atomic_load_explicit(&cp->state, memory_order_relaxed);
+	v->id = id;
+	v->starts_at_ms = cp->starts_at_ms;
+	v->stock = cp->stock;
+	v->left = stock_left(cp->pool);
+	if (st == SALE_CLOSED_STATE)
+		v->phase = SALE_PHASE_CLOSED;
+	else if (st == SALE_SCHEDULED && now_ms < cp->starts_at_ms)
+		v->phase = SALE_PHASE_SCHEDULED;
+	else
+		v->phase = v->left == 0 ? SALE_PHASE_SOLD_OUT : SALE_PHASE_OPEN;
+	return true;
+}
+
+unsigned sale_campaign_ids(struct sale *s, uint32_t *ids, unsigned cap)
+{
+	/* Acquire pairs with the release in sale_campaign_add: slots below n
+	 * are completely written. */
+	uint32_t n = atomic_load_explicit(&s->n_campaigns, memory_order_acquire);
+	unsigned i;
+
+	for (i = 0; i < n && i < cap; i++)
+		ids[i] = s->camp[i].id;
+	return i;
+}

@@ -178,6 +178,15 @@ struct sale_campaign_view {
 bool sale_campaign_get(struct sale_core *c, uint32_t id, uint64_t now_ms,
 		       struct sale_campaign_view *v);
 
+/* Control plane (any thread): what sale_campaign_get shows, without counting
+ * on a worker's counters. False when there is no such campaign. */
+bool sale_campaign_info(struct sale *s, uint32_t id, uint64_t now_ms,
+			struct sale_campaign_view *v);
+
+/* Control plane (any thread): the published campaigns' ids in the order they
+ * were added, at most cap of them; returns how many were written. */
+unsigned sale_campaign_ids(struct sale *s, uint32_t *ids, unsigned cap);
+
 /*
  * The buy decision for the request of `token` (token_len bytes, NULL or 0
  * when the request has none) from `peer_ip` (network order) for campaign

@@ -272,6 +272,44 @@ def build_dir():
     return os.environ.get("SECKILL_BUILD", os.path.join(ROOT, "build"))
 
 
+def race(dp, tokfile, campaign, buyers, procs, conns, src_ips, start_delay_s, timeout_s):
+    """Buyers race for a campaign: `procs` nsclient.py race processes in the
+    namespace, each with `conns` keep-alive connections from its share of
+    src_ips, all starting at one instant start_delay_s from now (so every
+    connection is up before it), each buying with its slice of the tokens in
+    tokfile (one per line). Returns each process's JSON result."""
+    start_at = time.time() + start_delay_s
+    per = buyers // procs
+    running = []
+    for p in range(procs):
+        srcs = ",".join(src_ips[p::procs])
+        running.append(dp.ns_popen([sys.executable, os.path.join(HERE, "nsclient.py"), "race",
+                                    dp.ip, "80", str(campaign), tokfile, str(p * per), str(per),
+                                    srcs, str(conns), "%.3f" % start_at]))
+    results = []
+    for p in running:
+        out, err = p.communicate(timeout=timeout_s)
+        if p.returncode != 0:
+            raise TestFailure("race client exited %d: %s" % (p.returncode, err.decode()))
+        results.append(json.loads(out))
+    return results
+
+
+def race_merge(results):
+    """Adds up race results: (status counts, error codes, retried 503s by code,
+    [buyer, order id] pairs, connection errors, latencies in us)."""
+    status, codes, retried, orders, errors, lat = {}, {}, {}, [], {}, []
+    for r in results:
+        for d, src in ((status, r["status"]), (codes, r["codes"]), (retried, r["retried_503"]),
+                       (errors, r["conn_errors"])):
+            for k, v in src.items():
+                d[k] = d.get(k, 0) + v
+        orders += r["orders"]
+        lat += r["lat_us"]
+        print("client: %.2f s, %s, unsent %d" % (r["seconds"], r["status"], r["unsent"]))
+    return status, codes, retried, orders, errors, lat
+
+
 def seckillctl(*args):
     """Runs the build's seckillctl; its stdout (fails the test on an error)."""
     r = subprocess.run([os.path.join(build_dir(), "control", "seckillctl")] + list(args),

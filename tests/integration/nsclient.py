@@ -278,6 +278,7 @@ async def race_conn(ip, port, src, campaign, queue, out, start_at):
     try:
         while queue:
             token = queue.pop()
+            t0 = time.monotonic()
             for attempt in range(RACE_RETRIES):
                 writer.write(buy_request(campaign, token))
                 status, headers, body = await aread_response(reader)
@@ -286,6 +287,7 @@ async def race_conn(ip, port, src, campaign, queue, out, start_at):
                 out["retried_503"][json.loads(body)["error"]] = \
                     out["retried_503"].get(json.loads(body)["error"], 0) + 1
                 await asyncio.sleep(RACE_RETRY_S)
+            out["lat_us"].append(int((time.monotonic() - t0) * 1e6))
             key = str(status)
             out["status"][key] = out["status"].get(key, 0) + 1
             code = json.loads(body).get("error", "ok")
@@ -302,7 +304,8 @@ def cmd_race(ip, port, campaign, tokfile, first, count, srcips, conns, start_at)
     with open(tokfile) as f:
         tokens = f.read().split()[first:first + count]
     srcs = srcips.split(",")
-    out = {"status": {}, "codes": {}, "orders": [], "retried_503": {}, "conn_errors": {}}
+    out = {"status": {}, "codes": {}, "orders": [], "retried_503": {}, "conn_errors": {},
+           "lat_us": []}
     queue = list(reversed(tokens))
 
     async def main():

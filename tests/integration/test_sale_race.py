@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 
 import harness
 from harness import check, check_eq
@@ -33,37 +32,6 @@ CONNS = 24                   # per process: 96 connections in all
 SRC_IPS = ["198.18.0.%d" % i for i in range(10, 74)]
 START_DELAY_S = 3.0          # connections are all up before the start instant
 RACE_TIMEOUT_S = 45
-
-
-def race(dp, tokfile):
-    start_at = time.time() + START_DELAY_S
-    per = BUYERS // PROCS
-    procs = []
-    for p in range(PROCS):
-        srcs = ",".join(SRC_IPS[p::PROCS])
-        procs.append(dp.ns_popen([harness.sys.executable,
-                                  os.path.join(harness.HERE, "nsclient.py"), "race", dp.ip, "80",
-                                  "1", tokfile, str(p * per), str(per), srcs, str(CONNS),
-                                  "%.3f" % start_at]))
-    results = []
-    for p in procs:
-        out, err = p.communicate(timeout=RACE_TIMEOUT_S)
-        if p.returncode != 0:
-            raise harness.TestFailure("race client exited %d: %s" % (p.returncode, err.decode()))
-        results.append(json.loads(out))
-    return results
-
-
-def merge(results):
-    status, codes, retried, orders, errors = {}, {}, {}, [], {}
-    for r in results:
-        for d, src in ((status, r["status"]), (codes, r["codes"]), (retried, r["retried_503"]),
-                       (errors, r["conn_errors"])):
-            for k, v in src.items():
-                d[k] = d.get(k, 0) + v
-        orders += r["orders"]
-        print("client: %.2f s, %s, unsent %d" % (r["seconds"], r["status"], r["unsent"]))
-    return status, codes, retried, orders, errors
 
 
 def test():
@@ -86,7 +54,8 @@ def run_race(state):
             "--ip-rate", "100000/s", "--ip-burst", "10000"]
     with harness.Dataplane(dp_args=args, workers=2) as dp:
         dp.add_client_ips(SRC_IPS)
-        status, codes, retried, orders, errors = merge(race(dp, tokfile))
+        status, codes, retried, orders, errors, _ = harness.race_merge(harness.race(
+            dp, tokfile, 1, BUYERS, PROCS, CONNS, SRC_IPS, START_DELAY_S, RACE_TIMEOUT_S))
         camp = dp.http("198.18.0.2", [{"method": "GET", "path": "/api/campaigns/1"}])[0]
         sample = sorted(orders)[:: STOCK // 10]
         looks = dp.http("198.18.0.2", [{"method": "GET", "path": "/api/orders/" + oid}
