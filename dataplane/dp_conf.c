@@ -61,7 +61,7 @@ enum {
 	OPT_IDLE_TIMEOUT, OPT_IDLE_SLEEP, OPT_BURST, OPT_MBUFS, OPT_STATS_INTERVAL,
 	OPT_CAMPAIGN, OPT_TOKEN_KEY, OPT_IP_RATE, OPT_IP_BURST, OPT_BUYER_RATE,
 	OPT_BUYER_BURST, OPT_BLACK_IP, OPT_BLACK_BUYER, OPT_MAX_BUYERS, OPT_ORDER_RING,
-	OPT_NODE_ID, OPT_STATE_DIR, OPT_JOURNAL_MB,
+	OPT_NODE_ID, OPT_STATE_DIR, OPT_JOURNAL_MB, OPT_CTL_SOCKET, OPT_MAX_STOCK,
 };
 
 static const struct option dp_long_opts[] = {
@@ -89,6 +89,8 @@ static const struct option dp_long_opts[] = {
 	{ "node-id",        required_argument, NULL, OPT_NODE_ID },
 	{ "state-dir",      required_argument, NULL, OPT_STATE_DIR },
 	{ "journal-max-mb", required_argument, NULL, OPT_JOURNAL_MB },
+	{ "ctl-socket",     required_argument, NULL, OPT_CTL_SOCKET },
+	{ "max-stock",      required_argument, NULL, OPT_MAX_STOCK },
 	{ "help",           no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -114,6 +116,7 @@ void dp_conf_usage(FILE *f, const char *prog)
 		"  --burst N               RX burst size, 1..%u (%u)\n"
 		"  --mbufs N               mbuf pool size (%u; fits --no-huge -m 256)\n"
 		"  --stats-interval S      print counters every S seconds; 0 = only at exit (0)\n"
+		"  --ctl-socket PATH       seckillctl's Unix socket (/run/seckill/<file-prefix>.sock)\n"
 		"  --help                  this text\n"
 		"\n"
 		"The sale (POST /api/campaigns/{id}/orders; without --campaign, /api/ is 404):\n"
@@ -133,6 +136,8 @@ void dp_conf_usage(FILE *f, const char *prog)
 		"  --node-id N             this host's id in order ids, 0..65535 (0)\n"
 		"  --state-dir DIR         boot epoch file and order journal (%s; created)\n"
 		"  --journal-max-mb N      journal size; nearly full, sales get 503 (%u)\n"
+		"  --max-stock N           units of all campaigns, with those 'seckillctl campaign\n"
+		"                          create' adds at run time (sum of --campaign)\n"
 		"\n"
 		"Example (see tools/serve, which builds the EAL part for you):\n"
 		"  %s --no-huge -m 256 --no-pci --file-prefix sk --lcores 0@0,1@1 \\\n"
@@ -213,6 +218,7 @@ static const struct dp_num_opt dp_num_opts[] = {
 	{ OPT_ORDER_RING,     "--order-ring",     2, DP_ORDER_RING_MAX },
 	{ OPT_NODE_ID,        "--node-id",        0, UINT16_MAX },
 	{ OPT_JOURNAL_MB,     "--journal-max-mb", 1, DP_JOURNAL_MB_MAX },
+	{ OPT_MAX_STOCK,      "--max-stock",      1, DP_STOCK_MAX },
 };
 
 static void dp_conf_store(struct dp_conf *conf, int id, uint64_t v)
@@ -233,6 +239,7 @@ static void dp_conf_store(struct dp_conf *conf, int id, uint64_t v)
 	case OPT_ORDER_RING:     conf->sale.order_ring = (uint32_t)v; break;
 	case OPT_NODE_ID:        conf->sale.node_id = (uint16_t)v; break;
 	case OPT_JOURNAL_MB:     conf->sale.journal_max_bytes = v << 20; break;
+	case OPT_MAX_STOCK:      conf->sale.max_stock = v; break;
 	}
 }
 
@@ -342,7 +349,8 @@ static bool dp_conf_blacklist(struct dp_sale_conf *sc, int id, const char *arg,
 	return true;
 }
 
-/* The sale's options that are not plain numbers: 1 done, 0 not one, -1 bad. */
+/* The sale's options that are not plain numbers: 1 done, 0 not one, -1 bad,
+ * 2 the control socket's path (stored by the caller, outside the sale). */
 static int dp_conf_sale_opt(struct dp_sale_conf *sc, int id, const char *arg,
 			    char *err, size_t errlen)
 {
@@ -358,6 +366,13 @@ static int dp_conf_sale_opt(struct dp_sale_conf *sc, int id, const char *arg,
 		if (!ok)
 			dp_conf_error(err, errlen, "--token-key: path too long");
 		break;
+	case OPT_CTL_SOCKET:
+		ok = strlen(arg) < DP_CTL_SOCKET_CAP && arg[0] != '\0';
+		if (!ok)
+			dp_conf_error(err, errlen, "--ctl-socket '%s': give a socket path (not "
+				      "empty, under %d bytes: a Unix socket's limit)", arg,
+				      DP_CTL_SOCKET_CAP);
+		return ok ? 2 : -1;
 	case OPT_STATE_DIR:
 		ok = strlen(arg) < sizeof(sc->state_dir) - 64 && arg[0] != '\0';
 		snprintf(sc->state_dir, sizeof(sc->state_dir), "%s", arg);
@@ -391,6 +406,8 @@ static bool dp_conf_opt(struct dp_conf *conf, int id, const char *arg, char *err
 	int r;
 
 	r = dp_conf_sale_opt(&conf->sale, id, arg, err, errlen);
+	if (r == 2)
+		snprintf(conf->ctl_socket, sizeof(conf->ctl_socket), "%s", arg);
 	if (r != 0)
 		return r > 0;
 	if (id == OPT_IP) {
@@ -479,8 +496,15 @@ static bool dp_conf_sale_check(struct dp_sale_conf *sc, char *err, size_t errlen
 			      sc->order_ring, DP_ORDER_RING_DEFAULT);
 		return false;
 	}
+	if (sc->max_stock != 0 && sc->max_stock < sc->total_stock) {
+		dp_conf_error(err, errlen, "--max-stock %" PRIu64 ": below the %" PRIu64 " units "
+			      "of the --campaign options; raise it", sc->max_stock, sc->total_stock);
+		return false;
+	}
+	if (sc->max_stock < sc->total_stock)
+		sc->max_stock = sc->total_stock;
 	if (sc->max_buyers == 0) {
-		uint64_t want = 2 * sc->total_stock;
+		uint64_t want = 2 * sc->max_stock;
 
 		if (want < DP_MAX_BUYERS_MIN_DEFAULT)
 			want = DP_MAX_BUYERS_MIN_DEFAULT;

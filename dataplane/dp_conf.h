@@ -37,6 +37,8 @@
 #define DP_BLACKLIST_MAX 4096        /* entries per blacklist (sale_conf) */
 #define DP_STATE_DIR_DEFAULT "./seckill-state"
 #define DP_PATH_CAP 4096
+/* sun_path of struct sockaddr_un holds 108 bytes with the NUL. */
+#define DP_CTL_SOCKET_CAP 108
 
 struct dp_campaign {
 	uint32_t id;
@@ -48,6 +50,7 @@ struct dp_sale_conf {
 	unsigned n_campaigns;        /* 0: no sale, /api/ answers 404 */
 	struct dp_campaign camp[SALE_MAX_CAMPAIGNS];
 	uint64_t total_stock;
+	uint64_t max_stock;          /* with run-time campaigns (--max-stock); >= total */
 	char key_file[DP_PATH_CAP];
 	struct token_key key;        /* loaded from key_file while parsing */
 	struct lim_rule ip_rule;     /* rate 0: off */
@@ -75,6 +78,7 @@ struct dp_conf {
 	uint32_t mbufs;
 	uint32_t stats_interval_s;   /* 0 = counters only at exit */
 	struct dp_sale_conf sale;
+	char ctl_socket[DP_CTL_SOCKET_CAP];   /* "": /run/seckill/<file-prefix>.sock */
 };
 
 enum dp_conf_result { DP_CONF_OK = 0, DP_CONF_HELP, DP_CONF_ERROR };

@@ -3,9 +3,10 @@
  *
  * The port gives us our MAC (the stack answers ARP with it) and its MTU.
  * Promiscuous mode is turned off: frames for other hosts on the segment are
- * the NIC's (or the kernel's) to drop, not a worker's. No offloads are asked
- * for: lib/ computes every checksum itself, so the same code runs on af_packet
- * and on a real NIC.
+ * the NIC's (or the kernel's) to drop, not a worker's. With several queues
+ * the NIC's RSS keeps each flow on one queue (dp_port_rss). No checksum
+ * offloads are asked for: lib/ computes every checksum itself, so the same
+ * code runs on af_packet and on a real NIC.
  */
 #include <stdio.h>
 #include <string.h>
@@ -86,6 +87,26 @@ static int dp_port_addr(uint16_t port, struct net_iface *ifc, char *err, size_t 
 	return 0;
 }
 
+/*
+ * Spreads flows over the workers' queues. Each worker owns the connections
+ * of its queue, so every segment of a flow must reach the same queue: any
+ * hash of the IPv4 4-tuple does (we only answer, so the hash need not be
+ * symmetric). A PMD that hashes on its own, like af_packet through the
+ * kernel's fanout, reports no RSS offloads and is left as it is.
+ */
+static void dp_port_rss(struct rte_eth_conf *pconf, const struct rte_eth_dev_info *info,
+			uint16_t queues)
+{
+	uint64_t hf = (RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP) &
+		      info->flow_type_rss_offloads;
+
+	if (queues < 2 || hf == 0)
+		return;
+	pconf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+	pconf->rx_adv_conf.rss_conf.rss_key = NULL;  /* the PMD's default key */
+	pconf->rx_adv_conf.rss_conf.rss_hf = hf;
+}
+
 int dp_port_init(uint16_t port, uint16_t queues, struct rte_mempool *pool,
 		 struct net_iface *ifc, char *err, size_t errlen)
 {
@@ -111,6 +132,7 @@ int dp_port_init(uint16_t port, uint16_t queues, struct rte_mempool *pool,
 		return -1;
 	}
 	memset(&pconf, 0, sizeof(pconf));
+	dp_port_rss(&pconf, &info, queues);
 	ret = rte_eth_dev_configure(port, queues, queues, &pconf);
 	if (ret < 0) {
 		snprintf(err, errlen, "port %u: configure with %u queues failed: %s", port, queues,

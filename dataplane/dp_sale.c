@@ -11,9 +11,12 @@
  * campaigns and the blacklists. Without --campaign neither step does
  * anything and the /api/ routes answer 404.
  *
- * The journal keeps records of earlier runs that no control plane has taken
- * yet (nothing acks them in this version): they are reported at start and
- * kept, never replayed into this run's sale.
+ * The journal keeps the orders of earlier runs (nothing acks them in this
+ * version). A restart must not sell their stock or their buyers again, so
+ * dp_sale_restore replays them into the new sale before the workers start:
+ * each takes its unit out of the pool and its buyer into the purchase set
+ * (sale_restore_order). The campaign's stock on the command line is what the
+ * sale started with, across restarts.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -71,8 +74,8 @@ int dp_sale_open(const struct dp_conf *conf, struct dp_ctl *ctl, char *err, size
 			"unfinished write at its end (a crash before sync)\n", path,
 			ord_journal_torn_bytes(ctl->journal));
 	if (ord_journal_depth(ctl->journal) != 0)
-		printf("seckill-dp: order journal %s holds %" PRIu64 " orders of earlier runs, "
-		       "kept for the control plane\n", path, ord_journal_depth(ctl->journal));
+		printf("seckill-dp: order journal %s holds %" PRIu64 " orders of earlier runs\n",
+		       path, ord_journal_depth(ctl->journal));
 	return 0;
 }
 
@@ -91,7 +94,7 @@ static void dp_sale_conf_build(const struct dp_conf *conf, const struct dp_ctl *
 	out->purchase_capacity = sc->max_buyers;
 	out->blacklist_capacity = DP_BLACKLIST_MAX;
 	out->ring_size = sc->order_ring;
-	out->max_stock = sc->total_stock;
+	out->max_stock = sc->max_stock;
 }
 
 static int dp_sale_fill(const struct dp_conf *conf, struct sale *s, char *err, size_t errlen)
@@ -118,6 +121,48 @@ static int dp_sale_fill(const struct dp_conf *conf, struct sale *s, char *err, s
 			snprintf(err, errlen, "--blacklist-buyer: the table is full");
 			return -1;
 		}
+	return 0;
+}
+
+struct dp_restore {
+	struct sale *sale;
+	uint64_t n[SALE_RESTORE_OVERSOLD + 1];
+};
+
+static int dp_sale_restore_one(void *arg, uint64_t seq, const struct ord_record *rec)
+{
+	struct dp_restore *r = arg;
+
+	(void)seq;
+	r->n[sale_restore_order(r->sale, rec)]++;
+	return 0;
+}
+
+/* Earlier runs' orders back into this run's sale: see the top of the file. */
+static int dp_sale_restore(struct dp_ctl *ctl, char *err, size_t errlen)
+{
+	struct dp_restore r = { .sale = ctl->sale };
+
+	if (ord_journal_depth(ctl->journal) == 0)
+		return 0;
+	if (ord_journal_replay(ctl->journal, dp_sale_restore_one, &r) < 0) {
+		snprintf(err, errlen, "order journal: cannot read it back: %s",
+			 ord_journal_error(ctl->journal));
+		return -1;
+	}
+	printf("seckill-dp: restored %" PRIu64 " orders of earlier runs from the journal: their "
+	       "units stay sold and their buyers keep their purchase\n", r.n[SALE_RESTORE_OK]);
+	if (r.n[SALE_RESTORE_NO_CAMPAIGN] || r.n[SALE_RESTORE_DUPLICATE])
+		printf("seckill-dp: journal: %" PRIu64 " orders of campaigns not given now, %" PRIu64
+		       " repeated purchases (kept, not restored)\n",
+		       r.n[SALE_RESTORE_NO_CAMPAIGN], r.n[SALE_RESTORE_DUPLICATE]);
+	if (r.n[SALE_RESTORE_FULL] || r.n[SALE_RESTORE_OVERSOLD]) {
+		snprintf(err, errlen, "order journal: %" PRIu64 " earlier orders exceed this run's "
+			 "stock and %" PRIu64 " exceed --max-buyers: give each --campaign the stock "
+			 "it started with, or a fresh --state-dir for a new sale",
+			 r.n[SALE_RESTORE_OVERSOLD], r.n[SALE_RESTORE_FULL]);
+		return -1;
+	}
 	return 0;
 }
 
@@ -148,7 +193,9 @@ int dp_sale_create(const struct dp_conf *conf, struct dp_ctl *ctl, unsigned work
 		snprintf(err, errlen, "%s", serr);
 		return -1;
 	}
-	return dp_sale_fill(conf, ctl->sale, err, errlen);
+	if (dp_sale_fill(conf, ctl->sale, err, errlen) < 0)
+		return -1;
+	return dp_sale_restore(ctl, err, errlen);
 }
 
 /* After dp_ctl_finish and the final counters. */

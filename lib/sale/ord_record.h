@@ -9,7 +9,7 @@
  *
  *   bits 127..96  epoch  the run's boot epoch, Unix seconds (to year 2106)
  *   bits  95..80  node   the host's node id (configured; 0 on a single host)
- *   bits  79..64  core   the core that sold (lcore id)
+ *   bits  79..64  core   the core that sold (worker index 0..n-1, not the DPDK lcore id)
  *   bits  63..0   seq    per-core sequence in this run, from 1
  *
  * Text form (GET /api/orders/{order_id}): the four fields in fixed-width

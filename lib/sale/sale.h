@@ -247,6 +247,21 @@ struct sale_ctl_stats {
 };
 void sale_ctl_stats(const struct sale *s, struct sale_ctl_stats *out);
 
+/*
+ * Start-up, before the workers run: an order an earlier run sold (read back
+ * from the journal) takes its unit out of the campaign's pool again and its
+ * buyer back into the purchase set, so a restart never sells the same stock
+ * or the same buyer twice. The caller counts the outcomes:
+ */
+enum sale_restore {
+	SALE_RESTORE_OK = 0,
+	SALE_RESTORE_NO_CAMPAIGN,  /* no such campaign in this run */
+	SALE_RESTORE_DUPLICATE,    /* the buyer's purchase was already restored */
+	SALE_RESTORE_FULL,         /* the purchase set is full */
+	SALE_RESTORE_OVERSOLD,     /* more orders than this run's stock */
+};
+enum sale_restore sale_restore_order(struct sale *s, const struct ord_record *rec);
+
 /* Whether buyer holds a claim in campaign (a pending or confirmed order). */
 bool sale_purchase_held(struct sale *s, uint32_t campaign, uint64_t buyer);
 

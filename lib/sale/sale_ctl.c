@@ -237,3 +237,35 @@ bool sale_blacklist_buyer_has(struct sale *s, uint64_t buyer)
 {
 	return sale_listed(s->black_buyer, buyer);
 }
+
+/*
+ * A restart must not sell again what an earlier run sold: the campaign's
+ * stock is given again on the command line, but the journal still holds the
+ * earlier orders. Each one takes its unit back out of the pool and its buyer
+ * back into the purchase set, so the sale resumes where it stopped. Before
+ * the workers start only: stock_take for share 0 needs the one thread that
+ * owns it, and nobody owns it yet.
+ */
+enum sale_restore sale_restore_order(struct sale *s, const struct ord_record *rec)
+{
+	struct sale_campaign *cp = sale_campaign_find(s, rec->campaign);
+	uint64_t ticket;
+
+	if (cp == NULL)
+		return SALE_RESTORE_NO_CAMPAIGN;
+	switch (lim_purchase_claim(s->purchase, rec->campaign, rec->buyer, &ticket, NULL)) {
+	case LIM_CLAIMED:
+		break;
+	case LIM_ALREADY:
+		/* A second record of one purchase is one unit, not two. */
+		return SALE_RESTORE_DUPLICATE;
+	default:
+		return SALE_RESTORE_FULL;
+	}
+	/* stock_take counts the unit as sold by share 0. */
+	if (stock_take(cp->pool, 0) != STOCK_OK) {
+		lim_purchase_release(s->purchase, rec->campaign, rec->buyer, ticket, NULL);
+		return SALE_RESTORE_OVERSOLD;
+	}
+	return SALE_RESTORE_OK;
+}

@@ -235,6 +235,13 @@ class Dataplane:
         self.per_core = {}
         self.counters = parse_counters(self.lines, self.per_core)
 
+    def kill(self):
+        """SIGKILL: a crash, no counters, nothing flushed by the dataplane."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.exit_code = self.proc.returncode
+        self.counters = {}
+
     def cleanup(self):
         try:
             self.stop()

@@ -629,6 +629,38 @@ Test(sale, book_full_is_503_before_any_stock_moves)
 	sale_destroy(s);
 }
 
+Test(sale, restored_orders_keep_their_units_and_buyers)
+{
+	struct sale *s = make1(3);
+	struct sale_core *c = sale_core(s, 0);
+	struct ord_record rec = { .campaign = 1, .buyer = 7, .qty = 1 };
+	struct sale_out out;
+
+	/* A restart with stock 3 and two orders of the last run in its journal. */
+	cr_assert_eq(sale_restore_order(s, &rec), SALE_RESTORE_OK);
+	cr_assert_eq(sale_restore_order(s, &rec), SALE_RESTORE_DUPLICATE, "one purchase, one unit");
+	rec.buyer = 8;
+	cr_assert_eq(sale_restore_order(s, &rec), SALE_RESTORE_OK);
+	rec.campaign = 2;
+	cr_assert_eq(sale_restore_order(s, &rec), SALE_RESTORE_NO_CAMPAIGN);
+	cr_assert_eq(left(s, 1), 1);
+	cr_assert_eq(stock_sold(sale_campaign_pool(s, 1)), 2);
+
+	/* Earlier buyers keep their purchase; one unit is left to sell, once. */
+	cr_assert_eq(buy(c, 1, 7, &out), SALE_ALREADY);
+	cr_assert_eq(buy(c, 1, 8, &out), SALE_ALREADY);
+	cr_assert_eq(buy(c, 1, 9, &out), SALE_OK);
+	cr_assert_eq(buy(c, 1, 10, &out), SALE_SOLD_OUT);
+
+	/* A journal holding more orders than the stock is refused, never oversold. */
+	rec.campaign = 1;
+	rec.buyer = 11;
+	cr_assert_eq(sale_restore_order(s, &rec), SALE_RESTORE_OVERSOLD);
+	cr_assert_eq(left(s, 1), 0);
+	cr_assert_not(sale_purchase_held(s, 1, 11), "a refused restore leaves no claim");
+	sale_destroy(s);
+}
+
 Test(sale, campaign_view_phases)
 {
 	struct sale_conf cf;

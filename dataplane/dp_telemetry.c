@@ -1,0 +1,125 @@
+/*
+ * dp_telemetry.c - seckill-dp's counters on DPDK's telemetry socket.
+ *
+ * The EAL serves /var/run/dpdk/<file prefix>/dpdk_telemetry.v2 (a
+ * SOCK_SEQPACKET socket; DPDK's usertools/dpdk-telemetry.py reads it). We add
+ *
+ *   /seckill/stats       {"core0": {"rx_pkts": .., "requests": .., drops ..}, ..}
+ *   /seckill/campaigns   {"7": {"phase": "open", "stock": .., "left": .., ..}, ..}
+ *
+ * so existing DPDK monitoring sees the sale without seckillctl. The callbacks
+ * run on the EAL's telemetry thread: they only read, the counters with the
+ * same plain loads dp_stats.c uses (a value a moment old, never torn) and the
+ * campaigns through the sale's any-thread reads.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_telemetry.h>
+
+#include "dp_ctlsock.h"
+
+static struct dp_ctl *dp_tel_ctl;
+
+static void dp_tel_drop(void *ctx, const char *set, const char *name, uint64_t v)
+{
+	char key[RTE_TEL_MAX_STRING_LEN];
+
+	snprintf(key, sizeof(key), "%s.%s", set, name);
+	rte_tel_data_add_dict_u64(ctx, key, v);
+}
+
+/* One worker's counters as a dict (NULL: no memory). */
+static struct rte_tel_data *dp_tel_core(const struct dp_lcore *lc, unsigned i)
+{
+	struct rte_tel_data *d = rte_tel_data_alloc();
+	struct sale *sale = dp_tel_ctl->sale;
+	struct dp_core_sample s;
+
+	if (d == NULL)
+		return NULL;
+	dp_core_sample(lc, &s);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "lcore", lc->lcore_id);
+	rte_tel_data_add_dict_u64(d, "rx_pkts", s.rx_pkts);
+	rte_tel_data_add_dict_u64(d, "tx_pkts", s.tx_pkts);
+	rte_tel_data_add_dict_u64(d, "requests", s.requests);
+	rte_tel_data_add_dict_u64(d, "sales", s.sales);
+	rte_tel_data_add_dict_u64(d, "conns", lc->gauges.conns);
+	rte_tel_data_add_dict_u64(d, "ring_depth",
+				  sale ? ord_ring_count(sale_ring(sale, i)) : 0);
+	dp_core_drops(lc, dp_tel_drop, d);
+	return d;
+}
+
+static int dp_tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct dp_lcore *lc;
+	char key[32];
+
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "journal_depth", dp_tel_ctl->journal_depth);
+	for (unsigned i = 0; i < SALE_MAX_CORES && (lc = dp_lcore_of_core(i)) != NULL; i++) {
+		struct rte_tel_data *c = dp_tel_core(lc, i);
+
+		snprintf(key, sizeof(key), "core%u", i);
+		/* keep 0: the library frees the container with d. */
+		if (c != NULL && rte_tel_data_add_dict_container(d, key, c, 0) < 0)
+			rte_tel_data_free(c);
+	}
+	return 0;
+}
+
+static int dp_tel_campaigns(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	uint32_t ids[SALE_MAX_CAMPAIGNS];
+	struct sale *s = dp_tel_ctl->sale;
+	struct sale_campaign_view v;
+	struct timespec ts;
+	unsigned n = 0;
+	char key[16];
+
+	(void)cmd;
+	(void)params;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	rte_tel_data_start_dict(d);
+	if (s != NULL)
+		n = sale_campaign_ids(s, ids, SALE_MAX_CAMPAIGNS);
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_tel_data *c = rte_tel_data_alloc();
+		uint64_t now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+
+		if (c == NULL || !sale_campaign_info(s, ids[i], now_ms, &v)) {
+			rte_tel_data_free(c);
+			continue;
+		}
+		rte_tel_data_start_dict(c);
+		rte_tel_data_add_dict_string(c, "phase", sale_phase_str(v.phase));
+		rte_tel_data_add_dict_u64(c, "stock", v.stock);
+		rte_tel_data_add_dict_u64(c, "left", v.left);
+		rte_tel_data_add_dict_u64(c, "sold", v.stock - v.left);
+		rte_tel_data_add_dict_u64(c, "starts_at", v.starts_at_ms);
+		snprintf(key, sizeof(key), "%" PRIu32, ids[i]);
+		if (rte_tel_data_add_dict_container(d, key, c, 0) < 0)
+			rte_tel_data_free(c);
+	}
+	return 0;
+}
+
+int dp_telemetry_init(struct dp_ctl *ctl)
+{
+	dp_tel_ctl = ctl;
+	if (rte_telemetry_register_cmd("/seckill/stats", dp_tel_stats,
+				       "Per-core counters of seckill-dp. Takes no parameters") < 0 ||
+	    rte_telemetry_register_cmd("/seckill/campaigns", dp_tel_campaigns,
+				       "The sale's campaigns. Takes no parameters") < 0) {
+		fprintf(stderr, "seckill-dp: cannot register the /seckill telemetry commands; "
+			"seckillctl stats still works\n");
+		return -1;
+	}
+	return 0;
+}
