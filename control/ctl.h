@@ -17,6 +17,7 @@
 #define CTL_EXIT_OK 0
 #define CTL_EXIT_FAIL 1     /* the command ran and failed (bad token, unreadable key ...) */
 #define CTL_EXIT_USAGE 2    /* the command line is wrong */
+#define CTL_EXIT_NOT_RUNNING 3  /* no seckill-dp answers on the control socket */
 
 struct ctl_cmd {
 	const char *name;
@@ -30,9 +31,17 @@ struct ctl_group {
 	const char *summary;
 	const struct ctl_cmd *cmds;
 	unsigned ncmds;
+	/* Set for a group that is itself the command ("seckillctl stats"):
+	 * run gets argv from the group's name on; cmds is then unused. */
+	int (*run)(int argc, char **argv);
 };
 
 extern const struct ctl_group ctl_token_group;
+/* The groups that talk to a running seckill-dp (ctl_client.h). */
+extern const struct ctl_group ctl_campaign_group;
+extern const struct ctl_group ctl_stats_group;
+extern const struct ctl_group ctl_limits_group;
+extern const struct ctl_group ctl_blacklist_group;
 
 /* Runs argv[0] of group g (argv starts at the command name); handles --help. */
 int ctl_dispatch(const struct ctl_group *g, int argc, char **argv);

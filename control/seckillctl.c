@@ -15,6 +15,10 @@
 
 /* Add a group here (and its ctl_<group>.c to control/meson.build). */
 static const struct ctl_group *const ctl_groups[] = {
+	&ctl_campaign_group,
+	&ctl_stats_group,
+	&ctl_limits_group,
+	&ctl_blacklist_group,
 	&ctl_token_group,
 };
 #define CTL_NGROUPS (sizeof(ctl_groups) / sizeof(ctl_groups[0]))
@@ -40,7 +44,10 @@ static void ctl_help(FILE *out)
 	fprintf(out,
 		"\n"
 		"Run 'seckillctl <group> --help' for a group's commands.\n"
-		"Exit status: 0 success, 1 failure, 2 usage error.\n");
+		"Exit status: 0 success, 1 failure, 2 usage error.\n"
+		"3: seckill-dp is not running (the commands that talk to it: all but token).\n"
+		"Those find it through --socket PATH, $SECKILL_SOCKET, or the only *.sock\n"
+		"in /run/seckill; --json prints its answer as one JSON object.\n");
 }
 
 static void ctl_group_help(const struct ctl_group *g, FILE *out)
@@ -129,6 +136,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < CTL_NGROUPS; i++)
 		if (strcmp(argv[1], ctl_groups[i]->name) == 0)
-			return ctl_dispatch(ctl_groups[i], argc - 2, argv + 2);
+			return ctl_groups[i]->run ? ctl_groups[i]->run(argc - 1, argv + 1)
+						  : ctl_dispatch(ctl_groups[i], argc - 2, argv + 2);
 	return ctl_usage_error("seckillctl --help", "unknown command group '%s'", argv[1]);
 }

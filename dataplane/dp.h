@@ -124,6 +124,7 @@ struct dp_ctl {
 	 * closed before the final counters are printed). */
 	uint64_t journal_depth, journal_bytes, synced_seq, sync_us_max;
 	struct dp_ctl_stats st;
+	struct dp_ctlsock *sock;     /* seckillctl's socket (dp_ctlsock.c), polled each pass */
 };
 
 extern struct dp_lcore *dp_lcores[RTE_MAX_LCORE];

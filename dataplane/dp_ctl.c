@@ -17,6 +17,9 @@
  * already committed still fits. At exit the rings are drained to the end
  * and synced once more; anything left (only with a broken journal) is
  * counted as unjournaled and reported.
+ *
+ * Each pass also serves seckillctl's control socket (dp_ctlsock.c), which
+ * never blocks, so its answers take at most one pass to start.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,6 +27,7 @@
 #include <time.h>
 
 #include "dp.h"
+#include "dp_ctlsock.h"
 
 const char *const dp_ctl_stats_names[] = { DP_CTL_STATS(STATS_NAME) };
 
@@ -165,6 +169,7 @@ void dp_ctl_loop(struct dp_ctl *c, const struct dp_conf *conf)
 	while (!__atomic_load_n(&dp_quit, __ATOMIC_RELAXED)) {
 		if (c->sale)
 			dp_ctl_pass(c);
+		dp_ctlsock_poll(c->sock);
 		nanosleep(&step, NULL);
 		now = dp_ctl_now_us();
 		if (every_us != 0 && now >= next) {

@@ -23,6 +23,7 @@
  *    given at start; changing them safely needs a lib/sale change.
  * Rates for `stats` come from the server's own samples, one a second.
  */
+#define _GNU_SOURCE          /* accept4 */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

@@ -47,5 +47,7 @@ struct dp_lcore *dp_lcore_of_core(unsigned i);
 /* dp_telemetry.c: /seckill/stats and /seckill/campaigns on DPDK's
  * telemetry socket. Returns 0, or -1 (logged) when registration failed. */
 int dp_telemetry_init(struct dp_ctl *ctl);
+/* Before the workers' state is freed: the commands answer empty from now on. */
+void dp_telemetry_fini(void);
 
 #endif

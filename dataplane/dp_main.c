@@ -28,6 +28,7 @@
 #include <rte_pause.h>
 
 #include "dp.h"
+#include "dp_ctlsock.h"
 
 /* The port we serve on: the first one the EAL found (a --vdev or a NIC). */
 #define DP_PORT_ID 0
@@ -168,6 +169,23 @@ static void dp_banner(const struct dp_conf *conf, const struct net_iface *ifc, u
 	fflush(stdout);
 }
 
+/* seckillctl's socket and the telemetry commands; exits when the socket
+ * cannot be had (an operator needs it, and a typo should not go unnoticed). */
+static void dp_ctl_open(const struct dp_conf *conf, struct dp_ctl *ctl)
+{
+	char path[DP_CTL_SOCKET_CAP], err[512];
+
+	if (conf->ctl_socket[0] != '\0')
+		snprintf(path, sizeof(path), "%s", conf->ctl_socket);
+	else
+		dp_ctlsock_default_path(path, sizeof(path));
+	ctl->sock = dp_ctlsock_open(path, ctl, conf, err, sizeof(err));
+	if (ctl->sock == NULL)
+		dp_die("control socket", err);
+	printf("seckill-dp: control socket %s (seckillctl --socket %s)\n", path, path);
+	dp_telemetry_init(ctl);
+}
+
 static void dp_teardown(struct rte_mempool *pool)
 {
 	unsigned int id;
@@ -230,6 +248,7 @@ int main(int argc, char **argv)
 		dp_die("cannot set up the sale", err);
 
 	dp_lcores_alloc(&conf, pool, &ifc, ctl.sale);
+	dp_ctl_open(&conf, &ctl);
 	ok = dp_launch();
 	if (ok) {
 		if (ctl.sale != NULL)
@@ -242,6 +261,9 @@ int main(int argc, char **argv)
 
 	rte_eal_mp_wait_lcore();
 	dp_ctl_finish(&ctl);
+	dp_telemetry_fini();
+	dp_ctlsock_close(ctl.sock);
+	ctl.sock = NULL;
 	if (ok)
 		dp_stats_print_final(stdout, &ctl);
 	dp_teardown(pool);

@@ -22,6 +22,9 @@
 #include "dp_ctlsock.h"
 
 static struct dp_ctl *dp_tel_ctl;
+/* Cleared by dp_telemetry_fini before the worker state goes away; acquire
+ * in the callbacks pairs with the release there and in init. */
+static int dp_tel_live;
 
 static void dp_tel_drop(void *ctx, const char *set, const char *name, uint64_t v)
 {
@@ -62,6 +65,8 @@ static int dp_tel_stats(const char *cmd, const char *params, struct rte_tel_data
 	(void)cmd;
 	(void)params;
 	rte_tel_data_start_dict(d);
+	if (!__atomic_load_n(&dp_tel_live, __ATOMIC_ACQUIRE))
+		return 0;
 	rte_tel_data_add_dict_u64(d, "journal_depth", dp_tel_ctl->journal_depth);
 	for (unsigned i = 0; i < SALE_MAX_CORES && (lc = dp_lcore_of_core(i)) != NULL; i++) {
 		struct rte_tel_data *c = dp_tel_core(lc, i);
@@ -87,7 +92,7 @@ static int dp_tel_campaigns(const char *cmd, const char *params, struct rte_tel_
 	(void)params;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	rte_tel_data_start_dict(d);
-	if (s != NULL)
+	if (s != NULL && __atomic_load_n(&dp_tel_live, __ATOMIC_ACQUIRE))
 		n = sale_campaign_ids(s, ids, SALE_MAX_CAMPAIGNS);
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_tel_data *c = rte_tel_data_alloc();
@@ -113,6 +118,7 @@ static int dp_tel_campaigns(const char *cmd, const char *params, struct rte_tel_
 int dp_telemetry_init(struct dp_ctl *ctl)
 {
 	dp_tel_ctl = ctl;
+	__atomic_store_n(&dp_tel_live, 1, __ATOMIC_RELEASE);
 	if (rte_telemetry_register_cmd("/seckill/stats", dp_tel_stats,
 				       "Per-core counters of seckill-dp. Takes no parameters") < 0 ||
 	    rte_telemetry_register_cmd("/seckill/campaigns", dp_tel_campaigns,
@@ -122,4 +128,9 @@ int dp_telemetry_init(struct dp_ctl *ctl)
 		return -1;
 	}
 	return 0;
+}
+
+void dp_telemetry_fini(void)
+{
+	__atomic_store_n(&dp_tel_live, 0, __ATOMIC_RELEASE);
 }

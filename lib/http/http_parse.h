@@ -56,6 +56,8 @@ enum http_parse_err {
 	HTTP_PARSE_BODY_TOO_LARGE = -5,    /* 413 */
 	HTTP_PARSE_BAD_VERSION = -6,       /* 505 */
 	HTTP_PARSE_NOT_IMPLEMENTED = -7,   /* 501: Transfer-Encoding (no coding implemented) */
+	/* The lowest code there is: move it when adding one (checks and the fuzzer use it). */
+	HTTP_PARSE_MIN_ERROR = HTTP_PARSE_NOT_IMPLEMENTED,
 };
 
 enum http_method {

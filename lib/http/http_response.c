@@ -16,7 +16,7 @@ struct writer {
 	int full;
 };
 
-static inline void put(struct writer *w, const void *s, size_t n)
+static void put(struct writer *w, const void *s, size_t n)
 {
 	if (w->full || (size_t)(w->end - w->p) < n) {
 		w->full = 1;
@@ -30,9 +30,6 @@ static void put_str(struct writer *w, const char *s)
 {
 	put(w, s, strlen(s));
 }
-
-/* A string literal: its length is known at compile time, so no strlen. */
-#define put_lit(w, lit) put((w), (lit), sizeof(lit) - 1)
 
 static void put_u32(struct writer *w, uint32_t v)
 {
@@ -93,27 +90,27 @@ int http_response_write(uint8_t *out, uint32_t cap, const struct http_response *
 	char code[4] = { (char)('0' + r->status / 100 % 10), (char)('0' + r->status / 10 % 10),
 			 (char)('0' + r->status % 10), ' ' };
 
-	put_lit(&w, "HTTP/1.1 ");
+	put_str(&w, "HTTP/1.1 ");
 	put(&w, code, sizeof(code));
 	put_str(&w, http_reason(r->status));
 	if (r->date) {
-		put_lit(&w, "\r\nDate: ");
+		put_str(&w, "\r\nDate: ");
 		put(&w, r->date, HTTP_DATE_LEN);
 	}
 	if (content) {
-		put_lit(&w, "\r\nContent-Type: ");
+		put_str(&w, "\r\nContent-Type: ");
 		put_str(&w, r->content_type ? r->content_type : "application/json");
-		put_lit(&w, "\r\nContent-Length: ");
+		put_str(&w, "\r\nContent-Length: ");
 		put_u32(&w, r->body_len);
 	}
 	if (r->connection == HTTP_CONN_KEEP_ALIVE)
-		put_lit(&w, "\r\nConnection: keep-alive");
+		put_str(&w, "\r\nConnection: keep-alive");
 	else if (r->connection == HTTP_CONN_CLOSE)
-		put_lit(&w, "\r\nConnection: close");
-	put_lit(&w, "\r\n");
+		put_str(&w, "\r\nConnection: close");
+	put_str(&w, "\r\n");
 	if (r->extra_headers)
 		put_str(&w, r->extra_headers);
-	put_lit(&w, "\r\n");
+	put_str(&w, "\r\n");
 	if (content && !r->head_only && r->body_len)
 		put(&w, r->body, r->body_len);
 	return w.full ? -1 : (int)(w.p - out);

@@ -163,7 +163,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK((size_t)whole <= size);
 		check_request(&req, buf, whole);
 	} else {
-		CHECK(whole >= HTTP_PARSE_BAD_VERSION);
+		CHECK(whole >= HTTP_PARSE_MIN_ERROR);
 	}
 	check_prefixes(data, size, lim, whole, &seed);
 	if (whole != HTTP_PARSE_INCOMPLETE)

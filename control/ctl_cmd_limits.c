@@ -1,0 +1,137 @@
+/*
+ * ctl_cmd_limits.c - "seckillctl limits": the per-IP and per-buyer rate limits.
+ *
+ *   show                        the rules seckill-dp runs with
+ *   set [--ip-rate N[/s|/m]] [--ip-burst N] [--buyer-rate ..] [--buyer-burst N]
+ *
+ * The values are checked here as seckill-dp checks its options. This version
+ * of the dataplane cannot change its rules while it runs (its answer says
+ * why: not_supported, exit 1); the command is in place for when it can.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "ctl_client.h"
+
+/* As seckill-dp --ip-rate: above this a limit is no limit. */
+#define CTL_RATE_MAX 1000000
+#define CTL_BURST_MAX 1000000
+
+static const char show_usage[] =
+	"Usage: seckillctl limits show [--socket PATH] [--json]\n"
+	"\n"
+	"The per-IP and per-buyer limits (nginx limit_req: rate, burst, nodelay).\n";
+static const char set_usage[] =
+	"Usage: seckillctl limits set [--ip-rate N[/s|/m]] [--ip-burst N]\n"
+	"                             [--buyer-rate N[/s|/m]] [--buyer-burst N]\n"
+	"                             [--socket PATH] [--json]\n"
+	"\n"
+	"Asks the running seckill-dp to change its rate limits (rate 0 = off).\n"
+	"This dataplane version refuses (not_supported): restart it with the\n"
+	"same options instead.\n";
+
+static int limits_show(int argc, char **argv)
+{
+	static const char *const which[] = { "ip", "buyer" };
+	struct ctl_opts o;
+	struct ctl_answer a;
+	char per[8];
+	int rc = ctl_opts_parse(argc, argv, "sjh", CTL_HINT("limits", "show"), &o);
+
+	if (rc || o.help)
+		return rc ? rc : (fputs(show_usage, stdout), CTL_EXIT_OK);
+	if ((rc = ctl_call(&o, "{\"cmd\":\"limits.get\"}", &a)) != 0)
+		return rc;
+	if (!o.json) {
+		printf("%-6s %12s %8s\n", "LIMIT", "RATE", "BURST");
+		for (int i = 0; i < 2; i++) {
+			int r = ctl_json_get(a.text, a.t, 0, which[i]);
+			char rate[32];
+
+			snprintf(rate, sizeof(rate), "%" PRIu64 "/%s", ctl_ans_u64(&a, r, "rate"),
+				 ctl_ans_str(&a, r, "per", per, sizeof(per)));
+			printf("%-6s %12s %8" PRIu64 "\n", which[i],
+			       ctl_ans_u64(&a, r, "rate") ? rate : "off", ctl_ans_u64(&a, r, "burst"));
+		}
+	}
+	ctl_answer_free(&a);
+	return CTL_EXIT_OK;
+}
+
+/* Appends a rate option ("N", "N/s", "N/m") as "<key>_rate" and "<key>_per". */
+static int add_rate(const char *hint, const char *opt, const char *key, const char *v,
+		    char *req, size_t cap)
+{
+	char num[24];
+	const char *slash = strchr(v, '/');
+	size_t n = slash ? (size_t)(slash - v) : strlen(v);
+	uint64_t r;
+
+	if (n >= sizeof(num) || (slash && strcmp(slash, "/s") != 0 && strcmp(slash, "/m") != 0))
+		return ctl_usage_error(hint, "%s '%s': expected N, N/s or N/m", opt, v);
+	memcpy(num, v, n);
+	num[n] = '\0';
+	if (ctl_parse_u64(num, &r) < 0 || r > CTL_RATE_MAX)
+		return ctl_usage_error(hint, "%s '%s': expected N, N/s or N/m with N 0..%d",
+				       opt, v, CTL_RATE_MAX);
+	snprintf(req + strlen(req), cap - strlen(req), ",\"%s_rate\":%" PRIu64 ",\"%s_per\":%d",
+		 key, r, key, slash && slash[1] == 'm' ? 60 : 1);
+	return 0;
+}
+
+static int add_burst(const char *hint, const char *opt, const char *key, const char *v,
+		     char *req, size_t cap)
+{
+	uint64_t b;
+
+	if (ctl_parse_u64(v, &b) < 0 || b > CTL_BURST_MAX)
+		return ctl_usage_error(hint, "%s '%s': expected a number of requests, 0..%d",
+				       opt, v, CTL_BURST_MAX);
+	snprintf(req + strlen(req), cap - strlen(req), ",\"%s_burst\":%" PRIu64, key, b);
+	return 0;
+}
+
+static int limits_set(int argc, char **argv)
+{
+	const char *hint = CTL_HINT("limits", "set");
+	struct ctl_opts o;
+	struct ctl_answer a;
+	char req[256] = "{\"cmd\":\"limits.set\"";
+	int rc = ctl_opts_parse(argc, argv, "sjrRuUh", hint, &o);
+
+	if (rc || o.help)
+		return rc ? rc : (fputs(set_usage, stdout), CTL_EXIT_OK);
+	if (!o.ip_rate && !o.ip_burst && !o.buyer_rate && !o.buyer_burst)
+		return ctl_usage_error(hint, "nothing to set: give --ip-rate, --ip-burst, "
+				       "--buyer-rate or --buyer-burst");
+	if ((o.ip_rate && (rc = add_rate(hint, "--ip-rate", "ip", o.ip_rate, req, sizeof(req)))) ||
+	    (o.ip_burst && (rc = add_burst(hint, "--ip-burst", "ip", o.ip_burst, req,
+					   sizeof(req)))) ||
+	    (o.buyer_rate && (rc = add_rate(hint, "--buyer-rate", "buyer", o.buyer_rate, req,
+					    sizeof(req)))) ||
+	    (o.buyer_burst && (rc = add_burst(hint, "--buyer-burst", "buyer", o.buyer_burst,
+					      req, sizeof(req)))))
+		return rc;
+	strcat(req, "}");
+	if ((rc = ctl_call(&o, req, &a)) != 0)
+		return rc;
+	if (!o.json)
+		printf("limits set\n");
+	ctl_answer_free(&a);
+	return CTL_EXIT_OK;
+}
+
+static const struct ctl_cmd limits_cmds[] = {
+	{ "show", "", "the per-IP and per-buyer rate limits", limits_show },
+	{ "set", "[--ip-rate N[/s|/m]] [--ip-burst N] [--buyer-rate ..] [--buyer-burst N]",
+	  "change them (not supported while running in this version)", limits_set },
+};
+
+const struct ctl_group ctl_limits_group = {
+	.name = "limits",
+	.summary = "Rate limits of the running seckill-dp: show, set",
+	.cmds = limits_cmds,
+	.ncmds = sizeof(limits_cmds) / sizeof(limits_cmds[0]),
+};
