@@ -2,34 +2,21 @@
  * dp_ctlsock.c - the control socket: seckillctl's requests, on the main lcore.
  *
  * A non-blocking SOCK_STREAM Unix listener polled once per control-loop pass
- * (every ms with a sale), with at most DP_CTLSOCK_CLIENTS clients, each with
- * a bounded request buffer and one answer in flight: a client's next line is
- * read only once its answer has been written, so a client that does not read
- * only stops itself. Idle clients are closed after DP_CTLSOCK_IDLE_US.
+ * (every ms with a sale, 100 ms without), with at most DP_CTLSOCK_CLIENTS
+ * clients, each with a bounded request buffer (CTL_REQ_MAX) and one answer
+ * in flight: a client's next line is read only once its answer has been
+ * written, so a client that does not read only stops itself, and one that
+ * sends nothing for DP_CTLSOCK_IDLE_US loses its slot. A ninth client is
+ * told "busy" and closed. The commands themselves are dp_ctlcmd.c's.
  *
- * Every command is one function that reads the request's fields and writes
- * one JSON answer (control/ctl_proto.h). The sale is changed only through its
- * control API (sale.h), whose operations are single atomic stores or CASes
- * the workers pair with, so nothing here waits for a worker:
- *  - campaign.create: sale_campaign_add fills a slot and publishes it with a
- *    release store of the count, which the workers' look-up acquires;
- *  - campaign.open/close: the campaign's state word;
- *  - blacklist.add/del: the blacklist tables' value words. The tables cannot
- *    be walked, so this file keeps the list of what it (or the command line)
- *    listed; it is the only writer, so the copy is exact;
- *  - limits.set: refused (not_supported). The rules live in the sale's
- *    read-only configuration and are read by the workers without atomics,
- *    several times per check, and the per-rule tables exist only for rules
- *    given at start; changing them safely needs a lib/sale change.
- * Rates for `stats` come from the server's own samples, one a second.
+ * The socket file is 0660 in a 0755 directory: root and its group may
+ * operate the dataplane. A file left by a run that crashed is replaced; one
+ * a live process answers on is not (two dataplanes, one path: an error).
  */
 #define _GNU_SOURCE          /* accept4 */
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +25,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include <rte_eal.h>
 
@@ -46,20 +32,14 @@
 #include "dp_ctlsock.h"
 
 /* seckillctl opens one connection per command; 8 allow a few scripts and a
- * person at once while bounding what the server holds (8 x 4 KiB + answers). */
+ * person at once while bounding what the server holds. */
 #define DP_CTLSOCK_CLIENTS 8
 /* A client that sends nothing for this long is closed (it holds a slot). */
 #define DP_CTLSOCK_IDLE_US (10 * 1000000ull)
-/* The rate window of `stats`. */
-#define DP_CTLSOCK_RATE_US 1000000ull
 #define DP_CTLSOCK_DIR_MODE 0755
 /* root and its group may talk to the dataplane; nobody else. */
 #define DP_CTLSOCK_MODE 0660
 #define DP_CTLSOCK_BACKLOG 16
-/* Tokens of a request: "cmd" and a handful of fields, two tokens each. */
-#define DP_CTLSOCK_TOKS 64
-#define DP_US_PER_S 1000000ull
-#define DP_MS_PER_S 1000ull
 
 struct dp_ctl_client {
 	int fd;                      /* -1: free slot */
@@ -71,30 +51,11 @@ struct dp_ctl_client {
 	bool close_after;            /* close once the answer is out */
 };
 
-struct dp_rate_sample {
-	uint64_t at_us;
-	struct dp_core_sample c[SALE_MAX_CORES];
-};
-
 struct dp_ctlsock {
 	int fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct dp_ctl *ctl;
-	const struct dp_conf *conf;
+	struct dp_ctlcmd *cmd;
 	struct dp_ctl_client cl[DP_CTLSOCK_CLIENTS];
-	struct dp_rate_sample prev, cur;    /* rates: cur - prev over their interval */
-	unsigned n_black_ip, n_black_buyer;
-	uint32_t black_ip[DP_BLACKLIST_MAX];
-	uint64_t black_buyer[DP_BLACKLIST_MAX];
-};
-
-/* One request being answered. */
-struct dp_req {
-	struct dp_ctlsock *cs;
-	const char *text;
-	struct ctl_json_tok *t;
-	int n;
-	struct ctl_buf *b;
 };
 
 static uint64_t dp_now_us(void)
@@ -102,580 +63,8 @@ static uint64_t dp_now_us(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * DP_US_PER_S + (uint64_t)ts.tv_nsec / 1000;
+	return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
 }
-
-static uint64_t dp_unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * DP_MS_PER_S + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* ------------------------------------------------------------------ */
-/* Counters shared with dp_telemetry.c                                 */
-/* ------------------------------------------------------------------ */
-
-struct dp_lcore *dp_lcore_of_core(unsigned i)
-{
-	unsigned id;
-
-	RTE_LCORE_FOREACH_WORKER(id) {
-		if (dp_lcores[id] != NULL && dp_lcores[id]->queue == i)
-			return dp_lcores[id];
-	}
-	return NULL;
-}
-
-/* A worker that got as far as building its stack. */
-static bool dp_has_stack(const struct dp_lcore *lc)
-{
-	return lc != NULL && lc->tcp != NULL && lc->http != NULL;
-}
-
-void dp_core_sample(const struct dp_lcore *lc, struct dp_core_sample *s)
-{
-	memset(s, 0, sizeof(*s));
-	if (!dp_has_stack(lc))
-		return;
-	s->rx_pkts = lc->st.rx_pkts;
-	s->tx_pkts = lc->st.tx_pkts;
-	s->requests = http_server_stats(lc->http)->requests;
-	s->sales = lc->sale ? lc->sale->results[SALE_OK] : 0;
-}
-
-static void dp_drops_of(const char *set, const char *const *names, unsigned n,
-			const uint64_t *v, bool all,
-			void (*fn)(void *, const char *, const char *, uint64_t), void *ctx)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (all || strncmp(names[i], "drop_", 5) == 0)
-			fn(ctx, set, names[i], v[i]);
-}
-
-void dp_core_drops(const struct dp_lcore *lc,
-		   void (*fn)(void *ctx, const char *set, const char *name, uint64_t v),
-		   void *ctx)
-{
-	if (!dp_has_stack(lc))
-		return;
-	fn(ctx, "dp", "rx_drop_multiseg", lc->st.rx_drop_multiseg);
-	fn(ctx, "dp", "tx_drops", lc->st.tx_drops);
-	fn(ctx, "dp", "tx_nombuf", lc->st.tx_nombuf);
-	dp_drops_of("net", net_stats_names, NET_STATS_N, (const uint64_t *)&lc->net.st,
-		    false, fn, ctx);
-	dp_drops_of("tcp", tcp_stats_names, TCP_STATS_N,
-		    (const uint64_t *)tcp_core_stats(lc->tcp), false, fn, ctx);
-	/* http: the error answers, every counter after the 2xx..5xx ones. */
-	dp_drops_of("http", http_server_stats_names + 4, HTTP_SERVER_STATS_N - 4,
-		    (const uint64_t *)http_server_stats(lc->http) + 4, true, fn, ctx);
-	/* buy: every refusal, i.e. every result but ok (index 0). */
-	if (lc->sale)
-		dp_drops_of("buy", sale_result_names + 1, SALE_RESULT_N - 1,
-			    lc->sale->results + 1, true, fn, ctx);
-}
-
-static void dp_rate_take(struct dp_rate_sample *s, uint64_t now)
-{
-	s->at_us = now;
-	for (unsigned i = 0; i < SALE_MAX_CORES; i++) {
-		struct dp_lcore *lc = dp_lcore_of_core(i);
-
-		if (lc == NULL)
-			break;
-		dp_core_sample(lc, &s->c[i]);
-	}
-}
-
-/* ------------------------------------------------------------------ */
-/* Request fields                                                      */
-/* ------------------------------------------------------------------ */
-
-static void dp_err(struct dp_req *r, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void dp_err(struct dp_req *r, const char *code, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	ctl_buf_init(r->b, r->b->p, r->b->cap);
-	ctl_buf_printf(r->b, "{\"ok\":false,\"error\":");
-	ctl_buf_json_str(r->b, code);
-	ctl_buf_printf(r->b, ",\"message\":");
-	ctl_buf_json_str(r->b, msg);
-	ctl_buf_printf(r->b, "}");
-}
-
-/* Refuses fields the command does not take (allowed: NULL-terminated). */
-static bool dp_fields_ok(struct dp_req *r, const char *const *allowed)
-{
-	char key[64];
-	int i = 1;
-
-	for (uint32_t m = 0; m < r->t[0].size; m++, i = (int)r->t[i + 1].next) {
-		bool known = ctl_json_eq(r->text, r->t, i, "cmd");
-
-		for (const char *const *a = allowed; !known && *a; a++)
-			known = ctl_json_eq(r->text, r->t, i, *a);
-		if (!known) {
-			if (ctl_json_str(r->text, r->t, i, key, sizeof(key)) < 0)
-				snprintf(key, sizeof(key), "(long name)");
-			dp_err(r, "bad_request", "unknown field '%s'", key);
-			return false;
-		}
-		if (r->t[i + 1].type == CTL_JSON_OBJECT || r->t[i + 1].type == CTL_JSON_ARRAY) {
-			dp_err(r, "bad_request", "fields are strings, integers or booleans");
-			return false;
-		}
-	}
-	return true;
-}
-
-/* An integer field in [min, max]: 1 found, 0 absent (when optional), -1 bad. */
-static int dp_u64(struct dp_req *r, const char *name, uint64_t min, uint64_t max,
-		  bool required, uint64_t *out)
-{
-	int i = ctl_json_get(r->text, r->t, 0, name);
-
-	if (i < 0) {
-		if (!required)
-			return 0;
-		dp_err(r, "bad_request", "'%s' is required", name);
-		return -1;
-	}
-	if (r->t[i].type != CTL_JSON_INT || r->t[i].num < min || r->t[i].num > max) {
-		dp_err(r, "bad_request", "'%s' must be an integer from %" PRIu64 " to %" PRIu64,
-		       name, min, max);
-		return -1;
-	}
-	*out = r->t[i].num;
-	return 1;
-}
-
-static bool dp_need_sale(struct dp_req *r)
-{
-	if (r->cs->ctl->sale != NULL)
-		return true;
-	dp_err(r, "no_sale", "seckill-dp runs without a sale (start it with --campaign "
-	       "and --token-key)");
-	return false;
-}
-
-/* ------------------------------------------------------------------ */
-/* campaign.*                                                          */
-/* ------------------------------------------------------------------ */
-
-static void dp_campaign_json(struct dp_req *r, uint32_t id)
-{
-	struct sale *s = r->cs->ctl->sale;
-	struct stock_pool *pool = sale_campaign_pool(s, id);
-	struct sale_campaign_view v;
-
-	sale_campaign_info(s, id, dp_unix_ms(), &v);
-	ctl_buf_printf(r->b, "{\"id\":%" PRIu32 ",\"phase\":\"%s\",\"stock\":%" PRIu64
-		       ",\"left\":%" PRIu64 ",\"sold\":%" PRIu64 ",\"starts_at\":%" PRIu64
-		       ",\"sold_per_core\":[", id, sale_phase_str(v.phase), v.stock, v.left,
-		       v.stock - v.left, v.starts_at_ms);
-	for (unsigned i = 0; i < sale_n_cores(s); i++)
-		/* share.sold: the owner's atomic store; any thread may load it. */
-		ctl_buf_printf(r->b, "%s%" PRIu64, i ? "," : "",
-			       (uint64_t)atomic_load_explicit(&pool->share[i].sold,
-							      memory_order_relaxed));
-	ctl_buf_printf(r->b, "]}");
-}
-
-static bool dp_campaign_id(struct dp_req *r, uint32_t *id)
-{
-	uint64_t v;
-
-	if (!dp_need_sale(r) || dp_u64(r, "id", 1, UINT32_MAX, true, &v) < 0)
-		return false;
-	*id = (uint32_t)v;
-	if (sale_campaign_pool(r->cs->ctl->sale, *id) != NULL)
-		return true;
-	dp_err(r, "unknown_campaign", "no campaign %" PRIu32 "; see 'seckillctl campaign list'",
-	       *id);
-	return false;
-}
-
-static void dp_cmd_campaign_create(struct dp_req *r)
-{
-	static const char *const f[] = { "id", "stock", "starts_at", NULL };
-	struct sale *s = r->cs->ctl->sale;
-	uint64_t id, stock, at = 0;
-	int rc;
-
-	if (!dp_fields_ok(r, f) || !dp_need_sale(r) ||
-	    dp_u64(r, "id", 1, UINT32_MAX, true, &id) < 0 ||
-	    dp_u64(r, "stock", 1, DP_STOCK_MAX, true, &stock) < 0 ||
-	    dp_u64(r, "starts_at", 0, UINT64_MAX, false, &at) < 0)
-		return;
-	rc = sale_campaign_add(s, (uint32_t)id, stock, at);
-	if (rc == -EEXIST) {
-		dp_err(r, "exists", "campaign %" PRIu64 " exists already", id);
-		return;
-	}
-	if (rc == -ENOSPC) {
-		dp_err(r, "no_room", "no room for %" PRIu64 " more units or another campaign "
-		       "(at most %u campaigns, %" PRIu64 " units in all: seckill-dp --max-stock)",
-		       stock, SALE_MAX_CAMPAIGNS, r->cs->conf->sale.max_stock);
-		return;
-	}
-	if (rc < 0) {
-		dp_err(r, "failed", "cannot add campaign %" PRIu64 ": %s", id, strerror(-rc));
-		return;
-	}
-	printf("seckill-dp: campaign %" PRIu64 " created by seckillctl: %" PRIu64 " units, opens "
-	       "at %" PRIu64 " ms\n", id, stock, at);
-	ctl_buf_printf(r->b, "{\"ok\":true,\"campaign\":");
-	dp_campaign_json(r, (uint32_t)id);
-	ctl_buf_printf(r->b, "}");
-}
-
-static void dp_cmd_campaign_list(struct dp_req *r)
-{
-	static const char *const f[] = { NULL };
-	uint32_t ids[SALE_MAX_CAMPAIGNS];
-	unsigned n;
-
-	if (!dp_fields_ok(r, f) || !dp_need_sale(r))
-		return;
-	n = sale_campaign_ids(r->cs->ctl->sale, ids, SALE_MAX_CAMPAIGNS);
-	ctl_buf_printf(r->b, "{\"ok\":true,\"campaigns\":[");
-	for (unsigned i = 0; i < n; i++) {
-		ctl_buf_printf(r->b, i ? "," : "");
-		dp_campaign_json(r, ids[i]);
-	}
-	ctl_buf_printf(r->b, "]}");
-}
-
-static void dp_cmd_campaign_show(struct dp_req *r)
-{
-	static const char *const f[] = { "id", NULL };
-	uint32_t id;
-
-	if (!dp_fields_ok(r, f) || !dp_campaign_id(r, &id))
-		return;
-	ctl_buf_printf(r->b, "{\"ok\":true,\"campaign\":");
-	dp_campaign_json(r, id);
-	ctl_buf_printf(r->b, "}");
-}
-
-static void dp_campaign_state(struct dp_req *r, enum sale_state st)
-{
-	static const char *const f[] = { "id", NULL };
-	uint32_t id;
-
-	if (!dp_fields_ok(r, f) || !dp_campaign_id(r, &id))
-		return;
-	sale_campaign_set_state(r->cs->ctl->sale, id, st);
-	printf("seckill-dp: campaign %" PRIu32 " %s by seckillctl\n", id,
-	       st == SALE_OPEN ? "opened" : "closed");
-	ctl_buf_printf(r->b, "{\"ok\":true,\"campaign\":");
-	dp_campaign_json(r, id);
-	ctl_buf_printf(r->b, "}");
-}
-
-static void dp_cmd_campaign_open(struct dp_req *r)
-{
-	dp_campaign_state(r, SALE_OPEN);
-}
-
-static void dp_cmd_campaign_close(struct dp_req *r)
-{
-	dp_campaign_state(r, SALE_CLOSED_STATE);
-}
-
-/* ------------------------------------------------------------------ */
-/* stats                                                               */
-/* ------------------------------------------------------------------ */
-
-static void dp_drop_json(void *ctx, const char *set, const char *name, uint64_t v)
-{
-	struct ctl_buf *b = ctx;
-	char key[64];
-
-	snprintf(key, sizeof(key), "%s.%s", set, name);
-	ctl_buf_key(b, key);
-	ctl_buf_printf(b, "%" PRIu64, v);
-}
-
-static uint64_t dp_rate(uint64_t now, uint64_t then, uint64_t us)
-{
-	return us == 0 || now < then ? 0 : (now - then) * DP_US_PER_S / us;
-}
-
-static void dp_core_json(struct dp_req *r, unsigned i, const struct dp_lcore *lc)
-{
-	const struct dp_rate_sample *p = &r->cs->prev, *c = &r->cs->cur;
-	uint64_t us = p->at_us ? c->at_us - p->at_us : 0;
-	struct dp_core_sample s;
-	struct sale *sale = r->cs->ctl->sale;
-
-	dp_core_sample(lc, &s);
-	ctl_buf_printf(r->b, "{\"core\":%u,\"lcore\":%u,\"rx_pkts\":%" PRIu64 ",\"tx_pkts\":%"
-		       PRIu64 ",\"requests\":%" PRIu64 ",\"sales\":%" PRIu64, i, lc->lcore_id,
-		       s.rx_pkts, s.tx_pkts, s.requests, s.sales);
-	ctl_buf_printf(r->b, ",\"rx_pps\":%" PRIu64 ",\"tx_pps\":%" PRIu64 ",\"requests_ps\":%"
-		       PRIu64 ",\"sales_ps\":%" PRIu64,
-		       dp_rate(c->c[i].rx_pkts, p->c[i].rx_pkts, us),
-		       dp_rate(c->c[i].tx_pkts, p->c[i].tx_pkts, us),
-		       dp_rate(c->c[i].requests, p->c[i].requests, us),
-		       dp_rate(c->c[i].sales, p->c[i].sales, us));
-	/* Gauges: 32-bit stores by the worker each tick, never torn. */
-	ctl_buf_printf(r->b, ",\"conns\":%" PRIu32 ",\"ring_depth\":%" PRIu64 ",\"drops\":{",
-		       lc->gauges.conns,
-		       sale ? ord_ring_count(sale_ring(sale, i)) : (uint64_t)0);
-	dp_core_drops(lc, dp_drop_json, r->b);
-	ctl_buf_printf(r->b, "}}");
-}
-
-static void dp_cmd_stats(struct dp_req *r)
-{
-	static const char *const f[] = { NULL };
-	struct dp_ctl *ctl = r->cs->ctl;
-	struct dp_lcore *lc;
-
-	if (!dp_fields_ok(r, f))
-		return;
-	ctl_buf_printf(r->b, "{\"ok\":true,\"rate_interval_ms\":%" PRIu64 ",\"sale\":%s,"
-		       "\"paused\":%s,\"journal_depth\":%" PRIu64 ",\"cores\":[",
-		       r->cs->prev.at_us ? (r->cs->cur.at_us - r->cs->prev.at_us) / 1000 : 0,
-		       ctl->sale ? "true" : "false", ctl->paused ? "true" : "false",
-		       ctl->journal_depth);
-	for (unsigned i = 0; (lc = dp_lcore_of_core(i)) != NULL && i < SALE_MAX_CORES; i++) {
-		if (!dp_has_stack(lc))
-			continue;
-		ctl_buf_printf(r->b, i ? "," : "");
-		dp_core_json(r, i, lc);
-	}
-	ctl_buf_printf(r->b, "]}");
-}
-
-/* ------------------------------------------------------------------ */
-/* limits.*                                                            */
-/* ------------------------------------------------------------------ */
-
-static void dp_rule_json(struct ctl_buf *b, const char *key, uint32_t rate, uint32_t per,
-			 uint32_t burst)
-{
-	ctl_buf_key(b, key);
-	ctl_buf_printf(b, "{\"rate\":%" PRIu32 ",\"per\":\"%s\",\"burst\":%" PRIu32 "}",
-		       rate, per == 60 ? "m" : "s", burst);
-}
-
-static void dp_cmd_limits_get(struct dp_req *r)
-{
-	static const char *const f[] = { NULL };
-	const struct dp_sale_conf *sc = &r->cs->conf->sale;
-
-	if (!dp_fields_ok(r, f) || !dp_need_sale(r))
-		return;
-	ctl_buf_printf(r->b, "{\"ok\":true");
-	dp_rule_json(r->b, "ip", sc->ip_rate, sc->ip_per, sc->ip_burst);
-	dp_rule_json(r->b, "buyer", sc->buyer_rate, sc->buyer_per, sc->buyer_burst);
-	ctl_buf_printf(r->b, "}");
-}
-
-static void dp_cmd_limits_set(struct dp_req *r)
-{
-	static const char *const f[] = { "ip_rate", "ip_per", "ip_burst", "buyer_rate",
-					 "buyer_per", "buyer_burst", NULL };
-
-	if (!dp_fields_ok(r, f) || !dp_need_sale(r))
-		return;
-	dp_err(r, "not_supported", "rate limits cannot change while seckill-dp runs (the "
-	       "workers read them without synchronisation); restart it with --ip-rate, "
-	       "--ip-burst, --buyer-rate, --buyer-burst");
-}
-
-/* ------------------------------------------------------------------ */
-/* blacklist.*                                                         */
-/* ------------------------------------------------------------------ */
-
-/* The request's one target: an "ip" (dotted quad) or a "buyer" (id). */
-static int dp_black_target(struct dp_req *r, bool *is_ip, uint32_t *ip, uint64_t *buyer)
-{
-	static const char *const f[] = { "ip", "buyer", NULL };
-	int i = ctl_json_get(r->text, r->t, 0, "ip");
-	int b = ctl_json_get(r->text, r->t, 0, "buyer");
-	char s[INET_ADDRSTRLEN];
-
-	if (!dp_fields_ok(r, f) || !dp_need_sale(r))
-		return -1;
-	if ((i < 0) == (b < 0)) {
-		dp_err(r, "bad_request", "give exactly one of 'ip' and 'buyer'");
-		return -1;
-	}
-	*is_ip = i >= 0;
-	if (*is_ip) {
-		if (ctl_json_str(r->text, r->t, i, s, sizeof(s)) < 0 ||
-		    inet_pton(AF_INET, s, ip) != 1) {
-			dp_err(r, "bad_request", "'ip' must be a dotted quad, e.g. 203.0.113.7");
-			return -1;
-		}
-		return 0;
-	}
-	return dp_u64(r, "buyer", 1, UINT64_MAX - 1, true, buyer) < 0 ? -1 : 0;
-}
-
-static void dp_black_ok(struct dp_req *r, bool is_ip, uint32_t ip, uint64_t buyer,
-			const char *done)
-{
-	char s[INET_ADDRSTRLEN];
-
-	ctl_buf_printf(r->b, "{\"ok\":true,\"%s\":true,", done);
-	if (is_ip)
-		ctl_buf_printf(r->b, "\"ip\":\"%s\"}", inet_ntop(AF_INET, &ip, s, sizeof(s)));
-	else
-		ctl_buf_printf(r->b, "\"buyer\":%" PRIu64 "}", buyer);
-}
-
-/* Index of v in the copy, or -1. */
-static int dp_black_find(const struct dp_ctlsock *cs, bool is_ip, uint32_t ip, uint64_t buyer)
-{
-	unsigned n = is_ip ? cs->n_black_ip : cs->n_black_buyer;
-
-	for (unsigned k = 0; k < n; k++)
-		if (is_ip ? cs->black_ip[k] == ip : cs->black_buyer[k] == buyer)
-			return (int)k;
-	return -1;
-}
-
-static void dp_cmd_blacklist_add(struct dp_req *r)
-{
-	struct dp_ctlsock *cs = r->cs;
-	uint64_t buyer = 0;
-	uint32_t ip = 0;
-	bool is_ip;
-	int rc;
-
-	if (dp_black_target(r, &is_ip, &ip, &buyer) < 0)
-		return;
-	if (dp_black_find(cs, is_ip, ip, buyer) >= 0) {
-		dp_black_ok(r, is_ip, ip, buyer, "listed_before");
-		return;
-	}
-	rc = is_ip ? sale_blacklist_ip_add(cs->ctl->sale, ip)
-		   : sale_blacklist_buyer_add(cs->ctl->sale, buyer);
-	if (rc < 0 || (is_ip ? cs->n_black_ip : cs->n_black_buyer) == DP_BLACKLIST_MAX) {
-		if (rc == 0)   /* listed but not in our copy: take it back out */
-			is_ip ? sale_blacklist_ip_del(cs->ctl->sale, ip)
-			      : sale_blacklist_buyer_del(cs->ctl->sale, buyer);
-		dp_err(r, "full", "the %s blacklist is full (%u entries); delete some first",
-		       is_ip ? "IP" : "buyer", DP_BLACKLIST_MAX);
-		return;
-	}
-	if (is_ip)
-		cs->black_ip[cs->n_black_ip++] = ip;
-	else
-		cs->black_buyer[cs->n_black_buyer++] = buyer;
-	dp_black_ok(r, is_ip, ip, buyer, "added");
-}
-
-static void dp_cmd_blacklist_del(struct dp_req *r)
-{
-	struct dp_ctlsock *cs = r->cs;
-	uint64_t buyer = 0;
-	uint32_t ip = 0;
-	bool is_ip;
-	int k;
-
-	if (dp_black_target(r, &is_ip, &ip, &buyer) < 0)
-		return;
-	k = dp_black_find(cs, is_ip, ip, buyer);
-	if (k < 0) {
-		dp_err(r, "not_listed", "%s is not on the blacklist", is_ip ? "that IP" :
-		       "that buyer");
-		return;
-	}
-	if (is_ip) {
-		sale_blacklist_ip_del(cs->ctl->sale, ip);
-		cs->black_ip[k] = cs->black_ip[--cs->n_black_ip];
-	} else {
-		sale_blacklist_buyer_del(cs->ctl->sale, buyer);
-		cs->black_buyer[k] = cs->black_buyer[--cs->n_black_buyer];
-	}
-	dp_black_ok(r, is_ip, ip, buyer, "deleted");
-}
-
-static void dp_cmd_blacklist_list(struct dp_req *r)
-{
-	static const char *const f[] = { NULL };
-	struct dp_ctlsock *cs = r->cs;
-	char s[INET_ADDRSTRLEN];
-
-	if (!dp_fields_ok(r, f) || !dp_need_sale(r))
-		return;
-	ctl_buf_printf(r->b, "{\"ok\":true,\"ips\":[");
-	for (unsigned k = 0; k < cs->n_black_ip; k++)
-		ctl_buf_printf(r->b, "%s\"%s\"", k ? "," : "",
-			       inet_ntop(AF_INET, &cs->black_ip[k], s, sizeof(s)));
-	ctl_buf_printf(r->b, "],\"buyers\":[");
-	for (unsigned k = 0; k < cs->n_black_buyer; k++)
-		ctl_buf_printf(r->b, "%s%" PRIu64, k ? "," : "", cs->black_buyer[k]);
-	ctl_buf_printf(r->b, "]}");
-}
-
-/* ------------------------------------------------------------------ */
-/* Dispatch                                                            */
-/* ------------------------------------------------------------------ */
-
-static const struct {
-	const char *name;
-	void (*run)(struct dp_req *r);
-} dp_cmds[] = {
-	{ "campaign.create", dp_cmd_campaign_create },
-	{ "campaign.list", dp_cmd_campaign_list },
-	{ "campaign.show", dp_cmd_campaign_show },
-	{ "campaign.open", dp_cmd_campaign_open },
-	{ "campaign.close", dp_cmd_campaign_close },
-	{ "stats", dp_cmd_stats },
-	{ "limits.get", dp_cmd_limits_get },
-	{ "limits.set", dp_cmd_limits_set },
-	{ "blacklist.add", dp_cmd_blacklist_add },
-	{ "blacklist.del", dp_cmd_blacklist_del },
-	{ "blacklist.list", dp_cmd_blacklist_list },
-};
-
-/* Answers one request line into b (no newline yet). */
-static void dp_ctlsock_answer(struct dp_ctlsock *cs, const char *line, size_t len,
-			      struct ctl_buf *b)
-{
-	struct ctl_json_tok toks[DP_CTLSOCK_TOKS];
-	struct dp_req r = { cs, line, toks, 0, b };
-	char perr[128];
-	int c;
-
-	r.n = ctl_json_parse(line, len, toks, DP_CTLSOCK_TOKS, perr, sizeof(perr));
-	if (r.n < 0 || toks[0].type != CTL_JSON_OBJECT) {
-		dp_err(&r, "bad_json", "a request is one JSON object on a line: %s",
-		       r.n < 0 ? perr : "not an object");
-		return;
-	}
-	c = ctl_json_get(line, toks, 0, "cmd");
-	for (size_t i = 0; c >= 0 && i < RTE_DIM(dp_cmds); i++)
-		if (ctl_json_eq(line, toks, c, dp_cmds[i].name)) {
-			dp_cmds[i].run(&r);
-			if (b->overflow)
-				dp_err(&r, "too_large", "the answer does not fit %u bytes",
-				       CTL_ANSWER_MAX);
-			return;
-		}
-	dp_err(&r, "unknown_cmd", "%s; commands: campaign.create, campaign.list, "
-	       "campaign.show, campaign.open, campaign.close, stats, limits.get, limits.set, "
-	       "blacklist.add, blacklist.del, blacklist.list",
-	       c < 0 ? "no \"cmd\" field" : "unknown \"cmd\"");
-}
-
-/* ------------------------------------------------------------------ */
-/* Sockets                                                             */
-/* ------------------------------------------------------------------ */
 
 void dp_ctlsock_default_path(char *out, size_t cap)
 {
@@ -701,7 +90,7 @@ static void dp_client_queue(struct dp_ctlsock *cs, struct dp_ctl_client *c,
 	struct ctl_buf b;
 
 	ctl_buf_init(&b, c->out, CTL_ANSWER_MAX - 1);
-	dp_ctlsock_answer(cs, line, len, &b);
+	dp_ctlcmd_answer(cs->cmd, line, len, &b);
 	b.p[b.len++] = '\n';
 	c->out_len = b.len;
 	c->out_off = 0;
@@ -811,10 +200,7 @@ void dp_ctlsock_poll(struct dp_ctlsock *cs)
 
 	if (cs == NULL)
 		return;
-	if (now - cs->cur.at_us >= DP_CTLSOCK_RATE_US) {
-		cs->prev = cs->cur;
-		dp_rate_take(&cs->cur, now);
-	}
+	dp_ctlcmd_tick(cs->cmd, now);
 	dp_ctlsock_accept(cs, now);
 	for (unsigned i = 0; i < DP_CTLSOCK_CLIENTS; i++)
 		if (cs->cl[i].fd >= 0)
@@ -859,18 +245,6 @@ static int dp_ctlsock_bind(struct dp_ctlsock *cs, char *err, size_t errlen)
 	return 0;
 }
 
-/* The blacklist copy starts as the command line's (without repeats). */
-static void dp_ctlsock_seed(struct dp_ctlsock *cs)
-{
-	const struct dp_sale_conf *sc = &cs->conf->sale;
-
-	for (unsigned i = 0; i < sc->n_black_ip; i++)
-		if (dp_black_find(cs, true, sc->black_ip[i], 0) < 0)
-			cs->black_ip[cs->n_black_ip++] = sc->black_ip[i];
-	for (unsigned i = 0; i < sc->n_black_buyer; i++)
-		if (dp_black_find(cs, false, 0, sc->black_buyer[i]) < 0)
-			cs->black_buyer[cs->n_black_buyer++] = sc->black_buyer[i];
-}
 
 struct dp_ctlsock *dp_ctlsock_open(const char *path, struct dp_ctl *ctl,
 				   const struct dp_conf *conf, char *err, size_t errlen)
@@ -888,17 +262,18 @@ struct dp_ctlsock *dp_ctlsock_open(const char *path, struct dp_ctl *ctl,
 	}
 	snprintf(cs->path, sizeof(cs->path), "%s", path);
 	cs->fd = -1;
-	cs->ctl = ctl;
-	cs->conf = conf;
 	for (unsigned i = 0; i < DP_CTLSOCK_CLIENTS; i++)
 		cs->cl[i].fd = -1;
-	if (dp_ctlsock_bind(cs, err, errlen) < 0) {
+	cs->cmd = dp_ctlcmd_create(ctl, conf);
+	if (cs->cmd == NULL || dp_ctlsock_bind(cs, err, errlen) < 0) {
+		if (cs->cmd == NULL)
+			snprintf(err, errlen, "out of memory for the control socket");
 		if (cs->fd >= 0)
 			close(cs->fd);
+		dp_ctlcmd_free(cs->cmd);
 		free(cs);
 		return NULL;
 	}
-	dp_ctlsock_seed(cs);
 	return cs;
 }
 
@@ -911,5 +286,6 @@ void dp_ctlsock_close(struct dp_ctlsock *cs)
 			dp_client_close(&cs->cl[i]);
 	close(cs->fd);
 	unlink(cs->path);
+	dp_ctlcmd_free(cs->cmd);
 	free(cs);
 }

@@ -34,6 +34,15 @@ void dp_ctlsock_poll(struct dp_ctlsock *cs);
 /* Closes every client and removes the socket file. NULL is fine. */
 void dp_ctlsock_close(struct dp_ctlsock *cs);
 
+/* dp_ctlcmd.c: the commands. dp_ctlcmd_answer writes the JSON answer to
+ * one request line into b (no newline); tick takes the rate samples. */
+struct ctl_buf;
+struct dp_ctlcmd;
+struct dp_ctlcmd *dp_ctlcmd_create(struct dp_ctl *ctl, const struct dp_conf *conf);
+void dp_ctlcmd_answer(struct dp_ctlcmd *st, const char *line, size_t len, struct ctl_buf *b);
+void dp_ctlcmd_tick(struct dp_ctlcmd *st, uint64_t now_us);
+void dp_ctlcmd_free(struct dp_ctlcmd *st);
+
 /* Worker lc's counters (plain loads of another core's counters, as dp_stats.c). */
 void dp_core_sample(const struct dp_lcore *lc, struct dp_core_sample *s);
 /* Calls fn for each of lc's drop and refusal counters ("tcp.drop_no_conn",

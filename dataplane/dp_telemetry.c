@@ -4,7 +4,8 @@
  * The EAL serves /var/run/dpdk/<file prefix>/dpdk_telemetry.v2 (a
  * SOCK_SEQPACKET socket; DPDK's usertools/dpdk-telemetry.py reads it). We add
  *
- *   /seckill/stats       {"core0": {"rx_pkts": .., "requests": .., drops ..}, ..}
+ *   /seckill/stats       {"core0": {"rx_pkts": .., "requests": .., "buy_sold_out": ..
+ *                         (every drop and refusal, as seckillctl stats)}, ..}
  *   /seckill/campaigns   {"7": {"phase": "open", "stock": .., "left": .., ..}, ..}
  *
  * so existing DPDK monitoring sees the sale without seckillctl. The callbacks
@@ -30,7 +31,8 @@ static void dp_tel_drop(void *ctx, const char *set, const char *name, uint64_t v
 {
 	char key[RTE_TEL_MAX_STRING_LEN];
 
-	snprintf(key, sizeof(key), "%s.%s", set, name);
+	/* Telemetry names take no '.': "buy_sold_out", "tcp_drop_no_conn". */
+	snprintf(key, sizeof(key), "%s_%s", set, name);
 	rte_tel_data_add_dict_u64(ctx, key, v);
 }
 

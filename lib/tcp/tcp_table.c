@@ -31,42 +31,20 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "siphash.h"
 #include "tcp_priv.h"
 
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-
-#define SIPROUND(v0, v1, v2, v3) do { \
-	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
-	v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2; \
-	v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0; \
-	v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
-} while (0)
-
 /*
- * The bucket of (ip, port): SipHash-1-3 of the 6-byte key as one word (the
- * rounds of siphash.c, one per block and three to finish instead of two and
- * four). It runs for every segment, where SipHash-2-4 was ~8% of a keep-alive
- * request; 1-3 is what Linux's hsiphash (on 64-bit) and Rust's HashMap use for
- * hash tables: still a keyed PRF whose collisions a peer cannot find without
- * the key, unlike a keyed multiply whose collisions depend only on the
- * difference of two keys, which one timing-detected collision reveals.
+ * The bucket of (ip, port): SipHash-1-3 of the 6-byte key as one word. It
+ * runs for every segment, where SipHash-2-4 was ~8% of a keep-alive request;
+ * 1-3 keeps a keyed PRF whose collisions a peer cannot find without the key,
+ * unlike a keyed multiply whose collisions depend only on the difference of
+ * two keys, which one timing-detected collision reveals.
  */
 static uint32_t tcp_bucket(const struct tcp_core *tc, uint32_t ip, uint16_t port)
 {
-	uint64_t v0 = 0x736f6d6570736575ULL ^ tc->hash_key[0];
-	uint64_t v1 = 0x646f72616e646f6dULL ^ tc->hash_key[1];
-	uint64_t v2 = 0x6c7967656e657261ULL ^ tc->hash_key[0];
-	uint64_t v3 = 0x7465646279746573ULL ^ tc->hash_key[1];
-	uint64_t b = (uint64_t)6 << 56 | (uint64_t)port << 32 | ip;   /* length byte on top */
-
-	v3 ^= b;
-	SIPROUND(v0, v1, v2, v3);
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND(v0, v1, v2, v3);
-	SIPROUND(v0, v1, v2, v3);
-	SIPROUND(v0, v1, v2, v3);
-	return (uint32_t)(v0 ^ v1 ^ v2 ^ v3) & tc->bucket_mask;
+	return (uint32_t)siphash13_short(tc->hash_key, (uint64_t)port << 32 | ip, 6) &
+	       tc->bucket_mask;
 }
 
 /* Allocates the entries and buckets and threads every entry on the free list. */
