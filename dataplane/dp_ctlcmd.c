@@ -183,14 +183,19 @@ static bool dp_fields_ok(struct dp_req *r, const char *const *allowed)
 
 		for (const char *const *a = allowed; !known && *a; a++)
 			known = ctl_json_eq(r->text, r->t, i, *a);
+		if (ctl_json_str(r->text, r->t, i, key, sizeof(key)) < 0)
+			snprintf(key, sizeof(key), "(long name)");
 		if (!known) {
-			if (ctl_json_str(r->text, r->t, i, key, sizeof(key)) < 0)
-				snprintf(key, sizeof(key), "(long name)");
 			dp_err(r, "bad_request", "unknown field '%s'", key);
 			return false;
 		}
 		if (r->t[i + 1].type == CTL_JSON_OBJECT || r->t[i + 1].type == CTL_JSON_ARRAY) {
 			dp_err(r, "bad_request", "fields are strings, integers or booleans");
+			return false;
+		}
+		/* A repeated field is ambiguous (the first would win): refused. */
+		if (ctl_json_get(r->text, r->t, 0, key) != i + 1) {
+			dp_err(r, "bad_request", "field '%s' given twice", key);
 			return false;
 		}
 	}

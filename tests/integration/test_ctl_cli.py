@@ -143,6 +143,9 @@ def protocol_errors(sock):
     a = raw(sock, b'{"cmd":"campaign.show","id":1,"colour":"red"}\n')
     check_eq((a["error"], a["message"]), ("bad_request", "unknown field 'colour'"),
              "unknown field refused")
+    a = raw(sock, b'{"cmd":"campaign.show","id":1,"id":2}\n')
+    check_eq((a["error"], a["message"]), ("bad_request", "field 'id' given twice"),
+             "a repeated field refused")
     a = raw(sock, b'{"cmd":"frob"}\n')
     check_eq(a["error"], "unknown_cmd", "unknown command refused")
     a = raw(sock, b'{"cmd":"campaign.show","id":1.5}\n')
