@@ -1,10 +1,10 @@
 /*
  * ctl.h - what seckillctl's command groups share.
  *
- * seckillctl is "seckillctl <group> <command> [options]". Each group (token
- * now; campaign, stats, limits, blacklist next, talking to the running
- * dataplane over its Unix socket) lives in its own ctl_<group>.c and exports
- * one struct ctl_group; seckillctl.c only lists the groups and dispatches.
+ * seckillctl is "seckillctl <group> <command> [options]". Each group (token,
+ * offline; campaign, stats, limits, blacklist, talking to the running
+ * dataplane over its Unix socket through ctl_client.h) lives in its own
+ * ctl_token.c or ctl_cmd_<group>.c and exports one struct ctl_group; seckillctl.c only lists the groups and dispatches.
  * A group's commands are a table of struct ctl_cmd, dispatched by
  * ctl_dispatch, so adding a command is adding a function and a table row.
  */

@@ -13,7 +13,8 @@
  * is an error (bad_request), so a typo never silently does less. Answers may
  * nest objects and arrays. "error" is a stable code for scripts, "message" a
  * sentence for people. Commands: campaign.create|list|show|open|close,
- * stats, limits.get|set, blacklist.add|del|list (README: docs/ctl).
+ * stats, limits.get|set, blacklist.add|del|list (README.md, "Operating a running
+ * dataplane", has the fields of each).
  *
  * Where the socket is: seckill-dp --ctl-socket PATH, else
  * /run/seckill/<EAL file prefix>.sock (mode 0660, root). seckillctl takes

@@ -222,24 +222,26 @@ static uint64_t dp_val_cycles_per_req(const struct dp_lcore *lc, const void *arg
 	return req ? lc->st.busy_cycles / req : 0;
 }
 
-/* Each campaign's stock counters per worker, and its totals. */
-static void dp_print_campaigns(FILE *f, const struct dp_sale_conf *sc, struct sale *s)
+/* Each campaign's stock counters per worker, and its totals: the campaigns
+ * of the command line and those created at run time (seckillctl). */
+static void dp_print_campaigns(FILE *f, struct sale *s)
 {
+	uint32_t ids[SALE_MAX_CAMPAIGNS];
+	unsigned n = sale_campaign_ids(s, ids, SALE_MAX_CAMPAIGNS);
 	struct dp_stock_arg a;
 	char name[64];
 
-	for (unsigned int c = 0; c < sc->n_campaigns; c++) {
-		a.pool = sale_campaign_pool(s, sc->camp[c].id);
+	for (unsigned int c = 0; c < n; c++) {
+		a.pool = sale_campaign_pool(s, ids[c]);
 		if (a.pool == NULL)
 			continue;
 		for (a.i = 0; a.i < STOCK_STATS_N; a.i++) {
-			snprintf(name, sizeof(name), "stock%u.%s", sc->camp[c].id,
-				 stock_stats_names[a.i]);
+			snprintf(name, sizeof(name), "stock%u.%s", ids[c], stock_stats_names[a.i]);
 			dp_print_line(f, name, dp_val_stock, &a);
 		}
-		snprintf(name, sizeof(name), "campaign%u.left", sc->camp[c].id);
+		snprintf(name, sizeof(name), "campaign%u.left", ids[c]);
 		fprintf(f, "%-28s %12" PRIu64 "\n", name, stock_left(a.pool));
-		snprintf(name, sizeof(name), "campaign%u.sold", sc->camp[c].id);
+		snprintf(name, sizeof(name), "campaign%u.sold", ids[c]);
 		fprintf(f, "%-28s %12" PRIu64 "\n", name, stock_sold(a.pool));
 	}
 }
@@ -283,7 +285,7 @@ void dp_stats_print_final(FILE *f, const struct dp_ctl *ctl)
 	if (ctl->sale != NULL) {
 		RTE_LCORE_FOREACH_WORKER(id) {
 			if (dp_stats_has_stack(dp_lcores[id])) {
-				dp_print_campaigns(f, &dp_lcores[id]->conf->sale, ctl->sale);
+				dp_print_campaigns(f, ctl->sale);
 				break;
 			}
 		}

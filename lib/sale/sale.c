@@ -512,6 +512,7 @@ bool sale_campaign_info(struct sale *s, uint32_t id, uint64_t now_ms,
 	v->id = id;
 	v->starts_at_ms = cp->starts_at_ms;
 	v->stock = cp->stock;
+	/* A snapshot: reads every share's line, which a GET may afford. */
 	v->left = stock_left(cp->pool);
 	if (st == SALE_CLOSED_STATE)
 		v->phase = SALE_PHASE_CLOSED;

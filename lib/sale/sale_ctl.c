@@ -34,24 +34,9 @@ int sale_campaign_set_state(struct sale *s, uint32_t id, enum sale_state st)
 bool sale_campaign_get(struct sale_core *c, uint32_t id, uint64_t now_ms,
 		       struct sale_campaign_view *v)
 {
-	struct sale_campaign *cp = sale_campaign_find(c->s, id);
-	uint32_t st;
-
-	if (cp == NULL)
+	if (!sale_campaign_info(c->s, id, now_ms, v))
 		return false;
 	c->stats.gets_campaign++;
-	st = atomic_load_explicit(&cp->state, memory_order_relaxed);
-	v->id = id;
-	v->starts_at_ms = cp->starts_at_ms;
-	v->stock = cp->stock;
-	/* A snapshot: reads every share's line, which a GET may afford. */
-	v->left = stock_left(cp->pool);
-	if (st == SALE_CLOSED_STATE)
-		v->phase = SALE_PHASE_CLOSED;
-	else if (st == SALE_SCHEDULED && now_ms < cp->starts_at_ms)
-		v->phase = SALE_PHASE_SCHEDULED;
-	else
-		v->phase = v->left == 0 ? SALE_PHASE_SOLD_OUT : SALE_PHASE_OPEN;
 	return true;
 }
 

@@ -211,6 +211,13 @@ def campaigns(sock, dp, tok):
           "no campaign 99; see 'seckillctl campaign list'")
     fails(["campaign", "close", "--id", "99", *S], "unknown_campaign",
           "no campaign 99; see 'seckillctl campaign list'")
+    rc, out, err = ctl("campaign", "open", "--id", "99", "--json", *S)
+    check_eq((rc, json.loads(out), err), (1, {"ok": False, "error": "unknown_campaign",
+                                              "message": "no campaign 99; see 'seckillctl "
+                                              "campaign list'"},
+                                          "seckillctl: no campaign 99; see 'seckillctl campaign "
+                                          "list' (unknown_campaign)\n"),
+             "--json on a refusal: the answer on stdout, the message on stderr, exit 1")
 
     a = dp.http(IP_A, [buy(7, tok(70))])
     check_eq(a[0]["status"], 200, "a buy on the campaign made at run time")
