@@ -103,6 +103,8 @@ struct tcp_conn {
 	uint64_t app;            /* tcp_conn_app */
 };
 
+_Static_assert(sizeof(struct tcp_conn) <= 128, "tcp_conn grew past two cache lines");
+
 static inline bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 static inline bool seq_leq(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
 static inline bool seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }

@@ -15,8 +15,7 @@
  *    data_retries probes is reset too, so it cannot pin a connection;
  *  - IDLE: nothing in flight; the connection is reset when no data or FIN has
  *    arrived for idle_timeout_ms. Arrivals only stamp last_rx_ms and the timer
- *    re-arms itself when it finds it moved, so the hot path never touches the
- *    wheel;
+ *    re-arms itself when it finds it moved;
  *  - FIN: FIN_WAIT_2 (and CLOSING / LAST_ACK, through the deadline) waiting on
  *    the peer longer than fin_timeout_ms;
  *  - TIME_WAIT: the entry is freed.
@@ -26,6 +25,16 @@
  * longer than one turn just wait for a later turn. tcp_timers_run walks the
  * slots of the ticks since its last call (all slots once when more than a
  * turn has passed), so it costs nothing when called every burst.
+ *
+ * Arming is lazy (the classic trick of BSD's callouts and Linux's keepalive):
+ * an entry already in the wheel at a tick no later than the new due time
+ * stays where it is, and only tm_due and tm_kind change; when the walk reaches
+ * the entry and finds it early, it moves it on to tm_due. A keep-alive request
+ * arms RTX when its answer goes out and IDLE when the answer is ACKed, both
+ * later than where the entry already sits, so the per-request path leaves the
+ * wheel alone; the entry moves about once per RTO instead of twice per request.
+ * Only an earlier due time (RTX after IDLE sat far out) moves it at once.
+ * Timers still fire on the tick of tm_due exactly: tm_at <= tm_due always.
  */
 #include "tcp_priv.h"
 
@@ -69,18 +78,34 @@ static void tcp_timer_link(struct tcp_core *tc, struct tcp_conn *c, uint32_t slo
 	*head = idx;
 }
 
-/* (Re)arms c's timer for due_ms. A time already passed fires on the next tick. */
-void tcp_timer_arm(struct tcp_core *tc, struct tcp_conn *c, uint32_t due_ms,
-		   enum tcp_timer_kind kind)
+/* Links an unlinked c at the tick of due_ms; a time already passed: the next tick. */
+static void tcp_timer_link_due(struct tcp_core *tc, struct tcp_conn *c, uint32_t due_ms)
 {
 	uint32_t tick = due_ms;
 
-	tcp_timer_cancel(tc, c);
 	if ((int32_t)(tick - tc->wheel_ms) <= 0)
 		tick = tc->wheel_ms + 1;
+	c->tm_at = tick;
+	tcp_timer_link(tc, c, tick & TCP_WHEEL_MASK);
+}
+
+/*
+ * (Re)arms c's timer for due_ms. A time already passed fires on the next tick.
+ * An entry in the wheel that comes up no later than due_ms is left there (see
+ * the top of the file); one on the list being fired is moved as before.
+ */
+void tcp_timer_arm(struct tcp_core *tc, struct tcp_conn *c, uint32_t due_ms,
+		   enum tcp_timer_kind kind)
+{
+	bool early = c->tm_slot != TCP_NIL && c->tm_slot != TCP_SLOT_RUNNING &&
+		seq_leq(c->tm_at, due_ms);
+
+	if (!early) {
+		tcp_timer_cancel(tc, c);
+		tcp_timer_link_due(tc, c, due_ms);
+	}
 	c->tm_due = due_ms;
 	c->tm_kind = (uint8_t)kind;
-	tcp_timer_link(tc, c, tick & TCP_WHEEL_MASK);
 }
 
 static uint32_t tcp_rto_due(const struct tcp_core *tc, const struct tcp_conn *c)
@@ -201,7 +226,8 @@ static void tcp_timer_fire(struct tcp_core *tc, struct tcp_conn *c)
 /*
  * Fires the entries of one slot that are due. The slot's list is first moved
  * to tm_running so that handlers may re-arm (even into this slot) or free
- * connections freely; entries not yet due go back to the slot.
+ * connections freely; entries not yet due (a later turn, or armed lazily
+ * since they were linked) move on to the tick of their due time.
  */
 static void tcp_timer_slot(struct tcp_core *tc, uint32_t slot)
 {
@@ -221,7 +247,7 @@ static void tcp_timer_slot(struct tcp_core *tc, uint32_t slot)
 		} else {
 			c->tm_due = due;
 			c->tm_kind = (uint8_t)kind;
-			tcp_timer_link(tc, c, slot);
+			tcp_timer_link_due(tc, c, due);
 		}
 	}
 }
