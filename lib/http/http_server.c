@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_head_cache.h"
 #include "http_response.h"
 
 /* Status line, Date, Content-Type, Content-Length, Connection, the handler's
@@ -38,9 +39,9 @@ struct http_server {
 	struct http_limits lim;
 	http_handler_fn handler;
 	void *handler_ctx;
-	uint64_t date_sec;
-	int date_valid;              /* no Date until we have a clock (RFC 9110 6.6.1) */
-	char date[HTTP_DATE_BUF];
+	/* The Date, and the common heads with it; no Date until we have a
+	 * clock (RFC 9110 6.6.1): head.valid says whether we do. */
+	struct http_head_cache head;
 	struct http_server_stats stats;
 	struct http_request req;     /* per core, one request at a time: off the stack */
 	uint8_t body[HTTP_REPLY_BODY_CAP];
@@ -85,11 +86,7 @@ void http_server_destroy(struct http_server *hs)
 
 void http_server_set_time(struct http_server *hs, uint64_t unix_sec)
 {
-	if (hs->date_valid && unix_sec == hs->date_sec)
-		return;
-	hs->date_sec = unix_sec;
-	hs->date_valid = 1;
-	http_date_format(unix_sec, hs->date);
+	http_head_cache_set_time(&hs->head, unix_sec);
 }
 
 const struct http_server_stats *http_server_stats(const struct http_server *hs)
@@ -107,18 +104,19 @@ static void count_status(struct http_server *hs, uint16_t status)
 		hs->stats.responses_2xx++;
 }
 
-/* Formats an answer into hs->out; its length, or -1 when it does not fit. */
+/* Formats an answer into hs->out; its length, or -1 when it does not fit.
+ * The common ones come from the head cache, with the same bytes. */
 static int format_answer(struct http_server *hs, uint16_t status, const char *type,
 			 enum http_conn_hdr conn, const char *extra,
 			 const void *body, uint32_t body_len, int head_only)
 {
 	struct http_response r = {
-		.status = status, .date = hs->date_valid ? hs->date : NULL,
+		.status = status, .date = hs->head.valid ? hs->head.date : NULL,
 		.content_type = type, .connection = conn, .extra_headers = extra,
 		.body = body, .body_len = body_len, .head_only = (uint8_t)head_only,
 	};
 
-	return http_response_write(hs->out, sizeof(hs->out), &r);
+	return http_response_write_cached(&hs->head, hs->out, sizeof(hs->out), &r);
 }
 
 /* The stable JSON error code of each status we answer ourselves. */

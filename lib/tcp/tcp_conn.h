@@ -75,7 +75,7 @@ struct tcp_conn {
 	uint32_t hnext;          /* hash chain, or the free list when FREE */
 	uint32_t tm_next, tm_prev, tm_slot; /* timer wheel links (indices) */
 	uint32_t tm_due;         /* ms: when the timer of tm_kind is due */
-	uint32_t tm_at;          /* ms: the wheel tick the entry sits at, <= tm_due (lazy) */
+	uint32_t tm_at;          /* ms: the wheel tick it sits at, never past tm_due's */
 
 	/* snd_nxt is where the next segment starts: below snd_max after a
 	 * retransmission timeout pulled it back to snd_una (go-back-N). */

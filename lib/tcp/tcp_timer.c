@@ -21,20 +21,22 @@
  *  - TIME_WAIT: the entry is freed.
  *
  * The wheel has TCP_WHEEL_SLOTS slots of 1 ms; an entry sits in slot
- * due & mask and fires when the tick reaches it with due <= now, so timers
- * longer than one turn just wait for a later turn. tcp_timers_run walks the
+ * tm_at & mask and fires when the tick reaches it with tm_due <= now, so
+ * timers longer than one turn just wait for a later turn. tcp_timers_run walks the
  * slots of the ticks since its last call (all slots once when more than a
  * turn has passed), so it costs nothing when called every burst.
  *
- * Arming is lazy (the classic trick of BSD's callouts and Linux's keepalive):
- * an entry already in the wheel at a tick no later than the new due time
- * stays where it is, and only tm_due and tm_kind change; when the walk reaches
- * the entry and finds it early, it moves it on to tm_due. A keep-alive request
- * arms RTX when its answer goes out and IDLE when the answer is ACKed, both
- * later than where the entry already sits, so the per-request path leaves the
- * wheel alone; the entry moves about once per RTO instead of twice per request.
- * Only an earlier due time (RTX after IDLE sat far out) moves it at once.
- * Timers still fire on the tick of tm_due exactly: tm_at <= tm_due always.
+ * Arming is lazy (the classic trick; Linux's keepalive timer does the same:
+ * on expiry it looks at the last activity and re-arms for what is left): an
+ * entry already in the wheel at a tick no later than the new due time stays
+ * where it is, and only tm_due and tm_kind change; when the walk reaches the
+ * entry and finds it early, it moves it on to tm_due's tick. A keep-alive
+ * request arms RTX when its answer goes out and IDLE when the answer is ACKed,
+ * both later than where the entry already sits, so the per-request path
+ * leaves the wheel alone; the entry moves about once per RTO instead of twice
+ * per request. Only an earlier due time (RTX after IDLE sat far out) moves it
+ * at once. An entry never sits later than the tick its due time asks for, so
+ * every timer fires on the same tick as when each arm moved it.
  */
 #include "tcp_priv.h"
 
@@ -89,23 +91,36 @@ static void tcp_timer_link_due(struct tcp_core *tc, struct tcp_conn *c, uint32_t
 	tcp_timer_link(tc, c, tick & TCP_WHEEL_MASK);
 }
 
+/* The slow half of tcp_timer_set, kept out of line so the lazy case stays a
+ * compare and two stores in its callers. */
+static __attribute__((noinline)) void tcp_timer_move(struct tcp_core *tc, struct tcp_conn *c,
+						     uint32_t due_ms)
+{
+	tcp_timer_cancel(tc, c);
+	tcp_timer_link_due(tc, c, due_ms);
+}
+
 /*
  * (Re)arms c's timer for due_ms. A time already passed fires on the next tick.
  * An entry in the wheel that comes up no later than due_ms is left there (see
  * the top of the file); one on the list being fired is moved as before.
  */
-void tcp_timer_arm(struct tcp_core *tc, struct tcp_conn *c, uint32_t due_ms,
-		   enum tcp_timer_kind kind)
+static inline void tcp_timer_set(struct tcp_core *tc, struct tcp_conn *c, uint32_t due_ms,
+				 enum tcp_timer_kind kind)
 {
 	bool early = c->tm_slot != TCP_NIL && c->tm_slot != TCP_SLOT_RUNNING &&
 		seq_leq(c->tm_at, due_ms);
 
-	if (!early) {
-		tcp_timer_cancel(tc, c);
-		tcp_timer_link_due(tc, c, due_ms);
-	}
+	if (!early)
+		tcp_timer_move(tc, c, due_ms);
 	c->tm_due = due_ms;
 	c->tm_kind = (uint8_t)kind;
+}
+
+void tcp_timer_arm(struct tcp_core *tc, struct tcp_conn *c, uint32_t due_ms,
+		   enum tcp_timer_kind kind)
+{
+	tcp_timer_set(tc, c, due_ms, kind);
 }
 
 static uint32_t tcp_rto_due(const struct tcp_core *tc, const struct tcp_conn *c)
@@ -118,6 +133,15 @@ static uint32_t tcp_rto_due(const struct tcp_core *tc, const struct tcp_conn *c)
 	return due;
 }
 
+/* Queued but not sent: the peer's window is shut (probe it) or net_tx had
+ * no buffer (try again); either way the RTX timer brings it out. */
+static inline bool tcp_tx_stalled(const struct tcp_conn *c)
+{
+	return c->tx_len > c->snd_max - c->snd_una ||
+		((c->flags & (TCP_F_CLOSE_REQ | TCP_F_FIN_ACKED)) == TCP_F_CLOSE_REQ &&
+		 !tcp_fin_sent(c));
+}
+
 /*
  * Puts c's timer in line with its state after input or output. restart_rtx
  * re-arms a running retransmission timer (RFC 6298 5.3: an ACK for new data
@@ -125,13 +149,6 @@ static uint32_t tcp_rto_due(const struct tcp_core *tc, const struct tcp_conn *c)
  */
 void tcp_timer_update(struct tcp_core *tc, struct tcp_conn *c, bool restart_rtx)
 {
-	bool in_flight = c->snd_max != c->snd_una;
-	/* Queued but not sent: the peer's window is shut (probe it) or net_tx
-	 * had no buffer (try again); either way the RTX timer brings it out. */
-	bool stalled = c->tx_len > c->snd_max - c->snd_una ||
-		((c->flags & (TCP_F_CLOSE_REQ | TCP_F_FIN_ACKED)) == TCP_F_CLOSE_REQ &&
-		 !tcp_fin_sent(c));
-
 	switch (c->state) {
 	case TCP_S_SYN_RCVD:
 	case TCP_S_TIME_WAIT:
@@ -139,18 +156,18 @@ void tcp_timer_update(struct tcp_core *tc, struct tcp_conn *c, bool restart_rtx)
 		return;                 /* armed on entry, nothing to follow */
 	case TCP_S_FIN_WAIT_2:
 		if (c->tm_kind != TCP_TM_FIN)
-			tcp_timer_arm(tc, c, c->deadline_ms, TCP_TM_FIN);
+			tcp_timer_set(tc, c, c->deadline_ms, TCP_TM_FIN);
 		return;
 	default:
 		break;
 	}
-	if (in_flight || stalled) {
+	if (c->snd_max != c->snd_una || tcp_tx_stalled(c)) {
 		if (c->tm_kind != TCP_TM_RTX || restart_rtx)
-			tcp_timer_arm(tc, c, tcp_rto_due(tc, c), TCP_TM_RTX);
+			tcp_timer_set(tc, c, tcp_rto_due(tc, c), TCP_TM_RTX);
 		return;
 	}
 	if (c->tm_kind != TCP_TM_IDLE)
-		tcp_timer_arm(tc, c, c->last_rx_ms + tc->conf.idle_timeout_ms, TCP_TM_IDLE);
+		tcp_timer_set(tc, c, c->last_rx_ms + tc->conf.idle_timeout_ms, TCP_TM_IDLE);
 }
 
 static void tcp_timer_synack(struct tcp_core *tc, struct tcp_conn *c)

@@ -405,6 +405,23 @@ Test(http_server, date_follows_the_clock)
 				  "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n", 37));
 }
 
+/* The cached head follows the second: exact bytes before and after it changes. */
+Test(http_server, cached_head_follows_a_date_change)
+{
+	send_str(REQ_HEALTHZ);
+	http_server_set_time(hs, T_DATE + 1);
+	send_str(REQ_HEALTHZ);
+	http_server_set_time(hs, T_DATE + 1);
+	send_str(REQ_HEALTHZ);
+	assert_stream(HEALTHZ_200
+		      "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:38 GMT\r\n"
+		      "Content-Type: application/json\r\nContent-Length: 15\r\n\r\n"
+		      "{\"status\":\"ok\"}"
+		      "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:38 GMT\r\n"
+		      "Content-Type: application/json\r\nContent-Length: 15\r\n\r\n"
+		      "{\"status\":\"ok\"}");
+}
+
 Test(http_server, peer_fin_after_request_answers_then_closes)
 {
 	cli_send(TCP_ACK | TCP_PSH, REQ_HEALTHZ, (uint32_t)strlen(REQ_HEALTHZ));

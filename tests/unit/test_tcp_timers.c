@@ -403,3 +403,49 @@ Test(tcp_timers, lost_data_segment_is_retransmitted)
 	cr_assert_arr_eq(f.data, "answer", 6);
 	th_free(h);
 }
+
+/* Lazy arming: the RTX of a second answer is armed while the entry still sits
+ * at the first answer's RTX tick (200); it must fire 200 ms after its own send. */
+Test(tcp_timers, rto_exact_when_armed_behind_an_earlier_entry)
+{
+	struct th *h = th_new();
+	uint32_t iss = th_open(h);        /* RTT 0: RTO 200 */
+
+	h->reply = "ok";
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "q", 1);
+	th_expect(h, TCP_ACK | TCP_PSH, iss + 1, TH_ISN + 2);
+	th_send(h, TH_ISN + 2, iss + 3, TCP_ACK, NULL, 0);
+	th_none(h);
+	th_advance(h, 150);
+	th_send(h, TH_ISN + 2, iss + 3, TCP_ACK, "q", 1);
+	th_expect(h, TCP_ACK | TCP_PSH, iss + 3, TH_ISN + 3);
+	just_before_and_at(h, 200);
+	th_expect(h, TCP_ACK | TCP_PSH, iss + 3, TH_ISN + 3);
+	just_before_and_at(h, 400);       /* backed off: 400 */
+	th_expect(h, TCP_ACK | TCP_PSH, iss + 3, TH_ISN + 3);
+	cr_assert_eq(TH_ST(h, retrans_segs), 2);
+	th_free(h);
+}
+
+/* Lazy arming: keep-alive requests every 70 ms move the entry only now and
+ * then; the idle reset still comes idle_timeout_ms after the last request. */
+Test(tcp_timers, idle_timeout_exact_after_keep_alive_requests)
+{
+	struct th *h = th_new();
+	uint32_t iss = th_open(h);
+
+	h->reply = "ok";
+	for (uint32_t i = 0; i < 5; i++) {
+		th_send(h, TH_ISN + 1 + i, iss + 1 + 2 * i, TCP_ACK, "q", 1);
+		th_expect(h, TCP_ACK | TCP_PSH, iss + 1 + 2 * i, TH_ISN + 2 + i);
+		th_send(h, TH_ISN + 2 + i, iss + 3 + 2 * i, TCP_ACK, NULL, 0);
+		th_advance(h, 70);
+		th_none(h);
+	}
+	/* Last request at 280, now 350: the reset is due at 30280. */
+	just_before_and_at(h, 30000 - 70);
+	th_expect(h, TCP_RST | TCP_ACK, iss + 11, TH_ISN + 6);
+	cr_assert_eq(h->why, TCP_CLOSE_IDLE);
+	cr_assert_eq(TH_ST(h, retrans_segs), 0);
+	th_free(h);
+}
