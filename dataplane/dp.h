@@ -37,7 +37,8 @@
 #define DP_STATS(X) \
 	X(rx_pkts) X(rx_bursts) X(rx_drop_multiseg) X(tx_pkts) X(tx_bursts) \
 	X(tx_drops) X(tx_nombuf) X(idle_sleeps) \
-	X(busy_cycles)  /* TSC cycles spent on non-empty bursts: RX, stack, timers, TX */
+	X(busy_cycles)  /* TSC cycles spent on non-empty bursts: RX, stack, timers, TX */ \
+	X(stack_cycles) /* of them, in the stack: net_input to the answer queued */
 
 struct dp_stats { DP_STATS(STATS_FIELD) };
 extern const char *const dp_stats_names[];

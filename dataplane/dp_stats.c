@@ -214,12 +214,23 @@ static uint64_t dp_val_ring_drained(const struct dp_lcore *lc, const void *arg)
 	return ctl->ring_drained[lc->sale->index];
 }
 
-static uint64_t dp_val_cycles_per_req(const struct dp_lcore *lc, const void *arg)
+static uint64_t dp_per_request(const struct dp_lcore *lc, uint64_t cycles)
 {
 	uint64_t req = http_server_stats(lc->http)->requests;
 
+	return req ? cycles / req : 0;
+}
+
+static uint64_t dp_val_busy_per_req(const struct dp_lcore *lc, const void *arg)
+{
 	(void)arg;
-	return req ? lc->st.busy_cycles / req : 0;
+	return dp_per_request(lc, lc->st.busy_cycles);
+}
+
+static uint64_t dp_val_stack_per_req(const struct dp_lcore *lc, const void *arg)
+{
+	(void)arg;
+	return dp_per_request(lc, lc->st.stack_cycles);
 }
 
 /* Each campaign's stock counters per worker, and its totals: the campaigns
@@ -281,7 +292,8 @@ void dp_stats_print_final(FILE *f, const struct dp_ctl *ctl)
 	}
 	fputc('\n', f);
 	dp_print_counters(f);
-	dp_print_line(f, "dp.busy_cycles_per_request", dp_val_cycles_per_req, NULL);
+	dp_print_line(f, "dp.busy_cycles_per_request", dp_val_busy_per_req, NULL);
+	dp_print_line(f, "dp.stack_cycles_per_request", dp_val_stack_per_req, NULL);
 	if (ctl->sale != NULL) {
 		RTE_LCORE_FOREACH_WORKER(id) {
 			if (dp_stats_has_stack(dp_lcores[id])) {

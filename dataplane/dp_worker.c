@@ -13,7 +13,10 @@
  * the request, so the loop derives it from the TSC it reads anyway:
  * ms0 + (tsc - tsc0) / tsc_per_ms, with (ms0, tsc0) refreshed every tick.
  * busy_cycles adds up the TSC cycles of every non-empty burst (RX, the whole
- * stack, timers, TX), so cycles per request is busy_cycles / http.requests.
+ * stack, timers, TX), so cycles per request is busy_cycles / http.requests;
+ * stack_cycles is the part spent in the stack (net_input to the answer
+ * queued), so the rest is the PMD's RX and TX (on af_packet, a system call
+ * per TX burst) and whatever preempted the worker meanwhile.
  *
  * Idle back-off: a polling core burns its CPU even when nothing arrives, and
  * on a small machine that CPU is someone else's. After DP_IDLE_SPIN_POLLS
@@ -152,7 +155,7 @@ int dp_worker_main(void *arg)
 	const uint64_t tsc_per_us = RTE_MAX(rte_get_tsc_hz() / US_PER_S, (uint64_t)1);
 	const uint64_t tick_tsc = rte_get_tsc_hz() / DP_TICKS_PER_SEC;
 	const uint64_t tsc_per_ms = RTE_MAX(rte_get_tsc_hz() / DP_MS_PER_S, (uint64_t)1);
-	uint64_t now, next_tick = 0;
+	uint64_t now, stack_t0, next_tick = 0;
 	uint16_t nb;
 
 	(void)arg;
@@ -168,8 +171,11 @@ int dp_worker_main(void *arg)
 		app_set_time_ms(&lc->app, lc->clock_ms0 + (now - lc->clock_tsc0) / tsc_per_ms);
 
 		nb = rte_eth_rx_burst(lc->port, lc->queue, pkts, burst);
-		if (nb != 0)
+		if (nb != 0) {
+			stack_t0 = rte_rdtsc();
 			dp_worker_input(lc, pkts, nb);
+			lc->st.stack_cycles += rte_rdtsc() - stack_t0;
+		}
 		tcp_timers_run(lc->tcp);
 		dp_tx_flush(lc);
 		if (nb != 0)
