@@ -11,6 +11,7 @@
 #ifndef SECKILL_CTL_H
 #define SECKILL_CTL_H
 
+#include <getopt.h>
 #include <stdint.h>
 
 /* Exit codes, as documented in --help. */
@@ -52,6 +53,28 @@ int ctl_usage_error(const char *hint, const char *fmt, ...)
 
 /* Prints "seckillctl: <message>" to stderr; returns CTL_EXIT_FAIL. */
 int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * One command's options. opts is a getopt_long table whose i-th entry has
+ * val == base + i; letters[i] names option i in the `allowed` string a
+ * command passes, so commands of one group share a table but each accepts
+ * only its own options. Option i with an argument is stored in *slots[i]
+ * (given twice: a usage error); one without (slots[i] == NULL) sets bit i
+ * of *flags.
+ */
+struct ctl_optspec {
+	const struct option *opts;
+	int base;
+	const char *letters;
+};
+
+/*
+ * Parses argv (argv[0] is the command's name) up to the first non-option.
+ * Returns 0 with *first_arg the index of the first argument left, or the
+ * exit code of a usage error it has reported.
+ */
+int ctl_getopt(int argc, char **argv, const struct ctl_optspec *spec, const char *allowed,
+	       const char *hint, const char **slots[], unsigned *flags, int *first_arg);
 
 /* A canonical unsigned decimal (no sign, no leading zero, no overflow). */
 int ctl_parse_u64(const char *s, uint64_t *out);

@@ -48,41 +48,22 @@ static const struct option ctl_long_opts[] = {
 int ctl_opts_parse(int argc, char **argv, const char *allowed, const char *hint,
 		   struct ctl_opts *o)
 {
-	static const char letters[] = "sjikapbrRuUh";
+	static const struct ctl_optspec spec = { ctl_long_opts, OPT_SOCKET, "sjikapbrRuUh" };
 	const char **slots[] = { &o->socket, NULL, &o->id, &o->stock, &o->starts_at, &o->ip,
 				 &o->buyer, &o->ip_rate, &o->ip_burst, &o->buyer_rate,
 				 &o->buyer_burst, NULL };
-	int c;
+	unsigned flags;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
-	optind = 0;             /* glibc: start over, argv[0] is not an option */
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:", ctl_long_opts, NULL)) != -1) {
-		int idx = c - OPT_SOCKET;
-
-		if (c == ':')
-			return ctl_usage_error(hint, "%s: option '%s' needs a value", argv[0],
-					       argv[optind - 1]);
-		if (c == '?' || idx < 0)
-			return ctl_usage_error(hint, "%s: unknown option '%s'", argv[0],
-					       argv[optind - 1]);
-		if (!strchr(allowed, letters[idx]))
-			return ctl_usage_error(hint, "%s: option --%s does not apply to %s",
-					       argv[0], ctl_long_opts[idx].name, argv[0]);
-		if (c == OPT_HELP)
-			o->help = true;
-		else if (c == OPT_JSON)
-			o->json = true;
-		else if (*slots[idx])
-			return ctl_usage_error(hint, "%s: --%s given twice", argv[0],
-					       ctl_long_opts[idx].name);
-		else
-			*slots[idx] = optarg;
-	}
-	o->first_arg = optind;
-	if (optind < argc && !o->help)
+	rc = ctl_getopt(argc, argv, &spec, allowed, hint, slots, &flags, &o->first_arg);
+	if (rc != 0)
+		return rc;
+	o->json = flags & 1u << (OPT_JSON - OPT_SOCKET);
+	o->help = flags & 1u << (OPT_HELP - OPT_SOCKET);
+	if (o->first_arg < argc && !o->help)
 		return ctl_usage_error(hint, "%s: unexpected argument '%s'", argv[0],
-				       argv[optind]);
+				       argv[o->first_arg]);
 	return 0;
 }
 

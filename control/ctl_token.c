@@ -82,37 +82,16 @@ struct token_args {
 static int token_getopt(int argc, char **argv, const char *allowed, const char *hint,
 			struct token_args *a)
 {
-	static const char letters[] = "kbtench";
+	static const struct ctl_optspec spec = { token_opts, OPT_KEY_FILE, "kbtench" };
 	const char **slots[] = { &a->key_file, &a->buyer, &a->ttl, &a->expiry, &a->now,
-				 &a->count };
-	int c;
+				 &a->count, NULL };
+	unsigned flags;
+	int rc;
 
 	memset(a, 0, sizeof(*a));
-	optind = 0;             /* glibc: start over, argv[0] is not an option */
-	opterr = 0;
-	/* "+": stop at the first non-option; ":": report a missing value as ':'. */
-	while ((c = getopt_long(argc, argv, "+:", token_opts, NULL)) != -1) {
-		int idx = c - OPT_KEY_FILE;
-
-		if (c == ':')
-			return ctl_usage_error(hint, "%s: option '%s' needs a value", argv[0],
-					       argv[optind - 1]);
-		if (c == '?' || idx < 0)
-			return ctl_usage_error(hint, "%s: unknown option '%s'", argv[0],
-					       argv[optind - 1]);
-		if (!strchr(allowed, letters[idx]))
-			return ctl_usage_error(hint, "%s: option --%s does not apply to %s",
-					       argv[0], token_opts[idx].name, argv[0]);
-		if (c == OPT_HELP)
-			a->help = 1;
-		else if (*slots[idx])
-			return ctl_usage_error(hint, "%s: --%s given twice", argv[0],
-					       token_opts[idx].name);
-		else
-			*slots[idx] = optarg;
-	}
-	a->first_arg = optind;
-	return 0;
+	rc = ctl_getopt(argc, argv, &spec, allowed, hint, slots, &flags, &a->first_arg);
+	a->help = (flags & 1u << (OPT_HELP - OPT_KEY_FILE)) != 0;
+	return rc;
 }
 
 static int load_key(const char *path, struct token_key *key)

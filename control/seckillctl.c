@@ -75,6 +75,39 @@ int ctl_usage_error(const char *hint, const char *fmt, ...)
 	return CTL_EXIT_USAGE;
 }
 
+int ctl_getopt(int argc, char **argv, const struct ctl_optspec *spec, const char *allowed,
+	       const char *hint, const char **slots[], unsigned *flags, int *first_arg)
+{
+	int c;
+
+	*flags = 0;
+	optind = 0;             /* glibc: start over, argv[0] is not an option */
+	opterr = 0;
+	/* "+": stop at the first non-option; ":": report a missing value as ':'. */
+	while ((c = getopt_long(argc, argv, "+:", spec->opts, NULL)) != -1) {
+		int idx = c - spec->base;
+
+		if (c == ':')
+			return ctl_usage_error(hint, "%s: option '%s' needs a value", argv[0],
+					       argv[optind - 1]);
+		if (c == '?' || idx < 0)
+			return ctl_usage_error(hint, "%s: unknown option '%s'", argv[0],
+					       argv[optind - 1]);
+		if (!strchr(allowed, spec->letters[idx]))
+			return ctl_usage_error(hint, "%s: option --%s does not apply to %s",
+					       argv[0], spec->opts[idx].name, argv[0]);
+		if (slots[idx] == NULL)
+			*flags |= 1u << idx;
+		else if (*slots[idx])
+			return ctl_usage_error(hint, "%s: --%s given twice", argv[0],
+					       spec->opts[idx].name);
+		else
+			*slots[idx] = optarg;
+	}
+	*first_arg = optind;
+	return 0;
+}
+
 int ctl_fail(const char *fmt, ...)
 {
 	va_list ap;
