@@ -227,6 +227,19 @@ static void not_found(struct app *a, struct http_reply *rep)
 	app_reply_error(rep, 404, "not_found");
 }
 
+/* What every /api/ route checks once its path matched: a sale to ask (none:
+ * 404, the API is not served), then the method (405 with Allow). */
+static bool api_ready(struct app *a, const struct http_request *req, struct http_reply *rep,
+		      int post)
+{
+	if (a->sale == NULL) {
+		a->stats.no_sale++;
+		not_found(a, rep);
+		return false;
+	}
+	return method_ok(a, req, rep, post);
+}
+
 /* /api/campaigns/{id} and /api/campaigns/{id}/orders; anything else below is 404. */
 void app_route_campaigns(struct app *a, struct tcp_conn *c, const struct http_request *req,
 			 struct http_reply *rep)
@@ -244,12 +257,7 @@ void app_route_campaigns(struct app *a, struct tcp_conn *c, const struct http_re
 		not_found(a, rep);
 		return;
 	}
-	if (a->sale == NULL) {
-		a->stats.no_sale++;
-		not_found(a, rep);
-		return;
-	}
-	if (!method_ok(a, req, rep, post))
+	if (!api_ready(a, req, rep, post))
 		return;
 	if (parse_u32(id, n, &cid) < 0) {
 		a->stats.bad_campaign_id++;
@@ -298,12 +306,7 @@ void app_route_orders(struct app *a, struct tcp_conn *c, const struct http_reque
 		not_found(a, rep);
 		return;
 	}
-	if (a->sale == NULL) {
-		a->stats.no_sale++;
-		not_found(a, rep);
-		return;
-	}
-	if (!method_ok(a, req, rep, 0))
+	if (!api_ready(a, req, rep, 0))
 		return;
 	if (!ord_id_parse(p, n, &id)) {
 		a->stats.bad_order_id++;
