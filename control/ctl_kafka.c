@@ -89,6 +89,7 @@ struct ctl_kafka {
 	void *arg;
 
 	struct ord_journal *j;
+	bool own_j;               /* opened here (journal_dir), closed by destroy */
 	rd_kafka_t *rk;
 	rd_kafka_topic_t *rkt;
 
@@ -410,7 +411,7 @@ static int conf_check(const struct ctl_kafka_conf *c, char *err, size_t cap)
 		snprintf(err, cap, "ctl_kafka: no bootstrap servers configured");
 		return -1;
 	}
-	if (!c->journal_dir || !*c->journal_dir) {
+	if (!c->journal && (!c->journal_dir || !*c->journal_dir)) {
 		snprintf(err, cap, "ctl_kafka: no journal directory configured");
 		return -1;
 	}
@@ -444,7 +445,7 @@ struct ctl_kafka *ctl_kafka_create(const struct ctl_kafka_conf *c, char *err, si
 	conf_apply(k, c);
 	k->bootstrap = strdup(c->bootstrap);
 	k->topic = strdup(c->topic ? c->topic : CTL_KAFKA_DEFAULT_TOPIC);
-	k->dir = strdup(c->journal_dir);
+	k->dir = strdup(c->journal ? "(borrowed)" : c->journal_dir);
 	k->slot_rec = calloc(k->window, sizeof(*k->slot_rec));
 	k->slot_done = calloc(k->window, 1);
 	if (!k->bootstrap || !k->topic || !k->dir || !k->slot_rec || !k->slot_done) {
@@ -452,9 +453,14 @@ struct ctl_kafka *ctl_kafka_create(const struct ctl_kafka_conf *c, char *err, si
 			 k->window);
 		goto fail;
 	}
-	k->j = ord_journal_open(k->dir, jmax, err, cap);
-	if (!k->j)
-		goto fail;
+	if (c->journal) {
+		k->j = c->journal;
+	} else {
+		k->j = ord_journal_open(k->dir, jmax, err, cap);
+		if (!k->j)
+			goto fail;
+		k->own_j = true;
+	}
 	k->prefix = ord_journal_acked_seq(k->j);
 	k->next_produce = k->prefix + 1;
 	k->replay_until = ord_journal_last_seq(k->j);   /* an earlier run's orders */
@@ -524,7 +530,8 @@ void ctl_kafka_destroy(struct ctl_kafka *k, int flush_ms)
 		rd_kafka_poll(k->rk, 0);
 	}
 	producer_stop(k);
-	ord_journal_close(k->j);
+	if (k->own_j)
+		ord_journal_close(k->j);
 	free(k->slot_rec);
 	free(k->slot_done);
 	free(k->bootstrap);

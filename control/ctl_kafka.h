@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ord_journal.h"
 #include "ord_record.h"
 #include "stats.h"
 
@@ -63,7 +64,11 @@ struct ctl_kafka;
 struct ctl_kafka_conf {
 	const char *bootstrap;        /* "host:port,..." (required) */
 	const char *topic;            /* NULL: CTL_KAFKA_DEFAULT_TOPIC */
-	const char *journal_dir;      /* required; created if missing */
+	const char *journal_dir;      /* created if missing; required without journal */
+	/* An open journal to produce from instead of journal_dir, borrowed: its
+	 * owner appends and syncs it on this thread (ctl_kafka only produces
+	 * what is synced, and acks) and closes it after ctl_kafka_destroy. */
+	struct ord_journal *journal;
 	uint32_t queue_max;           /* window: orders past the delivered prefix that may be\n\t\t\t\t\t * in librdkafka at once; the rest wait in the journal.\n\t\t\t\t\t * 0: default */
 	uint64_t journal_max_bytes;   /* 0: default */
 	uint32_t sync_interval_ms;    /* fsync batch period; 0: every poll */

@@ -21,6 +21,7 @@
 #include <rte_mempool.h>
 
 #include "app.h"
+#include "ctl_kafka.h"
 #include "dp_conf.h"
 #include "http_server.h"
 #include "net_core.h"
@@ -126,6 +127,10 @@ struct dp_ctl {
 	uint64_t journal_depth, journal_bytes, synced_seq, sync_us_max;
 	struct dp_ctl_stats st;
 	struct dp_ctlsock *sock;     /* seckillctl's socket (dp_ctlsock.c), polled each pass */
+	struct ctl_kafka *kafka;     /* --kafka: the producer (dp_kafka.c); NULL: none */
+	struct ctl_kafka_stats kafka_st;   /* as of the last pass */
+	bool kafka_on;               /* --kafka given: kafka_st is worth printing */
+	bool kafka_down;             /* deliveries failing: logged once until one succeeds */
 };
 
 extern struct dp_lcore *dp_lcores[RTE_MAX_LCORE];
@@ -152,6 +157,11 @@ int dp_sale_open(const struct dp_conf *conf, struct dp_ctl *ctl, char *err, size
 int dp_sale_create(const struct dp_conf *conf, struct dp_ctl *ctl, unsigned workers,
 		   char *err, size_t errlen);
 void dp_sale_close(struct dp_ctl *ctl);
+
+/* dp_kafka.c */
+int dp_kafka_open(const struct dp_conf *conf, struct dp_ctl *ctl, char *err, size_t errlen);
+int dp_kafka_poll(struct dp_ctl *ctl);
+void dp_kafka_close(struct dp_ctl *ctl);
 
 /* dp_ctl.c */
 void dp_ctl_loop(struct dp_ctl *ctl, const struct dp_conf *conf);

@@ -62,6 +62,7 @@ enum {
 	OPT_CAMPAIGN, OPT_TOKEN_KEY, OPT_IP_RATE, OPT_IP_BURST, OPT_BUYER_RATE,
 	OPT_BUYER_BURST, OPT_BLACK_IP, OPT_BLACK_BUYER, OPT_MAX_BUYERS, OPT_ORDER_RING,
 	OPT_NODE_ID, OPT_STATE_DIR, OPT_JOURNAL_MB, OPT_CTL_SOCKET, OPT_MAX_STOCK,
+	OPT_KAFKA, OPT_KAFKA_TOPIC,
 };
 
 static const struct option dp_long_opts[] = {
@@ -91,6 +92,8 @@ static const struct option dp_long_opts[] = {
 	{ "journal-max-mb", required_argument, NULL, OPT_JOURNAL_MB },
 	{ "ctl-socket",     required_argument, NULL, OPT_CTL_SOCKET },
 	{ "max-stock",      required_argument, NULL, OPT_MAX_STOCK },
+	{ "kafka",          required_argument, NULL, OPT_KAFKA },
+	{ "kafka-topic",    required_argument, NULL, OPT_KAFKA_TOPIC },
 	{ "help",           no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -138,6 +141,9 @@ void dp_conf_usage(FILE *f, const char *prog)
 		"  --journal-max-mb N      journal size; nearly full, sales get 503 (%u)\n"
 		"  --max-stock N           units of all campaigns, with those 'seckillctl campaign\n"
 		"                          create' adds at run time (sum of --campaign)\n"
+		"  --kafka HOST:PORT[,..]  publish every order to Kafka from the journal; the\n"
+		"                          delivery report confirms it (default: orders stay pending)\n"
+		"  --kafka-topic NAME      the orders topic (%s)\n"
 		"\n"
 		"Example (see tools/serve, which builds the EAL part for you):\n"
 		"  %s --no-huge -m 256 --no-pci --file-prefix sk --lcores 0@0,1@1 \\\n"
@@ -147,7 +153,7 @@ void dp_conf_usage(FILE *f, const char *prog)
 		SALE_MAX_CAMPAIGNS, DP_STOCK_MAX, DP_IP_RATE_DEFAULT, DP_IP_BURST_DEFAULT,
 		DP_BUYER_RATE_DEFAULT, DP_BUYER_BURST_DEFAULT, DP_BLACKLIST_MAX, DP_BLACKLIST_MAX,
 		DP_MAX_BUYERS_MIN_DEFAULT, DP_ORDER_RING_DEFAULT, DP_STATE_DIR_DEFAULT,
-		DP_JOURNAL_MB_DEFAULT, prog);
+		DP_JOURNAL_MB_DEFAULT, DP_KAFKA_TOPIC_DEFAULT, prog);
 }
 
 static void dp_conf_error(char *err, size_t errlen, const char *fmt, ...)
@@ -193,6 +199,8 @@ static void dp_conf_defaults(struct dp_conf *conf)
 	conf->sale.order_ring = DP_ORDER_RING_DEFAULT;
 	conf->sale.journal_max_bytes = (uint64_t)DP_JOURNAL_MB_DEFAULT << 20;
 	snprintf(conf->sale.state_dir, sizeof(conf->sale.state_dir), "%s", DP_STATE_DIR_DEFAULT);
+	snprintf(conf->sale.kafka_topic, sizeof(conf->sale.kafka_topic), "%s",
+		 DP_KAFKA_TOPIC_DEFAULT);
 }
 
 /* The range each numeric option accepts, and where its value goes. */
@@ -349,6 +357,25 @@ static bool dp_conf_blacklist(struct dp_sale_conf *sc, int id, const char *arg,
 	return true;
 }
 
+/* --kafka BOOTSTRAP, --kafka-topic NAME: kept as given, librdkafka checks
+ * the servers when it connects. */
+static bool dp_conf_kafka(struct dp_sale_conf *sc, int id, const char *arg, char *err,
+			  size_t errlen)
+{
+	const char *name = id == OPT_KAFKA ? "--kafka" : "--kafka-topic";
+	char *dst = id == OPT_KAFKA ? sc->kafka : sc->kafka_topic;
+	size_t cap = id == OPT_KAFKA ? sizeof(sc->kafka) : sizeof(sc->kafka_topic);
+
+	if (arg[0] == '\0' || strlen(arg) >= cap || strpbrk(arg, " \t") != NULL) {
+		dp_conf_error(err, errlen, "%s '%s': give %s (no spaces, under %zu bytes)",
+			      name, arg, id == OPT_KAFKA ? "the brokers as HOST:PORT[,HOST:PORT...]" :
+			      "a topic name", cap);
+		return false;
+	}
+	snprintf(dst, cap, "%s", arg);
+	return true;
+}
+
 /* The sale's options that are not plain numbers: 1 done, 0 not one, -1 bad,
  * 2 the control socket's path (stored by the caller, outside the sale). */
 static int dp_conf_sale_opt(struct dp_sale_conf *sc, int id, const char *arg,
@@ -379,6 +406,10 @@ static int dp_conf_sale_opt(struct dp_sale_conf *sc, int id, const char *arg,
 		if (!ok)
 			dp_conf_error(err, errlen, "--state-dir '%s': give a directory path "
 				      "(not empty, under %d bytes)", arg, DP_PATH_CAP - 64);
+		break;
+	case OPT_KAFKA:
+	case OPT_KAFKA_TOPIC:
+		ok = dp_conf_kafka(sc, id, arg, err, errlen);
 		break;
 	case OPT_IP_RATE:
 		ok = dp_conf_rate("--ip-rate", arg, &sc->ip_rate, &sc->ip_per, err, errlen);
@@ -467,6 +498,11 @@ static bool dp_conf_sale_check(struct dp_sale_conf *sc, char *err, size_t errlen
 {
 	char kerr[TOKEN_ERR_CAP];
 
+	if (sc->n_campaigns == 0 && sc->kafka[0] != '\0') {
+		dp_conf_error(err, errlen, "--kafka publishes the sale's orders: give the sale "
+			      "with --campaign ID:STOCK and --token-key FILE too");
+		return false;
+	}
 	if (sc->n_campaigns == 0)
 		return true;
 	if (sc->key_file[0] == '\0') {

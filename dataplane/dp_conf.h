@@ -37,6 +37,10 @@
 #define DP_BLACKLIST_MAX 4096        /* entries per blacklist (sale_conf) */
 #define DP_STATE_DIR_DEFAULT "./seckill-state"
 #define DP_PATH_CAP 4096
+/* Kafka: the broker list and topic as given (librdkafka parses the list). */
+#define DP_KAFKA_CAP 1024
+#define DP_KAFKA_TOPIC_CAP 250       /* Kafka's limit on a topic name is 249 */
+#define DP_KAFKA_TOPIC_DEFAULT "seckill.orders"
 /* sun_path of struct sockaddr_un holds 108 bytes with the NUL. */
 #define DP_CTL_SOCKET_CAP 108
 
@@ -66,6 +70,8 @@ struct dp_sale_conf {
 	uint16_t node_id;
 	char state_dir[DP_PATH_CAP];
 	uint64_t journal_max_bytes;
+	char kafka[DP_KAFKA_CAP];    /* "": no Kafka, orders stay pending */
+	char kafka_topic[DP_KAFKA_TOPIC_CAP];
 };
 
 struct dp_conf {

@@ -6,8 +6,10 @@
  * the order journal, then one ord_journal_sync for everything the pass
  * appended: a group commit, so under load one fdatasync covers thousands of
  * orders and the rings (16 Ki by default) hold far more than a pass lets in.
- * A record is durable once the sync after it returns; the orders stay
- * `pending` for the control plane, which will take them from the journal.
+ * A record is durable once the sync after it returns. With --kafka the
+ * same pass then lets the producer (dp_kafka.c) send what is durable and
+ * serve delivery reports, which confirm the orders; without it they stay
+ * `pending`.
  *
  * Nothing dequeued is ever dropped: a ring is read only as far as the
  * journal has room, and a record the journal refuses stays in `carry` for
@@ -151,6 +153,8 @@ static uint64_t dp_ctl_pass(struct dp_ctl *c)
 		if (ord_journal_last_seq(c->journal) != ord_journal_synced_seq(c->journal))
 			dp_ctl_sync(c);
 	}
+	if (!c->broken && dp_kafka_poll(c) < 0)
+		dp_ctl_broken(c);
 	dp_ctl_pause_check(c);
 	c->journal_depth = ord_journal_depth(c->journal);
 	c->journal_bytes = ord_journal_bytes(c->journal);
@@ -196,4 +200,5 @@ void dp_ctl_finish(struct dp_ctl *c)
 		fprintf(stderr, "seckill-dp: %" PRIu64 " sold orders could not be journaled "
 			"(%s) and are lost; their buyers were answered 200\n", left,
 			c->broken ? ord_journal_error(c->journal) : "journal full");
+	dp_kafka_close(c);
 }

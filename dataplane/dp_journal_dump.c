@@ -3,12 +3,13 @@
  *
  *   seckill-journal DIR          (DIR: <state-dir>/journal of seckill-dp)
  *
- * One line per record not yet acked, in journal order:
+ * One line per record, acked (delivered to Kafka) or not, in journal order:
  *
  *   <seq> <order id> campaign=<id> buyer=<id> time_ms=<ms> qty=<n>
  *
- * then "records <n>". It reads through ord_journal_open and replay, the same
- * code the control plane will use, so every record it prints has passed its
+ * then "records <n>" and "acked <seq>", the watermark: records up to it are
+ * in Kafka. It reads through ord_journal_open_flags and replay_all, as
+ * seckill-dp does at start, so every record it prints has passed its
  * CRC and sequence checks. Opening takes the directory's lock: run it on a
  * stopped dataplane (it refuses, naming the holder's lock, otherwise); like
  * any open it cuts a torn, never-synced tail off the newest segment.
@@ -48,15 +49,19 @@ int main(int argc, char **argv)
 			"(<state-dir>/journal of a stopped seckill-dp).\n", argv[0]);
 		return argc == 2 ? EXIT_SUCCESS : 2;
 	}
-	j = ord_journal_open(argv[1], DUMP_MAX_BYTES, err, sizeof(err));
+	/* KEEP_ACKED as seckill-dp opens it: a plain open would delete what
+	 * Kafka has acked, the record a restart restores the sale from. */
+	j = ord_journal_open_flags(argv[1], DUMP_MAX_BYTES, ORD_JOURNAL_KEEP_ACKED, err,
+				   sizeof(err));
 	if (j == NULL) {
 		fprintf(stderr, "seckill-journal: %s\n", err);
 		return EXIT_FAILURE;
 	}
-	rc = ord_journal_replay(j, dump_one, &n);
+	rc = ord_journal_replay_all(j, dump_one, &n);
 	if (rc != 0)
 		fprintf(stderr, "seckill-journal: replay failed: %s\n", ord_journal_error(j));
 	printf("records %" PRIu64 "\n", n);
+	printf("acked %" PRIu64 "\n", ord_journal_acked_seq(j));
 	ord_journal_close(j);
 	return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

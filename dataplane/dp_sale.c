@@ -11,12 +11,14 @@
  * campaigns and the blacklists. Without --campaign neither step does
  * anything and the /api/ routes answer 404.
  *
- * The journal keeps the orders of earlier runs (nothing acks them in this
- * version). A restart must not sell their stock or their buyers again, so
- * dp_sale_restore replays them into the new sale before the workers start:
- * each takes its unit out of the pool and its buyer into the purchase set
- * (sale_restore_order). The campaign's stock on the command line is what the
- * sale started with, across restarts.
+ * The journal keeps the orders of earlier runs: it is opened with
+ * ORD_JOURNAL_KEEP_ACKED, so Kafka's acks (dp_kafka.c) move a watermark and
+ * delete nothing. A restart must not sell their stock or their buyers again,
+ * so dp_sale_restore replays every one of them into the new sale before the
+ * workers start: each takes its unit out of the pool and its buyer into the
+ * purchase set (sale_restore_order). The campaign's stock on the command
+ * line is what the sale started with, across restarts. With --kafka the
+ * producer is created last, on the same journal (dp_kafka_open).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -63,7 +65,8 @@ int dp_sale_open(const struct dp_conf *conf, struct dp_ctl *ctl, char *err, size
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/%s", sc->state_dir, DP_JOURNAL_DIR);
-	ctl->journal = ord_journal_open(path, sc->journal_max_bytes, jerr, sizeof(jerr));
+	ctl->journal = ord_journal_open_flags(path, sc->journal_max_bytes, ORD_JOURNAL_KEEP_ACKED,
+					      jerr, sizeof(jerr));
 	if (ctl->journal == NULL) {
 		snprintf(err, errlen, "order journal: %s", jerr);
 		return -1;
@@ -73,9 +76,10 @@ int dp_sale_open(const struct dp_conf *conf, struct dp_ctl *ctl, char *err, size
 		fprintf(stderr, "seckill-dp: order journal %s: cut %" PRIu64 " bytes of an "
 			"unfinished write at its end (a crash before sync)\n", path,
 			ord_journal_torn_bytes(ctl->journal));
-	if (ord_journal_depth(ctl->journal) != 0)
-		printf("seckill-dp: order journal %s holds %" PRIu64 " orders of earlier runs\n",
-		       path, ord_journal_depth(ctl->journal));
+	if (ord_journal_last_seq(ctl->journal) != 0)
+		printf("seckill-dp: order journal %s holds %" PRIu64 " orders of earlier runs "
+		       "(%" PRIu64 " of them delivered to Kafka)\n", path,
+		       ord_journal_last_seq(ctl->journal), ord_journal_acked_seq(ctl->journal));
 	return 0;
 }
 
@@ -143,9 +147,9 @@ static int dp_sale_restore(struct dp_ctl *ctl, char *err, size_t errlen)
 {
 	struct dp_restore r = { .sale = ctl->sale };
 
-	if (ord_journal_depth(ctl->journal) == 0)
+	if (ord_journal_last_seq(ctl->journal) == 0)
 		return 0;
-	if (ord_journal_replay(ctl->journal, dp_sale_restore_one, &r) < 0) {
+	if (ord_journal_replay_all(ctl->journal, dp_sale_restore_one, &r) < 0) {
 		snprintf(err, errlen, "order journal: cannot read it back: %s",
 			 ord_journal_error(ctl->journal));
 		return -1;
@@ -193,14 +197,16 @@ int dp_sale_create(const struct dp_conf *conf, struct dp_ctl *ctl, unsigned work
 		snprintf(err, errlen, "%s", serr);
 		return -1;
 	}
-	if (dp_sale_fill(conf, ctl->sale, err, errlen) < 0)
+	if (dp_sale_fill(conf, ctl->sale, err, errlen) < 0 ||
+	    dp_sale_restore(ctl, err, errlen) < 0)
 		return -1;
-	return dp_sale_restore(ctl, err, errlen);
+	return dp_kafka_open(conf, ctl, err, errlen);
 }
 
 /* After dp_ctl_finish and the final counters. */
 void dp_sale_close(struct dp_ctl *ctl)
 {
+	dp_kafka_close(ctl);
 	if (ctl->journal != NULL)
 		ord_journal_close(ctl->journal);
 	ctl->journal = NULL;

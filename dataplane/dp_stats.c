@@ -257,6 +257,27 @@ static void dp_print_campaigns(FILE *f, struct sale *s)
 	}
 }
 
+/* The control plane's decisions on orders, and the Kafka producer's counters
+ * (only with --kafka; kafka.delivered counts reports, an earlier run's
+ * orders produced again included). */
+static void dp_print_orders(FILE *f, const struct dp_ctl *ctl)
+{
+	const uint64_t *k = (const uint64_t *)&ctl->kafka_st;
+	struct sale_ctl_stats o;
+	char name[64];
+
+	sale_ctl_stats(ctl->sale, &o);
+	fprintf(f, "%-28s %12" PRIu64 "\n", "orders.confirmed", o.confirmed);
+	fprintf(f, "%-28s %12" PRIu64 "\n", "orders.rejected", o.rejected);
+	fprintf(f, "%-28s %12" PRIu64 "\n", "orders.decide_unknown", o.decide_unknown);
+	if (!ctl->kafka_on)
+		return;
+	for (unsigned int i = 0; i < CTL_KAFKA_NSTATS; i++) {
+		snprintf(name, sizeof(name), "kafka.%s", ctl_kafka_stats_names[i]);
+		fprintf(f, "%-28s %12" PRIu64 "\n", name, k[i]);
+	}
+}
+
 /* The control thread's counters and the journal gauges (totals only). */
 static void dp_print_ctl(FILE *f, const struct dp_ctl *ctl)
 {
@@ -274,6 +295,7 @@ static void dp_print_ctl(FILE *f, const struct dp_ctl *ctl)
 	fprintf(f, "%-28s %12u\n", "ctl.paused", ctl->paused ? 1u : 0u);
 	dp_print_line(f, "ring.depth", dp_val_ring_depth, NULL);
 	dp_print_line(f, "ring.drained", dp_val_ring_drained, ctl);
+	dp_print_orders(f, ctl);
 }
 
 /* After rte_eal_mp_wait_lcore: workers are stopped, their stacks intact. */

@@ -86,6 +86,7 @@ struct ord_journal {
 	uint64_t acked;     /* the watermark */
 	uint64_t bytes;     /* sum of segment sizes, buffered frames included */
 	uint64_t torn;
+	bool keep_acked;    /* ORD_JOURNAL_KEEP_ACKED: acks delete nothing */
 	bool broken;        /* a write or fsync failed: only a reopen can tell what is on disk */
 	char err[OJ_ERR_CAP];
 };
@@ -540,7 +541,8 @@ out:
 /* Seqs must run on from segment to segment, except below the watermark. */
 static int seg_continuity(struct ord_journal *j)
 {
-	uint64_t expect = j->acked + 1;
+	/* A journal that keeps acked records must hold every one from seq 1. */
+	uint64_t expect = j->keep_acked ? 1 : j->acked + 1;
 
 	for (int i = 0; i < j->nseg; i++) {
 		const struct oj_seg *s = &j->segs[i];
@@ -564,7 +566,7 @@ static int seg_delete_acked(struct ord_journal *j)
 {
 	int deleted = 0;
 
-	while (j->nseg > 0 && j->segs[0].base + j->segs[0].nrec <= j->acked + 1) {
+	while (!j->keep_acked && j->nseg > 0 && j->segs[0].base + j->segs[0].nrec <= j->acked + 1) {
 		char name[OJ_SEG_NAME_LEN + 1];
 
 		if (j->nseg == 1 && j->fd >= 0) {
@@ -642,6 +644,12 @@ static int journal_dir(struct ord_journal *j, const char *dir)
 struct ord_journal *ord_journal_open(const char *dir, uint64_t max_bytes, char *err,
 				     size_t cap)
 {
+	return ord_journal_open_flags(dir, max_bytes, 0, err, cap);
+}
+
+struct ord_journal *ord_journal_open_flags(const char *dir, uint64_t max_bytes,
+					   unsigned flags, char *err, size_t cap)
+{
 	struct ord_journal *j = calloc(1, sizeof(*j));
 	uint64_t min = ORD_JOURNAL_HDR_BYTES + ORD_JOURNAL_FRAME_BYTES;
 
@@ -656,6 +664,7 @@ struct ord_journal *ord_journal_open(const char *dir, uint64_t max_bytes, char *
 	j->dirfd = -1;
 	j->fd = -1;
 	j->max_bytes = max_bytes;
+	j->keep_acked = (flags & ORD_JOURNAL_KEEP_ACKED) != 0;
 	/* Several segments per max_bytes, so acks free space before the journal
 	 * is empty; each holds at least one frame. */
 	j->seg_bytes = max_bytes / OJ_SEGS_PER_MAX;
@@ -879,8 +888,9 @@ static int read_frames(struct ord_journal *j, uint64_t seq, uint8_t *buf, size_t
 	return rc;
 }
 
-int ord_journal_replay_from(struct ord_journal *j, uint64_t from_seq, ord_journal_cb cb,
-			    void *arg)
+/* Replays from from_seq on; below the watermark only when with_acked. */
+static int journal_replay(struct ord_journal *j, uint64_t from_seq, bool with_acked,
+			  ord_journal_cb cb, void *arg)
 {
 	uint8_t *buf = malloc((size_t)OJ_READ_FRAMES * ORD_JOURNAL_FRAME_BYTES);
 	uint64_t seq = from_seq;
@@ -894,8 +904,10 @@ int ord_journal_replay_from(struct ord_journal *j, uint64_t from_seq, ord_journa
 		const char *why;
 		size_t n = 0;
 
-		if (seq <= j->acked)
+		if (!with_acked && seq <= j->acked)
 			seq = j->acked + 1;
+		if (seq < 1)
+			seq = 1;
 		if (seq >= j->next_seq || (rc = oj_check(j)) < 0 ||
 		    (rc = read_frames(j, seq, buf, OJ_READ_FRAMES, &n)) < 0)
 			break;
@@ -913,9 +925,23 @@ int ord_journal_replay_from(struct ord_journal *j, uint64_t from_seq, ord_journa
 	return rc;
 }
 
+int ord_journal_replay_from(struct ord_journal *j, uint64_t from_seq, ord_journal_cb cb,
+			    void *arg)
+{
+	return journal_replay(j, from_seq, false, cb, arg);
+}
+
 int ord_journal_replay(struct ord_journal *j, ord_journal_cb cb, void *arg)
 {
-	return ord_journal_replay_from(j, 0, cb, arg);
+	return journal_replay(j, 0, false, cb, arg);
+}
+
+int ord_journal_replay_all(struct ord_journal *j, ord_journal_cb cb, void *arg)
+{
+	if (!j->keep_acked)
+		return oj_err(j, "journal %s: replay_all needs a journal opened with "
+			      "ORD_JOURNAL_KEEP_ACKED (acked records are deleted otherwise)", j->dir);
+	return journal_replay(j, 1, true, cb, arg);
 }
 
 /* ---- state ---------------------------------------------------------------- */

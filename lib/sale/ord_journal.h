@@ -61,6 +61,20 @@ struct ord_journal;
 struct ord_journal *ord_journal_open(const char *dir, uint64_t max_bytes,
 				     char *err, size_t cap);
 
+/*
+ * Open flags. ORD_JOURNAL_KEEP_ACKED: acks move the watermark but delete
+ * nothing, so the journal stays the complete record of what was sold and
+ * ord_journal_replay_all can read every record back (seckill-dp restores
+ * a restarted sale from it, whether or not Kafka has the orders); the
+ * journal then fills with acked records too and max_bytes bounds the whole
+ * sale. Every opener of such a directory must pass the flag, or its open()
+ * deletes the acked segments.
+ */
+#define ORD_JOURNAL_KEEP_ACKED 1u
+
+struct ord_journal *ord_journal_open_flags(const char *dir, uint64_t max_bytes,
+					   unsigned flags, char *err, size_t cap);
+
 /* Frees j. Does not sync: unsynced records are lost, as in a crash. */
 void ord_journal_close(struct ord_journal *j);
 
@@ -85,6 +99,10 @@ int ord_journal_replay(struct ord_journal *j, ord_journal_cb cb, void *arg);
 /* The same from max(from_seq, first unacked seq). */
 int ord_journal_replay_from(struct ord_journal *j, uint64_t from_seq, ord_journal_cb cb,
 			    void *arg);
+
+/* Replays every record from seq 1, acked ones included: only for a journal
+ * opened with ORD_JOURNAL_KEEP_ACKED (-1 otherwise). Same callback rules. */
+int ord_journal_replay_all(struct ord_journal *j, ord_journal_cb cb, void *arg);
 
 /*
  * Marks every record with seq <= up_to delivered: persists the watermark

@@ -334,13 +334,20 @@ def sale_key(dirname):
     return path
 
 
-def journal_dump(journal_dir):
-    """[(seq, order_id, campaign, buyer, qty)] from seckill-journal, checking its count line."""
+def journal_dump(journal_dir, acked=None):
+    """[(seq, order_id, campaign, buyer, qty)] from seckill-journal, checking its count line;
+    with a list as acked, appends the ack watermark (records delivered to Kafka) to it."""
     r = subprocess.run([os.path.join(build_dir(), "dataplane", "seckill-journal"), journal_dir],
                        capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
         raise TestFailure("seckill-journal %s exited %d: %s" % (journal_dir, r.returncode, r.stderr))
     lines = r.stdout.splitlines()
+    m = re.match(r"^acked (\d+)$", lines[-1] if lines else "")
+    if not m:
+        raise TestFailure("seckill-journal: no 'acked N' line at the end: %r" % lines[-1:])
+    if acked is not None:
+        acked.append(int(m.group(1)))
+    lines = lines[:-1]
     recs = []
     for line in lines[:-1]:
         m = re.match(r"^(\d+) ([0-9a-f-]{35}) campaign=(\d+) buyer=(\d+) time_ms=(\d+) qty=(\d+)$",

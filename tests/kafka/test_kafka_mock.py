@@ -11,8 +11,6 @@ every process started is stopped, also when a test fails.
 """
 import json
 import os
-import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,89 +19,11 @@ import tempfile
 import time
 import unittest
 
+import kafka_mock
+from kafka_mock import KCAT, KCAT_TIMEOUT, REPLY_TIMEOUT, TOPIC, Mock, consume, produce
+
 MOCK = None
-KCAT = shutil.which("kcat") or shutil.which("kafkacat")
-TOPIC = "seckill.orders"
-START_TIMEOUT = 10.0      # s for the mock to print its bootstrap servers
-REPLY_TIMEOUT = 5.0       # s for one command's answer
-KCAT_TIMEOUT = 30.0       # s for one kcat run, far above its own timeouts
 SHORT_MSG_TIMEOUT_MS = 2000   # a produce to a dead cluster gives up after this
-
-
-class Mock:
-    """One kafka-mock process; commands go to its stdin, answers come on stdout."""
-
-    def __init__(self, *args):
-        # stderr to a file: a pipe nobody reads could fill and stall the mock.
-        self.err = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([MOCK, *args], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.err)
-        self.stopped = False
-        self.bootstrap = self.readline(START_TIMEOUT)
-        if not self.bootstrap:
-            err = self.stop()
-            raise AssertionError("kafka-mock printed no bootstrap line: %r" % err)
-
-    def readline(self, timeout):
-        buf = b""
-        deadline = time.monotonic() + timeout
-        fd = self.proc.stdout.fileno()
-        while not buf.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return None
-            b = os.read(fd, 1)     # one byte at a time: never read past the line
-            if not b:
-                return None
-            buf += b
-        return buf.decode().rstrip("\n")
-
-    def cmd(self, line):
-        self.proc.stdin.write((line + "\n").encode())
-        self.proc.stdin.flush()
-        return self.readline(REPLY_TIMEOUT)
-
-    def stop(self):
-        """SIGTERM, bounded wait, SIGKILL as a last resort; returns stderr."""
-        if self.stopped:
-            return ""
-        self.stopped = True
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.err.seek(0)
-        err = self.err.read().decode(errors="replace")
-        for f in (self.proc.stdin, self.proc.stdout, self.err):
-            try:
-                f.close()
-            except OSError:
-                pass
-        return err
-
-
-def produce(bootstrap, lines, *extra):
-    """kcat -P -K: (key:value lines); returns the CompletedProcess."""
-    data = "".join(line + "\n" for line in lines).encode()
-    return subprocess.run([KCAT, "-P", "-b", bootstrap, "-t", TOPIC, "-K:", *extra],
-                          input=data, capture_output=True, timeout=KCAT_TIMEOUT)
-
-
-def consume(bootstrap):
-    """Every message in TOPIC as (key, value, partition), in partition+offset order."""
-    r = subprocess.run([KCAT, "-C", "-b", bootstrap, "-t", TOPIC, "-e", "-o", "beginning",
-                        "-q", "-f", "%p\t%o\t%k\t%s\n"], capture_output=True,
-                       timeout=KCAT_TIMEOUT)
-    assert r.returncode == 0, r.stderr.decode()
-    rows = []
-    for line in r.stdout.decode().splitlines():
-        p, o, k, v = line.split("\t")
-        rows.append((int(p), int(o), k, v))
-    rows.sort()
-    return [(k, v, p) for p, _, k, v in rows]
 
 
 def order_json(i):
@@ -284,7 +204,7 @@ def main():
     if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
-    MOCK = os.path.abspath(sys.argv[1])
+    MOCK = kafka_mock.EXE = os.path.abspath(sys.argv[1])
     if not KCAT:
         print("kcat not found (Debian: apt-get install kcat): skipped", file=sys.stderr)
         return 77

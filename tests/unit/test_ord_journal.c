@@ -562,6 +562,89 @@ Test(ord_journal, full_refuses_then_ack_frees_a_segment)
 	ord_journal_close(j);
 }
 
+/* ---- ORD_JOURNAL_KEEP_ACKED: the journal as the whole record of a sale ---- */
+
+static struct ord_journal *jopen_keep(uint64_t max)
+{
+	struct ord_journal *j = ord_journal_open_flags(dir, max, ORD_JOURNAL_KEEP_ACKED, err,
+						       sizeof(err));
+
+	cr_assert_not_null(j, "open %s: %s", dir, err);
+	return j;
+}
+
+/* replay_all from seq 1, acked records included. */
+static void expect_replay_all(struct ord_journal *j, uint64_t last)
+{
+	static struct seen s;
+
+	memset(&s, 0, sizeof(s));
+	s.first = 1;
+	cr_assert_eq(ord_journal_replay_all(j, collect, &s), 0, "%s", ord_journal_error(j));
+	cr_assert_eq(s.n, last, "replay_all gave %lu records, want 1..%lu", (unsigned long)s.n,
+		     (unsigned long)last);
+}
+
+Test(ord_journal, keep_acked_deletes_nothing_and_replays_all)
+{
+	/* Segments of 4 records: acks would free them without the flag. */
+	const uint64_t max = 8 * (HDR + 4 * FRAME);
+	struct ord_journal *j = jopen_keep(max);
+
+	append_n(j, 20);
+	cr_assert_eq(ord_journal_sync(j), 0);
+	cr_assert_eq(ord_journal_ack(j, 12), 0);
+	cr_assert_eq(count_segments(), 5, "acked segments are kept");
+	cr_assert_eq(ord_journal_depth(j), 8);
+	expect_replay(j, 13, 20);
+	expect_replay_all(j, 20);
+	ord_journal_close(j);
+
+	/* Reopened: watermark, depth and every record as before. */
+	j = jopen_keep(max);
+	cr_assert_eq(ord_journal_acked_seq(j), 12);
+	cr_assert_eq(ord_journal_depth(j), 8);
+	expect_replay(j, 13, 20);
+	expect_replay_all(j, 20);
+	/* All acked: still every record, and the journal fills up with them. */
+	cr_assert_eq(ord_journal_ack(j, 20), 0);
+	cr_assert_eq(ord_journal_depth(j), 0);
+	expect_replay_all(j, 20);
+	append_n(j, 12);
+	cr_assert(ord_journal_full(j), "acked records still count against max_bytes");
+	cr_assert_eq(ord_journal_sync(j), 0);
+	ord_journal_close(j);
+	j = jopen_keep(max);
+	expect_replay_all(j, 32);
+	ord_journal_close(j);
+}
+
+Test(ord_journal, keep_acked_journal_missing_an_acked_segment_refuses_to_open)
+{
+	struct ord_journal *j = jopen_keep(8 * (HDR + 4 * FRAME));
+
+	append_n(j, 12);
+	cr_assert_eq(ord_journal_sync(j), 0);
+	cr_assert_eq(ord_journal_ack(j, 8), 0);
+	ord_journal_close(j);
+	cr_assert_eq(unlink(seg_path(1)), 0);
+	cr_assert_null(ord_journal_open_flags(dir, BIG, ORD_JOURNAL_KEEP_ACKED, err, sizeof(err)));
+	cr_assert(strstr(err, "records 1..4 are missing") != NULL, "%s", err);
+}
+
+Test(ord_journal, replay_all_needs_keep_acked)
+{
+	struct ord_journal *j = jopen(BIG);
+	static struct seen s;
+
+	append_n(j, 3);
+	cr_assert_eq(ord_journal_sync(j), 0);
+	cr_assert_eq(ord_journal_replay_all(j, collect, &s), -1);
+	cr_assert(strstr(ord_journal_error(j), "ORD_JOURNAL_KEEP_ACKED") != NULL, "%s",
+		  ord_journal_error(j));
+	ord_journal_close(j);
+}
+
 Test(ord_journal, rotation_and_replay_across_segments)
 {
 	const uint64_t max = 8 * (HDR + 4 * FRAME);
