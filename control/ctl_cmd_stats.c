@@ -3,8 +3,9 @@
  *
  * One line per worker: packet and request rates (the dataplane's own, over
  * its last one-second sample), totals, open connections and its order ring's
- * depth; then the journal's depth, and every drop or refusal counter that is
- * not zero, per core. --json gives all of it, zeros included.
+ * depth; then the journal's depth, the orders confirmed and rejected, the
+ * Kafka producer's counters, and every drop or refusal counter that is not
+ * zero, per core. --json gives all of it, zeros included.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,7 +19,8 @@ static const char stats_usage[] =
 	"\n"
 	"Per worker core: rx/tx packets per second, requests and sales per second\n"
 	"(over the dataplane's last one-second sample), totals, connections, order\n"
-	"ring depth; the order journal's depth; drops and refusals by reason.\n";
+	"ring depth; the order journal's depth; orders confirmed and rejected; Kafka\n"
+	"deliveries; drops and refusals by reason.\n";
 
 static void stats_drops(const struct ctl_answer *a, int cores)
 {
@@ -42,6 +44,25 @@ static void stats_drops(const struct ctl_answer *a, int cores)
 		printf("drops and refusals: none\n");
 }
 
+/* The control plane's line: orders decided, and Kafka's side when it runs. */
+static void stats_orders(const struct ctl_answer *a)
+{
+	int o = ctl_json_get(a->text, a->t, 0, "orders");
+	int k = ctl_json_get(a->text, a->t, 0, "kafka");
+
+	if (o >= 0)
+		printf("orders confirmed %" PRIu64 ", rejected %" PRIu64 "\n",
+		       ctl_ans_u64(a, o, "confirmed"), ctl_ans_u64(a, o, "rejected"));
+	if (k < 0 || ctl_json_get(a->text, a->t, k, "delivered") < 0) {
+		printf("kafka: off (orders stay pending; seckill-dp -- --kafka BROKERS)\n");
+		return;
+	}
+	printf("kafka: delivered %" PRIu64 ", awaiting report %" PRIu64 ", delivery errors %"
+	       PRIu64 ", replayed %" PRIu64 "\n", ctl_ans_u64(a, k, "delivered"),
+	       ctl_ans_u64(a, k, "queue_depth"), ctl_ans_u64(a, k, "delivery_errors"),
+	       ctl_ans_u64(a, k, "replayed"));
+}
+
 static void stats_print(const struct ctl_answer *a)
 {
 	int cores = ctl_json_get(a->text, a->t, 0, "cores"), p;
@@ -59,6 +80,7 @@ static void stats_print(const struct ctl_answer *a)
 	p = ctl_json_get(a->text, a->t, 0, "paused");
 	printf("journal depth %" PRIu64 ", sales %s\n", ctl_ans_u64(a, 0, "journal_depth"),
 	       p >= 0 && a->t[p].num ? "PAUSED (journal nearly full or failed)" : "not paused");
+	stats_orders(a);
 	if (cores >= 0)
 		stats_drops(a, cores);
 }

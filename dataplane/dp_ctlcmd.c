@@ -401,6 +401,23 @@ static void dp_core_json(struct dp_req *r, unsigned i, const struct dp_lcore *lc
 	ctl_buf_printf(r->b, "}}");
 }
 
+/* ,"orders":{...},"kafka":{...} (null without --kafka): the control plane's side. */
+static void dp_orders_json(struct ctl_buf *b, const struct dp_ctl *ctl)
+{
+	const uint64_t *k = (const uint64_t *)&ctl->kafka_st;
+	struct sale_ctl_stats o = { 0 };
+
+	if (ctl->sale)
+		sale_ctl_stats(ctl->sale, &o);
+	ctl_buf_printf(b, ",\"orders\":{\"confirmed\":%" PRIu64 ",\"rejected\":%" PRIu64 "}",
+		       o.confirmed, o.rejected);
+	ctl_buf_printf(b, ",\"kafka\":%s", ctl->kafka_on ? "{" : "null");
+	for (unsigned i = 0; ctl->kafka_on && i < CTL_KAFKA_NSTATS; i++)
+		ctl_buf_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "", ctl_kafka_stats_names[i], k[i]);
+	if (ctl->kafka_on)
+		ctl_buf_printf(b, "}");
+}
+
 static void dp_cmd_stats(struct dp_req *r)
 {
 	static const char *const f[] = { NULL };
@@ -420,7 +437,9 @@ static void dp_cmd_stats(struct dp_req *r)
 		ctl_buf_printf(r->b, k++ ? "," : "");
 		dp_core_json(r, i, lc);
 	}
-	ctl_buf_printf(r->b, "]}");
+	ctl_buf_printf(r->b, "]");
+	dp_orders_json(r->b, ctl);
+	ctl_buf_printf(r->b, "}");
 }
 
 /* ------------------------------------------------------------------ */

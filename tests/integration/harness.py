@@ -159,6 +159,14 @@ class Dataplane:
         """nsclient http: the answers to reqs on one connection from src."""
         return self.client("http", self.ip, 80, src, "1" if pipeline else "0", json.dumps(reqs))
 
+    def ctl_socket(self):
+        """The control socket tools/serve gives this dataplane (file prefix seckill-<if>)."""
+        return "/run/seckill/seckill-%s.sock" % self.dp_if
+
+    def ctl_json(self, *args):
+        """seckillctl ARGS --json against this dataplane; the answer, parsed."""
+        return json.loads(seckillctl(*(args + ("--socket", self.ctl_socket(), "--json"))))
+
     def dp_mac(self):
         with open("/sys/class/net/%s/address" % self.dp_if) as f:
             return f.read().strip()
@@ -273,6 +281,18 @@ class Dataplane:
         if name not in self.counters:
             raise TestFailure("no counter %s in the exit table:\n%s" % (name, self.output()))
         return self.counters[name]
+
+
+def wait_for(pred, timeout_s, what, step_s=0.2):
+    """Polls pred() until it is true (returns its value) or fails the test after timeout_s."""
+    deadline = time.time() + timeout_s
+    while True:
+        got = pred()
+        if got:
+            return got
+        if time.time() > deadline:
+            raise TestFailure("%s: not within %.0f s" % (what, timeout_s))
+        time.sleep(step_s)
 
 
 def build_dir():
