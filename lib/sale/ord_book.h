@@ -33,7 +33,8 @@ enum ord_state {
 /* Why an order was rejected: stable codes for the "reason" field. */
 #define ORD_REASONS(X) \
 	X(none) X(payment_failed) X(payment_timeout) X(cancelled) \
-	X(backend_failed) X(fraud) X(other)
+	X(backend_failed) X(fraud) X(other) \
+	X(duplicate)        /* the buyer bought on another host (Redis claim) */
 
 enum ord_reason {
 #define ORD_REASON_ENUM(name) ORD_REASON_##name,

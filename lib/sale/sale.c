@@ -469,7 +469,9 @@ unsigned sale_n_cores(const struct sale *s)
 	return s->conf.n_cores;
 }
 
-int sale_campaign_add(struct sale *s, uint32_t id, uint64_t stock, uint64_t starts_at_ms)
+/* Both kinds of campaign: `initial` units in the pool now, `stock` in all. */
+static int sale_campaign_publish(struct sale *s, uint32_t id, uint64_t stock, uint64_t initial,
+				 uint64_t starts_at_ms)
 {
 	uint32_t n = atomic_load_explicit(&s->n_campaigns, memory_order_relaxed);
 	struct sale_campaign *cp;
@@ -484,11 +486,13 @@ int sale_campaign_add(struct sale *s, uint32_t id, uint64_t stock, uint64_t star
 	cp->pool = aligned_alloc(STOCK_CACHE_LINE, sizeof(struct stock_pool));
 	if (cp->pool == NULL)
 		return -ENOMEM;
-	if (stock_pool_init(cp->pool, stock, s->conf.n_cores, s->conf.stock_chunk) < 0) {
+	if (stock_pool_init(cp->pool, initial, s->conf.n_cores, s->conf.stock_chunk) < 0) {
 		free(cp->pool);
 		cp->pool = NULL;
 		return -EINVAL;
 	}
+	/* Before the publication below: the first take already sees it. */
+	stock_set_upstream(cp->pool, initial < stock);
 	cp->id = id;
 	cp->stock = stock;
 	cp->starts_at_ms = starts_at_ms;
@@ -497,6 +501,17 @@ int sale_campaign_add(struct sale *s, uint32_t id, uint64_t stock, uint64_t star
 	/* Release pairs with the acquire in sale_campaign_find. */
 	atomic_store_explicit(&s->n_campaigns, n + 1, memory_order_release);
 	return 0;
+}
+
+int sale_campaign_add(struct sale *s, uint32_t id, uint64_t stock, uint64_t starts_at_ms)
+{
+	return sale_campaign_publish(s, id, stock, stock, starts_at_ms);
+}
+
+int sale_campaign_add_upstream(struct sale *s, uint32_t id, uint64_t stock,
+			       uint64_t starts_at_ms)
+{
+	return sale_campaign_publish(s, id, stock, 0, starts_at_ms);
 }
 
 bool sale_campaign_info(struct sale *s, uint32_t id, uint64_t now_ms,
@@ -519,7 +534,8 @@ bool sale_campaign_info(struct sale *s, uint32_t id, uint64_t now_ms,
 	else if (st == SALE_SCHEDULED && now_ms < cp->starts_at_ms)
 		v->phase = SALE_PHASE_SCHEDULED;
 	else
-		v->phase = v->left == 0 ? SALE_PHASE_SOLD_OUT : SALE_PHASE_OPEN;
+		v->phase = v->left == 0 && !stock_upstream(cp->pool) ? SALE_PHASE_SOLD_OUT :
+			   SALE_PHASE_OPEN;
 	return true;
 }
 

@@ -163,6 +163,17 @@ unsigned sale_n_cores(const struct sale *s);
  */
 int sale_campaign_add(struct sale *s, uint32_t id, uint64_t stock, uint64_t starts_at_ms);
 
+/*
+ * The same for a campaign whose stock lives upstream (Redis: several hosts
+ * sell it): `stock` is the campaign's total, which sizes the books, but the
+ * pool starts empty and upstream-fed (stock_pool.h): the control plane
+ * grants units with stock_grant(sale_campaign_pool(s, id), n) as it takes
+ * them, and stock_set_upstream(..., false) once upstream is empty. Until
+ * then a core with nothing to sell answers 503 stock_busy, not 410.
+ */
+int sale_campaign_add_upstream(struct sale *s, uint32_t id, uint64_t stock,
+			       uint64_t starts_at_ms);
+
 /* Control plane: sets the state word. Returns 0, or -ENOENT. */
 int sale_campaign_set_state(struct sale *s, uint32_t id, enum sale_state st);
 
@@ -171,7 +182,8 @@ struct sale_campaign_view {
 	enum sale_phase phase;
 	uint64_t starts_at_ms;
 	uint64_t stock;             /* initial units */
-	uint64_t left;              /* units not yet sold (a snapshot) */
+	uint64_t left;              /* units not yet sold here (a snapshot; for an
+	                             * upstream campaign, what this host holds) */
 };
 
 /* GET /api/campaigns/{id}: false when there is no such campaign. */

@@ -247,6 +247,10 @@ enum sale_restore sale_restore_order(struct sale *s, const struct ord_record *re
 	default:
 		return SALE_RESTORE_FULL;
 	}
+	/* An upstream campaign's unit was taken upstream by the earlier run
+	 * and is still held there by this host: it comes back as a grant. */
+	if (stock_upstream(cp->pool))
+		stock_grant(cp->pool, 1);
 	/* stock_take counts the unit as sold by share 0. */
 	if (stock_take(cp->pool, 0) != STOCK_OK) {
 		lim_purchase_release(s->purchase, rec->campaign, rec->buyer, ticket, NULL);

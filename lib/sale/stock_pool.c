@@ -63,6 +63,8 @@ stock_pool_init(struct stock_pool *pool, uint64_t total, unsigned n_cores,
 	atomic_init(&pool->ret_begin, 0);
 	atomic_init(&pool->ret_end, 0);
 	atomic_init(&pool->returned, 0);
+	atomic_init(&pool->granted, 0);
+	atomic_init(&pool->upstream, 0);
 	for (unsigned i = 0; i < STOCK_MAX_CORES; i++) {
 		struct stock_share *s = &pool->share[i];
 
@@ -148,6 +150,9 @@ stock_take_slow(struct stock_pool *pool, struct stock_share *share)
 			return STOCK_OK;
 		}
 		share->stats.scans++;
+		/* Upstream may still send units: empty here is not sold out. */
+		if (atomic_load(&pool->upstream))
+			break;
 		if (!busy && atomic_load(&pool->ret_begin) == ends) {
 			share->seen_ret = ends;
 			share->sold_out = 1;
@@ -160,8 +165,9 @@ stock_take_slow(struct stock_pool *pool, struct stock_share *share)
 	return STOCK_RETRY;
 }
 
-void
-stock_return(struct stock_pool *pool, uint64_t n)
+/* Adds n units to the pool, counted in `counter` (returned or granted). */
+static void
+stock_add(struct stock_pool *pool, uint64_t n, _Atomic uint64_t *counter)
 {
 	if (n == 0)
 		return;
@@ -170,8 +176,47 @@ stock_return(struct stock_pool *pool, uint64_t n)
 	atomic_fetch_add(&pool->ret_begin, 1);
 	atomic_fetch_add(&pool->remaining, n);
 	/* Relaxed: a statistic for stock_sold(), ordered by nothing. */
-	atomic_fetch_add_explicit(&pool->returned, n, memory_order_relaxed);
+	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
 	atomic_fetch_add(&pool->ret_end, 1);
+}
+
+void
+stock_return(struct stock_pool *pool, uint64_t n)
+{
+	stock_add(pool, n, &pool->returned);
+}
+
+void
+stock_grant(struct stock_pool *pool, uint64_t n)
+{
+	stock_add(pool, n, &pool->granted);
+}
+
+void
+stock_set_upstream(struct stock_pool *pool, bool more)
+{
+	/*
+	 * seq_cst, like the scan's load of it. Clearing it is the control
+	 * plane's word that upstream is empty: a scan ordered after the store
+	 * may say SOLD_OUT; one before it answered RETRY, which is always safe.
+	 * Setting it again comes before the grant that follows (stock_add's
+	 * seq_cst RMWs), so no core says SOLD_OUT between them.
+	 */
+	atomic_store(&pool->upstream, more ? 1u : 0u);
+}
+
+bool
+stock_upstream(const struct stock_pool *pool)
+{
+	return atomic_load_explicit(&((struct stock_pool *)pool)->upstream,
+				    memory_order_relaxed) != 0;
+}
+
+uint64_t
+stock_granted(const struct stock_pool *pool)
+{
+	return atomic_load_explicit(&((struct stock_pool *)pool)->granted,
+				    memory_order_relaxed);
 }
 
 uint64_t

@@ -37,6 +37,7 @@
 #define SECKILL_STOCK_POOL_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "stats.h"
@@ -99,6 +100,11 @@ struct stock_pool {
 	_Atomic uint64_t ret_begin __attribute__((aligned(STOCK_CACHE_LINE)));
 	_Atomic uint64_t ret_end;
 	_Atomic uint64_t returned; /* units given back, for stock_sold() */
+	_Atomic uint64_t granted;  /* units added by stock_grant(), for stock_sold() */
+	/* stock_set_upstream(): more stock may come from upstream (Redis, for
+	 * a campaign shared by hosts), so an empty pool is RETRY, not SOLD_OUT.
+	 * Written only by the control plane; read only on the slow path. */
+	_Atomic uint32_t upstream;
 
 	/* Read-only after stock_pool_init(). */
 	uint64_t initial __attribute__((aligned(STOCK_CACHE_LINE)));
@@ -112,6 +118,7 @@ struct stock_pool {
  * Set up a pool of `total` units for `n_cores` sellers, chunks of at most
  * `max_chunk` (0 means 1). The pool must be 64-byte aligned (static, or
  * aligned_alloc(STOCK_CACHE_LINE, sizeof(struct stock_pool))).
+ * total may be 0 for a pool fed by stock_grant().
  * Returns 0, or -EINVAL if n_cores is 0 or above STOCK_MAX_CORES, or total
  * does not fit in STOCK_COUNT_MASK.
  */
@@ -128,12 +135,28 @@ int stock_take_slow(struct stock_pool *pool, struct stock_share *share);
  */
 void stock_return(struct stock_pool *pool, uint64_t n);
 
+/*
+ * Campaigns whose stock lives upstream (several hosts sell one campaign,
+ * each taking chunks from Redis as a core takes chunks from its pool): the
+ * pool starts empty (stock_pool_init with total 0) and the control plane
+ * grants what it took upstream. While stock_set_upstream(pool, true), a core
+ * that finds nothing answers STOCK_RETRY (503, Retry-After), never
+ * SOLD_OUT: units may be on their way. The control plane clears it once
+ * upstream said it is empty, and from then on the pool sells out as any
+ * other. Any thread; grant wakes sold-out cores as a return does.
+ */
+void stock_grant(struct stock_pool *pool, uint64_t n);
+void stock_set_upstream(struct stock_pool *pool, bool more);
+bool stock_upstream(const struct stock_pool *pool);
+/* Units granted so far: with the initial stock, what this pool ever had. */
+uint64_t stock_granted(const struct stock_pool *pool);
+
 /* Units not yet sold: pool plus shares. Exact when no call is in flight,
  * otherwise a snapshot that may be off by the units in motion. */
 uint64_t stock_left(const struct stock_pool *pool);
 
 /* Units sold minus units returned. Same exactness as stock_left(); when
- * quiet, stock_left() + stock_sold() == initial stock. */
+ * quiet, stock_left() + stock_sold() == initial stock + stock_granted(). */
 uint64_t stock_sold(const struct stock_pool *pool);
 
 /* The calling core's counters. */

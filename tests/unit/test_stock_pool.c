@@ -360,3 +360,114 @@ Test(stock_bugs, sold_out_answer_reads_only_local_state)
 	cr_assert_eq(atomic_load(&p->ret_begin), 0);
 	free(p);
 }
+
+/* ---- upstream-fed pools (a campaign shared by hosts through Redis) ---- */
+
+Test(stock_upstream, empty_upstream_pool_answers_retry_never_sold_out)
+{
+	struct stock_pool *p = pool_new(0, 2, 64);
+
+	stock_set_upstream(p, true);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(stock_take(p, i % 2), STOCK_RETRY, "units may still come");
+	cr_assert_eq(p->share[0].sold_out, 0, "no core believes it is sold out");
+	free(p);
+}
+
+Test(stock_upstream, granted_units_sell_exactly_then_sold_out_once_upstream_is_empty)
+{
+	struct stock_pool *p = pool_new(0, 2, 64);
+	unsigned ok = 0;
+
+	stock_set_upstream(p, true);
+	stock_grant(p, 5);
+	for (int i = 0; i < 20; i++)
+		ok += stock_take(p, i % 2) == STOCK_OK;
+	cr_assert_eq(ok, 5, "exactly the granted units");
+	cr_assert_eq(stock_take(p, 0), STOCK_RETRY, "empty, upstream still open");
+	stock_grant(p, 2);
+	cr_assert_eq(stock_take(p, 1), STOCK_OK);
+	cr_assert_eq(stock_take(p, 1), STOCK_OK);
+	stock_set_upstream(p, false);
+	cr_assert_eq(stock_take(p, 0), STOCK_SOLD_OUT, "upstream empty: sold out");
+	cr_assert_eq(stock_take(p, 1), STOCK_SOLD_OUT);
+	cr_assert_eq(stock_granted(p), 7);
+	cr_assert_eq(stock_sold(p) + stock_left(p), stock_granted(p), "sold + left = granted");
+	free(p);
+}
+
+Test(stock_upstream, grant_after_sold_out_wakes_every_core)
+{
+	struct stock_pool *p = pool_new(0, 2, 64);
+
+	stock_set_upstream(p, false);
+	cr_assert_eq(stock_take(p, 0), STOCK_SOLD_OUT);
+	cr_assert_eq(stock_take(p, 1), STOCK_SOLD_OUT);
+	/* Another host gave units back upstream and this host took them. */
+	stock_set_upstream(p, true);
+	stock_grant(p, 2);
+	cr_assert_eq(stock_take(p, 0), STOCK_OK);
+	cr_assert_eq(stock_take(p, 1), STOCK_OK);
+	cr_assert_eq(stock_take(p, 0), STOCK_RETRY);
+	free(p);
+}
+
+/* Two cores buy while a third thread grants 1,000 units in chunks of 1..37,
+ * then says upstream is empty: exactly 1,000 sold, no SOLD_OUT before. */
+struct grant_race {
+	struct stock_pool *p;
+	unsigned core;
+	_Atomic int *closed;
+	uint64_t ok, early_sold_out;
+};
+
+static void *grant_buyer(void *arg)
+{
+	struct grant_race *g = arg;
+
+	for (;;) {
+		int r = stock_take(g->p, g->core);
+		/* Read after the take: `closed` is set before upstream is
+		 * cleared, so a SOLD_OUT that saw the clear sees closed too. */
+		int closed = atomic_load(g->closed);
+
+		if (r == STOCK_OK)
+			g->ok++;
+		else if (r == STOCK_SOLD_OUT && !closed)
+			g->early_sold_out++;
+		else if (r == STOCK_SOLD_OUT)
+			return NULL;
+	}
+}
+
+Test(stock_upstream, two_cores_and_a_granter_sell_exactly_the_grants, .timeout = 60)
+{
+	struct stock_pool *p = pool_new(0, 2, 16);
+	struct grant_race g[2];
+	pthread_t t[2];
+	_Atomic int closed = 0;
+	uint64_t given = 0, n = 1;
+
+	stock_set_upstream(p, true);
+	for (unsigned i = 0; i < 2; i++) {
+		g[i] = (struct grant_race){ .p = p, .core = i, .closed = &closed };
+		cr_assert_eq(pthread_create(&t[i], NULL, grant_buyer, &g[i]), 0);
+	}
+	while (given < 1000) {
+		n = n * 7 % 37 + 1;
+		if (n > 1000 - given)
+			n = 1000 - given;
+		stock_grant(p, n);
+		given += n;
+	}
+	/* The granter's word: upstream is empty. Buyers may say SOLD_OUT now. */
+	atomic_store(&closed, 1);
+	stock_set_upstream(p, false);
+	for (unsigned i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	cr_assert_eq(g[0].ok + g[1].ok, 1000, "sold %lu", (unsigned long)(g[0].ok + g[1].ok));
+	cr_assert_eq(g[0].early_sold_out + g[1].early_sold_out, 0,
+		     "SOLD_OUT while upstream was open");
+	cr_assert_eq(stock_left(p), 0);
+	free(p);
+}
