@@ -20,7 +20,7 @@ static const char stats_usage[] =
 	"Per worker core: rx/tx packets per second, requests and sales per second\n"
 	"(over the dataplane's last one-second sample), totals, connections, order\n"
 	"ring depth; the order journal's depth; orders confirmed and rejected; Kafka\n"
-	"deliveries; drops and refusals by reason.\n";
+	"deliveries; Redis takes and confirms; drops and refusals by reason.\n";
 
 static void stats_drops(const struct ctl_answer *a, int cores)
 {
@@ -44,23 +44,29 @@ static void stats_drops(const struct ctl_answer *a, int cores)
 		printf("drops and refusals: none\n");
 }
 
-/* The control plane's line: orders decided, and Kafka's side when it runs. */
+/* The control plane's lines: orders decided, Kafka's and Redis's sides when they run. */
 static void stats_orders(const struct ctl_answer *a)
 {
 	int o = ctl_json_get(a->text, a->t, 0, "orders");
 	int k = ctl_json_get(a->text, a->t, 0, "kafka");
+	int r = ctl_json_get(a->text, a->t, 0, "redis");
 
 	if (o >= 0)
 		printf("orders confirmed %" PRIu64 ", rejected %" PRIu64 "\n",
 		       ctl_ans_u64(a, o, "confirmed"), ctl_ans_u64(a, o, "rejected"));
-	if (k < 0 || ctl_json_get(a->text, a->t, k, "delivered") < 0) {
+	if (k < 0 || ctl_json_get(a->text, a->t, k, "delivered") < 0)
 		printf("kafka: off (orders stay pending; seckill-dp -- --kafka BROKERS)\n");
-		return;
-	}
-	printf("kafka: delivered %" PRIu64 ", awaiting report %" PRIu64 ", delivery errors %"
-	       PRIu64 ", replayed %" PRIu64 "\n", ctl_ans_u64(a, k, "delivered"),
-	       ctl_ans_u64(a, k, "queue_depth"), ctl_ans_u64(a, k, "delivery_errors"),
-	       ctl_ans_u64(a, k, "replayed"));
+	else
+		printf("kafka: delivered %" PRIu64 ", awaiting report %" PRIu64 ", delivery errors %"
+		       PRIu64 ", replayed %" PRIu64 "\n", ctl_ans_u64(a, k, "delivered"),
+		       ctl_ans_u64(a, k, "queue_depth"), ctl_ans_u64(a, k, "delivery_errors"),
+		       ctl_ans_u64(a, k, "replayed"));
+	if (r >= 0 && ctl_json_get(a->text, a->t, r, "takes") >= 0)
+		printf("redis: %" PRIu64 " units taken in %" PRIu64 " takes, %" PRIu64 " confirmed, %"
+		       PRIu64 " duplicates rejected, %" PRIu64 " confirms failed\n",
+		       ctl_ans_u64(a, r, "units_taken"), ctl_ans_u64(a, r, "takes"),
+		       ctl_ans_u64(a, r, "confirms"), ctl_ans_u64(a, r, "duplicates"),
+		       ctl_ans_u64(a, r, "confirm_failures"));
 }
 
 static void stats_print(const struct ctl_answer *a)

@@ -85,6 +85,7 @@ struct ctl_kafka {
 	char *bootstrap, *topic, *dir;
 	uint32_t window;          /* queue_max */
 	uint32_t sync_ms, ack_ms, msg_timeout_ms;
+	int (*before_produce)(void *arg, uint64_t seq, const struct ord_record *rec);
 	void (*on_confirmed)(void *arg, const struct ord_record *rec);
 	void *arg;
 
@@ -309,6 +310,19 @@ static int produce_one(void *arg, uint64_t seq, const struct ord_record *rec)
 	}
 	if (k->probing && k->in_flight > 0)
 		return REPLAY_STOP;
+	switch (k->before_produce ? k->before_produce(k->arg, seq, rec) : CTL_KAFKA_PRODUCE) {
+	case CTL_KAFKA_SKIP:
+		/* Done without Kafka: prefix_advance passes it like a delivery. */
+		k->slot_done[slot] = 1;
+		k->next_produce = seq + 1;
+		k->st.skipped++;
+		return 0;
+	case CTL_KAFKA_WAIT:
+		k->st.waits++;
+		return REPLAY_STOP;
+	default:
+		break;
+	}
 	vlen = ctl_order_json_write(rec, val, sizeof(val));
 	klen = ctl_order_key_write(rec->buyer, key, sizeof(key));
 	if (rd_kafka_produce(k->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, val,
@@ -425,6 +439,7 @@ static void conf_apply(struct ctl_kafka *k, const struct ctl_kafka_conf *c)
 	k->ack_ms = c->ack_interval_ms;
 	k->msg_timeout_ms = c->msg_timeout_ms ? c->msg_timeout_ms :
 		CTL_KAFKA_DEFAULT_MSG_TIMEOUT_MS;
+	k->before_produce = c->before_produce;
 	k->on_confirmed = c->on_confirmed;
 	k->arg = c->arg;
 }

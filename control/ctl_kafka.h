@@ -54,6 +54,11 @@
  * attempt is trusted. */
 #define CTL_KAFKA_DEFAULT_MSG_TIMEOUT_MS 120000
 
+/* Answers of conf.before_produce. */
+#define CTL_KAFKA_PRODUCE 0
+#define CTL_KAFKA_SKIP 1
+#define CTL_KAFKA_WAIT 2
+
 /* Return values of ctl_kafka_submit. */
 #define CTL_KAFKA_OK 0
 #define CTL_KAFKA_ERR (-1)    /* journal I/O error (ctl_kafka_error): refuse sales too */
@@ -74,6 +79,13 @@ struct ctl_kafka_conf {
 	uint32_t sync_interval_ms;    /* fsync batch period; 0: every poll */
 	uint32_t ack_interval_ms;     /* ack persist period; 0: every poll */
 	uint32_t msg_timeout_ms;      /* one delivery attempt; 0: default */
+	/* Called from ctl_kafka_poll before an order is produced, each time
+	 * (a replay after an outage or a restart asks again): CTL_KAFKA_PRODUCE,
+	 * CTL_KAFKA_SKIP (the order is not for Kafka, e.g. rejected: it counts
+	 * as done and is acked with the rest) or CTL_KAFKA_WAIT (not yet: this
+	 * order and those after it wait for a later poll). NULL: produce all.
+	 * May not call back into k. */
+	int (*before_produce)(void *arg, uint64_t seq, const struct ord_record *rec);
 	/* Called from ctl_kafka_poll once per order whose delivery report says
 	 * it is in Kafka (replicated, acks=all). May not call back into k. */
 	void (*on_confirmed)(void *arg, const struct ord_record *rec);
@@ -91,6 +103,8 @@ struct ctl_kafka_conf {
  *   delivered        delivery reports saying "in Kafka"
  *   delivery_errors  delivery reports saying "failed" (produced again later)
  *   replayed         messages produced again, or from an earlier run's journal
+ *   skipped          orders before_produce said are not for Kafka
+ *   waits            polls where before_produce held the next order back
  *   acks             journal ack watermarks persisted
  *   fatal_restarts   producer recreated after a fatal librdkafka error
  *   journal_depth    gauge: orders in the journal not yet acked
@@ -99,6 +113,7 @@ struct ctl_kafka_conf {
 #define CTL_KAFKA_STATS(X)                                                     \
 	X(submitted) X(refused_full) X(refused_error) X(journaled) X(synced)   \
 	X(syncs) X(produced) X(delivered) X(delivery_errors) X(replayed)       \
+	X(skipped) X(waits)                                                    \
 	X(acks) X(fatal_restarts) X(journal_depth) X(queue_depth)
 
 struct ctl_kafka_stats {

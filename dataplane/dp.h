@@ -106,6 +106,22 @@ struct dp_ctl_stats { DP_CTL_STATS(STATS_FIELD) };
 extern const char *const dp_ctl_stats_names[];
 #define DP_CTL_STATS_N (0 DP_CTL_STATS(STATS_COUNT))
 
+/* The Redis side's counters (dp_redis.c). */
+#define DP_REDIS_STATS(X) \
+	X(takes)            /* chunk takes answered by Redis */ \
+	X(empty_takes)      /* of them, Redis had nothing left */ \
+	X(units_taken)      /* units moved from Redis to this host */ \
+	X(confirms)         /* orders confirmed (buyer claimed, sold + 1) */ \
+	X(confirm_replays)  /* of them, confirmed before (a replay) */ \
+	X(duplicates)       /* orders rejected: the buyer bought on another host */ \
+	X(confirm_failures) /* confirms Redis could not answer (down, error) */ \
+	X(confirm_waits)    /* orders held back from Kafka for that */ \
+	X(down)             /* times Redis became unreachable */ \
+	X(given_back)       /* unsold units given back at stop */
+struct dp_redis_stats { DP_REDIS_STATS(STATS_FIELD) };
+extern const char *const dp_redis_stats_names[];
+#define DP_REDIS_STATS_N (0 DP_REDIS_STATS(STATS_COUNT))
+
 /* Records moved from a ring to the journal per dequeue. */
 #define DP_CTL_BURST 256
 
@@ -131,6 +147,9 @@ struct dp_ctl {
 	struct ctl_kafka_stats kafka_st;   /* as of the last pass */
 	bool kafka_on;               /* --kafka given: kafka_st is worth printing */
 	bool kafka_down;             /* deliveries failing: logged once until one succeeds */
+	struct dp_redis *redis;      /* --redis (dp_redis.c); NULL: none */
+	struct dp_redis_stats redis_st;
+	bool redis_on;               /* --redis given: redis_st is worth printing */
 };
 
 extern struct dp_lcore *dp_lcores[RTE_MAX_LCORE];
@@ -162,6 +181,20 @@ void dp_sale_close(struct dp_ctl *ctl);
 int dp_kafka_open(const struct dp_conf *conf, struct dp_ctl *ctl, char *err, size_t errlen);
 int dp_kafka_poll(struct dp_ctl *ctl);
 void dp_kafka_close(struct dp_ctl *ctl);
+
+/* dp_redis.c */
+enum { DP_REDIS_RESTORE_KEEP, DP_REDIS_RESTORE_SKIP, DP_REDIS_RESTORE_FAILED };
+int dp_redis_open(const struct dp_conf *conf, struct dp_ctl *ctl, char *err, size_t errlen);
+int dp_redis_add(struct dp_ctl *ctl, uint32_t id, char *err, size_t errlen);
+int dp_redis_campaign_create(struct dp_ctl *ctl, const struct dp_campaign *cp, char *err,
+			     size_t errlen);
+bool dp_redis_has(const struct dp_ctl *ctl, uint32_t id);
+int dp_redis_restore_begin(struct dp_ctl *ctl, char *err, size_t errlen);
+int dp_redis_restore_check(struct dp_ctl *ctl, uint64_t seq, const struct ord_record *rec);
+int dp_redis_restore_end(struct dp_ctl *ctl, char *err, size_t errlen);
+int dp_redis_before_produce(void *arg, uint64_t seq, const struct ord_record *rec);
+void dp_redis_poll(struct dp_ctl *ctl);
+void dp_redis_close(struct dp_ctl *ctl);
 
 /* dp_ctl.c */
 void dp_ctl_loop(struct dp_ctl *ctl, const struct dp_conf *conf);

@@ -62,7 +62,7 @@ enum {
 	OPT_CAMPAIGN, OPT_TOKEN_KEY, OPT_IP_RATE, OPT_IP_BURST, OPT_BUYER_RATE,
 	OPT_BUYER_BURST, OPT_BLACK_IP, OPT_BLACK_BUYER, OPT_MAX_BUYERS, OPT_ORDER_RING,
 	OPT_NODE_ID, OPT_STATE_DIR, OPT_JOURNAL_MB, OPT_CTL_SOCKET, OPT_MAX_STOCK,
-	OPT_KAFKA, OPT_KAFKA_TOPIC,
+	OPT_KAFKA, OPT_KAFKA_TOPIC, OPT_REDIS, OPT_REDIS_HOST,
 };
 
 static const struct option dp_long_opts[] = {
@@ -94,6 +94,8 @@ static const struct option dp_long_opts[] = {
 	{ "max-stock",      required_argument, NULL, OPT_MAX_STOCK },
 	{ "kafka",          required_argument, NULL, OPT_KAFKA },
 	{ "kafka-topic",    required_argument, NULL, OPT_KAFKA_TOPIC },
+	{ "redis",          required_argument, NULL, OPT_REDIS },
+	{ "redis-host",     required_argument, NULL, OPT_REDIS_HOST },
 	{ "help",           no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -144,6 +146,10 @@ void dp_conf_usage(FILE *f, const char *prog)
 		"  --kafka HOST:PORT[,..]  publish every order to Kafka from the journal; the\n"
 		"                          delivery report confirms it (default: orders stay pending)\n"
 		"  --kafka-topic NAME      the orders topic (%s)\n"
+		"  --redis IP:PORT         share the sale with other hosts through Redis: campaigns\n"
+		"                          preheated from it, stock taken in chunks, one purchase\n"
+		"                          per buyer across hosts (needs --kafka)\n"
+		"  --redis-host NAME       this host's name in Redis (<hostname>-<node id>)\n"
 		"\n"
 		"Example (see tools/serve, which builds the EAL part for you):\n"
 		"  %s --no-huge -m 256 --no-pci --file-prefix sk --lcores 0@0,1@1 \\\n"
@@ -376,6 +382,29 @@ static bool dp_conf_kafka(struct dp_sale_conf *sc, int id, const char *arg, char
 	return true;
 }
 
+/* --redis IP:PORT (hiredis connects to an address, not a name). */
+static bool dp_conf_redis(struct dp_sale_conf *sc, const char *arg, char *err, size_t errlen)
+{
+	const char *colon = strrchr(arg, ':');
+	struct in_addr a;
+	char ip[INET_ADDRSTRLEN];
+	uint64_t port;
+
+	if (colon == NULL || (size_t)(colon - arg) >= sizeof(ip))
+		goto bad;
+	memcpy(ip, arg, (size_t)(colon - arg));
+	ip[colon - arg] = '\0';
+	if (inet_pton(AF_INET, ip, &a) != 1 || !dp_conf_uint(colon + 1, 1, 65535, &port))
+		goto bad;
+	snprintf(sc->redis_ip, sizeof(sc->redis_ip), "%s", ip);
+	sc->redis_port = (uint16_t)port;
+	return true;
+bad:
+	dp_conf_error(err, errlen, "--redis '%s': expected IP:PORT, e.g. --redis 127.0.0.1:6379",
+		      arg);
+	return false;
+}
+
 /* The sale's options that are not plain numbers: 1 done, 0 not one, -1 bad,
  * 2 the control socket's path (stored by the caller, outside the sale). */
 static int dp_conf_sale_opt(struct dp_sale_conf *sc, int id, const char *arg,
@@ -410,6 +439,16 @@ static int dp_conf_sale_opt(struct dp_sale_conf *sc, int id, const char *arg,
 	case OPT_KAFKA:
 	case OPT_KAFKA_TOPIC:
 		ok = dp_conf_kafka(sc, id, arg, err, errlen);
+		break;
+	case OPT_REDIS:
+		ok = dp_conf_redis(sc, arg, err, errlen);
+		break;
+	case OPT_REDIS_HOST:
+		ok = arg[0] != '\0' && strlen(arg) < sizeof(sc->redis_host);
+		snprintf(sc->redis_host, sizeof(sc->redis_host), "%s", arg);
+		if (!ok)
+			dp_conf_error(err, errlen, "--redis-host '%s': give a name of 1 to %zu "
+				      "characters", arg, sizeof(sc->redis_host) - 1);
 		break;
 	case OPT_IP_RATE:
 		ok = dp_conf_rate("--ip-rate", arg, &sc->ip_rate, &sc->ip_per, err, errlen);
@@ -498,6 +537,11 @@ static bool dp_conf_sale_check(struct dp_sale_conf *sc, char *err, size_t errlen
 {
 	char kerr[TOKEN_ERR_CAP];
 
+	if (sc->redis_port != 0 && sc->kafka[0] == '\0') {
+		dp_conf_error(err, errlen, "--redis needs --kafka: an order's buyer is claimed in "
+			      "Redis just before the order goes to Kafka");
+		return false;
+	}
 	if (sc->n_campaigns == 0 && sc->kafka[0] != '\0') {
 		dp_conf_error(err, errlen, "--kafka publishes the sale's orders: give the sale "
 			      "with --campaign ID:STOCK and --token-key FILE too");

@@ -72,6 +72,9 @@ struct dp_sale_conf {
 	uint64_t journal_max_bytes;
 	char kafka[DP_KAFKA_CAP];    /* "": no Kafka, orders stay pending */
 	char kafka_topic[DP_KAFKA_TOPIC_CAP];
+	char redis_ip[16];           /* --redis; redis_port 0: no Redis */
+	uint16_t redis_port;
+	char redis_host[64];         /* "": <hostname>-<node id> */
 };
 
 struct dp_conf {

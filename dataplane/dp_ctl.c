@@ -155,6 +155,7 @@ static uint64_t dp_ctl_pass(struct dp_ctl *c)
 	}
 	if (!c->broken && dp_kafka_poll(c) < 0)
 		dp_ctl_broken(c);
+	dp_redis_poll(c);
 	dp_ctl_pause_check(c);
 	c->journal_depth = ord_journal_depth(c->journal);
 	c->journal_bytes = ord_journal_bytes(c->journal);
@@ -201,4 +202,5 @@ void dp_ctl_finish(struct dp_ctl *c)
 			"(%s) and are lost; their buyers were answered 200\n", left,
 			c->broken ? ord_journal_error(c->journal) : "journal full");
 	dp_kafka_close(c);
+	dp_redis_close(c);
 }

@@ -269,6 +269,22 @@ static bool dp_campaign_id(struct dp_req *r, uint32_t *id)
 	return false;
 }
 
+/* With --redis: made in Redis (or preheated from it if another host made it). */
+static void dp_cmd_campaign_create_redis(struct dp_req *r, uint32_t id, uint64_t stock,
+					 uint64_t at)
+{
+	struct dp_campaign cp = { .id = id, .stock = stock, .starts_at_ms = at };
+	char err[512];
+
+	if (dp_redis_campaign_create(r->st->ctl, &cp, err, sizeof(err)) < 0) {
+		dp_err(r, "failed", "%s", err);
+		return;
+	}
+	ctl_buf_printf(r->b, "{\"ok\":true,\"campaign\":");
+	dp_campaign_json(r, id);
+	ctl_buf_printf(r->b, "}");
+}
+
 static void dp_cmd_campaign_create(struct dp_req *r)
 {
 	static const char *const f[] = { "id", "stock", "starts_at", NULL };
@@ -281,6 +297,10 @@ static void dp_cmd_campaign_create(struct dp_req *r)
 	    dp_u64(r, "stock", 1, DP_STOCK_MAX, true, &stock) < 0 ||
 	    dp_u64(r, "starts_at", 0, UINT64_MAX, false, &at) < 0)
 		return;
+	if (r->st->ctl->redis != NULL && sale_campaign_pool(s, (uint32_t)id) == NULL) {
+		dp_cmd_campaign_create_redis(r, (uint32_t)id, stock, at);
+		return;
+	}
 	rc = sale_campaign_add(s, (uint32_t)id, stock, at);
 	if (rc == -EEXIST) {
 		dp_err(r, "exists", "campaign %" PRIu64 " exists already", id);
@@ -401,7 +421,8 @@ static void dp_core_json(struct dp_req *r, unsigned i, const struct dp_lcore *lc
 	ctl_buf_printf(r->b, "}}");
 }
 
-/* ,"orders":{...},"kafka":{...} (null without --kafka): the control plane's side. */
+/* ,"orders":{...},"kafka":{...},"redis":{...} (null when not used): the
+ * control plane's side. */
 static void dp_orders_json(struct ctl_buf *b, const struct dp_ctl *ctl)
 {
 	const uint64_t *k = (const uint64_t *)&ctl->kafka_st;
@@ -415,6 +436,12 @@ static void dp_orders_json(struct ctl_buf *b, const struct dp_ctl *ctl)
 	for (unsigned i = 0; ctl->kafka_on && i < CTL_KAFKA_NSTATS; i++)
 		ctl_buf_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "", ctl_kafka_stats_names[i], k[i]);
 	if (ctl->kafka_on)
+		ctl_buf_printf(b, "}");
+	ctl_buf_printf(b, ",\"redis\":%s", ctl->redis_on ? "{" : "null");
+	for (unsigned i = 0; ctl->redis_on && i < DP_REDIS_STATS_N; i++)
+		ctl_buf_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "", dp_redis_stats_names[i],
+			       ((const uint64_t *)&ctl->redis_st)[i]);
+	if (ctl->redis_on)
 		ctl_buf_printf(b, "}");
 }
 

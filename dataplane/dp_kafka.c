@@ -59,6 +59,7 @@ int dp_kafka_open(const struct dp_conf *conf, struct dp_ctl *c, char *err, size_
 		.journal = c->journal,
 		.journal_max_bytes = sc->journal_max_bytes,
 		.ack_interval_ms = CTL_KAFKA_DEFAULT_ACK_MS,
+		.before_produce = c->redis ? dp_redis_before_produce : NULL,
 		.on_confirmed = dp_kafka_confirmed,
 		.arg = c,
 	};

@@ -76,6 +76,8 @@ int dp_sale_open(const struct dp_conf *conf, struct dp_ctl *ctl, char *err, size
 		fprintf(stderr, "seckill-dp: order journal %s: cut %" PRIu64 " bytes of an "
 			"unfinished write at its end (a crash before sync)\n", path,
 			ord_journal_torn_bytes(ctl->journal));
+	if (dp_redis_open(conf, ctl, err, errlen) < 0)
+		return -1;
 	if (ord_journal_last_seq(ctl->journal) != 0)
 		printf("seckill-dp: order journal %s holds %" PRIu64 " orders of earlier runs "
 		       "(%" PRIu64 " of them delivered to Kafka)\n", path,
@@ -101,12 +103,19 @@ static void dp_sale_conf_build(const struct dp_conf *conf, const struct dp_ctl *
 	out->max_stock = sc->max_stock;
 }
 
-static int dp_sale_fill(const struct dp_conf *conf, struct sale *s, char *err, size_t errlen)
+static int dp_sale_fill(const struct dp_conf *conf, struct dp_ctl *ctl, char *err,
+			size_t errlen)
 {
+	struct sale *s = ctl->sale;
 	const struct dp_sale_conf *sc = &conf->sale;
 	int rc;
 
 	for (unsigned i = 0; i < sc->n_campaigns; i++) {
+		if (dp_redis_has(ctl, sc->camp[i].id)) {
+			if (dp_redis_add(ctl, sc->camp[i].id, err, errlen) < 0)
+				return -1;
+			continue;
+		}
 		rc = sale_campaign_add(s, sc->camp[i].id, sc->camp[i].stock,
 				       sc->camp[i].starts_at_ms);
 		if (rc < 0) {
@@ -129,31 +138,55 @@ static int dp_sale_fill(const struct dp_conf *conf, struct sale *s, char *err, s
 }
 
 struct dp_restore {
-	struct sale *sale;
+	struct dp_ctl *ctl;
 	uint64_t n[SALE_RESTORE_OVERSOLD + 1];
+	uint64_t skipped;            /* tombstones and the orders they reject */
 };
+
+/* Stops the replay: Redis could not confirm an order of an earlier run. */
+#define DP_RESTORE_REDIS_FAILED 2
 
 static int dp_sale_restore_one(void *arg, uint64_t seq, const struct ord_record *rec)
 {
 	struct dp_restore *r = arg;
 
-	(void)seq;
-	r->n[sale_restore_order(r->sale, rec)]++;
-	return 0;
+	switch (dp_redis_restore_check(r->ctl, seq, rec)) {
+	case DP_REDIS_RESTORE_SKIP:
+		r->skipped++;
+		return 0;
+	case DP_REDIS_RESTORE_FAILED:
+		return DP_RESTORE_REDIS_FAILED;
+	default:
+		r->n[sale_restore_order(r->ctl->sale, rec)]++;
+		return 0;
+	}
 }
 
 /* Earlier runs' orders back into this run's sale: see the top of the file. */
 static int dp_sale_restore(struct dp_ctl *ctl, char *err, size_t errlen)
 {
-	struct dp_restore r = { .sale = ctl->sale };
+	struct dp_restore r = { .ctl = ctl };
+	int rc;
 
 	if (ord_journal_last_seq(ctl->journal) == 0)
-		return 0;
-	if (ord_journal_replay_all(ctl->journal, dp_sale_restore_one, &r) < 0) {
+		return dp_redis_restore_end(ctl, err, errlen);
+	if (dp_redis_restore_begin(ctl, err, errlen) < 0)
+		return -1;
+	rc = ord_journal_replay_all(ctl->journal, dp_sale_restore_one, &r);
+	if (rc == DP_RESTORE_REDIS_FAILED) {
+		snprintf(err, errlen, "redis: cannot confirm the orders of the last run: %s; "
+			 "a restart needs Redis to know which buyers are this host's",
+			 ctl->redis ? "see above" : "no Redis");
+		return -1;
+	}
+	if (rc < 0) {
 		snprintf(err, errlen, "order journal: cannot read it back: %s",
 			 ord_journal_error(ctl->journal));
 		return -1;
 	}
+	if (r.skipped)
+		printf("seckill-dp: journal: %" PRIu64 " records of orders rejected as duplicates "
+		       "(bought on another host), not restored\n", r.skipped);
 	printf("seckill-dp: restored %" PRIu64 " orders of earlier runs from the journal: their "
 	       "units stay sold and their buyers keep their purchase\n", r.n[SALE_RESTORE_OK]);
 	if (r.n[SALE_RESTORE_NO_CAMPAIGN] || r.n[SALE_RESTORE_DUPLICATE])
@@ -167,7 +200,7 @@ static int dp_sale_restore(struct dp_ctl *ctl, char *err, size_t errlen)
 			 r.n[SALE_RESTORE_OVERSOLD], r.n[SALE_RESTORE_FULL]);
 		return -1;
 	}
-	return 0;
+	return dp_redis_restore_end(ctl, err, errlen);
 }
 
 int dp_sale_create(const struct dp_conf *conf, struct dp_ctl *ctl, unsigned workers,
@@ -197,7 +230,7 @@ int dp_sale_create(const struct dp_conf *conf, struct dp_ctl *ctl, unsigned work
 		snprintf(err, errlen, "%s", serr);
 		return -1;
 	}
-	if (dp_sale_fill(conf, ctl->sale, err, errlen) < 0 ||
+	if (dp_sale_fill(conf, ctl, err, errlen) < 0 ||
 	    dp_sale_restore(ctl, err, errlen) < 0)
 		return -1;
 	return dp_kafka_open(conf, ctl, err, errlen);
@@ -207,6 +240,7 @@ int dp_sale_create(const struct dp_conf *conf, struct dp_ctl *ctl, unsigned work
 void dp_sale_close(struct dp_ctl *ctl)
 {
 	dp_kafka_close(ctl);
+	dp_redis_close(ctl);
 	if (ctl->journal != NULL)
 		ord_journal_close(ctl->journal);
 	ctl->journal = NULL;

@@ -257,9 +257,9 @@ static void dp_print_campaigns(FILE *f, struct sale *s)
 	}
 }
 
-/* The control plane's decisions on orders, and the Kafka producer's counters
+/* The control plane's decisions on orders, the Kafka producer's counters
  * (only with --kafka; kafka.delivered counts reports, an earlier run's
- * orders produced again included). */
+ * orders produced again included) and Redis's (only with --redis). */
 static void dp_print_orders(FILE *f, const struct dp_ctl *ctl)
 {
 	const uint64_t *k = (const uint64_t *)&ctl->kafka_st;
@@ -270,11 +270,13 @@ static void dp_print_orders(FILE *f, const struct dp_ctl *ctl)
 	fprintf(f, "%-28s %12" PRIu64 "\n", "orders.confirmed", o.confirmed);
 	fprintf(f, "%-28s %12" PRIu64 "\n", "orders.rejected", o.rejected);
 	fprintf(f, "%-28s %12" PRIu64 "\n", "orders.decide_unknown", o.decide_unknown);
-	if (!ctl->kafka_on)
-		return;
-	for (unsigned int i = 0; i < CTL_KAFKA_NSTATS; i++) {
+	for (unsigned int i = 0; ctl->kafka_on && i < CTL_KAFKA_NSTATS; i++) {
 		snprintf(name, sizeof(name), "kafka.%s", ctl_kafka_stats_names[i]);
 		fprintf(f, "%-28s %12" PRIu64 "\n", name, k[i]);
+	}
+	for (unsigned int i = 0; ctl->redis_on && i < DP_REDIS_STATS_N; i++) {
+		snprintf(name, sizeof(name), "redis.%s", dp_redis_stats_names[i]);
+		fprintf(f, "%-28s %12" PRIu64 "\n", name, ((const uint64_t *)&ctl->redis_st)[i]);
 	}
 }
 

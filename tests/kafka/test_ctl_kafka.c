@@ -748,10 +748,96 @@ static int t_crash_after_delivery_before_ack(struct env *e)
 
 /* ---- main ----------------------------------------------------------------- */
 
+/*
+ * before_produce: every third order is skipped (a rejected order, not for
+ * Kafka), and for the first 300 ms every order waits (a Redis claim that
+ * cannot be made yet). Afterwards the topic holds exactly the others, each
+ * once, only they are confirmed, and the skipped ones are acked with them.
+ */
+struct gate {
+	uint64_t open_at;
+	unsigned asked[MAX_ORDERS];
+};
+
+static int gate_before_produce(void *arg, uint64_t seq, const struct ord_record *rec)
+{
+	struct gate *g = arg;
+	unsigned idx = order_index(rec);
+
+	(void)seq;
+	if (now_ms() < g->open_at)
+		return CTL_KAFKA_WAIT;
+	g->asked[idx]++;
+	return idx % 3 == 0 ? CTL_KAFKA_SKIP : CTL_KAFKA_PRODUCE;
+}
+
+static struct sink gate_sink;
+
+static void gate_confirmed(void *arg, const struct ord_record *rec)
+{
+	on_confirmed(&gate_sink, rec);
+	(void)arg;
+}
+
+static int t_before_produce_skips_and_waits(struct env *e)
+{
+	static struct gate g;
+	static struct got got[MAX_ORDERS];
+	struct ctl_kafka_conf c;
+	struct ctl_kafka_stats st;
+	struct ctl_kafka *k;
+	unsigned n = 300, want = 0, seen[300] = { 0 };
+	char err[512];
+	size_t m;
+
+	memset(&g, 0, sizeof(g));
+	memset(&gate_sink, 0, sizeof(gate_sink));
+	base_conf(&c, e->m.bootstrap, e->dir, &gate_sink);
+	c.before_produce = gate_before_produce;
+	c.on_confirmed = gate_confirmed;
+	c.arg = &g;
+	g.open_at = now_ms() + 300;
+	k = ctl_kafka_create(&c, err, sizeof(err));
+	CHECK(k != NULL, "%s", err);
+	if (submit_range(k, 0, n) < 0) {
+		ctl_kafka_destroy(k, 0);
+		return -1;
+	}
+	poll_for(k, 100);
+	ctl_kafka_stats(k, &st);
+	CHECK(st.produced == 0 && st.waits > 0, "produced %" PRIu64 " while the gate was shut",
+	      st.produced);
+	for (unsigned i = 0; i < n; i++)
+		want += i % 3 != 0;
+	if (poll_until(k, all_delivered, &want) < 0) {
+		ctl_kafka_destroy(k, 0);
+		CHECK(0, "%u orders not delivered and acked", want);
+	}
+	ctl_kafka_stats(k, &st);
+	ctl_kafka_destroy(k, 1000);
+	CHECK(st.skipped == n - want && st.delivered == want && st.journal_depth == 0,
+	      "skipped %" PRIu64 " delivered %" PRIu64 " depth %" PRIu64, st.skipped,
+	      st.delivered, st.journal_depth);
+	for (unsigned i = 0; i < n; i++)
+		CHECK(g.asked[i] == 1, "order %u asked %u times", i, g.asked[i]);
+	CHECK(gate_sink.confirmed == want, "%u confirmed, want %u", gate_sink.confirmed, want);
+	if (consume_all(e->m.bootstrap, got, &m) < 0)
+		return -1;
+	CHECK(m == want, "%zu messages, want %u", m, want);
+	for (size_t i = 0; i < m; i++) {
+		unsigned idx = order_index(&got[i].rec);
+
+		CHECK(idx < n && idx % 3 != 0 && seen[idx]++ == 0, "order %u in the topic "
+		      "(skipped, unknown or twice)", idx);
+	}
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(struct env *);
 } tests[] = {
+	{ "before_produce_skips_and_waits", t_before_produce_skips_and_waits },
 	{ "thousand_orders", t_thousand_orders },
 	{ "outage_rides_through", t_outage_rides_through },
 	{ "outage_fails_and_replays", t_outage_fails_and_replays },

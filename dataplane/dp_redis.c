@@ -1,0 +1,482 @@
+/*
+ * dp_redis.c - the control thread's Redis side (--redis): one sale shared
+ * by several front-end hosts.
+ *
+ * Redis holds each campaign's stock (control/ctl_redis.h has the keys and
+ * the scripts). This host takes it in chunks, exactly as a core takes
+ * chunks from its host: the campaign is added with sale_campaign_add_upstream,
+ * so its local pool starts empty and a core that finds nothing answers 503
+ * stock_busy, never 410, while Redis may still have units. Each control
+ * pass tops the local pool up with one take when it runs low; the take that
+ * finds Redis empty clears the pool's upstream flag, and from then on the
+ * cores sell out locally as with a single host. Units another host gives
+ * back are seen by a take tried every DP_REDIS_EMPTY_RETRY_MS.
+ *
+ * One purchase per buyer across hosts: before an order goes to Kafka
+ * (ctl_kafka's before_produce, on this same thread) the buyer is claimed in
+ * Redis with the confirm script (SET NX, sold + 1, this host's holding - 1,
+ * in one step; a replay of the same order is recognised). A buyer who
+ * bought on another host makes the order `rejected` (reason duplicate): the
+ * unit goes back into the local pool and the buyer's local claim is
+ * released, the order never reaches Kafka, and a tombstone (the order's
+ * record with qty 0) is journaled so that a restart knows. Redis down: the
+ * cores sell on from what is held, orders wait as pending in the journal,
+ * and the confirms are made when it returns.
+ *
+ * Restart: every journaled order above Kafka's ack watermark is confirmed
+ * in Redis before the workers start (the journal's orders below it were
+ * confirmed, or tombstoned, before they went to Kafka); after that what
+ * Redis says this host holds is exactly what it had not sold, and it is
+ * granted to the local pool again. At a clean stop the unsold units are
+ * given back to Redis, for the other hosts to sell.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl_redis.h"
+#include "dp.h"
+
+/* A command slower than this is a Redis in trouble: the pass moves on. */
+#define DP_REDIS_TIMEOUT_MS 500
+/* The most one take moves to this host; the chunk rule shrinks it as
+ * Redis drains (stock_chunk_size, ported to Lua). */
+#define DP_REDIS_MAX_CHUNK 256
+/* Take again when the local pool holds fewer than this. */
+#define DP_REDIS_LOW_WATER (DP_REDIS_MAX_CHUNK / 2)
+/* Redis said empty: look again this often (another host may give back). */
+#define DP_REDIS_EMPTY_RETRY_MS 100
+/* How often the number of hosts sharing a campaign is read (the chunk rule's n). */
+#define DP_REDIS_STATUS_MS 1000
+
+const char *const dp_redis_stats_names[] = { DP_REDIS_STATS(STATS_NAME) };
+
+struct dp_redis_camp {
+	uint32_t id;
+	struct ctl_redis_campaign pre;   /* what preheat read */
+	struct stock_pool *pool;         /* after dp_redis_add */
+	uint64_t next_take_ms;
+	uint64_t next_status_ms;
+	unsigned n_hosts;
+	bool empty;                      /* the last take found Redis empty */
+};
+
+struct dp_redis {
+	struct ctl_redis *r;
+	unsigned n;
+	struct dp_redis_camp camp[SALE_MAX_CAMPAIGNS];
+	/* Order ids rejected as duplicates (tombstoned): never confirmed again.
+	 * Sorted; duplicates are rare, so a small array serves. */
+	struct ord_id *dead;
+	size_t n_dead, cap_dead;
+	bool down;                       /* logged as down until a command succeeds */
+};
+
+static uint64_t dp_redis_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct dp_redis_camp *dp_redis_camp(struct dp_redis *d, uint32_t id)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		if (d->camp[i].id == id)
+			return &d->camp[i];
+	return NULL;
+}
+
+/* Logs the moments Redis goes away and comes back, not every failed call. */
+static void dp_redis_health(struct dp_ctl *c, int rc)
+{
+	struct dp_redis *d = c->redis;
+
+	if (rc == CTL_REDIS_DOWN && !d->down) {
+		d->down = true;
+		c->redis_st.down++;
+		fprintf(stderr, "seckill-dp: redis: %s; selling on from the stock held here, "
+			"orders stay pending until it returns\n", ctl_redis_error(d->r));
+	} else if (rc != CTL_REDIS_DOWN && d->down) {
+		d->down = false;
+		printf("seckill-dp: redis: reachable again\n");
+	}
+}
+
+/* ---- the dead set --------------------------------------------------------- */
+
+static int dp_id_cmp(const void *a, const void *b)
+{
+	const struct ord_id *x = a, *y = b;
+
+	if (x->hi != y->hi)
+		return x->hi < y->hi ? -1 : 1;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static bool dp_redis_is_dead(const struct dp_redis *d, struct ord_id id)
+{
+	return d->n_dead && bsearch(&id, d->dead, d->n_dead, sizeof(id), dp_id_cmp) != NULL;
+}
+
+static int dp_redis_add_dead(struct dp_redis *d, struct ord_id id)
+{
+	size_t i = d->n_dead;
+
+	if (dp_redis_is_dead(d, id))
+		return 0;
+	if (d->n_dead == d->cap_dead) {
+		size_t cap = d->cap_dead ? 2 * d->cap_dead : 64;
+		struct ord_id *p = realloc(d->dead, cap * sizeof(*p));
+
+		if (p == NULL)
+			return -1;
+		d->dead = p;
+		d->cap_dead = cap;
+	}
+	while (i > 0 && dp_id_cmp(&d->dead[i - 1], &id) > 0) {
+		d->dead[i] = d->dead[i - 1];
+		i--;
+	}
+	d->dead[i] = id;
+	d->n_dead++;
+	return 0;
+}
+
+/* ---- set-up: before the EAL, then with the sale ------------------------- */
+
+static void dp_redis_host_name(const struct dp_sale_conf *sc, char *out, size_t cap)
+{
+	char h[CTL_REDIS_HOST_MAX] = "host";
+
+	if (sc->redis_host[0] != '\0') {
+		snprintf(out, cap, "%s", sc->redis_host);
+		return;
+	}
+	if (gethostname(h, sizeof(h)) != 0)
+		snprintf(h, sizeof(h), "host");
+	h[sizeof(h) - 1] = '\0';
+	snprintf(out, cap, "%.40s-%u", h, (unsigned)sc->node_id);
+}
+
+/* Creates the campaign in Redis unless it is there (another host or an
+ * earlier run made it: Redis's values win), then reads it back. */
+static int dp_redis_preheat(struct dp_redis *d, const struct dp_campaign *cp,
+			    struct dp_redis_camp *rc, char *err, size_t errlen)
+{
+	int r = ctl_redis_campaign_create(d->r, cp->id, cp->stock, cp->starts_at_ms, false);
+
+	if (r != CTL_REDIS_OK && r != CTL_REDIS_EXISTS) {
+		snprintf(err, errlen, "campaign %u: cannot create it in Redis: %s", cp->id,
+			 ctl_redis_error(d->r));
+		return -1;
+	}
+	if (ctl_redis_preheat(d->r, cp->id, &rc->pre) != CTL_REDIS_OK) {
+		snprintf(err, errlen, "campaign %u: cannot read it from Redis: %s", cp->id,
+			 ctl_redis_error(d->r));
+		return -1;
+	}
+	if (rc->pre.stock == 0 || rc->pre.stock > DP_STOCK_MAX) {
+		snprintf(err, errlen, "campaign %u: Redis says its stock is %" PRIu64 " (want 1..%"
+			 PRIu64 "): fix seckill:campaign:%u", cp->id, rc->pre.stock, DP_STOCK_MAX,
+			 cp->id);
+		return -1;
+	}
+	rc->id = cp->id;
+	rc->n_hosts = 1;
+	printf("seckill-dp: redis: campaign %u %s: stock %" PRIu64 ", %" PRIu64 " not taken by "
+	       "any host, %" PRIu64 " sold\n", cp->id, r == CTL_REDIS_OK ? "created" :
+	       "preheated", rc->pre.stock, rc->pre.remaining, rc->pre.sold);
+	return 0;
+}
+
+int dp_redis_open(const struct dp_conf *conf, struct dp_ctl *c, char *err, size_t errlen)
+{
+	const struct dp_sale_conf *sc = &conf->sale;
+	char rerr[CTL_REDIS_ERR_CAP], host[CTL_REDIS_HOST_MAX];
+	struct dp_redis *d;
+
+	if (sc->redis_port == 0 || sc->n_campaigns == 0)
+		return 0;
+	d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		snprintf(err, errlen, "redis: out of memory");
+		return -1;
+	}
+	c->redis = d;
+	c->redis_on = true;
+	d->r = ctl_redis_connect(sc->redis_ip, sc->redis_port, DP_REDIS_TIMEOUT_MS, rerr,
+				 sizeof(rerr));
+	if (d->r == NULL) {
+		snprintf(err, errlen, "--redis %s:%u: %s; start Redis there, or drop --redis for a "
+			 "single-host sale", sc->redis_ip, sc->redis_port, rerr);
+		return -1;
+	}
+	dp_redis_host_name(sc, host, sizeof(host));
+	if (ctl_redis_set_host(d->r, host) < 0) {
+		snprintf(err, errlen, "--redis-host '%s': too long for Redis (%d bytes at most)",
+			 host, CTL_REDIS_HOST_MAX - 1);
+		return -1;
+	}
+	for (unsigned i = 0; i < sc->n_campaigns; i++)
+		if (dp_redis_preheat(d, &sc->camp[i], &d->camp[d->n++], err, errlen) < 0)
+			return -1;
+	printf("seckill-dp: redis %s:%u: this host is '%s'\n", sc->redis_ip, sc->redis_port, host);
+	return 0;
+}
+
+int dp_redis_add(struct dp_ctl *c, uint32_t id, char *err, size_t errlen)
+{
+	struct dp_redis_camp *rc = dp_redis_camp(c->redis, id);
+	int r;
+
+	r = sale_campaign_add_upstream(c->sale, id, rc->pre.stock, rc->pre.starts_at_ms);
+	if (r < 0) {
+		snprintf(err, errlen, "campaign %u: cannot add it: %s", id, strerror(-r));
+		return -1;
+	}
+	if (rc->pre.state != SALE_SCHEDULED)
+		sale_campaign_set_state(c->sale, id, rc->pre.state);
+	rc->pool = sale_campaign_pool(c->sale, id);
+	return 0;
+}
+
+int dp_redis_campaign_create(struct dp_ctl *c, const struct dp_campaign *cp, char *err,
+			     size_t errlen)
+{
+	struct dp_redis *d = c->redis;
+
+	if (d->n == SALE_MAX_CAMPAIGNS) {
+		snprintf(err, errlen, "at most %u campaigns", SALE_MAX_CAMPAIGNS);
+		return -1;
+	}
+	if (dp_redis_preheat(d, cp, &d->camp[d->n], err, errlen) < 0)
+		return -1;
+	d->n++;
+	if (dp_redis_add(c, cp->id, err, errlen) < 0) {
+		d->n--;
+		return -1;
+	}
+	return 0;
+}
+
+bool dp_redis_has(const struct dp_ctl *c, uint32_t id)
+{
+	return c->redis != NULL && dp_redis_camp(c->redis, id) != NULL;
+}
+
+/* ---- confirming orders ------------------------------------------------------ */
+
+/* The buyer bought on another host: the order is undone here and tombstoned. */
+static int dp_redis_duplicate(struct dp_ctl *c, const struct ord_record *rec)
+{
+	struct ord_record tomb = *rec;
+
+	c->redis_st.duplicates++;
+	sale_order_reject(c->sale, rec->id, ORD_REASON_duplicate);
+	tomb.qty = 0;
+	/* Synced at once: the order may be acked (as skipped) in this same poll,
+	 * and a restart must find the tombstone beside it. */
+	if (ord_journal_append(c->journal, &tomb, NULL) != ORD_JOURNAL_OK ||
+	    ord_journal_sync(c->journal) < 0 || dp_redis_add_dead(c->redis, rec->id) < 0) {
+		fprintf(stderr, "seckill-dp: cannot journal the rejection of a duplicate order: "
+			"%s\n", ord_journal_error(c->journal));
+		return -1;
+	}
+	return 0;
+}
+
+/* One confirm: CTL_REDIS_OK (go on), CTL_REDIS_DUPLICATE (done, rejected) or < 0. */
+static int dp_redis_confirm(struct dp_ctl *c, const struct ord_record *rec)
+{
+	char oid[ORD_ID_STR_CAP];
+	bool replayed = false;
+	int rc;
+
+	ord_id_format(rec->id, oid, sizeof(oid));
+	rc = ctl_redis_confirm(c->redis->r, rec->campaign, rec->buyer, oid, &replayed);
+	dp_redis_health(c, rc);
+	if (rc == CTL_REDIS_OK) {
+		c->redis_st.confirms++;
+		c->redis_st.confirm_replays += replayed;
+	} else if (rc == CTL_REDIS_DUPLICATE) {
+		if (dp_redis_duplicate(c, rec) < 0)
+			rc = CTL_REDIS_ERR;
+	} else {
+		c->redis_st.confirm_failures++;
+		if (rc != CTL_REDIS_DOWN)
+			fprintf(stderr, "seckill-dp: redis: cannot confirm order %s: %s; trying "
+				"again\n", oid, ctl_redis_error(c->redis->r));
+	}
+	return rc;
+}
+
+int dp_redis_before_produce(void *arg, uint64_t seq, const struct ord_record *rec)
+{
+	struct dp_ctl *c = arg;
+
+	(void)seq;
+	if (rec->qty == 0 || dp_redis_is_dead(c->redis, rec->id))
+		return CTL_KAFKA_SKIP;        /* a tombstone, or what it buried */
+	if (!dp_redis_has(c, rec->campaign))
+		return CTL_KAFKA_PRODUCE;
+	switch (dp_redis_confirm(c, rec)) {
+	case CTL_REDIS_OK:
+		return CTL_KAFKA_PRODUCE;
+	case CTL_REDIS_DUPLICATE:
+		return CTL_KAFKA_SKIP;
+	default:
+		c->redis_st.confirm_waits++;
+		return CTL_KAFKA_WAIT;
+	}
+}
+
+/* ---- restart ------------------------------------------------------------------ */
+
+static int dp_redis_collect_dead(void *arg, uint64_t seq, const struct ord_record *rec)
+{
+	(void)seq;
+	return rec->qty == 0 ? dp_redis_add_dead(arg, rec->id) : 0;
+}
+
+int dp_redis_restore_begin(struct dp_ctl *c, char *err, size_t errlen)
+{
+	if (c->redis == NULL)
+		return 0;
+	if (ord_journal_replay_all(c->journal, dp_redis_collect_dead, c->redis) != 0) {
+		snprintf(err, errlen, "order journal: cannot read its tombstones: %s",
+			 ord_journal_error(c->journal));
+		return -1;
+	}
+	return 0;
+}
+
+int dp_redis_restore_check(struct dp_ctl *c, uint64_t seq, const struct ord_record *rec)
+{
+	if (c->redis == NULL || rec->qty == 0)
+		return rec->qty == 0 ? DP_REDIS_RESTORE_SKIP : DP_REDIS_RESTORE_KEEP;
+	if (dp_redis_is_dead(c->redis, rec->id))
+		return DP_REDIS_RESTORE_SKIP;
+	/* Below the watermark: confirmed before it went to Kafka. */
+	if (!dp_redis_has(c, rec->campaign) || seq <= ord_journal_acked_seq(c->journal))
+		return DP_REDIS_RESTORE_KEEP;
+	switch (dp_redis_confirm(c, rec)) {
+	case CTL_REDIS_OK:
+		return DP_REDIS_RESTORE_KEEP;
+	case CTL_REDIS_DUPLICATE:
+		return DP_REDIS_RESTORE_SKIP;
+	default:
+		return DP_REDIS_RESTORE_FAILED;
+	}
+}
+
+int dp_redis_restore_end(struct dp_ctl *c, char *err, size_t errlen)
+{
+	struct dp_redis *d = c->redis;
+	struct ctl_redis_status st;
+
+	for (unsigned i = 0; d != NULL && i < d->n; i++) {
+		if (ctl_redis_status(d->r, d->camp[i].id, &st) != CTL_REDIS_OK) {
+			snprintf(err, errlen, "campaign %u: cannot read this host's holding in Redis: "
+				 "%s", d->camp[i].id, ctl_redis_error(d->r));
+			return -1;
+		}
+		/* Every journaled order is confirmed now: the rest is unsold. */
+		if (st.held_self > 0) {
+			stock_grant(d->camp[i].pool, (uint64_t)st.held_self);
+			printf("seckill-dp: redis: campaign %u: %" PRId64 " units this host held "
+			       "unsold are for sale again\n", d->camp[i].id, st.held_self);
+		}
+		d->camp[i].n_hosts = st.n_hosts ? st.n_hosts : 1;
+	}
+	return 0;
+}
+
+/* ---- every pass: top up the local pools ------------------------------------- */
+
+static void dp_redis_refill(struct dp_ctl *c, struct dp_redis_camp *rc, uint64_t now)
+{
+	struct ctl_redis_status st;
+	uint64_t got = 0;
+	int r;
+
+	if (now < rc->next_take_ms || stock_left(rc->pool) >= DP_REDIS_LOW_WATER)
+		return;
+	if (now >= rc->next_status_ms) {
+		rc->next_status_ms = now + DP_REDIS_STATUS_MS;
+		if (ctl_redis_status(c->redis->r, rc->id, &st) == CTL_REDIS_OK && st.n_hosts)
+			rc->n_hosts = st.n_hosts;
+	}
+	r = ctl_redis_take(c->redis->r, rc->id, rc->n_hosts, DP_REDIS_MAX_CHUNK, &got);
+	dp_redis_health(c, r);
+	if (r != CTL_REDIS_OK) {
+		if (r != CTL_REDIS_DOWN)
+			fprintf(stderr, "seckill-dp: redis: campaign %u: take failed: %s\n", rc->id,
+				ctl_redis_error(c->redis->r));
+		rc->next_take_ms = now + DP_REDIS_EMPTY_RETRY_MS;
+		return;
+	}
+	c->redis_st.takes++;
+	if (got == 0) {
+		/* Redis is empty: what is here is the last of it. */
+		c->redis_st.empty_takes++;
+		if (!rc->empty)
+			stock_set_upstream(rc->pool, false);
+		rc->empty = true;
+		rc->next_take_ms = now + DP_REDIS_EMPTY_RETRY_MS;
+		return;
+	}
+	if (rc->empty)
+		stock_set_upstream(rc->pool, true);   /* before the units: see stock_pool.c */
+	rc->empty = false;
+	stock_grant(rc->pool, got);
+	c->redis_st.units_taken += got;
+}
+
+void dp_redis_poll(struct dp_ctl *c)
+{
+	uint64_t now;
+
+	if (c->redis == NULL)
+		return;
+	now = dp_redis_now_ms();
+	for (unsigned i = 0; i < c->redis->n; i++)
+		dp_redis_refill(c, &c->redis->camp[i], now);
+}
+
+/* ---- stop ---------------------------------------------------------------------- */
+
+void dp_redis_close(struct dp_ctl *c)
+{
+	struct dp_redis *d = c->redis;
+	uint64_t given;
+
+	if (d == NULL)
+		return;
+	/* The workers are stopped: what the pools hold is unsold for good here. */
+	for (unsigned i = 0; d->r != NULL && i < d->n; i++) {
+		uint64_t left = d->camp[i].pool ? stock_left(d->camp[i].pool) : 0;
+
+		given = 0;
+		if (left == 0)
+			continue;
+		if (ctl_redis_give_back(d->r, d->camp[i].id, left, &given) == CTL_REDIS_OK) {
+			c->redis_st.given_back += given;
+			printf("seckill-dp: redis: campaign %u: gave %" PRIu64 " unsold units back "
+			       "for the other hosts\n", d->camp[i].id, given);
+		} else {
+			fprintf(stderr, "seckill-dp: redis: campaign %u: cannot give %" PRIu64
+				" unsold units back (%s); they stay held by this host in Redis "
+				"and are for sale again at its next start\n", d->camp[i].id, left,
+				ctl_redis_error(d->r));
+		}
+	}
+	ctl_redis_close(d->r);
+	free(d->dead);
+	free(d);
+	c->redis = NULL;
+}
