@@ -115,7 +115,7 @@ extern const char *const dp_ctl_stats_names[];
 	X(confirm_replays)  /* of them, confirmed before (a replay) */ \
 	X(duplicates)       /* orders rejected: the buyer bought on another host */ \
 	X(confirm_failures) /* confirms Redis could not answer (down, error) */ \
-	X(confirm_waits)    /* orders held back from Kafka for that */ \
+	X(confirm_waits)    /* passes an order waited: Redis down, or the pass's confirms used up */ \
 	X(down)             /* times Redis became unreachable */ \
 	X(given_back)       /* unsold units given back at stop */
 struct dp_redis_stats { DP_REDIS_STATS(STATS_FIELD) };
@@ -194,6 +194,7 @@ int dp_redis_restore_check(struct dp_ctl *ctl, uint64_t seq, const struct ord_re
 int dp_redis_restore_end(struct dp_ctl *ctl, char *err, size_t errlen);
 int dp_redis_before_produce(void *arg, uint64_t seq, const struct ord_record *rec);
 void dp_redis_poll(struct dp_ctl *ctl);
+void dp_redis_new_pass(struct dp_ctl *ctl);
 void dp_redis_close(struct dp_ctl *ctl);
 
 /* dp_ctl.c */

@@ -153,9 +153,10 @@ static uint64_t dp_ctl_pass(struct dp_ctl *c)
 		if (ord_journal_last_seq(c->journal) != ord_journal_synced_seq(c->journal))
 			dp_ctl_sync(c);
 	}
+	/* Refills first: cores waiting for stock matter more than confirms. */
+	dp_redis_poll(c);
 	if (!c->broken && dp_kafka_poll(c) < 0)
 		dp_ctl_broken(c);
-	dp_redis_poll(c);
 	dp_ctl_pause_check(c);
 	c->journal_depth = ord_journal_depth(c->journal);
 	c->journal_bytes = ord_journal_bytes(c->journal);

@@ -114,9 +114,10 @@ void dp_kafka_close(struct dp_ctl *c)
 
 	if (c->kafka == NULL)
 		return;
-	/* Until every journaled order is acked (delivered), or the deadline. */
-	while (dp_kafka_poll(c) == 0 && ord_journal_depth(c->journal) != 0 &&
-	       dp_kafka_now_ms() < deadline)
+	/* Until every journaled order is acked (delivered), or the deadline;
+	 * each round is a pass for the Redis confirms in front of Kafka. */
+	while (dp_redis_new_pass(c), dp_kafka_poll(c) == 0 &&
+	       ord_journal_depth(c->journal) != 0 && dp_kafka_now_ms() < deadline)
 		nanosleep(&step, NULL);
 	ctl_kafka_destroy(c->kafka, 0);
 	c->kafka = NULL;

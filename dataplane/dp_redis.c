@@ -47,6 +47,13 @@
 #define DP_REDIS_MAX_CHUNK 256
 /* Take again when the local pool holds fewer than this. */
 #define DP_REDIS_LOW_WATER (DP_REDIS_MAX_CHUNK / 2)
+/* Takes one pass may make while the pool is low: as Redis drains the
+ * chunk rule hands out ever smaller chunks, and one a pass (1 ms) would
+ * leave the cores answering 503 while the last units trickle in. */
+#define DP_REDIS_TAKES_PER_PASS 8
+/* Confirms one pass may make (one round trip each): beyond it the orders
+ * wait for the next pass, so a burst of confirms never starves the refills. */
+#define DP_REDIS_CONFIRMS_PER_PASS 64
 /* Redis said empty: look again this often (another host may give back). */
 #define DP_REDIS_EMPTY_RETRY_MS 100
 /* How often the number of hosts sharing a campaign is read (the chunk rule's n). */
@@ -72,6 +79,7 @@ struct dp_redis {
 	 * Sorted; duplicates are rare, so a small array serves. */
 	struct ord_id *dead;
 	size_t n_dead, cap_dead;
+	unsigned confirm_budget;         /* left in this pass (dp_redis_poll refills it) */
 	bool down;                       /* logged as down until a command succeeds */
 };
 
@@ -324,6 +332,11 @@ int dp_redis_before_produce(void *arg, uint64_t seq, const struct ord_record *re
 		return CTL_KAFKA_SKIP;        /* a tombstone, or what it buried */
 	if (!dp_redis_has(c, rec->campaign))
 		return CTL_KAFKA_PRODUCE;
+	if (c->redis->confirm_budget == 0) {
+		c->redis_st.confirm_waits++;
+		return CTL_KAFKA_WAIT;
+	}
+	c->redis->confirm_budget--;
 	switch (dp_redis_confirm(c, rec)) {
 	case CTL_REDIS_OK:
 		return CTL_KAFKA_PRODUCE;
@@ -398,14 +411,15 @@ int dp_redis_restore_end(struct dp_ctl *c, char *err, size_t errlen)
 
 /* ---- every pass: top up the local pools ------------------------------------- */
 
-static void dp_redis_refill(struct dp_ctl *c, struct dp_redis_camp *rc, uint64_t now)
+/* One take; false when no more should be tried in this pass. */
+static bool dp_redis_take(struct dp_ctl *c, struct dp_redis_camp *rc, uint64_t now)
 {
 	struct ctl_redis_status st;
 	uint64_t got = 0;
 	int r;
 
 	if (now < rc->next_take_ms || stock_left(rc->pool) >= DP_REDIS_LOW_WATER)
-		return;
+		return false;
 	if (now >= rc->next_status_ms) {
 		rc->next_status_ms = now + DP_REDIS_STATUS_MS;
 		if (ctl_redis_status(c->redis->r, rc->id, &st) == CTL_REDIS_OK && st.n_hosts)
@@ -418,7 +432,7 @@ static void dp_redis_refill(struct dp_ctl *c, struct dp_redis_camp *rc, uint64_t
 			fprintf(stderr, "seckill-dp: redis: campaign %u: take failed: %s\n", rc->id,
 				ctl_redis_error(c->redis->r));
 		rc->next_take_ms = now + DP_REDIS_EMPTY_RETRY_MS;
-		return;
+		return false;
 	}
 	c->redis_st.takes++;
 	if (got == 0) {
@@ -428,13 +442,20 @@ static void dp_redis_refill(struct dp_ctl *c, struct dp_redis_camp *rc, uint64_t
 			stock_set_upstream(rc->pool, false);
 		rc->empty = true;
 		rc->next_take_ms = now + DP_REDIS_EMPTY_RETRY_MS;
-		return;
+		return false;
 	}
 	if (rc->empty)
 		stock_set_upstream(rc->pool, true);   /* before the units: see stock_pool.c */
 	rc->empty = false;
 	stock_grant(rc->pool, got);
 	c->redis_st.units_taken += got;
+	return true;
+}
+
+void dp_redis_new_pass(struct dp_ctl *c)
+{
+	if (c->redis != NULL)
+		c->redis->confirm_budget = DP_REDIS_CONFIRMS_PER_PASS;
 }
 
 void dp_redis_poll(struct dp_ctl *c)
@@ -443,9 +464,12 @@ void dp_redis_poll(struct dp_ctl *c)
 
 	if (c->redis == NULL)
 		return;
+	dp_redis_new_pass(c);
 	now = dp_redis_now_ms();
 	for (unsigned i = 0; i < c->redis->n; i++)
-		dp_redis_refill(c, &c->redis->camp[i], now);
+		for (int t = 0; t < DP_REDIS_TAKES_PER_PASS; t++)
+			if (!dp_redis_take(c, &c->redis->camp[i], now))
+				break;
 }
 
 /* ---- stop ---------------------------------------------------------------------- */

@@ -57,13 +57,16 @@ def check_eq(got, want, what):
     print("ok: %s == %r" % (what, want), flush=True)
 
 
-def _names():
-    """Interface and namespace names: env overrides, else unique to this pid."""
-    tag = "%d" % (os.getpid() % 100000)
+def _names(host=0):
+    """Interface and namespace names: env overrides, else unique to this pid.
+    A further host (host > 0, for tests that run several dataplanes side by
+    side) always gets its own names, suffixed h<host>."""
+    tag = "%d" % (os.getpid() % 100000) + ("h%d" % host if host else "")
+    env = os.environ if not host else {}
     return {
-        "SECKILL_NS": os.environ.get("SECKILL_NS", "seckill-it" + tag),
-        "SECKILL_DP_IF": os.environ.get("SECKILL_DP_IF", "skd" + tag),
-        "SECKILL_CL_IF": os.environ.get("SECKILL_CL_IF", "skc" + tag),
+        "SECKILL_NS": env.get("SECKILL_NS", "seckill-it" + tag),
+        "SECKILL_DP_IF": env.get("SECKILL_DP_IF", "skd" + tag),
+        "SECKILL_CL_IF": env.get("SECKILL_CL_IF", "skc" + tag),
         "SECKILL_DP_IP": os.environ.get("SECKILL_DP_IP", "198.18.0.1"),
         "SECKILL_CL_IP": os.environ.get("SECKILL_CL_IP", "198.18.0.2"),
     }
@@ -99,8 +102,8 @@ def parse_counters(lines, per_core=None):
 
 
 class Dataplane:
-    def __init__(self, dp_args=(), workers=1, build=None):
-        self.env = dict(os.environ, **_names())
+    def __init__(self, dp_args=(), workers=1, build=None, host=0):
+        self.env = dict(os.environ, **_names(host))
         self.ns_name = self.env["SECKILL_NS"]
         self.ip = self.env["SECKILL_DP_IP"]
         self.dp_if = self.env["SECKILL_DP_IF"]
