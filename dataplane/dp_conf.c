@@ -142,7 +142,8 @@ void dp_conf_usage(FILE *f, const char *prog)
 		"  --state-dir DIR         boot epoch file and order journal (%s; created)\n"
 		"  --journal-max-mb N      journal size; nearly full, sales get 503 (%u)\n"
 		"  --max-stock N           units of all campaigns, with those 'seckillctl campaign\n"
-		"                          create' adds at run time (sum of --campaign)\n"
+		"                          create' adds at run time (sum of --campaign); with\n"
+		"                          --token-key and no --campaign, a sale of such campaigns\n"
 		"  --kafka HOST:PORT[,..]  publish every order to Kafka from the journal; the\n"
 		"                          delivery report confirms it (default: orders stay pending)\n"
 		"  --kafka-topic NAME      the orders topic (%s)\n"
@@ -542,12 +543,15 @@ static bool dp_conf_sale_check(struct dp_sale_conf *sc, char *err, size_t errlen
 			      "Redis just before the order goes to Kafka");
 		return false;
 	}
-	if (sc->n_campaigns == 0 && sc->kafka[0] != '\0') {
+	/* A sale runs with campaigns given here, or with room for those that
+	 * `seckillctl campaign create` adds (--token-key and --max-stock). */
+	sc->on = sc->n_campaigns > 0 || (sc->key_file[0] != '\0' && sc->max_stock > 0);
+	if (!sc->on && sc->kafka[0] != '\0') {
 		dp_conf_error(err, errlen, "--kafka publishes the sale's orders: give the sale "
-			      "with --campaign ID:STOCK and --token-key FILE too");
+			      "with --campaign ID:STOCK (or --max-stock N) and --token-key FILE too");
 		return false;
 	}
-	if (sc->n_campaigns == 0)
+	if (!sc->on)
 		return true;
 	if (sc->key_file[0] == '\0') {
 		dp_conf_error(err, errlen, "--campaign needs --token-key FILE, the key buyer "

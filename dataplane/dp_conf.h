@@ -6,6 +6,7 @@
 #ifndef SECKILL_DP_CONF_H
 #define SECKILL_DP_CONF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,7 +52,8 @@ struct dp_campaign {
 };
 
 struct dp_sale_conf {
-	unsigned n_campaigns;        /* 0: no sale, /api/ answers 404 */
+	bool on;                     /* a sale runs (else /api/ answers 404): see dp_conf.c */
+	unsigned n_campaigns;
 	struct dp_campaign camp[SALE_MAX_CAMPAIGNS];
 	uint64_t total_stock;
 	uint64_t max_stock;          /* with run-time campaigns (--max-stock); >= total */

@@ -208,7 +208,7 @@ int dp_redis_open(const struct dp_conf *conf, struct dp_ctl *c, char *err, size_
 	char rerr[CTL_REDIS_ERR_CAP], host[CTL_REDIS_HOST_MAX];
 	struct dp_redis *d;
 
-	if (sc->redis_port == 0 || sc->n_campaigns == 0)
+	if (sc->redis_port == 0 || !sc->on)
 		return 0;
 	d = calloc(1, sizeof(*d));
 	if (d == NULL) {
@@ -250,6 +250,7 @@ int dp_redis_add(struct dp_ctl *c, uint32_t id, char *err, size_t errlen)
 	if (rc->pre.state != SALE_SCHEDULED)
 		sale_campaign_set_state(c->sale, id, rc->pre.state);
 	rc->pool = sale_campaign_pool(c->sale, id);
+	sale_campaign_set_upstream_left(c->sale, id, rc->pre.remaining);
 	return 0;
 }
 
@@ -426,6 +427,9 @@ static bool dp_redis_take(struct dp_ctl *c, struct dp_redis_camp *rc, uint64_t n
 			rc->n_hosts = st.n_hosts;
 	}
 	r = ctl_redis_take(c->redis->r, rc->id, rc->n_hosts, DP_REDIS_MAX_CHUNK, &got);
+	/* Takes are few (a chunk each): one more read keeps `left` true. */
+	if (r == CTL_REDIS_OK && ctl_redis_status(c->redis->r, rc->id, &st) == CTL_REDIS_OK)
+		sale_campaign_set_upstream_left(c->sale, rc->id, st.stock > 0 ? (uint64_t)st.stock : 0);
 	dp_redis_health(c, r);
 	if (r != CTL_REDIS_OK) {
 		if (r != CTL_REDIS_DOWN)

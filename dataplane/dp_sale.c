@@ -55,7 +55,7 @@ int dp_sale_open(const struct dp_conf *conf, struct dp_ctl *ctl, char *err, size
 	char path[DP_PATH_CAP + 16], jerr[256];
 
 	memset(ctl, 0, sizeof(*ctl));
-	if (sc->n_campaigns == 0)
+	if (!sc->on)
 		return 0;
 	if (dp_sale_mkdir(sc->state_dir, err, errlen) < 0)
 		return -1;
@@ -211,7 +211,7 @@ int dp_sale_create(const struct dp_conf *conf, struct dp_ctl *ctl, unsigned work
 	char serr[SALE_ERR_CAP];
 	uint64_t fits;
 
-	if (sc->n_campaigns == 0)
+	if (!sc->on)
 		return 0;
 	ctl->n_cores = workers;
 	ctl->pause_room = (uint64_t)DP_PAUSE_RINGS * workers * sc->order_ring;

@@ -493,6 +493,7 @@ static int sale_campaign_publish(struct sale *s, uint32_t id, uint64_t stock, ui
 	}
 	/* Before the publication below: the first take already sees it. */
 	stock_set_upstream(cp->pool, initial < stock);
+	atomic_store_explicit(&cp->upstream_left, 0, memory_order_relaxed);
 	cp->id = id;
 	cp->stock = stock;
 	cp->starts_at_ms = starts_at_ms;
@@ -528,7 +529,8 @@ bool sale_campaign_info(struct sale *s, uint32_t id, uint64_t now_ms,
 	v->starts_at_ms = cp->starts_at_ms;
 	v->stock = cp->stock;
 	/* A snapshot: reads every share's line, which a GET may afford. */
-	v->left = stock_left(cp->pool);
+	v->left = stock_left(cp->pool) +
+		  atomic_load_explicit(&cp->upstream_left, memory_order_relaxed);
 	if (st == SALE_CLOSED_STATE)
 		v->phase = SALE_PHASE_CLOSED;
 	else if (st == SALE_SCHEDULED && now_ms < cp->starts_at_ms)
@@ -537,6 +539,16 @@ bool sale_campaign_info(struct sale *s, uint32_t id, uint64_t now_ms,
 		v->phase = v->left == 0 && !stock_upstream(cp->pool) ? SALE_PHASE_SOLD_OUT :
 			   SALE_PHASE_OPEN;
 	return true;
+}
+
+int sale_campaign_set_upstream_left(struct sale *s, uint32_t id, uint64_t left)
+{
+	struct sale_campaign *cp = sale_campaign_find(s, id);
+
+	if (cp == NULL)
+		return -ENOENT;
+	atomic_store_explicit(&cp->upstream_left, left, memory_order_relaxed);
+	return 0;
 }
 
 unsigned sale_campaign_ids(struct sale *s, uint32_t *ids, unsigned cap)

@@ -174,6 +174,10 @@ int sale_campaign_add(struct sale *s, uint32_t id, uint64_t stock, uint64_t star
 int sale_campaign_add_upstream(struct sale *s, uint32_t id, uint64_t stock,
 			       uint64_t starts_at_ms);
 
+/* Control plane: what upstream still holds for no host, as last heard, so
+ * that GET /api/campaigns/{id} counts it in `left`. 0 or -ENOENT. */
+int sale_campaign_set_upstream_left(struct sale *s, uint32_t id, uint64_t left);
+
 /* Control plane: sets the state word. Returns 0, or -ENOENT. */
 int sale_campaign_set_state(struct sale *s, uint32_t id, enum sale_state st);
 
@@ -182,8 +186,9 @@ struct sale_campaign_view {
 	enum sale_phase phase;
 	uint64_t starts_at_ms;
 	uint64_t stock;             /* initial units */
-	uint64_t left;              /* units not yet sold here (a snapshot; for an
-	                             * upstream campaign, what this host holds) */
+	uint64_t left;              /* units not yet sold (a snapshot; for an upstream
+	                             * campaign, what this host holds plus what upstream
+	                             * has not handed out, as last heard) */
 };
 
 /* GET /api/campaigns/{id}: false when there is no such campaign. */

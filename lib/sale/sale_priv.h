@@ -20,6 +20,9 @@ struct sale_campaign {
 	uint64_t stock;
 	uint64_t starts_at_ms;
 	struct stock_pool *pool;
+	/* Upstream campaigns: units upstream has not handed to any host, as the
+	 * control plane last heard (sale_campaign_set_upstream_left); relaxed. */
+	_Atomic uint64_t upstream_left;
 };
 
 struct sale {
