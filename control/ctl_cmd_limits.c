@@ -4,9 +4,9 @@
  *   show                        the rules seckill-dp runs with
  *   set [--ip-rate N[/s|/m]] [--ip-burst N] [--buyer-rate ..] [--buyer-burst N]
  *
- * The values are checked here as seckill-dp checks its options. This version
- * of the dataplane cannot change its rules while it runs (its answer says
- * why: not_supported, exit 1); the command is in place for when it can.
+ * The values are checked here as seckill-dp checks its options; seckill-dp
+ * applies a new rule at once (its workers read a rule as one word) and both
+ * commands print the rules in force.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,34 +28,39 @@ static const char set_usage[] =
 	"                             [--buyer-rate N[/s|/m]] [--buyer-burst N]\n"
 	"                             [--socket PATH] [--json]\n"
 	"\n"
-	"Asks the running seckill-dp to change its rate limits (rate 0 = off).\n"
-	"This dataplane version refuses (not_supported): restart it with the\n"
-	"same options instead.\n";
+	"Changes the running seckill-dp's rate limits at once (rate 0 = off); what\n"
+	"is not given stays as it is. Prints the rules in force.\n";
+
+/* The rules of a limits.get or limits.set answer, as a table. */
+static void limits_print(const struct ctl_answer *a)
+{
+	static const char *const which[] = { "ip", "buyer" };
+	char per[8];
+
+	printf("%-6s %12s %8s\n", "LIMIT", "RATE", "BURST");
+	for (int i = 0; i < 2; i++) {
+		int r = ctl_json_get(a->text, a->t, 0, which[i]);
+		char rate[32];
+
+		snprintf(rate, sizeof(rate), "%" PRIu64 "/%s", ctl_ans_u64(a, r, "rate"),
+			 ctl_ans_str(a, r, "per", per, sizeof(per)));
+		printf("%-6s %12s %8" PRIu64 "\n", which[i],
+		       ctl_ans_u64(a, r, "rate") ? rate : "off", ctl_ans_u64(a, r, "burst"));
+	}
+}
 
 static int limits_show(int argc, char **argv)
 {
-	static const char *const which[] = { "ip", "buyer" };
 	struct ctl_opts o;
 	struct ctl_answer a;
-	char per[8];
 	int rc = ctl_opts_parse(argc, argv, "sjh", CTL_HINT("limits", "show"), &o);
 
 	if (rc || o.help)
 		return rc ? rc : (fputs(show_usage, stdout), CTL_EXIT_OK);
 	if ((rc = ctl_call(&o, "{\"cmd\":\"limits.get\"}", &a)) != 0)
 		return rc;
-	if (!o.json) {
-		printf("%-6s %12s %8s\n", "LIMIT", "RATE", "BURST");
-		for (int i = 0; i < 2; i++) {
-			int r = ctl_json_get(a.text, a.t, 0, which[i]);
-			char rate[32];
-
-			snprintf(rate, sizeof(rate), "%" PRIu64 "/%s", ctl_ans_u64(&a, r, "rate"),
-				 ctl_ans_str(&a, r, "per", per, sizeof(per)));
-			printf("%-6s %12s %8" PRIu64 "\n", which[i],
-			       ctl_ans_u64(&a, r, "rate") ? rate : "off", ctl_ans_u64(&a, r, "burst"));
-		}
-	}
+	if (!o.json)
+		limits_print(&a);
 	ctl_answer_free(&a);
 	return CTL_EXIT_OK;
 }
@@ -118,7 +123,7 @@ static int limits_set(int argc, char **argv)
 	if ((rc = ctl_call(&o, req, &a)) != 0)
 		return rc;
 	if (!o.json)
-		printf("limits set\n");
+		limits_print(&a);
 	ctl_answer_free(&a);
 	return CTL_EXIT_OK;
 }
@@ -126,7 +131,7 @@ static int limits_set(int argc, char **argv)
 static const struct ctl_cmd limits_cmds[] = {
 	{ "show", "", "the per-IP and per-buyer rate limits", limits_show },
 	{ "set", "[--ip-rate N[/s|/m]] [--ip-burst N] [--buyer-rate ..] [--buyer-burst N]",
-	  "change them (not supported while running in this version)", limits_set },
+	  "change them while seckill-dp runs", limits_set },
 };
 
 const struct ctl_group ctl_limits_group = {

@@ -117,7 +117,7 @@ extern const char *const dp_ctl_stats_names[];
 	X(confirm_failures) /* confirms Redis could not answer (down, error) */ \
 	X(confirm_waits)    /* passes an order waited: Redis down, or the pass's confirms used up */ \
 	X(down)             /* times Redis became unreachable */ \
-	X(given_back)       /* unsold units given back at stop */
+	X(given_back)       /* unsold units given back (campaign closed, or stop) */
 struct dp_redis_stats { DP_REDIS_STATS(STATS_FIELD) };
 extern const char *const dp_redis_stats_names[];
 #define DP_REDIS_STATS_N (0 DP_REDIS_STATS(STATS_COUNT))
@@ -195,6 +195,7 @@ int dp_redis_restore_end(struct dp_ctl *ctl, char *err, size_t errlen);
 int dp_redis_before_produce(void *arg, uint64_t seq, const struct ord_record *rec);
 void dp_redis_poll(struct dp_ctl *ctl);
 void dp_redis_new_pass(struct dp_ctl *ctl);
+int dp_redis_set_state(struct dp_ctl *ctl, uint32_t id, enum sale_state st);
 void dp_redis_close(struct dp_ctl *ctl);
 
 /* dp_ctl.c */

@@ -40,9 +40,6 @@
 #define DP_IP_BURST_DEFAULT 100
 #define DP_BUYER_RATE_DEFAULT 2
 #define DP_BUYER_BURST_DEFAULT 5
-/* Requests per second (or minute) a limit may be set to: above this a
- * limit is no limit, and the milli-request rate must fit 32 bits. */
-#define DP_RATE_MAX 1000000
 /* The purchase set holds a claim per sold unit; twice the stock leaves the
  * open-addressing table half empty, and never below 64 Ki (2 MB). */
 #define DP_MAX_BUYERS_MIN_DEFAULT 65536

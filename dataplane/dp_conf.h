@@ -38,6 +38,9 @@
 #define DP_BLACKLIST_MAX 4096        /* entries per blacklist (sale_conf) */
 #define DP_STATE_DIR_DEFAULT "./seckill-state"
 #define DP_PATH_CAP 4096
+/* Requests per second (or minute) a limit may be set to: above this a
+ * limit is no limit, and the milli-request rate must fit 32 bits. */
+#define DP_RATE_MAX 1000000
 /* Kafka: the broker list and topic as given (librdkafka parses the list). */
 #define DP_KAFKA_CAP 1024
 #define DP_KAFKA_TOPIC_CAP 250       /* Kafka's limit on a topic name is 249 */

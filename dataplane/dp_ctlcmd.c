@@ -15,10 +15,10 @@
  *  - blacklist.add/del: the blacklist tables' value words. The tables cannot
  *    be walked, so this file keeps the list of what it (or the command line)
  *    listed; it is their only writer, so the copy is exact.
- *  - limits.set: refused (not_supported). The rules live in the sale's
- *    read-only configuration, which the workers read without atomics (two
- *    fields, several times per check), and the per-rule tables exist only
- *    for rules given at start; swapping a rule safely needs a lib/sale change.
+ *  - limits.set: sale_set_limit stores the new rule as one word, which the
+ *    workers load whole (old or new, never half of each); the limit tables
+ *    exist from start, so a rule that was off can be switched on. This file
+ *    keeps the rules as given (rate per second or minute), for limits.get.
  *  - stats: the workers' counters, read with plain loads as dp_stats.c does
  *    (a value a moment old, never torn), and rates over the last one-second
  *    sample that dp_ctlcmd_tick takes.
@@ -55,6 +55,8 @@ struct dp_ctlcmd {
 	unsigned n_black_ip, n_black_buyer;
 	uint32_t black_ip[DP_BLACKLIST_MAX];
 	uint64_t black_buyer[DP_BLACKLIST_MAX];
+	/* The rules in force as given: rate per `per` seconds (1 or 60), burst. */
+	struct { uint32_t rate, per, burst; } rule[SALE_RULE_N];
 };
 
 /* One request being answered. */
@@ -362,6 +364,9 @@ static void dp_campaign_state(struct dp_req *r, enum sale_state st)
 	sale_campaign_set_state(r->st->ctl->sale, id, st);
 	printf("seckill-dp: campaign %" PRIu32 " %s by seckillctl\n", id,
 	       st == SALE_OPEN ? "opened" : "closed");
+	if (dp_redis_set_state(r->st->ctl, id, st) < 0)
+		fprintf(stderr, "seckill-dp: redis: campaign %" PRIu32 ": state not recorded in "
+			"Redis (unreachable); hosts that start later read the old state\n", id);
 	ctl_buf_printf(r->b, "{\"ok\":true,\"campaign\":");
 	dp_campaign_json(r, id);
 	ctl_buf_printf(r->b, "}");
@@ -481,29 +486,87 @@ static void dp_rule_json(struct ctl_buf *b, const char *key, uint32_t rate, uint
 		       rate, per == 60 ? "m" : "s", burst);
 }
 
+static void dp_limits_json(struct dp_req *r)
+{
+	ctl_buf_printf(r->b, "{\"ok\":true");
+	dp_rule_json(r->b, "ip", r->st->rule[SALE_RULE_IP].rate, r->st->rule[SALE_RULE_IP].per,
+		     r->st->rule[SALE_RULE_IP].burst);
+	dp_rule_json(r->b, "buyer", r->st->rule[SALE_RULE_BUYER].rate,
+		     r->st->rule[SALE_RULE_BUYER].per, r->st->rule[SALE_RULE_BUYER].burst);
+	ctl_buf_printf(r->b, "}");
+}
+
 static void dp_cmd_limits_get(struct dp_req *r)
 {
 	static const char *const f[] = { NULL };
-	const struct dp_sale_conf *sc = &r->st->conf->sale;
 
 	if (!dp_fields_ok(r, f) || !dp_need_sale(r))
 		return;
-	ctl_buf_printf(r->b, "{\"ok\":true");
-	dp_rule_json(r->b, "ip", sc->ip_rate, sc->ip_per, sc->ip_burst);
-	dp_rule_json(r->b, "buyer", sc->buyer_rate, sc->buyer_per, sc->buyer_burst);
-	ctl_buf_printf(r->b, "}");
+	dp_limits_json(r);
+}
+
+/* One rule's fields ("ip_rate", "ip_per", "ip_burst") over the rule in force:
+ * 0 with *out set, -1 answered with an error. */
+static int dp_rule_fields(struct dp_req *r, enum sale_rule which, const char *name,
+			  struct lim_rule *out, uint32_t *rate, uint32_t *per, uint32_t *burst)
+{
+	char f_rate[16], f_per[16], f_burst[16];
+	uint64_t v_rate = r->st->rule[which].rate, v_per = r->st->rule[which].per;
+	uint64_t v_burst = r->st->rule[which].burst;
+
+	snprintf(f_rate, sizeof(f_rate), "%s_rate", name);
+	snprintf(f_per, sizeof(f_per), "%s_per", name);
+	snprintf(f_burst, sizeof(f_burst), "%s_burst", name);
+	if (dp_u64(r, f_rate, 0, DP_RATE_MAX, false, &v_rate) < 0 ||
+	    dp_u64(r, f_per, 1, 60, false, &v_per) < 0 ||
+	    dp_u64(r, f_burst, 0, LIM_EXCESS_MAX / 1000, false, &v_burst) < 0)
+		return -1;
+	if (v_per != 1 && v_per != 60) {
+		dp_err(r, "bad_request", "'%s' must be 1 (per second) or 60 (per minute)", f_per);
+		return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	if (v_rate != 0 && lim_rule_set(out, (uint32_t)v_rate, (uint32_t)v_per,
+					(uint32_t)v_burst) < 0) {
+		dp_err(r, "bad_request", "%s rate %" PRIu64 " with burst %" PRIu64 " is not a "
+		       "usable limit; lower the burst", name, v_rate, v_burst);
+		return -1;
+	}
+	*rate = (uint32_t)v_rate;
+	*per = (uint32_t)v_per;
+	*burst = (uint32_t)v_burst;
+	return 0;
 }
 
 static void dp_cmd_limits_set(struct dp_req *r)
 {
 	static const char *const f[] = { "ip_rate", "ip_per", "ip_burst", "buyer_rate",
 					 "buyer_per", "buyer_burst", NULL };
+	static const char *const names[SALE_RULE_N] = { "ip", "buyer" };
+	struct lim_rule rule[SALE_RULE_N];
+	uint32_t rate[SALE_RULE_N], per[SALE_RULE_N], burst[SALE_RULE_N];
 
 	if (!dp_fields_ok(r, f) || !dp_need_sale(r))
 		return;
-	dp_err(r, "not_supported", "rate limits cannot change while seckill-dp runs (the "
-	       "workers read them without synchronisation); restart it with --ip-rate, "
-	       "--ip-burst, --buyer-rate, --buyer-burst");
+	/* Both checked before either is applied: all or nothing. */
+	for (int i = 0; i < SALE_RULE_N; i++)
+		if (dp_rule_fields(r, (enum sale_rule)i, names[i], &rule[i], &rate[i], &per[i],
+				   &burst[i]) < 0)
+			return;
+	for (int i = 0; i < SALE_RULE_N; i++) {
+		if (sale_set_limit(r->st->ctl->sale, (enum sale_rule)i, &rule[i]) < 0) {
+			dp_err(r, "failed", "the %s limit cannot be switched on: its table has no "
+			       "room", names[i]);
+			return;
+		}
+		r->st->rule[i].rate = rate[i];
+		r->st->rule[i].per = per[i];
+		r->st->rule[i].burst = burst[i];
+	}
+	printf("seckill-dp: limits set by seckillctl: ip %u/%s burst %u, buyer %u/%s burst %u\n",
+	       rate[0], per[0] == 60 ? "m" : "s", burst[0], rate[1], per[1] == 60 ? "m" : "s",
+	       burst[1]);
+	dp_limits_json(r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -707,6 +770,12 @@ struct dp_ctlcmd *dp_ctlcmd_create(struct dp_ctl *ctl, const struct dp_conf *con
 		return NULL;
 	st->ctl = ctl;
 	st->conf = conf;
+	st->rule[SALE_RULE_IP].rate = conf->sale.ip_rate;
+	st->rule[SALE_RULE_IP].per = conf->sale.ip_per;
+	st->rule[SALE_RULE_IP].burst = conf->sale.ip_burst;
+	st->rule[SALE_RULE_BUYER].rate = conf->sale.buyer_rate;
+	st->rule[SALE_RULE_BUYER].per = conf->sale.buyer_per;
+	st->rule[SALE_RULE_BUYER].burst = conf->sale.buyer_burst;
 	dp_ctlcmd_seed(st);
 	return st;
 }

@@ -27,7 +27,9 @@
  * in Redis before the workers start (the journal's orders below it were
  * confirmed, or tombstoned, before they went to Kafka); after that what
  * Redis says this host holds is exactly what it had not sold, and it is
- * granted to the local pool again. At a clean stop the unsold units are
+ * granted to the local pool again. At a clean stop, and as soon as a
+ * campaign is closed here (seckillctl campaign close, which also records
+ * the state in Redis for hosts that start later), the unsold units are
  * given back to Redis, for the other hosts to sell.
  */
 #include <inttypes.h>
@@ -456,6 +458,36 @@ static bool dp_redis_take(struct dp_ctl *c, struct dp_redis_camp *rc, uint64_t n
 	return true;
 }
 
+/* A closed campaign sells nothing here: its units go back to Redis at once,
+ * for the hosts where it is still open. Taken back locally only as far as
+ * Redis took them, so a Redis that is down loses none. */
+static void dp_redis_closed(struct dp_ctl *c, struct dp_redis_camp *rc)
+{
+	uint64_t back = stock_reclaim(rc->pool), given = 0;
+
+	if (back == 0)
+		return;
+	if (ctl_redis_give_back(c->redis->r, rc->id, back, &given) != CTL_REDIS_OK)
+		given = 0;
+	if (given < back)
+		stock_grant(rc->pool, back - given);   /* kept here, tried again next pass */
+	c->redis_st.given_back += given;
+	if (given)
+		printf("seckill-dp: redis: campaign %u closed: gave %" PRIu64 " unsold units back\n",
+		       rc->id, given);
+}
+
+int dp_redis_set_state(struct dp_ctl *c, uint32_t id, enum sale_state st)
+{
+	int rc;
+
+	if (!dp_redis_has(c, id))
+		return 0;
+	rc = ctl_redis_set_state(c->redis->r, id, st);
+	dp_redis_health(c, rc);
+	return rc == CTL_REDIS_OK ? 0 : -1;
+}
+
 void dp_redis_new_pass(struct dp_ctl *c)
 {
 	if (c->redis != NULL)
@@ -470,10 +502,18 @@ void dp_redis_poll(struct dp_ctl *c)
 		return;
 	dp_redis_new_pass(c);
 	now = dp_redis_now_ms();
-	for (unsigned i = 0; i < c->redis->n; i++)
+	for (unsigned i = 0; i < c->redis->n; i++) {
+		struct dp_redis_camp *rc = &c->redis->camp[i];
+		struct sale_campaign_view v;
+
+		if (sale_campaign_info(c->sale, rc->id, 0, &v) && v.phase == SALE_PHASE_CLOSED) {
+			dp_redis_closed(c, rc);
+			continue;
+		}
 		for (int t = 0; t < DP_REDIS_TAKES_PER_PASS; t++)
-			if (!dp_redis_take(c, &c->redis->camp[i], now))
+			if (!dp_redis_take(c, rc, now))
 				break;
+	}
 }
 
 /* ---- stop ---------------------------------------------------------------------- */

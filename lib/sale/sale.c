@@ -206,21 +206,53 @@ static enum sale_result sale_blacklist(struct sale *s, uint32_t ip, uint64_t buy
 	return SALE_OK;
 }
 
+static inline uint64_t sale_rule_pack(const struct lim_rule *r)
+{
+	return (uint64_t)r->rate | (uint64_t)r->burst << 32;
+}
+
+static inline struct lim_rule sale_rule_load(const struct sale *s, enum sale_rule which)
+{
+	/* Relaxed: a rule is one word, and it guards no other data; a worker
+	 * that reads the old rule a moment longer applies it to one request. */
+	uint64_t w = atomic_load_explicit(&((struct sale *)s)->rule[which], memory_order_relaxed);
+	struct lim_rule r = { .rate = (uint32_t)w, .burst = (uint32_t)(w >> 32) };
+
+	return r;
+}
+
 /* Step 6: nginx limit_req per IP, then per buyer (rate 0: off). */
 static enum sale_result sale_limits(struct sale_core *c, uint32_t ip, uint64_t buyer,
 				    uint64_t now_ms, uint32_t *retry_after_s)
 {
 	struct sale *s = c->s;
+	struct lim_rule r = sale_rule_load(s, SALE_RULE_IP);
 
-	if (s->lim_ip &&
-	    lim_check(s->lim_ip, ip, now_ms, &s->conf.ip_rule, retry_after_s,
-		      &c->lim_ip) == LIM_LIMITED)
+	if (r.rate && lim_check(s->lim_ip, ip, now_ms, &r, retry_after_s,
+				&c->lim_ip) == LIM_LIMITED)
 		return SALE_LIMIT_IP;
-	if (s->lim_buyer &&
-	    lim_check(s->lim_buyer, buyer, now_ms, &s->conf.buyer_rule, retry_after_s,
-		      &c->lim_buyer) == LIM_LIMITED)
+	r = sale_rule_load(s, SALE_RULE_BUYER);
+	if (r.rate && lim_check(s->lim_buyer, buyer, now_ms, &r, retry_after_s,
+				&c->lim_buyer) == LIM_LIMITED)
 		return SALE_LIMIT_BUYER;
 	return SALE_OK;
+}
+
+int sale_set_limit(struct sale *s, enum sale_rule which, const struct lim_rule *rule)
+{
+	struct lim_table *t = which == SALE_RULE_IP ? s->lim_ip : s->lim_buyer;
+
+	if ((unsigned)which >= SALE_RULE_N)
+		return -EINVAL;
+	if (rule->rate != 0 && t == NULL)
+		return -ENOSPC;
+	atomic_store_explicit(&s->rule[which], sale_rule_pack(rule), memory_order_relaxed);
+	return 0;
+}
+
+struct lim_rule sale_get_limit(const struct sale *s, enum sale_rule which)
+{
+	return sale_rule_load(s, which);
 }
 
 /* Step 8: one CAS in the shared purchase set. */
@@ -370,11 +402,14 @@ static int sale_tables(struct sale *s)
 {
 	const struct sale_conf *cf = &s->conf;
 
-	if (cf->ip_rule.rate && !(s->lim_ip = lim_table_create(cf->ip_capacity, 1, NULL)))
+	/* Made whenever they have room, so a rule can be switched on later. */
+	if (cf->ip_capacity && !(s->lim_ip = lim_table_create(cf->ip_capacity, 1, NULL)))
 		return -1;
-	if (cf->buyer_rule.rate &&
+	if (cf->buyer_capacity &&
 	    !(s->lim_buyer = lim_table_create(cf->buyer_capacity, 1, NULL)))
 		return -1;
+	atomic_init(&s->rule[SALE_RULE_IP], sale_rule_pack(&cf->ip_rule));
+	atomic_init(&s->rule[SALE_RULE_BUYER], sale_rule_pack(&cf->buyer_rule));
 	s->purchase = lim_purchase_create(cf->purchase_capacity, NULL);
 	s->black_ip = lim_table_create(cf->blacklist_capacity, 1, NULL);
 	s->black_buyer = lim_table_create(cf->blacklist_capacity, 1, NULL);

@@ -44,6 +44,9 @@
 /* Room for an error message from sale_create. */
 #define SALE_ERR_CAP 256
 
+/* The two rate limit rules (sale_set_limit). */
+enum sale_rule { SALE_RULE_IP = 0, SALE_RULE_BUYER, SALE_RULE_N };
+
 /* Every answer of sale_buy. Each maps to one status and one error code. */
 enum sale_result {
 	SALE_OK = 0,            /* 200, order pending */
@@ -90,8 +93,8 @@ struct sale_conf {
 	uint16_t node;              /* this host's node id */
 	struct token_key key;       /* current token key (must not be all zero) */
 	struct token_key key_prev;  /* previous key during a rotation; all zero: none */
-	struct lim_rule ip_rule;    /* per-IP limit (lim_rule_set); rate 0: off */
-	struct lim_rule buyer_rule; /* per-buyer limit; rate 0: off */
+	struct lim_rule ip_rule;    /* per-IP limit at start (lim_rule_set); rate 0: off */
+	struct lim_rule buyer_rule; /* per-buyer limit at start; rate 0: off */
 	uint32_t ip_capacity;       /* keys in the per-IP table */
 	uint32_t buyer_capacity;    /* keys in the per-buyer table */
 	uint32_t purchase_capacity; /* (campaign, buyer) claims, all campaigns */
@@ -248,6 +251,16 @@ bool sale_paused(const struct sale *s);
 
 /* Control plane: worker i's order ring, to drain (ord_ring_dequeue_burst). */
 struct ord_ring *sale_ring(struct sale *s, unsigned i);
+
+/*
+ * Control plane, any thread: the rate limit rules in force, changed while
+ * the workers sell. A rule with rate 0 is off. The tables exist from start
+ * (conf.ip_capacity, conf.buyer_capacity), so a rule can be switched on
+ * later; a key's bucket carries over (its excess drains at the new rate).
+ * 0, -EINVAL, or -ENOSPC when that table has capacity 0.
+ */
+int sale_set_limit(struct sale *s, enum sale_rule which, const struct lim_rule *rule);
+struct lim_rule sale_get_limit(const struct sale *s, enum sale_rule which);
 
 /* Control plane, one thread: the blacklists. add returns 0, or -ENOSPC when
  * the table is full, -EINVAL for buyer UINT64_MAX; del returns 0 or -ENOENT. */

@@ -42,6 +42,10 @@ struct sale {
 	_Atomic uint64_t black_buyer_n;
 	/* sale_set_paused: same line, same writer (the control plane). */
 	_Atomic uint32_t paused;
+	/* The rate limits in force (sale_set_limit), each rule packed in one
+	 * word (sale_rule_pack) so a worker reads a whole rule, old or new,
+	 * never half of each. Same line, same writer. */
+	_Atomic uint64_t rule[SALE_RULE_N];
 
 	/* Campaigns: a slot is written, then published by a release store of
 	 * n_campaigns; workers acquire-load it before scanning. */

@@ -64,6 +64,7 @@ stock_pool_init(struct stock_pool *pool, uint64_t total, unsigned n_cores,
 	atomic_init(&pool->ret_end, 0);
 	atomic_init(&pool->returned, 0);
 	atomic_init(&pool->granted, 0);
+	atomic_init(&pool->reclaimed, 0);
 	atomic_init(&pool->upstream, 0);
 	for (unsigned i = 0; i < STOCK_MAX_CORES; i++) {
 		struct stock_share *s = &pool->share[i];
@@ -217,6 +218,28 @@ stock_granted(const struct stock_pool *pool)
 {
 	return atomic_load_explicit(&((struct stock_pool *)pool)->granted,
 				    memory_order_relaxed);
+}
+
+uint64_t
+stock_reclaim(struct stock_pool *pool)
+{
+	uint64_t taken = atomic_exchange(&pool->remaining, 0);
+
+	for (unsigned i = 0; i < pool->n_cores; i++) {
+		struct stock_share *sh = &pool->share[i];
+		uint64_t w = atomic_load(&sh->units);
+
+		/* A count without the refill flag: the owner only decrements it
+		 * (or a stealer does), so a CAS to 0 takes exactly what is there. */
+		while ((w & STOCK_COUNT_MASK) && !(w & STOCK_REFILLING)) {
+			if (atomic_compare_exchange_weak(&sh->units, &w, 0)) {
+				taken += w;
+				break;
+			}
+		}
+	}
+	atomic_fetch_add_explicit(&pool->reclaimed, taken, memory_order_relaxed);
+	return taken;
 }
 
 uint64_t

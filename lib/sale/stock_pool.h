@@ -100,7 +100,8 @@ struct stock_pool {
 	_Atomic uint64_t ret_begin __attribute__((aligned(STOCK_CACHE_LINE)));
 	_Atomic uint64_t ret_end;
 	_Atomic uint64_t returned; /* units given back, for stock_sold() */
-	_Atomic uint64_t granted;  /* units added by stock_grant(), for stock_sold() */
+	_Atomic uint64_t granted;  /* units added by stock_grant() */
+	_Atomic uint64_t reclaimed;/* units taken back by stock_reclaim() */
 	/* stock_set_upstream(): more stock may come from upstream (Redis, for
 	 * a campaign shared by hosts), so an empty pool is RETRY, not SOLD_OUT.
 	 * Written only by the control plane; read only on the slow path. */
@@ -151,12 +152,22 @@ bool stock_upstream(const struct stock_pool *pool);
 /* Units granted so far: with the initial stock, what this pool ever had. */
 uint64_t stock_granted(const struct stock_pool *pool);
 
+/*
+ * Takes every unit the pool and the shares hold back out of the sale, for
+ * a campaign that no longer sells (closed: its units go back upstream).
+ * Any thread: it takes from the shares as a stealer does, with a CAS, so a
+ * core that still sells a moment longer loses no unit and gains none; a
+ * share in mid-refill is left alone (call again later). Returns the units
+ * taken; when quiet, left + sold == initial + granted - reclaimed.
+ */
+uint64_t stock_reclaim(struct stock_pool *pool);
+
 /* Units not yet sold: pool plus shares. Exact when no call is in flight,
  * otherwise a snapshot that may be off by the units in motion. */
 uint64_t stock_left(const struct stock_pool *pool);
 
 /* Units sold minus units returned. Same exactness as stock_left(); when
- * quiet, stock_left() + stock_sold() == initial stock + stock_granted(). */
+ * quiet, stock_left() + stock_sold() == initial + granted - reclaimed. */
 uint64_t stock_sold(const struct stock_pool *pool);
 
 /* The calling core's counters. */

@@ -10,7 +10,8 @@ $SECKILL_SOCKET), every subcommand in human and --json form:
   campaign close 7 -> 410 closed; open 7 -> 200 again
   campaign create 8 starting in an hour -> 425; campaign open 8 -> 200
   blacklist add ip -> 403 blacklisted_ip; del -> 200; the same for a buyer
-  limits show; limits set -> not_supported (exit 1), rules unchanged
+  limits show; limits set while selling -> the new rule holds at once; a bad
+  burst refused (exit 1)
   stats: the requests and sales made, per core, and drops by reason
   errors: usage (exit 2), duplicate / unknown campaign, too much stock
   (exit 1), no dataplane (exit 3); raw protocol errors (bad JSON, unknown
@@ -274,39 +275,56 @@ def blacklists(sock, dp, tok):
              "adding a listed buyer is harmless")
 
 
+def limits_table(ip_rate, ip_burst, buyer_rate, buyer_burst):
+    return "%-6s %12s %8s\n%-6s %12s %8s\n%-6s %12s %8s\n" % (
+        "LIMIT", "RATE", "BURST", "ip", ip_rate, ip_burst, "buyer", buyer_rate, buyer_burst)
+
+
 def limits(sock, dp, tok):
     S = ("--socket", sock)
-    check_eq(ok("limits", "show", *S), "%-6s %12s %8s\n%-6s %12s %8s\n%-6s %12s %8s\n" % (
-             "LIMIT", "RATE", "BURST", "ip", "50/s", "2", "buyer", "2/s", "5"), "limits show")
+    check_eq(ok("limits", "show", *S), limits_table("50/s", "2", "2/s", "5"), "limits show")
     check_eq(ok_json("limits", "show", *S), {"ok": True, "ip": {"rate": 50, "per": "s",
                                                                  "burst": 2},
                                              "buyer": {"rate": 2, "per": "s", "burst": 5}},
              "limits show --json")
-    fails(["limits", "set", "--ip-rate", "100/s", "--ip-burst", "50", *S], "not_supported",
-          "rate limits cannot change while seckill-dp runs (the workers read them without "
-          "synchronisation); restart it with --ip-rate, --ip-burst, --buyer-rate, "
-          "--buyer-burst")
-    # The rule is still 50/s burst 2: 1 + 2 pass at once, the fourth is 429.
-    a = dp.http("198.18.0.32", [buy(1, tok(b)) for b in range(200, 204)], pipeline=True)
-    check_eq([x["status"] for x in a], [200, 200, 200, 429], "the old limit still holds")
+    # Changed while selling: the new rule holds at the next request.
+    check_eq(ok("limits", "set", "--ip-rate", "100/s", "--ip-burst", "4", *S),
+             limits_table("100/s", "4", "2/s", "5"), "limits set prints the rules in force")
+    a = dp.http("198.18.0.32", [buy(1, tok(b)) for b in range(200, 206)], pipeline=True)
+    check_eq([x["status"] for x in a], [200] * 5 + [429], "the new limit holds: 1 + 4 pass")
+    set_json = ok_json("limits", "set", "--buyer-rate", "0", "--ip-rate", "50/m", *S)
+    check_eq((set_json["ip"], set_json["buyer"]["rate"]),
+             ({"rate": 50, "per": "m", "burst": 4}, 0),
+             "limits set --json: per minute, the burst kept, the buyer limit off")
+    check_eq(ok("limits", "show", *S), limits_table("50/m", "4", "off", "5"),
+             "limits show: the buyer limit is off")
+    fails(["limits", "set", "--ip-burst", "20000", *S], "bad_request",
+          "'ip_burst' must be an integer from 0 to 16777")
+    check_eq(ok("limits", "set", "--ip-rate", "50/s", "--ip-burst", "2", "--buyer-rate", "2/s",
+                *S), limits_table("50/s", "2", "2/s", "5"), "the rules as at start again")
 
 
 def stats(dp, sock, env_sock):
     st = ok_json("stats", "--socket", sock)
     check_eq(len(st["cores"]), 1, "stats: one worker")
     core = st["cores"][0]
-    check_eq(core["sales"], 8, "stats: sales so far")
-    check_eq(core["requests"], 13 + dp.probe_requests, "stats: the 13 buys and the probes")
+    check_eq(core["sales"], 10, "stats: sales so far")
+    check_eq(core["requests"], 15 + dp.probe_requests, "stats: the 15 buys and the probes")
     check_eq((core["drops"]["buy.closed"], core["drops"]["buy.not_open"],
               core["drops"]["buy.blacklisted_ip"], core["drops"]["buy.blacklisted_buyer"],
               core["drops"]["buy.rate_limited_ip"]), (1, 1, 1, 1, 1), "stats: refusals by reason")
-    check_eq(st["journal_depth"] <= 8 and st["paused"], False, "stats: journal, not paused")
+    check_eq(st["journal_depth"] <= 10 and st["paused"], False, "stats: journal, not paused")
+    check_eq((st["orders"], st["kafka"], st["redis"]), ({"confirmed": 0, "rejected": 0}, None, None),
+             "stats: no order decided without Kafka; no Kafka, no Redis")
     out = ok("stats", env={"SECKILL_SOCKET": env_sock})
     lines = out.splitlines()
     check_eq(lines[0].split(), ["CORE", "LCORE", "RX_PPS", "TX_PPS", "REQ/S", "SALES/S",
                                 "REQUESTS", "SALES", "CONNS", "RING"], "stats header")
     row = lines[1].split()
-    check_eq((row[0], row[7]), ("0", "8"), "stats row: core 0, 8 sales")
+    check_eq((row[0], row[7]), ("0", "10"), "stats row: core 0, 10 sales")
+    check("orders confirmed 0, rejected 0" in lines, "stats human: orders line")
+    check("kafka: off (orders stay pending; seckill-dp -- --kafka BROKERS)" in lines,
+          "stats human: Kafka off")
     check("drops and refusals (non-zero):" in lines, "stats lists drops")
     check(any(l.split()[-2:] == ["buy.closed", "1"] for l in lines if l.startswith("  core")),
           "stats human: buy.closed 1")
@@ -347,7 +365,7 @@ def run_ctl(state):
     not_running(sock)
     dp.check_clean_exit()
     # (The exit table lists the --campaign campaigns only, not those made at run time.)
-    check_eq((dp.c("buy.ok"), dp.c("campaign1.sold"), dp.c("ctl.journaled")), (8, 5, 8),
+    check_eq((dp.c("buy.ok"), dp.c("campaign1.sold"), dp.c("ctl.journaled")), (10, 7, 10),
              "exit counters: sales")
 
 

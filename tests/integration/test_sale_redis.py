@@ -19,6 +19,9 @@ seckill:stock:1, seckill:sold:1, seckill:hosts:1).
 - redis_restart: Redis is SIGKILLed mid-sale and restarted on its port.
   Meanwhile the host sells from the units it holds (200, pending), or
   answers 503, never 410; the orders are confirmed once Redis is back.
+- close: `seckillctl campaign close` gives every unsold unit this host holds
+  back to Redis at once and records the state there; `campaign open` takes
+  them again and they are sold, once each.
 - dp_sigkill: seckill-dp is SIGKILLed with orders not yet confirmed; the
   restarted one confirms them, sells what its Redis holding still has, and
   the sale ends with sold = stock everywhere.
@@ -220,7 +223,30 @@ def case_dp_sigkill(d, key, tokens, mock, redis):
     check_eq(redis_state(redis), (0, stock, 0), "Redis: stock 0, sold %d, nothing held" % stock)
 
 
-CASES = {"race": case_race, "two_hosts": case_two_hosts, "redis_restart": case_redis_restart,
+def case_close(d, key, tokens, mock, redis):
+    stock = 300
+    with harness.Dataplane(dp_args=sale_args(d, key, stock, mock, redis)) as dp:
+        check_eq({s for s, _ in buy_retry(dp, tokens[0:50])}, {200}, "50 sold")
+        settled(dp, 50)
+        check(redis_state(redis)[2] > 0, "the host holds a chunk while open")
+        dp.ctl_json("campaign", "close", "--id", "1")
+        harness.wait_for(lambda: redis_state(redis) == (stock - 50, 50, 0), 10,
+                         "closed: every unsold unit given back to Redis")
+        check_eq(redis.cli("HGET", "seckill:campaign:1", "state"), "closed",
+                 "the state is recorded in Redis")
+        check_eq(buy(dp, tokens[50:55]), [(410, "closed")] * 5, "closed: 410 closed")
+        dp.ctl_json("campaign", "open", "--id", "1")
+        check_eq(redis.cli("HGET", "seckill:campaign:1", "state"), "open", "open again in Redis")
+        got = buy_retry(dp, tokens[50:400])
+        check_eq([s for s, _ in got], [200] * (stock - 50) + [410] * 100,
+                 "open again: the units come back from Redis, each sold once")
+        settled(dp, stock)
+    dp.check_clean_exit()
+    check(dp.c("redis.given_back") >= 1, "units were given back")
+    check_eq(redis_state(redis), (0, stock, 0), "Redis: stock 0, sold %d, nothing held" % stock)
+
+
+CASES = {"race": case_race, "close": case_close, "two_hosts": case_two_hosts, "redis_restart": case_redis_restart,
          "dp_sigkill": case_dp_sigkill}
 
 

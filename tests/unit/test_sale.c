@@ -460,6 +460,49 @@ Test(sale, per_buyer_limit_is_429_after_the_409s)
 	sale_destroy(s);
 }
 
+Test(sale, limits_change_while_selling)
+{
+	struct sale_conf cf;
+	struct sale *s;
+	struct sale_core *c;
+	struct sale_out out;
+	struct lim_rule r;
+
+	conf_small(&cf, 1);           /* limits off at start */
+	s = make(&cf);
+	c = sale_core(s, 0);
+	cr_assert_eq(sale_campaign_add(s, 1, 100, 0), 0);
+	for (uint64_t b = 1; b <= 5; b++)
+		cr_assert_eq(buy(c, 1, b, &out), SALE_OK, "no limit yet");
+	cr_assert_eq(lim_rule_set(&r, 1, 1, 1), 0);             /* 1 r/s burst=1 */
+	cr_assert_eq(sale_set_limit(s, SALE_RULE_IP, &r), 0);
+	cr_assert_eq(sale_get_limit(s, SALE_RULE_IP).rate, r.rate);
+	cr_assert_eq(buy(c, 1, 6, &out), SALE_OK, "a new bucket: 1 + burst");
+	cr_assert_eq(buy(c, 1, 7, &out), SALE_OK);
+	cr_assert_eq(buy(c, 1, 8, &out), SALE_LIMIT_IP, "the new rule holds at once");
+	cr_assert(!sale_purchase_held(s, 1, 8), "a limited buyer took nothing");
+	r.rate = 0;
+	cr_assert_eq(sale_set_limit(s, SALE_RULE_IP, &r), 0);
+	cr_assert_eq(buy(c, 1, 8, &out), SALE_OK, "switched off again");
+	cr_assert_eq(left(s, 1), 92);
+	sale_destroy(s);
+}
+
+Test(sale, a_limit_without_a_table_cannot_be_switched_on)
+{
+	struct sale_conf cf;
+	struct sale *s;
+	struct lim_rule r;
+
+	conf_small(&cf, 1);
+	cf.buyer_capacity = 0;
+	s = make(&cf);
+	cr_assert_eq(lim_rule_set(&r, 5, 1, 5), 0);
+	cr_assert_eq(sale_set_limit(s, SALE_RULE_BUYER, &r), -ENOSPC);
+	cr_assert_eq(sale_get_limit(s, SALE_RULE_BUYER).rate, 0, "unchanged");
+	sale_destroy(s);
+}
+
 /* Classic bug: a queue that drops a sold order when full. */
 Test(sale, ring_full_is_503_before_any_stock_moves)
 {

@@ -471,3 +471,21 @@ Test(stock_upstream, two_cores_and_a_granter_sell_exactly_the_grants, .timeout =
 	cr_assert_eq(stock_left(p), 0);
 	free(p);
 }
+
+Test(stock_upstream, reclaim_takes_back_what_pool_and_shares_hold)
+{
+	struct stock_pool *p = pool_new(0, 2, 4);
+	uint64_t back;
+
+	stock_set_upstream(p, true);
+	stock_grant(p, 20);
+	cr_assert_eq(stock_take(p, 0), STOCK_OK);     /* core 0 holds a chunk */
+	cr_assert_eq(stock_take(p, 1), STOCK_OK);     /* so does core 1 */
+	back = stock_reclaim(p);
+	cr_assert_eq(back, 18, "everything not sold: %lu", (unsigned long)back);
+	cr_assert_eq(stock_left(p), 0);
+	cr_assert_eq(stock_take(p, 0), STOCK_RETRY, "nothing left to sell");
+	cr_assert_eq(stock_sold(p) + stock_left(p) + 18, stock_granted(p));
+	cr_assert_eq(stock_reclaim(p), 0, "a second reclaim finds nothing");
+	free(p);
+}
