@@ -59,6 +59,33 @@ static struct rte_tel_data *dp_tel_core(const struct dp_lcore *lc, unsigned i)
 	return d;
 }
 
+/*
+ * The control plane's side, flat: orders_confirmed, orders_rejected, and with
+ * --kafka / --redis every kafka_* and redis_* counter. The control thread
+ * writes those counters with plain stores of aligned words: a reader here
+ * sees each one old or new, as with journal_depth.
+ */
+static void dp_tel_control(struct rte_tel_data *d)
+{
+	const struct dp_ctl *c = dp_tel_ctl;
+	struct sale_ctl_stats o;
+	char key[64];
+
+	if (c->sale == NULL)
+		return;
+	sale_ctl_stats(c->sale, &o);
+	rte_tel_data_add_dict_u64(d, "orders_confirmed", o.confirmed);
+	rte_tel_data_add_dict_u64(d, "orders_rejected", o.rejected);
+	for (unsigned i = 0; c->kafka_on && i < CTL_KAFKA_NSTATS; i++) {
+		snprintf(key, sizeof(key), "kafka_%s", ctl_kafka_stats_names[i]);
+		rte_tel_data_add_dict_u64(d, key, ((const uint64_t *)&c->kafka_st)[i]);
+	}
+	for (unsigned i = 0; c->redis_on && i < DP_REDIS_STATS_N; i++) {
+		snprintf(key, sizeof(key), "redis_%s", dp_redis_stats_names[i]);
+		rte_tel_data_add_dict_u64(d, key, ((const uint64_t *)&c->redis_st)[i]);
+	}
+}
+
 static int dp_tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct dp_lcore *lc;
@@ -70,6 +97,7 @@ static int dp_tel_stats(const char *cmd, const char *params, struct rte_tel_data
 	if (!__atomic_load_n(&dp_tel_live, __ATOMIC_ACQUIRE))
 		return 0;
 	rte_tel_data_add_dict_u64(d, "journal_depth", dp_tel_ctl->journal_depth);
+	dp_tel_control(d);
 	for (unsigned i = 0; i < SALE_MAX_CORES && (lc = dp_lcore_of_core(i)) != NULL; i++) {
 		struct rte_tel_data *c = dp_tel_core(lc, i);
 

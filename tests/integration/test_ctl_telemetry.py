@@ -68,6 +68,10 @@ def run_telemetry(state):
                  (2, 3 + dp.probe_requests, 1, 0, 1), "/seckill/stats core0")
         check(core["rx_pkts"] > 0 and core["tx_pkts"] > 0, "packets counted")
         check_eq(sorted(k for k in st if k.startswith("core")), ["core0"], "one worker")
+        check_eq((st["orders_confirmed"], st["orders_rejected"]), (0, 0),
+                 "/seckill/stats: no order decided without Kafka")
+        check(not any(k.startswith(("kafka_", "redis_")) for k in st),
+              "no kafka_ or redis_ counters without --kafka and --redis")
         camps = telemetry(path, "/seckill/campaigns")["/seckill/campaigns"]
         check_eq({k: {f: v for f, v in c.items() if f != "starts_at"} for k, c in camps.items()},
                  {"1": {"phase": "open", "stock": 10, "left": 8, "sold": 2}},
