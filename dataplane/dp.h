@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <rte_common.h>
 #include <rte_lcore.h>
@@ -153,6 +154,16 @@ struct dp_ctl {
 };
 
 extern struct dp_lcore *dp_lcores[RTE_MAX_LCORE];
+
+/* The control thread's clock: CLOCK_MONOTONIC in microseconds (workers use
+ * the TSC instead, dp_worker.c). */
+static inline uint64_t dp_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 /* Set by the signal handler, polled by every loop; relaxed is enough since a
  * late read only costs one more iteration. */
 extern volatile int dp_quit;

@@ -44,14 +44,6 @@ const char *const dp_ctl_stats_names[] = { DP_CTL_STATS(STATS_NAME) };
 #define DP_NS_PER_US 1000
 #define DP_US_PER_S 1000000
 
-static uint64_t dp_ctl_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * DP_US_PER_S + (uint64_t)ts.tv_nsec / DP_NS_PER_US;
-}
-
 /* Records the journal can still take. */
 static uint64_t dp_ctl_room(const struct dp_ctl *c)
 {
@@ -111,13 +103,13 @@ static uint64_t dp_ctl_drain_ring(struct dp_ctl *c, unsigned i)
 
 static void dp_ctl_sync(struct dp_ctl *c)
 {
-	uint64_t t0 = dp_ctl_now_us(), us;
+	uint64_t t0 = dp_mono_us(), us;
 
 	if (ord_journal_sync(c->journal) < 0) {
 		dp_ctl_broken(c);
 		return;
 	}
-	us = dp_ctl_now_us() - t0;
+	us = dp_mono_us() - t0;
 	c->sync_us_max = RTE_MAX(c->sync_us_max, us);
 	c->st.syncs++;
 }
@@ -170,14 +162,14 @@ void dp_ctl_loop(struct dp_ctl *c, const struct dp_conf *conf)
 	const uint64_t poll_us = c->sale ? DP_CTL_POLL_US : DP_CTL_IDLE_POLL_US;
 	const struct timespec step = { 0, (long)(poll_us * DP_NS_PER_US) };
 	const uint64_t every_us = (uint64_t)conf->stats_interval_s * DP_US_PER_S;
-	uint64_t start = dp_ctl_now_us(), next = start + every_us, now;
+	uint64_t start = dp_mono_us(), next = start + every_us, now;
 
 	while (!__atomic_load_n(&dp_quit, __ATOMIC_RELAXED)) {
 		if (c->sale)
 			dp_ctl_pass(c);
 		dp_ctlsock_poll(c->sock);
 		nanosleep(&step, NULL);
-		now = dp_ctl_now_us();
+		now = dp_mono_us();
 		if (every_us != 0 && now >= next) {
 			dp_stats_summary(stdout, (now - start) / DP_US_PER_S, c);
 			next += every_us;

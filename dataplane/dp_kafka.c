@@ -34,14 +34,6 @@
 #define DP_KAFKA_FLUSH_MS 5000
 #define DP_KAFKA_FLUSH_STEP_MS 10
 
-static uint64_t dp_kafka_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ctl_kafka's on_confirmed: the order is in Kafka (replicated, acks=all). */
 static void dp_kafka_confirmed(void *arg, const struct ord_record *rec)
 {
@@ -100,7 +92,7 @@ int dp_kafka_poll(struct dp_ctl *c)
 
 	if (c->kafka == NULL)
 		return 0;
-	rc = ctl_kafka_poll(c->kafka, dp_kafka_now_ms());
+	rc = ctl_kafka_poll(c->kafka, dp_mono_us() / 1000);
 	ctl_kafka_stats(c->kafka, &now);
 	dp_kafka_log(c, &now);
 	c->kafka_st = now;
@@ -109,7 +101,7 @@ int dp_kafka_poll(struct dp_ctl *c)
 
 void dp_kafka_close(struct dp_ctl *c)
 {
-	uint64_t deadline = dp_kafka_now_ms() + DP_KAFKA_FLUSH_MS;
+	uint64_t deadline = dp_mono_us() / 1000 + DP_KAFKA_FLUSH_MS;
 	const struct timespec step = { 0, DP_KAFKA_FLUSH_STEP_MS * 1000000L };
 
 	if (c->kafka == NULL)
@@ -117,7 +109,7 @@ void dp_kafka_close(struct dp_ctl *c)
 	/* Until every journaled order is acked (delivered), or the deadline;
 	 * each round is a pass for the Redis confirms in front of Kafka. */
 	while (dp_redis_new_pass(c), dp_kafka_poll(c) == 0 &&
-	       ord_journal_depth(c->journal) != 0 && dp_kafka_now_ms() < deadline)
+	       ord_journal_depth(c->journal) != 0 && dp_mono_us() / 1000 < deadline)
 		nanosleep(&step, NULL);
 	ctl_kafka_destroy(c->kafka, 0);
 	c->kafka = NULL;

@@ -85,14 +85,6 @@ struct dp_redis {
 	bool down;                       /* logged as down until a command succeeds */
 };
 
-static uint64_t dp_redis_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static struct dp_redis_camp *dp_redis_camp(struct dp_redis *d, uint32_t id)
 {
 	for (unsigned i = 0; i < d->n; i++)
@@ -501,7 +493,7 @@ void dp_redis_poll(struct dp_ctl *c)
 	if (c->redis == NULL)
 		return;
 	dp_redis_new_pass(c);
-	now = dp_redis_now_ms();
+	now = dp_mono_us() / 1000;
 	for (unsigned i = 0; i < c->redis->n; i++) {
 		struct dp_redis_camp *rc = &c->redis->camp[i];
 		struct sale_campaign_view v;

@@ -357,6 +357,18 @@ def sale_key(dirname):
     return path
 
 
+def tokens_file(dirname, key, n):
+    """Tokens for buyers 1..n (seckillctl token mint --count), one a line, in
+    dirname/tokens, readable by the race clients in the namespace; its path."""
+    path = os.path.join(dirname, "tokens")
+    with open(path, "w") as f:
+        f.write(seckillctl("token", "mint", "--key-file", key, "--buyer", "1",
+                           "--count", str(n), "--ttl", "600"))
+    os.chmod(dirname, 0o755)
+    os.chmod(path, 0o644)
+    return path
+
+
 def journal_dump(journal_dir, acked=None):
     """[(seq, order_id, campaign, buyer, qty)] from seckill-journal, checking its count line;
     with a list as acked, appends the ack watermark (records delivered to Kafka) to it."""

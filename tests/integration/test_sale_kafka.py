@@ -47,12 +47,7 @@ def test():
 
 def run(state, mock):
     key = harness.sale_key(state)
-    tokfile = os.path.join(state, "tokens")
-    with open(tokfile, "w") as f:
-        f.write(harness.seckillctl("token", "mint", "--key-file", key, "--buyer", "1",
-                                   "--count", str(BUYERS), "--ttl", "600"))
-    os.chmod(state, 0o755)
-    os.chmod(tokfile, 0o644)
+    tokfile = harness.tokens_file(state, key, BUYERS)
     args = ["--campaign", "1:%d" % STOCK, "--token-key", key, "--state-dir", state,
             "--ip-rate", "100000/s", "--ip-burst", "10000", "--kafka", mock.bootstrap]
     with harness.Dataplane(dp_args=args, workers=2) as dp:

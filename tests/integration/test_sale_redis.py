@@ -91,12 +91,7 @@ def kafka_buyers(mock):
 
 def case_race(d, key, tokens, mock, redis):
     buyers, stock = 20000, 1000
-    tokfile = os.path.join(d, "tokens")
-    with open(tokfile, "w") as f:
-        f.write(harness.seckillctl("token", "mint", "--key-file", key, "--buyer", "1",
-                                   "--count", str(buyers), "--ttl", "600"))
-    os.chmod(d, 0o755)
-    os.chmod(tokfile, 0o644)
+    tokfile = harness.tokens_file(d, key, buyers)
     # The race client retries a 503 at once, unlike a buyer honouring
     # Retry-After: the per-buyer limit would then answer 429 (it has its own test).
     args = sale_args(d, key, stock, mock, redis) + ["--buyer-rate", "100000/s",
