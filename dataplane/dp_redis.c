@@ -365,10 +365,12 @@ int dp_redis_restore_begin(struct dp_ctl *c, char *err, size_t errlen)
 
 int dp_redis_restore_check(struct dp_ctl *c, uint64_t seq, const struct ord_record *rec)
 {
-	if (c->redis == NULL || rec->qty == 0)
-		return rec->qty == 0 ? DP_REDIS_RESTORE_SKIP : DP_REDIS_RESTORE_KEEP;
+	if (rec->qty == 0)
+		return DP_REDIS_RESTORE_SKIP;         /* a tombstone */
+	if (c->redis == NULL)
+		return DP_REDIS_RESTORE_KEEP;
 	if (dp_redis_is_dead(c->redis, rec->id))
-		return DP_REDIS_RESTORE_SKIP;
+		return DP_REDIS_RESTORE_SKIP;         /* rejected as a duplicate */
 	/* Below the watermark: confirmed before it went to Kafka. */
 	if (!dp_redis_has(c, rec->campaign) || seq <= ord_journal_acked_seq(c->journal))
 		return DP_REDIS_RESTORE_KEEP;
