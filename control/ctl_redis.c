@@ -340,48 +340,141 @@ int ctl_redis_give_back(struct ctl_redis *r, uint32_t id, uint64_t n, uint64_t *
 	return rc;
 }
 
-int ctl_redis_confirm(struct ctl_redis *r, uint32_t id, uint64_t buyer, const char *order_id,
-		      bool *replayed)
-{
+/* The confirm script's keys and args for one order, in `k`. */
+struct confirm_args {
 	char claim[CTL_REDIS_KEY_CAP], sold[CTL_REDIS_KEY_CAP], hosts[CTL_REDIS_KEY_CAP];
 	char ttl[16];
-	const char *argv[6] = { claim, sold, hosts, order_id, r->host, ttl };
-	redisReply *rep;
-	int rc;
+	const char *argv[6];
+};
 
-	if (replayed)
-		*replayed = false;
-	if (order_id == NULL || order_id[0] == '\0' || strlen(order_id) > CTL_REDIS_ORDER_MAX) {
+static int confirm_args(struct ctl_redis *r, const struct ctl_redis_confirm_req *q,
+			struct confirm_args *k)
+{
+	if (q->order_id == NULL || q->order_id[0] == '\0' ||
+	    strlen(q->order_id) > CTL_REDIS_ORDER_MAX) {
 		set_err(r, "confirm: order id must be 1..%d characters", CTL_REDIS_ORDER_MAX);
 		return CTL_REDIS_INVAL;
 	}
-	KEY(claim, "buyer:%" PRIu32 ":%" PRIu64, id, buyer);
-	KEY(sold, "sold:%" PRIu32, id);
-	KEY(hosts, "hosts:%" PRIu32, id);
-	snprintf(ttl, sizeof(ttl), "%" PRIu32, r->claim_ttl_s);
-	rc = run_script(r, S_CONFIRM, 3, 6, argv, &rep);
-	if (rc != CTL_REDIS_OK)
-		return rc;
+	KEY(k->claim, "buyer:%" PRIu32 ":%" PRIu64, q->campaign, q->buyer);
+	KEY(k->sold, "sold:%" PRIu32, q->campaign);
+	KEY(k->hosts, "hosts:%" PRIu32, q->campaign);
+	snprintf(k->ttl, sizeof(k->ttl), "%" PRIu32, r->claim_ttl_s);
+	k->argv[0] = k->claim;
+	k->argv[1] = k->sold;
+	k->argv[2] = k->hosts;
+	k->argv[3] = q->order_id;
+	k->argv[4] = r->host;
+	k->argv[5] = k->ttl;
+	return CTL_REDIS_OK;
+}
+
+/* The confirm script's answer: ok, replay, duplicate; frees rep. */
+static int confirm_reply(struct ctl_redis *r, const struct ctl_redis_confirm_req *q,
+			 redisReply *rep, bool *replayed)
+{
+	int rc = CTL_REDIS_ERR;
+
 	if (rep->type != REDIS_REPLY_STATUS && rep->type != REDIS_REPLY_STRING) {
 		rc = CTL_REDIS_ERR;
 	} else if (strcmp(rep->str, "ok") == 0) {
 		rc = CTL_REDIS_OK;
 	} else if (strcmp(rep->str, "replay") == 0) {
 		rc = CTL_REDIS_OK;
-		if (replayed)
-			*replayed = true;
+		*replayed = true;
 	} else if (strcmp(rep->str, "duplicate") == 0) {
 		set_err(r, "buyer %" PRIu64 " already bought in campaign %" PRIu32
-			" with another order; reject order %s and return its unit", buyer, id,
-			order_id);
+			" with another order; reject order %s and return its unit", q->buyer,
+			q->campaign, q->order_id);
 		rc = CTL_REDIS_DUPLICATE;
-	} else {
-		rc = CTL_REDIS_ERR;
 	}
 	if (rc == CTL_REDIS_ERR)
 		set_err(r, "redis %s:%d: confirm: unexpected reply", r->ip, r->port);
 	freeReplyObject(rep);
 	return rc;
+}
+
+int ctl_redis_confirm(struct ctl_redis *r, uint32_t id, uint64_t buyer, const char *order_id,
+		      bool *replayed)
+{
+	struct ctl_redis_confirm_req q = { .campaign = id, .buyer = buyer, .order_id = order_id };
+	struct confirm_args k;
+	redisReply *rep;
+	bool rp = false;
+	int rc;
+
+	if (replayed)
+		*replayed = false;
+	if ((rc = confirm_args(r, &q, &k)) != CTL_REDIS_OK)
+		return rc;
+	rc = run_script(r, S_CONFIRM, 3, 6, k.argv, &rep);
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	rc = confirm_reply(r, &q, rep, &rp);
+	if (replayed)
+		*replayed = rp;
+	return rc;
+}
+
+/*
+ * n confirms in one round trip: every EVALSHA is written, then every reply
+ * read (hiredis pipelining). Each script still runs alone in Redis, in this
+ * order. A reply lost with the connection leaves that confirm and those
+ * after it CTL_REDIS_DOWN (each may or may not have run: confirm is
+ * idempotent per order id, so the caller simply asks again). Redis having
+ * forgotten the script (NOSCRIPT: it restarted) is answered one by one.
+ */
+int ctl_redis_confirm_many(struct ctl_redis *r, size_t n, const struct ctl_redis_confirm_req *q,
+			   struct ctl_redis_confirm_res *res)
+{
+	struct confirm_args k;
+	const char *cmd[9];
+	size_t sent = 0;
+	int rc = conn_ensure(r);
+
+	for (size_t i = 0; i < n; i++)
+		res[i] = (struct ctl_redis_confirm_res){ .rc = CTL_REDIS_DOWN };
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	cmd[0] = "EVALSHA";
+	cmd[1] = r->sha[S_CONFIRM];
+	cmd[2] = "3";
+	for (; sent < n; sent++) {
+		if ((res[sent].rc = confirm_args(r, &q[sent], &k)) != CTL_REDIS_OK)
+			continue;   /* never sent: its reply is not awaited */
+		memcpy(&cmd[3], k.argv, sizeof(k.argv));
+		if (redisAppendCommandArgv(r->c, 9, cmd, NULL) != REDIS_OK)
+			return conn_drop(r, "confirm (pipelined)");
+	}
+	for (size_t i = 0; i < n; i++) {
+		redisReply *rep = NULL;
+
+		if (res[i].rc == CTL_REDIS_INVAL)
+			continue;
+		if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || rep == NULL) {
+			for (size_t j = i; j < n; j++)
+				if (res[j].rc != CTL_REDIS_INVAL)
+					res[j].rc = CTL_REDIS_DOWN;
+			return conn_drop(r, "confirm (pipelined)");
+		}
+		if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+			freeReplyObject(rep);
+			res[i].needs_retry = true;
+			continue;
+		}
+		if (rep->type == REDIS_REPLY_ERROR) {
+			res[i].rc = script_error(r, S_CONFIRM, rep->str);
+			freeReplyObject(rep);
+			continue;
+		}
+		res[i].rc = confirm_reply(r, &q[i], rep, &res[i].replayed);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (res[i].needs_retry) {
+			res[i].needs_retry = false;
+			res[i].rc = ctl_redis_confirm(r, q[i].campaign, q[i].buyer, q[i].order_id,
+						      &res[i].replayed);
+		}
+	return CTL_REDIS_OK;
 }
 
 /* A plain command through the same drop-on-failure path. */

@@ -148,6 +148,27 @@ int ctl_redis_give_back(struct ctl_redis *r, uint32_t id, uint64_t n, uint64_t *
 int ctl_redis_confirm(struct ctl_redis *r, uint32_t id, uint64_t buyer, const char *order_id,
 		      bool *replayed);
 
+/* One order for ctl_redis_confirm_many, and its outcome. */
+struct ctl_redis_confirm_req {
+	uint32_t campaign;
+	uint64_t buyer;
+	const char *order_id;
+};
+struct ctl_redis_confirm_res {
+	int rc;             /* as ctl_redis_confirm: OK, DUPLICATE, DOWN, ERR, INVAL */
+	bool replayed;
+	bool needs_retry;   /* internal */
+};
+
+/*
+ * n confirms, pipelined: one round trip for all of them, each with the
+ * result ctl_redis_confirm would give, in res[i]. Returns CTL_REDIS_OK when
+ * every reply was read, or CTL_REDIS_DOWN (the results say which confirms
+ * are still to be asked again).
+ */
+int ctl_redis_confirm_many(struct ctl_redis *r, size_t n, const struct ctl_redis_confirm_req *q,
+			   struct ctl_redis_confirm_res *res);
+
 /* Reads the campaign for a host that starts: hash + stock + sold. */
 int ctl_redis_preheat(struct ctl_redis *r, uint32_t id, struct ctl_redis_campaign *c);
 

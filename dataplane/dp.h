@@ -114,9 +114,10 @@ extern const char *const dp_ctl_stats_names[];
 	X(units_taken)      /* units moved from Redis to this host */ \
 	X(confirms)         /* orders confirmed (buyer claimed, sold + 1) */ \
 	X(confirm_replays)  /* of them, confirmed before (a replay) */ \
+	X(confirm_batches)  /* pipelined round trips that carried them */ \
 	X(duplicates)       /* orders rejected: the buyer bought on another host */ \
 	X(confirm_failures) /* confirms Redis could not answer (down, error) */ \
-	X(confirm_waits)    /* passes an order waited: Redis down, or the pass's confirms used up */ \
+	X(confirm_waits)    /* times Kafka's next order waited for its confirm */ \
 	X(down)             /* times Redis became unreachable */ \
 	X(given_back)       /* unsold units given back (campaign closed, or stop) */
 struct dp_redis_stats { DP_REDIS_STATS(STATS_FIELD) };
@@ -205,7 +206,7 @@ int dp_redis_restore_check(struct dp_ctl *ctl, uint64_t seq, const struct ord_re
 int dp_redis_restore_end(struct dp_ctl *ctl, char *err, size_t errlen);
 int dp_redis_before_produce(void *arg, uint64_t seq, const struct ord_record *rec);
 void dp_redis_poll(struct dp_ctl *ctl);
-void dp_redis_new_pass(struct dp_ctl *ctl);
+void dp_redis_confirm_ahead(struct dp_ctl *ctl);
 int dp_redis_set_state(struct dp_ctl *ctl, uint32_t id, enum sale_state st);
 void dp_redis_close(struct dp_ctl *ctl);
 

@@ -108,7 +108,7 @@ void dp_kafka_close(struct dp_ctl *c)
 		return;
 	/* Until every journaled order is acked (delivered), or the deadline;
 	 * each round is a pass for the Redis confirms in front of Kafka. */
-	while (dp_redis_new_pass(c), dp_kafka_poll(c) == 0 &&
+	while (dp_redis_confirm_ahead(c), dp_kafka_poll(c) == 0 &&
 	       ord_journal_depth(c->journal) != 0 && dp_mono_us() / 1000 < deadline)
 		nanosleep(&step, NULL);
 	ctl_kafka_destroy(c->kafka, 0);

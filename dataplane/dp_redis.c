@@ -12,10 +12,12 @@
  * cores sell out locally as with a single host. Units another host gives
  * back are seen by a take tried every DP_REDIS_EMPTY_RETRY_MS.
  *
- * One purchase per buyer across hosts: before an order goes to Kafka
- * (ctl_kafka's before_produce, on this same thread) the buyer is claimed in
- * Redis with the confirm script (SET NX, sold + 1, this host's holding - 1,
- * in one step; a replay of the same order is recognised). A buyer who
+ * One purchase per buyer across hosts: before an order goes to Kafka the
+ * buyer is claimed in Redis with the confirm script (SET NX, sold + 1, this
+ * host's holding - 1, in one step; a replay of the same order is
+ * recognised). Each pass sends the journal's next durable orders in one
+ * pipelined batch (dp_redis_confirm_ahead); ctl_kafka's before_produce, on
+ * this same thread, lets an order go only once the batches have passed it. A buyer who
  * bought on another host makes the order `rejected` (reason duplicate): the
  * unit goes back into the local pool and the buyer's local claim is
  * released, the order never reaches Kafka, and a tombstone (the order's
@@ -53,9 +55,9 @@
  * chunk rule hands out ever smaller chunks, and one a pass (1 ms) would
  * leave the cores answering 503 while the last units trickle in. */
 #define DP_REDIS_TAKES_PER_PASS 8
-/* Confirms one pass may make (one round trip each): beyond it the orders
- * wait for the next pass, so a burst of confirms never starves the refills. */
-#define DP_REDIS_CONFIRMS_PER_PASS 64
+/* Confirms sent in one pipelined round trip; a pass sends one batch, so a
+ * burst of orders never starves the refills that come first in the pass. */
+#define DP_REDIS_BATCH 256
 /* Redis said empty: look again this often (another host may give back). */
 #define DP_REDIS_EMPTY_RETRY_MS 100
 /* How often the number of hosts sharing a campaign is read (the chunk rule's n). */
@@ -81,7 +83,13 @@ struct dp_redis {
 	 * Sorted; duplicates are rare, so a small array serves. */
 	struct ord_id *dead;
 	size_t n_dead, cap_dead;
-	unsigned confirm_budget;         /* left in this pass (dp_redis_poll refills it) */
+	/* Every journal seq <= ahead is decided in Redis: confirmed, rejected
+	 * (dead), or not a Redis order. Only what it passes goes to Kafka. */
+	uint64_t ahead;
+	unsigned nb;                     /* the batch being gathered */
+	uint64_t last_seen;
+	uint64_t batch_seq[DP_REDIS_BATCH];
+	struct ord_record batch[DP_REDIS_BATCH];
 	bool down;                       /* logged as down until a command succeeds */
 };
 
@@ -322,25 +330,86 @@ int dp_redis_before_produce(void *arg, uint64_t seq, const struct ord_record *re
 {
 	struct dp_ctl *c = arg;
 
-	(void)seq;
 	if (rec->qty == 0 || dp_redis_is_dead(c->redis, rec->id))
 		return CTL_KAFKA_SKIP;        /* a tombstone, or what it buried */
-	if (!dp_redis_has(c, rec->campaign))
-		return CTL_KAFKA_PRODUCE;
-	if (c->redis->confirm_budget == 0) {
-		c->redis_st.confirm_waits++;
-		return CTL_KAFKA_WAIT;
+	if (!dp_redis_has(c, rec->campaign) || seq <= c->redis->ahead)
+		return CTL_KAFKA_PRODUCE;     /* not Redis's, or confirmed there */
+	c->redis_st.confirm_waits++;
+	return CTL_KAFKA_WAIT;                /* dp_redis_confirm_ahead gets to it */
+}
+
+/* ---- confirming ahead of Kafka, in batches ------------------------------------ */
+
+/* ord_journal_replay_from callback: gathers the next orders Redis must decide. */
+static int dp_redis_gather(void *arg, uint64_t seq, const struct ord_record *rec)
+{
+	struct dp_ctl *c = arg;
+	struct dp_redis *d = c->redis;
+
+	if (seq > ord_journal_synced_seq(c->journal) || d->nb == DP_REDIS_BATCH)
+		return 1;                     /* stop: only durable orders, one batch */
+	d->last_seen = seq;
+	if (rec->qty != 0 && !dp_redis_is_dead(d, rec->id) && dp_redis_has(c, rec->campaign)) {
+		d->batch_seq[d->nb] = seq;
+		d->batch[d->nb++] = *rec;
 	}
-	c->redis->confirm_budget--;
-	switch (dp_redis_confirm(c, rec)) {
-	case CTL_REDIS_OK:
-		return CTL_KAFKA_PRODUCE;
-	case CTL_REDIS_DUPLICATE:
-		return CTL_KAFKA_SKIP;
-	default:
-		c->redis_st.confirm_waits++;
-		return CTL_KAFKA_WAIT;
+	return 0;
+}
+
+/* The batch's answers, in order: ahead moves up to the first undecided. */
+static void dp_redis_decide(struct dp_ctl *c, const struct ctl_redis_confirm_res *res)
+{
+	struct dp_redis *d = c->redis;
+
+	for (unsigned i = 0; i < d->nb; i++) {
+		int rc = res[i].rc;
+
+		if (rc == CTL_REDIS_DUPLICATE && dp_redis_duplicate(c, &d->batch[i]) < 0)
+			rc = CTL_REDIS_ERR;
+		if (rc == CTL_REDIS_OK) {
+			c->redis_st.confirms++;
+			c->redis_st.confirm_replays += res[i].replayed;
+		} else if (rc != CTL_REDIS_DUPLICATE) {
+			char oid[ORD_ID_STR_CAP];
+
+			c->redis_st.confirm_failures++;
+			ord_id_format(d->batch[i].id, oid, sizeof(oid));
+			if (rc != CTL_REDIS_DOWN)
+				fprintf(stderr, "seckill-dp: redis: cannot confirm order %s: %s; trying "
+					"again\n", oid, ctl_redis_error(d->r));
+			d->ahead = d->batch_seq[i] - 1;
+			return;
+		}
 	}
+	d->ahead = d->last_seen;
+}
+
+void dp_redis_confirm_ahead(struct dp_ctl *c)
+{
+	struct dp_redis *d = c->redis;
+	struct ctl_redis_confirm_req q[DP_REDIS_BATCH];
+	struct ctl_redis_confirm_res res[DP_REDIS_BATCH];
+	char oid[DP_REDIS_BATCH][ORD_ID_STR_CAP];
+
+	if (d == NULL || d->ahead >= ord_journal_synced_seq(c->journal))
+		return;
+	d->nb = 0;
+	d->last_seen = d->ahead;
+	if (ord_journal_replay_from(c->journal, d->ahead + 1, dp_redis_gather, c) < 0) {
+		fprintf(stderr, "seckill-dp: redis: cannot read orders back from the journal: %s\n",
+			ord_journal_error(c->journal));
+		return;
+	}
+	for (unsigned i = 0; i < d->nb; i++) {
+		ord_id_format(d->batch[i].id, oid[i], sizeof(oid[i]));
+		q[i] = (struct ctl_redis_confirm_req){ .campaign = d->batch[i].campaign,
+						       .buyer = d->batch[i].buyer, .order_id = oid[i] };
+	}
+	if (d->nb != 0) {
+		dp_redis_health(c, ctl_redis_confirm_many(d->r, d->nb, q, res));
+		c->redis_st.confirm_batches++;
+	}
+	dp_redis_decide(c, res);
 }
 
 /* ---- restart ------------------------------------------------------------------ */
@@ -403,6 +472,8 @@ int dp_redis_restore_end(struct dp_ctl *c, char *err, size_t errlen)
 		}
 		d->camp[i].n_hosts = st.n_hosts ? st.n_hosts : 1;
 	}
+	if (d != NULL)
+		d->ahead = ord_journal_last_seq(c->journal);   /* all decided above */
 	return 0;
 }
 
@@ -482,19 +553,12 @@ int dp_redis_set_state(struct dp_ctl *c, uint32_t id, enum sale_state st)
 	return rc == CTL_REDIS_OK ? 0 : -1;
 }
 
-void dp_redis_new_pass(struct dp_ctl *c)
-{
-	if (c->redis != NULL)
-		c->redis->confirm_budget = DP_REDIS_CONFIRMS_PER_PASS;
-}
-
 void dp_redis_poll(struct dp_ctl *c)
 {
 	uint64_t now;
 
 	if (c->redis == NULL)
 		return;
-	dp_redis_new_pass(c);
 	now = dp_mono_us() / 1000;
 	for (unsigned i = 0; i < c->redis->n; i++) {
 		struct dp_redis_camp *rc = &c->redis->camp[i];
@@ -508,6 +572,7 @@ void dp_redis_poll(struct dp_ctl *c)
 			if (!dp_redis_take(c, rc, now))
 				break;
 	}
+	dp_redis_confirm_ahead(c);
 }
 
 /* ---- stop ---------------------------------------------------------------------- */

@@ -356,6 +356,38 @@ Test(redis, confirm_once_per_buyer_across_hosts)
 	ctl_redis_close(b);
 }
 
+Test(redis, confirm_many_pipelined_gives_each_order_its_own_answer)
+{
+	struct ctl_redis *a = host("a");
+	struct ctl_redis_confirm_req q[6] = {
+		{ 9, 1, "o1" }, { 9, 2, "o2" }, { 9, 1, "o3" },   /* buyer 1 twice */
+		{ 9, 3, "" },                                     /* a bad order id */
+		{ 9, 2, "o2" },                                   /* a replay */
+		{ 9, 4, "o4" },
+	};
+	struct ctl_redis_confirm_res res[6];
+	uint64_t got;
+
+	cr_assert_eq(ctl_redis_campaign_create(a, 9, 10, 0, false), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_take(a, 9, 1, 64, &got), CTL_REDIS_OK);
+	cr_assert_eq(got, 5);
+	cr_assert_eq(ctl_redis_confirm_many(a, 6, q, res), CTL_REDIS_OK, "%s", ctl_redis_error(a));
+	cr_assert_eq(res[0].rc, CTL_REDIS_OK);
+	cr_assert_eq(res[1].rc, CTL_REDIS_OK);
+	cr_assert_eq(res[2].rc, CTL_REDIS_DUPLICATE, "in order: o1 claimed buyer 1 first");
+	cr_assert_eq(res[3].rc, CTL_REDIS_INVAL);
+	cr_assert(res[4].rc == CTL_REDIS_OK && res[4].replayed, "o2 again: a replay");
+	cr_assert(res[5].rc == CTL_REDIS_OK && !res[5].replayed);
+	cr_assert_eq(raw_int("GET seckill:sold:9"), 3, "three orders counted once each");
+	cr_assert_eq(raw_int("HGET seckill:hosts:9 a"), 2);
+	assert_invariant(a, 9);
+	/* Redis forgot its scripts (a restart): answered one by one, the same. */
+	cr_assert_eq(raw_int("SCRIPT FLUSH"), 0);
+	cr_assert_eq(ctl_redis_confirm_many(a, 1, &q[5], res), CTL_REDIS_OK);
+	cr_assert(res[0].rc == CTL_REDIS_OK && res[0].replayed, "%d", res[0].rc);
+	ctl_redis_close(a);
+}
+
 Test(redis, confirm_without_a_held_unit_claims_nothing)
 {
 	struct ctl_redis *a = host("a");
