@@ -239,8 +239,6 @@ int dp_sale_create(const struct dp_conf *conf, struct dp_ctl *ctl, unsigned work
 /* After dp_ctl_finish and the final counters. */
 void dp_sale_close(struct dp_ctl *ctl)
 {
-	dp_kafka_close(ctl);
-	dp_redis_close(ctl);
 	if (ctl->journal != NULL)
 		ord_journal_close(ctl->journal);
 	ctl->journal = NULL;

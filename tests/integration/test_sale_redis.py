@@ -241,8 +241,8 @@ def case_close(d, key, tokens, mock, redis):
     check_eq(redis_state(redis), (0, stock, 0), "Redis: stock 0, sold %d, nothing held" % stock)
 
 
-CASES = {"race": case_race, "close": case_close, "two_hosts": case_two_hosts, "redis_restart": case_redis_restart,
-         "dp_sigkill": case_dp_sigkill}
+CASES = {"race": case_race, "close": case_close, "two_hosts": case_two_hosts,
+         "redis_restart": case_redis_restart, "dp_sigkill": case_dp_sigkill}
 
 
 def test():
