@@ -229,8 +229,8 @@ static bool dp_need_sale(struct dp_req *r)
 {
 	if (r->st->ctl->sale != NULL)
 		return true;
-	dp_err(r, "no_sale", "seckill-dp runs without a sale (start it with --campaign "
-	       "and --token-key)");
+	dp_err(r, "no_sale", "seckill-dp runs without a sale (start it with --token-key and "
+	       "--campaign, or --max-stock for campaigns made here)");
 	return false;
 }
 

@@ -190,7 +190,30 @@ def no_sale(state):
         check_eq((st["sale"], len(st["cores"]), st["cores"][0]["requests"]),
                  (False, 1, dp.probe_requests), "stats without a sale")
         fails(["campaign", "list", "--socket", sock], "no_sale",
-              "seckill-dp runs without a sale (start it with --campaign and --token-key)")
+              "seckill-dp runs without a sale (start it with --token-key and --campaign, "
+              "or --max-stock for campaigns made here)")
+    dp.check_clean_exit()
+
+
+def runtime_only_sale(state):
+    """--token-key and --max-stock, no --campaign: a sale whose campaigns all
+    come from seckillctl."""
+    key = harness.sale_key(state)
+    sock = os.path.join(state, "rt.sock")
+    args = ["--token-key", key, "--max-stock", "3", "--state-dir", os.path.join(state, "rt"),
+            "--ctl-socket", sock]
+    with harness.Dataplane(dp_args=args, workers=1) as dp:
+        check_eq(ok_json("campaign", "list", "--socket", sock)["campaigns"], [],
+                 "a sale with no campaign yet")
+        ok("campaign", "create", "--id", "3", "--stock", "3", "--socket", sock)
+        toks = [harness.seckillctl("token", "mint", "--key-file", key, "--buyer",
+                                   str(b)).strip() for b in (1, 2, 3, 4)]
+        a = dp.http("198.18.0.2", [buy(3, t) for t in toks], pipeline=True)
+        check_eq([x["status"] for x in a], [200, 200, 200, 410],
+                 "campaign 3 made with seckillctl sells its 3 units, then 410")
+        fails(["campaign", "create", "--id", "4", "--stock", "1", "--socket", sock], "no_room",
+              "no room for 1 more units or another campaign (at most 64 campaigns, 3 units "
+              "in all: seckill-dp --max-stock)")
     dp.check_clean_exit()
 
 
@@ -341,6 +364,7 @@ def test():
 def run_ctl(state):
     usage_errors()
     no_sale(state)
+    runtime_only_sale(state)
     key = harness.sale_key(state)
 
     def tok(buyer):
