@@ -15,8 +15,13 @@
  *
  * Behaviour follows RFC 9293 (segment arrival rules), RFC 5961 (challenge ACKs
  * for in-window RST and SYN), RFC 6298 (RTO with exponential back-off) and
- * RFC 4987 (SYN cookies). Server side only for now; the structure keeps an
- * active open (client mode, for the load generator) possible.
+ * RFC 4987 (SYN cookies).
+ *
+ * Client mode (conf.client, for the load generator): the core opens
+ * connections with tcp_connect to one server port (conf.listen_port then
+ * names the server's port) from local ports the caller picks, and keys them
+ * by (server address, local port); everything after the handshake is the
+ * same code as the server's.
  */
 #ifndef SECKILL_TCP_H
 #define SECKILL_TCP_H
@@ -60,6 +65,7 @@ struct tcp_conf {
 	uint32_t rx_bufs;            /* receive buffer blocks of rx_buf bytes; 0: max_conns/4 */
 	uint32_t tx_bufs;            /* send buffer blocks of tx_buf bytes; 0: max_conns/4 */
 	uint32_t challenge_ack_limit;/* RFC 5961 challenge ACKs per second per core */
+	bool client;                 /* active opener (tcp_connect); listen_port is the server's */
 };
 
 /* Fills in the defaults documented in README.md. */
@@ -95,6 +101,11 @@ struct tcp_app {
 	void (*on_closed)(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
 			  enum tcp_close_reason why);
 	void *ctx;
+	/* Client mode (last, so positional initialisers of the server's three
+	 * callbacks stay valid): c's handshake completed, it may tcp_send now.
+	 * A connection that never gets here gets on_closed (RESET: refused;
+	 * RETRANS: no answer) instead. May be NULL. */
+	void (*on_established)(void *ctx, struct tcp_core *tc, struct tcp_conn *c);
 };
 
 /* NULL on a bad configuration or out of memory; all memory is taken here. */
@@ -113,6 +124,16 @@ void tcp_input(struct tcp_core *tc, const struct eth_hdr *eh, const struct ipv4_
 	       const uint8_t *seg, uint32_t seglen);
 /* Fires what is due: retransmissions, timeouts, TIME_WAIT expiry. Cheap when nothing is. */
 void tcp_timers_run(struct tcp_core *tc);
+
+/*
+ * Client mode: opens a connection to ip (network order) port conf.listen_port
+ * from local_port (host order), frames going to mac: sends the SYN and returns
+ * c in SYN_SENT (tcp_conn_app is the caller's from now on), or NULL when the
+ * table is full or that local port is in use. Its outcome comes through
+ * on_established or on_closed.
+ */
+struct tcp_conn *tcp_connect(struct tcp_core *tc, uint32_t ip, uint16_t local_port,
+			     const uint8_t mac[NET_ETH_ALEN]);
 
 /* What the application may do with a connection. */
 uint32_t tcp_send_space(const struct tcp_conn *c);
@@ -138,7 +159,8 @@ uint64_t *tcp_conn_app(struct tcp_conn *c);
 	X(retrans_segs) X(challenge_acks) X(rst_sent) \
 	X(drop_bad_csum) X(drop_bad_hdr) X(drop_bad_port) X(drop_no_conn) X(drop_out_of_window) \
 	X(drop_ooo) X(drop_dup) X(drop_table_full) X(drop_syn_backlog) X(drop_no_buf) \
-	X(drop_no_tx) X(time_wait_recycled)
+	X(drop_no_tx) X(time_wait_recycled) \
+	X(syn_sent) X(syn_retrans) X(connects_refused) X(connects_timed_out)
 
 struct tcp_stats { TCP_STATS(STATS_FIELD) };
 extern const char *const tcp_stats_names[];
@@ -152,6 +174,7 @@ struct tcp_gauges {
 	uint32_t time_wait;
 	uint32_t rx_bufs_used;
 	uint32_t tx_bufs_used;
+	uint32_t syn_sent;           /* client mode: our SYN out, no answer yet */
 };
 
 const struct tcp_stats *tcp_core_stats(const struct tcp_core *tc);

@@ -24,7 +24,7 @@
 
 #define TCP_NIL UINT32_MAX
 
-/* RFC 9293 section 3.3.2, minus the states only an active opener uses. */
+/* RFC 9293 section 3.3.2 (SYN_SENT only in client mode; no LISTEN entry). */
 enum tcp_state {
 	TCP_S_FREE = 0,          /* entry on the free list */
 	TCP_S_SYN_RCVD,
@@ -35,13 +35,14 @@ enum tcp_state {
 	TCP_S_FIN_WAIT_2,
 	TCP_S_CLOSING,
 	TCP_S_TIME_WAIT,
+	TCP_S_SYN_SENT,          /* client mode: our SYN is out */
 	TCP_S_COUNT
 };
 
 /* What the connection's one timer is waiting for; set with the due time. */
 enum tcp_timer_kind {
 	TCP_TM_NONE = 0,
-	TCP_TM_SYNACK,           /* SYN-ACK retransmission, then half-open timeout */
+	TCP_TM_SYNACK,           /* SYN-ACK (SYN in SYN_SENT) retransmission, then give up */
 	TCP_TM_RTX,              /* data/FIN retransmission or zero-window probe */
 	TCP_TM_IDLE,             /* nothing in flight: idle timeout (checked lazily) */
 	TCP_TM_FIN,              /* FIN_WAIT_2: the peer's FIN is overdue */
@@ -61,7 +62,7 @@ enum tcp_timer_kind {
 
 struct tcp_conn {
 	uint32_t peer_ip;        /* network order */
-	uint16_t peer_port;      /* network order */
+	uint16_t peer_port;      /* network order; client mode: our local port (the key) */
 	uint8_t  state;          /* enum tcp_state */
 	uint8_t  tm_kind;        /* enum tcp_timer_kind */
 	uint16_t flags;

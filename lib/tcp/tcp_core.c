@@ -199,6 +199,7 @@ void tcp_core_gauges(const struct tcp_core *tc, struct tcp_gauges *g)
 		tc->n_state[TCP_S_CLOSING] + tc->n_state[TCP_S_CLOSE_WAIT] +
 		tc->n_state[TCP_S_LAST_ACK];
 	g->time_wait = tc->n_state[TCP_S_TIME_WAIT];
+	g->syn_sent = tc->n_state[TCP_S_SYN_SENT];
 	g->rx_bufs_used = tc->rxp.nblk - tc->rxp.nfree;
 	g->tx_bufs_used = tc->txp.nblk - tc->txp.nfree;
 }
@@ -288,6 +289,10 @@ void tcp_close(struct tcp_core *tc, struct tcp_conn *c)
 {
 	if (c->flags & (TCP_F_CLOSE_REQ | TCP_F_DYING))
 		return;
+	if (c->state == TCP_S_SYN_SENT) {        /* RFC 9293 3.10.4: delete the TCB */
+		tcp_conn_free(tc, c, TCP_CLOSE_ABORT);
+		return;
+	}
 	if (c->state == TCP_S_ESTABLISHED) {
 		tcp_set_state(tc, c, TCP_S_FIN_WAIT_1);
 	} else if (c->state == TCP_S_CLOSE_WAIT) {
@@ -308,7 +313,9 @@ void tcp_abort(struct tcp_core *tc, struct tcp_conn *c)
 {
 	if (c->flags & TCP_F_DYING)
 		return;
-	if (c->state != TCP_S_SYN_RCVD && c->state != TCP_S_TIME_WAIT)
+	/* RFC 9293 3.10.5: nothing to reset before the peer is synchronized. */
+	if (c->state != TCP_S_SYN_RCVD && c->state != TCP_S_SYN_SENT &&
+	    c->state != TCP_S_TIME_WAIT)
 		tcp_out_rst(tc, c);
 	tcp_conn_free(tc, c, TCP_CLOSE_ABORT);
 }

@@ -298,7 +298,8 @@ static void tcp_new_ack(struct tcp_core *tc, struct tcp_conn *c, uint32_t ack)
 	tcp_timer_update(tc, c, true);          /* RFC 6298 5.2 / 5.3 */
 }
 
-/* Moves c from SYN_RCVD to ESTABLISHED: the application learns of it now. */
+/* Moves c from SYN_RCVD (or SYN_SENT) to ESTABLISHED: the application
+ * learns of it now. */
 static void tcp_established(struct tcp_core *tc, struct tcp_conn *c, const struct tcp_seg *s)
 {
 	if ((c->flags & TCP_F_RTT) && c->retries == 0) {
@@ -615,6 +616,45 @@ static void tcp_after_input(struct tcp_core *tc, struct tcp_conn *c)
 		tcp_output(tc, c);
 }
 
+/*
+ * RFC 9293 3.10.7.3, SYN-SENT (client mode): the server's SYN-ACK completes
+ * the handshake; a RST with an acceptable ACK refuses it. A bad ACK gets a
+ * reset and is dropped; a SYN without ACK (simultaneous open) is not
+ * supported here and dropped, as is anything else.
+ */
+static void tcp_syn_sent_arrives(struct tcp_core *tc, struct tcp_conn *c,
+				 const struct tcp_seg *s)
+{
+	bool ack_ok = (s->flags & TCP_ACK) && s->ack == c->snd_nxt;
+
+	if ((s->flags & TCP_ACK) && !ack_ok) {
+		tc->st.drop_out_of_window++;
+		tcp_out_reset_reply(tc, s);
+		return;
+	}
+	if (s->flags & TCP_RST) {
+		if (!ack_ok) {
+			tc->st.drop_out_of_window++;
+			return;
+		}
+		tc->st.conns_reset++;
+		tc->st.connects_refused++;
+		tcp_conn_free(tc, c, TCP_CLOSE_RESET);
+		return;
+	}
+	if (!(s->flags & TCP_SYN) || !ack_ok) {
+		tc->st.drop_bad_hdr++;
+		return;
+	}
+	c->rcv_nxt = s->seq + 1;
+	c->mss = tcp_send_mss(tc, s->peer_mss);
+	c->cwnd = tcp_initial_cwnd(c->mss);
+	tcp_established(tc, c, s);
+	c->flags |= TCP_F_ACK_NOW;          /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
+	if (tc->app.on_established)
+		tc->app.on_established(tc->app.ctx, tc, c);
+}
+
 /* TIME-WAIT and a new SYN above the old sequence space may reopen the tuple
  * (RFC 9293 3.10.7.4 note, RFC 6191): forget the old entry. */
 static bool tcp_time_wait_reopen(struct tcp_core *tc, struct tcp_conn *c, const struct tcp_seg *s)
@@ -635,15 +675,23 @@ void tcp_input(struct tcp_core *tc, const struct eth_hdr *eh, const struct ipv4_
 	tc->st.rx_segs++;
 	if (!tcp_parse(tc, &s, eh, ih, seg, seglen))
 		return;
-	/* Not our port: CLOSED rules (3.10.7.1), reset unless a RST. */
-	if (ntohs(s.th->dport) != tc->conf.listen_port) {
+	/* Not our port: CLOSED rules (3.10.7.1), reset unless a RST. A client
+	 * takes segments from the server's port only, and drops the rest. */
+	if (ntohs(tc->conf.client ? s.th->sport : s.th->dport) != tc->conf.listen_port) {
 		tc->st.drop_bad_port++;
+		if (!tc->conf.client)
+			tcp_out_reset_reply(tc, &s);
+		return;
+	}
+	c = tcp_table_lookup(tc, ih->src, tc->conf.client ? s.th->dport : s.th->sport);
+	if (c && c->state == TCP_S_TIME_WAIT && tcp_time_wait_reopen(tc, c, &s))
+		c = NULL;
+	if (!c && tc->conf.client) {
+		/* No LISTEN on a client: CLOSED (3.10.7.1). */
+		tc->st.drop_no_conn++;
 		tcp_out_reset_reply(tc, &s);
 		return;
 	}
-	c = tcp_table_lookup(tc, ih->src, s.th->sport);
-	if (c && c->state == TCP_S_TIME_WAIT && tcp_time_wait_reopen(tc, c, &s))
-		c = NULL;
 	if (!c) {
 		/* LISTEN (3.10.7.2). First, a RST is ignored. */
 		if (s.flags & TCP_RST) {
@@ -671,7 +719,10 @@ void tcp_input(struct tcp_core *tc, const struct eth_hdr *eh, const struct ipv4_
 		}
 	}
 	tc->cur = c;
-	tcp_segment_arrives(tc, c, &s);
+	if (c->state == TCP_S_SYN_SENT)
+		tcp_syn_sent_arrives(tc, c, &s);
+	else
+		tcp_segment_arrives(tc, c, &s);
 	if (tc->cur == c)
 		tcp_after_input(tc, c);
 	tc->cur = NULL;

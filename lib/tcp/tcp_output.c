@@ -58,8 +58,15 @@ bool tcp_out_seg(struct tcp_core *tc, const uint8_t mac[NET_ETH_ALEN], uint32_t 
 	uint8_t *l4 = ip4_build(frame, &tc->ifc, mac, ip, NET_IPPROTO_TCP, l4len);
 	struct tcp_hdr *th = (struct tcp_hdr *)l4;
 
-	th->sport = htons(tc->conf.listen_port);
-	th->dport = port;
+	/* port is the connection's key: the peer's port, or in client mode
+	 * our own (the server's is listen_port). */
+	if (tc->conf.client) {
+		th->sport = port;
+		th->dport = htons(tc->conf.listen_port);
+	} else {
+		th->sport = htons(tc->conf.listen_port);
+		th->dport = port;
+	}
 	th->seq = htonl(seq);
 	th->ack = (flags & TCP_ACK) ? htonl(ack) : 0;
 	th->off = (uint8_t)((hlen / 4) << 4);
@@ -89,27 +96,33 @@ bool tcp_out_seg(struct tcp_core *tc, const uint8_t mac[NET_ETH_ALEN], uint32_t 
 
 /*
  * RFC 9293 3.10.7.1 (CLOSED): a segment for no connection is answered by a
- * reset; never a reset to a reset. With an ACK the reset takes its sequence
+ * reset; never a reset to a reset. (tcp_out_seg puts listen_port on the
+ * server's side, so this answers only segments of that port, or in client
+ * mode from it; others are dropped, counted by the caller.) With an ACK the reset takes its sequence
  * number from the ACK field (<SEQ=SEG.ACK><CTL=RST>), otherwise it is
  * <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> so the peer finds it acceptable.
  */
 void tcp_out_reset_reply(struct tcp_core *tc, const struct tcp_seg *s)
 {
+	uint16_t port = tc->conf.client ? s->th->dport : s->th->sport;
+
 	if (s->flags & TCP_RST)
 		return;
 	if (s->flags & TCP_ACK)
-		tcp_out_seg(tc, s->eh->src, s->ih->src, s->th->sport, s->ack, 0, TCP_RST, 0, 0,
-			    NULL, 0);
+		tcp_out_seg(tc, s->eh->src, s->ih->src, port, s->ack, 0, TCP_RST, 0, 0, NULL, 0);
 	else
-		tcp_out_seg(tc, s->eh->src, s->ih->src, s->th->sport, 0,
-			    s->seq + tcp_seg_seqlen(s), TCP_RST | TCP_ACK, 0, 0, NULL, 0);
+		tcp_out_seg(tc, s->eh->src, s->ih->src, port, 0, s->seq + tcp_seg_seqlen(s),
+			    TCP_RST | TCP_ACK, 0, 0, NULL, 0);
 }
 
-/* <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> with our MSS; ISS is snd_una. */
+/* <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> with our MSS; ISS is snd_una. In
+ * SYN_SENT (client mode) the opening <SEQ=ISS><CTL=SYN> instead. */
 void tcp_out_synack(struct tcp_core *tc, struct tcp_conn *c)
 {
-	tcp_out_seg(tc, c->peer_mac, c->peer_ip, c->peer_port, c->snd_una, c->rcv_nxt,
-		    TCP_SYN | TCP_ACK, (uint16_t)tcp_rcv_wnd(tc, c), tc->conf.mss, NULL, 0);
+	uint8_t flags = c->state == TCP_S_SYN_SENT ? TCP_SYN : TCP_SYN | TCP_ACK;
+
+	tcp_out_seg(tc, c->peer_mac, c->peer_ip, c->peer_port, c->snd_una, c->rcv_nxt, flags,
+		    (uint16_t)tcp_rcv_wnd(tc, c), tc->conf.mss, NULL, 0);
 }
 
 /*
@@ -254,7 +267,8 @@ static void tcp_out_push(struct tcp_core *tc, struct tcp_conn *c, bool probe)
  * still owed; arms the retransmission timer when something is in flight. */
 void tcp_output(struct tcp_core *tc, struct tcp_conn *c)
 {
-	if (c->state == TCP_S_SYN_RCVD || c->state == TCP_S_TIME_WAIT)
+	if (c->state == TCP_S_SYN_RCVD || c->state == TCP_S_TIME_WAIT ||
+	    c->state == TCP_S_SYN_SENT)
 		return;
 	tcp_out_push(tc, c, false);
 	if (c->flags & TCP_F_ACK_NOW)

@@ -151,6 +151,7 @@ void tcp_timer_update(struct tcp_core *tc, struct tcp_conn *c, bool restart_rtx)
 {
 	switch (c->state) {
 	case TCP_S_SYN_RCVD:
+	case TCP_S_SYN_SENT:
 	case TCP_S_TIME_WAIT:
 	case TCP_S_FREE:
 		return;                 /* armed on entry, nothing to follow */
@@ -172,14 +173,21 @@ void tcp_timer_update(struct tcp_core *tc, struct tcp_conn *c, bool restart_rtx)
 
 static void tcp_timer_synack(struct tcp_core *tc, struct tcp_conn *c)
 {
+	bool active = c->state == TCP_S_SYN_SENT;
+
 	if (c->retries >= tc->conf.syn_retries) {
 		tc->st.conns_timed_out++;
-		tcp_conn_free(tc, c, TCP_CLOSE_IDLE);
+		if (active)
+			tc->st.connects_timed_out++;
+		tcp_conn_free(tc, c, active ? TCP_CLOSE_RETRANS : TCP_CLOSE_IDLE);
 		return;
 	}
 	c->retries++;
 	c->rto_ms = c->rto_ms * 2 > tc->conf.rto_max_ms ? tc->conf.rto_max_ms : c->rto_ms * 2;
-	tc->st.synack_retrans++;
+	if (active)
+		tc->st.syn_retrans++;
+	else
+		tc->st.synack_retrans++;
 	tcp_out_synack(tc, c);
 	tcp_timer_arm(tc, c, tc->now_ms + c->rto_ms, TCP_TM_SYNACK);
 }

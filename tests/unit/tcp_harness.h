@@ -75,6 +75,9 @@ struct th {
 	enum tcp_close_reason why;
 	struct tcp_conn *conn;          /* the last connection seen */
 	uint64_t now_us;
+	/* client mode (test_tcp_client.c) */
+	const char *request;            /* sent from on_established when set */
+	int established;
 };
 
 static struct th *th_cur;               /* for callbacks */
@@ -156,6 +159,16 @@ static inline void th_on_closed(void *ctx, struct tcp_core *tc, struct tcp_conn 
 		h->conn = NULL;
 }
 
+static inline void th_on_established(void *ctx, struct tcp_core *tc, struct tcp_conn *c)
+{
+	struct th *h = ctx;
+
+	h->established++;
+	h->conn = c;
+	if (h->request)
+		cr_assert_eq(tcp_send(tc, c, h->request, (uint32_t)strlen(h->request)), 0);
+}
+
 /* Default test configuration: small, deterministic. */
 static inline void th_conf(struct tcp_conf *conf)
 {
@@ -171,7 +184,7 @@ static inline struct th *th_new_conf(const struct tcp_conf *conf)
 	static struct th h;
 	struct net_iface ifc = { .ip = TH_OUR_IP, .mtu = NET_MTU };
 	struct net_tx tx = { th_alloc, th_sendf, th_discard, &h };
-	struct tcp_app app = { th_on_data, th_on_peer_fin, th_on_closed, &h };
+	struct tcp_app app = { th_on_data, th_on_peer_fin, th_on_closed, &h, th_on_established };
 
 	memset(&h, 0, sizeof(h));
 	memcpy(ifc.mac, th_our_mac, 6);
