@@ -302,6 +302,30 @@ static int dp_redis_duplicate(struct dp_ctl *c, const struct ord_record *rec)
 }
 
 /* One confirm: CTL_REDIS_OK (go on), CTL_REDIS_DUPLICATE (done, rejected) or < 0. */
+/* Acts on one confirm's answer (single or batched): counts it, rejects a
+ * duplicate, logs a failure. Returns rc, CTL_REDIS_ERR if the rejection
+ * could not be journaled. */
+static int dp_redis_settle(struct dp_ctl *c, const struct ord_record *rec, int rc,
+			   bool replayed)
+{
+	char oid[ORD_ID_STR_CAP];
+
+	if (rc == CTL_REDIS_DUPLICATE && dp_redis_duplicate(c, rec) < 0)
+		rc = CTL_REDIS_ERR;
+	if (rc == CTL_REDIS_OK) {
+		c->redis_st.confirms++;
+		c->redis_st.confirm_replays += replayed;
+	} else if (rc != CTL_REDIS_DUPLICATE) {
+		c->redis_st.confirm_failures++;
+		ord_id_format(rec->id, oid, sizeof(oid));
+		if (rc != CTL_REDIS_DOWN)
+			fprintf(stderr, "seckill-dp: redis: cannot confirm order %s: %s; trying "
+				"again\n", oid, ctl_redis_error(c->redis->r));
+	}
+	return rc;
+}
+
+/* One confirm, one round trip (restart only; the sale batches them). */
 static int dp_redis_confirm(struct dp_ctl *c, const struct ord_record *rec)
 {
 	char oid[ORD_ID_STR_CAP];
@@ -311,19 +335,7 @@ static int dp_redis_confirm(struct dp_ctl *c, const struct ord_record *rec)
 	ord_id_format(rec->id, oid, sizeof(oid));
 	rc = ctl_redis_confirm(c->redis->r, rec->campaign, rec->buyer, oid, &replayed);
 	dp_redis_health(c, rc);
-	if (rc == CTL_REDIS_OK) {
-		c->redis_st.confirms++;
-		c->redis_st.confirm_replays += replayed;
-	} else if (rc == CTL_REDIS_DUPLICATE) {
-		if (dp_redis_duplicate(c, rec) < 0)
-			rc = CTL_REDIS_ERR;
-	} else {
-		c->redis_st.confirm_failures++;
-		if (rc != CTL_REDIS_DOWN)
-			fprintf(stderr, "seckill-dp: redis: cannot confirm order %s: %s; trying "
-				"again\n", oid, ctl_redis_error(c->redis->r));
-	}
-	return rc;
+	return dp_redis_settle(c, rec, rc, replayed);
 }
 
 int dp_redis_before_produce(void *arg, uint64_t seq, const struct ord_record *rec)
@@ -362,21 +374,9 @@ static void dp_redis_decide(struct dp_ctl *c, const struct ctl_redis_confirm_res
 	struct dp_redis *d = c->redis;
 
 	for (unsigned i = 0; i < d->nb; i++) {
-		int rc = res[i].rc;
+		int rc = dp_redis_settle(c, &d->batch[i], res[i].rc, res[i].replayed);
 
-		if (rc == CTL_REDIS_DUPLICATE && dp_redis_duplicate(c, &d->batch[i]) < 0)
-			rc = CTL_REDIS_ERR;
-		if (rc == CTL_REDIS_OK) {
-			c->redis_st.confirms++;
-			c->redis_st.confirm_replays += res[i].replayed;
-		} else if (rc != CTL_REDIS_DUPLICATE) {
-			char oid[ORD_ID_STR_CAP];
-
-			c->redis_st.confirm_failures++;
-			ord_id_format(d->batch[i].id, oid, sizeof(oid));
-			if (rc != CTL_REDIS_DOWN)
-				fprintf(stderr, "seckill-dp: redis: cannot confirm order %s: %s; trying "
-					"again\n", oid, ctl_redis_error(d->r));
+		if (rc != CTL_REDIS_OK && rc != CTL_REDIS_DUPLICATE) {
 			d->ahead = d->batch_seq[i] - 1;
 			return;
 		}
@@ -523,23 +523,30 @@ static bool dp_redis_take(struct dp_ctl *c, struct dp_redis_camp *rc, uint64_t n
 	return true;
 }
 
-/* A closed campaign sells nothing here: its units go back to Redis at once,
- * for the hosts where it is still open. Taken back locally only as far as
- * Redis took them, so a Redis that is down loses none. */
-static void dp_redis_closed(struct dp_ctl *c, struct dp_redis_camp *rc)
+/*
+ * What the pool holds unsold goes back to Redis, for the hosts where the
+ * campaign still sells: when it is closed here, and at stop. Taken out of
+ * the pool only as far as Redis took it back, so a Redis that is down
+ * loses nothing: those units stay held by this host (next pass, or next start).
+ */
+static void dp_redis_give_back(struct dp_ctl *c, struct dp_redis_camp *rc, const char *why)
 {
 	uint64_t back = stock_reclaim(rc->pool), given = 0;
 
 	if (back == 0)
 		return;
-	if (ctl_redis_give_back(c->redis->r, rc->id, back, &given) != CTL_REDIS_OK)
+	if (ctl_redis_give_back(c->redis->r, rc->id, back, &given) != CTL_REDIS_OK) {
 		given = 0;
+		fprintf(stderr, "seckill-dp: redis: campaign %u: cannot give %" PRIu64 " unsold "
+			"units back (%s); this host keeps holding them\n", rc->id, back,
+			ctl_redis_error(c->redis->r));
+	}
 	if (given < back)
-		stock_grant(rc->pool, back - given);   /* kept here, tried again next pass */
+		stock_grant(rc->pool, back - given);
 	c->redis_st.given_back += given;
 	if (given)
-		printf("seckill-dp: redis: campaign %u closed: gave %" PRIu64 " unsold units back\n",
-		       rc->id, given);
+		printf("seckill-dp: redis: campaign %u %s: gave %" PRIu64 " unsold units back\n",
+		       rc->id, why, given);
 }
 
 int dp_redis_set_state(struct dp_ctl *c, uint32_t id, enum sale_state st)
@@ -565,7 +572,7 @@ void dp_redis_poll(struct dp_ctl *c)
 		struct sale_campaign_view v;
 
 		if (sale_campaign_info(c->sale, rc->id, 0, &v) && v.phase == SALE_PHASE_CLOSED) {
-			dp_redis_closed(c, rc);
+			dp_redis_give_back(c, rc, "closed");
 			continue;
 		}
 		for (int t = 0; t < DP_REDIS_TAKES_PER_PASS; t++)
@@ -580,28 +587,13 @@ void dp_redis_poll(struct dp_ctl *c)
 void dp_redis_close(struct dp_ctl *c)
 {
 	struct dp_redis *d = c->redis;
-	uint64_t given;
 
 	if (d == NULL)
 		return;
 	/* The workers are stopped: what the pools hold is unsold for good here. */
-	for (unsigned i = 0; d->r != NULL && i < d->n; i++) {
-		uint64_t left = d->camp[i].pool ? stock_left(d->camp[i].pool) : 0;
-
-		given = 0;
-		if (left == 0)
-			continue;
-		if (ctl_redis_give_back(d->r, d->camp[i].id, left, &given) == CTL_REDIS_OK) {
-			c->redis_st.given_back += given;
-			printf("seckill-dp: redis: campaign %u: gave %" PRIu64 " unsold units back "
-			       "for the other hosts\n", d->camp[i].id, given);
-		} else {
-			fprintf(stderr, "seckill-dp: redis: campaign %u: cannot give %" PRIu64
-				" unsold units back (%s); they stay held by this host in Redis "
-				"and are for sale again at its next start\n", d->camp[i].id, left,
-				ctl_redis_error(d->r));
-		}
-	}
+	for (unsigned i = 0; d->r != NULL && i < d->n; i++)
+		if (d->camp[i].pool != NULL)
+			dp_redis_give_back(c, &d->camp[i], "at stop");
 	ctl_redis_close(d->r);
 	free(d->dead);
 	free(d);
