@@ -106,6 +106,33 @@ static void arp_reply(struct net_core *nc, const struct arp_hdr *req)
 	nc->st.arp_replies_sent++;
 }
 
+void arp_request(struct net_core *nc, uint32_t ip)
+{
+	static const uint8_t bcast[NET_ETH_ALEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	void *h;
+	uint8_t *frame = net_tx_alloc(nc, &h);
+	struct eth_hdr *eh;
+	struct arp_hdr *ah;
+
+	if (frame == NULL)
+		return;
+	eh = (struct eth_hdr *)frame;
+	ah = (struct arp_hdr *)(frame + NET_ETH_HLEN);
+	memcpy(eh->dst, bcast, NET_ETH_ALEN);
+	memcpy(eh->src, nc->ifc.mac, NET_ETH_ALEN);
+	eh->type = htons(NET_ETHERTYPE_ARP);
+	ah->htype = htons(ARP_HTYPE_ETHER);
+	ah->ptype = htons(NET_ETHERTYPE_IPV4);
+	ah->hlen = NET_ETH_ALEN;
+	ah->plen = 4;
+	ah->op = htons(NET_ARP_REQUEST);
+	memcpy(ah->sha, nc->ifc.mac, NET_ETH_ALEN);
+	ah->spa = nc->ifc.ip;
+	memset(ah->tha, 0, NET_ETH_ALEN);   /* RFC 826: unknown, what we ask for */
+	ah->tpa = ip;
+	net_tx_send(nc, frame, h, NET_ETH_HLEN + ARP_PKT_LEN);
+}
+
 static void arp_learn(struct net_core *nc, const struct arp_hdr *ah, bool create)
 {
 	switch (arp_update(&nc->arp, ah->spa, ah->sha, create)) {

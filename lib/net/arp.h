@@ -1,8 +1,8 @@
 /*
  * arp.h - the neighbour table and ARP (RFC 826) for one core.
  *
- * The stack answers to the MAC a frame came from, so it never needs to ask
- * for one: the table only remembers who asked us (or answered us) so that the
+ * The server answers to the MAC a frame came from, so it never needs to ask
+ * for one (only the load generator asks, arp_request): the table only remembers who asked us (or answered us) so that the
  * dataplane and operators can see our neighbours, and so that a gratuitous
  * ARP announcing a changed MAC is honoured. It is a fixed array of
  * ARP_TABLE_SIZE entries searched linearly: ARP is rare, 64 compares are
@@ -52,6 +52,13 @@ bool arp_lookup(const struct arp_table *t, uint32_t ip, uint8_t mac[NET_ETH_ALEN
 /* Records ip -> mac; a new ip is added only when create is true. ip must not be 0. */
 enum arp_update_result arp_update(struct arp_table *t, uint32_t ip,
 				  const uint8_t mac[NET_ETH_ALEN], bool create);
+
+/*
+ * Broadcasts "who has ip (network order)?": the load generator's way to find
+ * the server it talks to. The reply is learned by arp_input (it is aimed at
+ * our address), after which arp_lookup finds it.
+ */
+void arp_request(struct net_core *nc, uint32_t ip);
 
 /*
  * One ARP packet (pkt, len bytes after the Ethernet header) from a frame that
