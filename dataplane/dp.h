@@ -24,16 +24,14 @@
 #include "app.h"
 #include "ctl_kafka.h"
 #include "dp_conf.h"
+#include "dp_port.h"
+#include "dp_txq.h"
 #include "http_server.h"
 #include "net_core.h"
 #include "ord_journal.h"
 #include "sale.h"
 #include "stats.h"
 #include "tcp.h"
-
-/* The TX burst array: an RX burst of 32 requests can produce more frames than 32
- * (ACK + answer), so it is twice the default burst and flushed when full. */
-#define DP_TX_BURST 64
 
 /* Dataplane counters of one core (lib/ modules count their own). */
 #define DP_STATS(X) \
@@ -70,9 +68,8 @@ struct dp_lcore {
 	struct sale_core *sale;      /* this worker's part of the sale; NULL: none */
 	struct net_tx tx;
 
-	/* The TX burst being built (dp_tx.c). */
-	uint16_t tx_n;
-	struct rte_mbuf *tx_pkts[DP_TX_BURST];
+	/* The TX burst being built (dp_txq.c). */
+	struct dp_txq txq;
 
 	/* The sale's clock (dp_worker.c): Unix ms from the TSC, re-anchored to
 	 * the wall clock every tick, so the loop makes no syscall for it. */
@@ -168,16 +165,6 @@ static inline uint64_t dp_mono_us(void)
 /* Set by the signal handler, polled by every loop; relaxed is enough since a
  * late read only costs one more iteration. */
 extern volatile int dp_quit;
-
-/* dp_port.c */
-struct rte_mempool *dp_pool_create(const struct dp_conf *conf, unsigned int workers);
-int dp_port_init(uint16_t port, uint16_t queues, struct rte_mempool *pool,
-		 struct net_iface *ifc, char *err, size_t errlen);
-void dp_port_fini(uint16_t port);
-
-/* dp_tx.c */
-void dp_tx_init(struct dp_lcore *lc);
-void dp_tx_flush(struct dp_lcore *lc);
 
 /* dp_worker.c */
 int dp_worker_main(void *arg);

@@ -233,7 +233,7 @@ int main(int argc, char **argv)
 		dp_die("no worker lcore", "give the EAL a main lcore plus one per worker, "
 		       "e.g. --lcores 0@0,1@1");
 
-	pool = dp_pool_create(&conf, workers);
+	pool = dp_pool_create("dp_mbufs", conf.mbufs, workers);
 	if (pool == NULL) {
 		snprintf(err, sizeof(err), "%s; lower --mbufs (now %u) or raise EAL -m",
 			 rte_strerror(rte_errno), conf.mbufs);

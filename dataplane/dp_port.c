@@ -1,5 +1,5 @@
 /*
- * dp_port.c - the mbuf pool and port 0: one RX/TX queue pair per worker.
+ * dp_port.c - the mbuf pool and a port: one RX/TX queue pair per worker.
  *
  * The port gives us our MAC (the stack answers ARP with it) and its MTU.
  * Promiscuous mode is turned off: frames for other hosts on the segment are
@@ -14,7 +14,8 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 
-#include "dp.h"
+#include "dp_port.h"
+#include "net_hdr.h"
 
 /* Descriptors per queue: l3fwd's defaults, a PMD may round them. */
 #define DP_RX_DESC 1024
@@ -25,15 +26,15 @@
 _Static_assert(RTE_MBUF_DEFAULT_DATAROOM >= NET_FRAME_MAX,
 	       "an mbuf must hold a whole frame: lib/ builds frames in one buffer");
 
-struct rte_mempool *dp_pool_create(const struct dp_conf *conf, unsigned int workers)
+struct rte_mempool *dp_pool_create(const char *name, unsigned int mbufs, unsigned int workers)
 {
 	unsigned int cache = DP_MBUF_CACHE;
 
 	/* The mempool wants cache <= n / 1.5; each worker's cache also holds
 	 * mbufs back from the others, so keep all caches to half the pool. */
-	while (cache > 8 && cache * (workers + 1) > conf->mbufs / 2)
+	while (cache > 8 && cache * (workers + 1) > mbufs / 2)
 		cache /= 2;
-	return rte_pktmbuf_pool_create("dp_mbufs", conf->mbufs, cache, 0,
+	return rte_pktmbuf_pool_create(name, mbufs, cache, 0,
 				       RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
 }
 

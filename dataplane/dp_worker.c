@@ -75,7 +75,8 @@ static int dp_worker_setup(struct dp_lcore *lc)
 	}
 	app.ctx = lc->http;
 	http_server_set_time(lc->http, (uint64_t)time(NULL));
-	dp_tx_init(lc);
+	dp_txq_init(&lc->txq, &lc->tx, lc->pool, lc->port, lc->queue, (struct dp_txq_counters){
+		&lc->st.tx_pkts, &lc->st.tx_bursts, &lc->st.tx_drops, &lc->st.tx_nombuf });
 	prctl(PR_SET_TIMERSLACK, DP_TIMER_SLACK_NS, 0, 0, 0);
 	lc->tcp = tcp_core_create(&conf->tcp, &lc->ifc, &lc->tx, &app);
 	if (lc->tcp == NULL) {
@@ -177,7 +178,7 @@ int dp_worker_main(void *arg)
 			lc->st.stack_cycles += rte_rdtsc() - stack_t0;
 		}
 		tcp_timers_run(lc->tcp);
-		dp_tx_flush(lc);
+		dp_txq_flush(&lc->txq);
 		if (nb != 0)
 			lc->st.busy_cycles += rte_rdtsc() - now;
 

@@ -33,6 +33,12 @@ const char *const gen_stats_names[] = { GEN_STATS(STATS_NAME) };
 /* Longest request we build: head lines plus a token. */
 #define GEN_REQ_MAX 512
 #define GEN_NONE UINT32_MAX
+/* Tokens are minted once at create for up to this many buyers (64 bytes
+ * each: 256 MiB at most), so a request costs a copy, not a SipHash and two
+ * integer printings; more buyers than this are minted per request. */
+#define GEN_TOKENS_PRE_MAX (1u << 22)
+#define GEN_TOKEN_STRIDE 64
+_Static_assert(TOKEN_MAX_LEN < GEN_TOKEN_STRIDE, "a token and its length fit a stride");
 
 enum gen_slot_state { GS_FREE = 0, GS_CONNECTING, GS_BUSY, GS_IDLE, GS_CLOSING };
 
@@ -63,6 +69,7 @@ struct gen_load {
 	uint32_t bl_head, bl_n;
 	uint32_t next_port;
 	uint64_t next_buyer;
+	char *tokens;                /* buyers x GEN_TOKEN_STRIDE: text, length in the last byte */
 	char head_get[GEN_REQ_MAX], head_buy[GEN_REQ_MAX];
 	uint32_t head_get_len, head_buy_len;
 	struct gen_stats st;
@@ -167,11 +174,19 @@ static bool gen_send(struct gen_load *g, uint32_t i, uint64_t t0)
 		uint64_t buyer = g->conf.buyer_first + g->next_buyer;
 		int tl;
 
-		if (++g->next_buyer == g->conf.buyers)
-			g->next_buyer = 0;
 		memcpy(req, g->head_buy, g->head_buy_len);
 		n = g->head_buy_len;
-		tl = token_mint(&g->conf.key, buyer, g->conf.token_expiry, req + n, TOKEN_STR_CAP);
+		if (g->tokens != NULL) {
+			const char *t = g->tokens + g->next_buyer * GEN_TOKEN_STRIDE;
+
+			tl = (uint8_t)t[GEN_TOKEN_STRIDE - 1];
+			memcpy(req + n, t, TOKEN_MAX_LEN);   /* fixed size: one unrolled copy */
+		} else {
+			tl = token_mint(&g->conf.key, buyer, g->conf.token_expiry, req + n,
+					TOKEN_STR_CAP);
+		}
+		if (++g->next_buyer == g->conf.buyers)
+			g->next_buyer = 0;
 		n += (uint32_t)(tl > 0 ? tl : 0);
 		memcpy(req + n, "\r\n", 2);
 		n += 2;
@@ -404,6 +419,24 @@ static int gen_build_heads(struct gen_load *g, char *err, size_t errlen)
 	return 0;
 }
 
+static int gen_mint_tokens(struct gen_load *g)
+{
+	const struct gen_conf *cf = &g->conf;
+
+	if (!cf->campaign || cf->buyers > GEN_TOKENS_PRE_MAX)
+		return 0;
+	g->tokens = malloc(cf->buyers * GEN_TOKEN_STRIDE);
+	if (g->tokens == NULL)
+		return -1;
+	for (uint64_t b = 0; b < cf->buyers; b++) {
+		char *t = g->tokens + b * GEN_TOKEN_STRIDE;
+		int n = token_mint(&cf->key, cf->buyer_first + b, cf->token_expiry, t, TOKEN_STR_CAP);
+
+		t[GEN_TOKEN_STRIDE - 1] = (char)(n > 0 ? n : 0);
+	}
+	return 0;
+}
+
 static const char *gen_conf_check(const struct gen_conf *cf, const struct tcp_conf *tcp)
 {
 	if (cf->server_ip == 0)
@@ -452,7 +485,7 @@ struct gen_load *gen_load_create(const struct gen_conf *conf, const struct tcp_c
 	g->nslots = conf->conns;
 	g->slots = calloc(g->nslots, sizeof(*g->slots));
 	g->backlog = conf->rate ? calloc(GEN_BACKLOG_MAX, sizeof(*g->backlog)) : NULL;
-	if (g->slots == NULL || (conf->rate && g->backlog == NULL))
+	if (g->slots == NULL || (conf->rate && g->backlog == NULL) || gen_mint_tokens(g) < 0)
 		goto oom_free;
 	g->free_head = g->idle_head = GEN_NONE;
 	for (uint32_t i = g->nslots; i-- > 0;)
@@ -466,6 +499,7 @@ struct gen_load *gen_load_create(const struct gen_conf *conf, const struct tcp_c
 		why = tcp_conf_check(&tconf);
 		snprintf(err, errlen, "cannot create the client TCP: %s",
 			 why ? why : "out of memory for its table and buffers");
+		free(g->tokens);
 		free(g->backlog);
 		free(g->slots);
 		free(g);
@@ -476,6 +510,7 @@ struct gen_load *gen_load_create(const struct gen_conf *conf, const struct tcp_c
 	gen_hist_init(&g->hist);
 	return g;
 oom_free:
+	free(g->tokens);
 	free(g->backlog);
 	free(g->slots);
 	free(g);
@@ -489,6 +524,7 @@ void gen_load_destroy(struct gen_load *g)
 	if (g == NULL)
 		return;
 	tcp_core_destroy(g->tcp);
+	free(g->tokens);
 	free(g->backlog);
 	free(g->slots);
 	free(g);
@@ -603,6 +639,11 @@ void gen_load_abort(struct gen_load *g)
 bool gen_load_ready(const struct gen_load *g)
 {
 	return g->have_mac;
+}
+
+const uint8_t *gen_load_server_mac(const struct gen_load *g)
+{
+	return g->conf.server_mac;
 }
 
 uint64_t gen_load_elapsed_ns(const struct gen_load *g)

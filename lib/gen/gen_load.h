@@ -103,6 +103,8 @@ bool gen_load_done(const struct gen_load *g);
 void gen_load_abort(struct gen_load *g);
 /* The server's MAC is known (from conf or ARP): traffic has started. */
 bool gen_load_ready(const struct gen_load *g);
+/* The server's MAC, once gen_load_ready. */
+const uint8_t *gen_load_server_mac(const struct gen_load *g);
 /* ns from the first request to now (or to the last answer once done). */
 uint64_t gen_load_elapsed_ns(const struct gen_load *g);
 
