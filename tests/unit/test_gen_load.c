@@ -3,15 +3,20 @@
  * stack (net_core + server TCP + http_server + app + sale), frames carried
  * between the two in memory and the clock stepped by hand. What the engine
  * counts must be what the server did: requests answered, statuses, the stock
- * sold, connections opened.
+ * sold, connections opened. Also the histogram, response heads and pcap
+ * files the generator reads.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "gen_hist.h"
 #include "gen_load.h"
+#include "gen_pcap.h"
 #include "http_resp.h"
 #include "http_server.h"
 #include "net_core.h"
@@ -424,4 +429,56 @@ Test(http_resp, framing_it_cannot_trust_is_refused)
 	cr_assert_eq(head("HTTP/1.1 2x0 OK\r\n\r\n", &r), HTTP_RESP_BAD);
 	cr_assert_eq(head("HTTP/1.1 200 OK\rX\n", &r), HTTP_RESP_BAD, "CR without LF");
 	cr_assert_eq(head("HTTP/1.1 200 OK\r\n folded\r\n\r\n", &r), HTTP_RESP_BAD);
+}
+
+/* ---- pcap files (lib/gen/gen_pcap.c) -------------------------------------------- */
+
+static void pcap_write(const char *path, uint32_t magic, const uint32_t *lens, int n,
+		       uint32_t caplen_cut)
+{
+	FILE *f = fopen(path, "wb");
+	uint32_t hdr[6] = { magic, 0x00040002u, 0, 0, 65535, 1 };
+	uint8_t frame[NET_FRAME_MAX];
+
+	cr_assert_not_null(f);
+	fwrite(hdr, 4, 6, f);
+	for (int i = 0; i < n; i++) {
+		uint32_t rec[4] = { 0, (uint32_t)i, lens[i] - caplen_cut, lens[i] };
+
+		memset(frame, 0x40 + i, sizeof(frame));
+		fwrite(rec, 4, 4, f);
+		fwrite(frame, 1, lens[i] - caplen_cut, f);
+	}
+	fclose(f);
+}
+
+Test(gen_pcap, frames_come_back_whole_and_in_order)
+{
+	const uint32_t lens[3] = { 60, 1514, 74 };
+	char path[] = "/tmp/test_gen_pcap.XXXXXX", err[256];
+	struct gen_pcap p;
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	pcap_write(path, 0xa1b2c3d4u, lens, 3, 0);
+	cr_assert_eq(gen_pcap_load(path, 100, &p, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(p.n, 3);
+	for (uint32_t i = 0; i < 3; i++) {
+		cr_assert_eq(p.len[i], lens[i]);
+		cr_assert_eq(p.data[p.off[i]], 0x40 + i);
+		cr_assert_eq(p.data[p.off[i] + lens[i] - 1], 0x40 + i);
+	}
+	gen_pcap_free(&p);
+	cr_assert_eq(gen_pcap_load(path, 2, &p, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(p.n, 2, "max_frames is a cap");
+	gen_pcap_free(&p);
+
+	pcap_write(path, 0xa1b2c3d4u, lens, 3, 4);      /* snaplen cut every frame */
+	cr_assert_eq(gen_pcap_load(path, 100, &p, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "only whole frames") != NULL, "%s", err);
+	pcap_write(path, 0x0a0d0d0au, lens, 3, 0);      /* pcapng's magic */
+	cr_assert_eq(gen_pcap_load(path, 100, &p, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "pcapng") != NULL, "%s", err);
+	unlink(path);
 }
