@@ -15,8 +15,9 @@
 #include "ctl.h"
 #include "ctl_client.h"
 
-/* As seckill-dp --ip-rate: above this a limit is no limit. */
-#define CTL_RATE_MAX 1000000
+/* As seckill-dp --ip-rate (DP_RATE_MAX): above this a limit is no limit, and
+ * the milli-request rate lim_rule_set keeps must fit 32 bits (4.29 M/s). */
+#define CTL_RATE_MAX 4000000
 #define CTL_BURST_MAX 1000000
 
 static const char show_usage[] =

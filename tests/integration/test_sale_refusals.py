@@ -65,7 +65,7 @@ def option_errors(key):
         (["--campaign", "1:5", "--token-key", key, "--order-ring", "1000"],
          "seckill-dp: --order-ring 1000: must be a power of two, e.g. 16384\n"),
         (["--campaign", "1:5", "--token-key", key, "--ip-rate", "5/h"],
-         "seckill-dp: --ip-rate '5/h': expected N, N/s or N/m with N 0..1000000 (0 = no limit), "
+         "seckill-dp: --ip-rate '5/h': expected N, N/s or N/m with N 0..4000000 (0 = no limit), "
          "e.g. --ip-rate 50/s\n"),
         (["--campaign", "1:5", "--token-key", key, "--blacklist-ip", "1.2.3"],
          "seckill-dp: --blacklist-ip '1.2.3' is not an IPv4 address; give dotted quad, "
