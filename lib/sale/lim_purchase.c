@@ -57,6 +57,13 @@ static enum lim_claim count(struct lim_purchase_stats *st, enum lim_claim c)
 	return c;
 }
 
+void lim_purchase_prefetch(const struct lim_purchase *set, uint64_t campaign, uint64_t buyer)
+{
+	const uint64_t key[2] = { campaign, buyer };
+
+	lim_table_prefetch(set->t, key);
+}
+
 enum lim_claim lim_purchase_claim(struct lim_purchase *set, uint64_t campaign,
 				  uint64_t buyer, uint64_t *ticket,
 				  struct lim_purchase_stats *st)

@@ -58,6 +58,9 @@ struct lim_purchase {
  * NULL on bad argument or no memory (errno set). */
 struct lim_purchase *lim_purchase_create(size_t capacity, const uint64_t sipkey[2]);
 void lim_purchase_free(struct lim_purchase *set);
+/* lim_table_prefetch for (campaign, buyer): call it as soon as the buyer is
+ * known and claim after the other checks. */
+void lim_purchase_prefetch(const struct lim_purchase *set, uint64_t campaign, uint64_t buyer);
 
 /* Claim the sale for (campaign, buyer). On LIM_CLAIMED, *ticket (if not NULL)
  * receives the claim's ticket, for lim_purchase_release. Lock-free; `st` (may

@@ -214,6 +214,14 @@ enum lim_table_res lim_table_get(struct lim_table *t, const uint64_t *key,
 				 : get2(t, key, insert, val);
 }
 
+void lim_table_prefetch(const struct lim_table *t, const uint64_t *key)
+{
+	struct probe p = probe_start(t, key);
+
+	/* For writing: an insert or a CAS on the value follows. */
+	__builtin_prefetch(probe_slot(t, p, 0), 1, 3);
+}
+
 uint64_t *lim_table_evict(struct lim_table *t, uint64_t key,
 			  bool (*idle)(uint64_t value, void *ctx), void *ctx)
 {

@@ -78,6 +78,11 @@ struct lim_table {
 struct lim_table *lim_table_create(size_t capacity, unsigned key_words,
 				   const uint64_t sipkey[2]);
 void lim_table_free(struct lim_table *t);
+/* Starts loading the first bucket of key's probe sequence into this core's
+ * cache, for a lim_table_get soon after: a large table's slot is a cache
+ * miss, and issued early it overlaps the caller's other work. Costs the
+ * hash; a bad key is ignored. */
+void lim_table_prefetch(const struct lim_table *t, const uint64_t *key);
 
 /* Find `key` (t->key_words words); when insert is true and the key is
  * absent, insert it in the first empty slot of its probe range. On
