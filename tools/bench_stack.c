@@ -10,7 +10,13 @@
  * minimum and median per run are printed, so one noisy run (the machine is
  * shared) does not decide the result.
  *
- *   bench_stack [requests per run (100000)] [runs (7)]
+ *   bench_stack [requests per run (100000)] [runs (7)] [buy]
+ *
+ * With "buy" the request is a sale request instead (POST /api/campaigns/1/
+ * orders with a buyer token, ~250 bytes) against a campaign whose one unit
+ * the warm-up sells: every timed request is the sold-out answer a flash
+ * sale gives most of its buyers (token checked, the core's sold-out flag,
+ * a 410 with a JSON body).
  *
  * Cycles come from the TSC (__rdtsc, fenced) on x86 and are converted to
  * nanoseconds with the TSC rate measured against CLOCK_MONOTONIC over the same
@@ -33,6 +39,7 @@
 #endif
 
 #include "app.h"
+#include "sale.h"
 #include "http_server.h"
 #include "net_core.h"
 #include "net_tcp_frame.h"
@@ -54,6 +61,13 @@ static const char bench_req[] =
 	"Connection: keep-alive\r\n"
 	"X-Request-Id: 5f0c2b1e9a7d4c3f\r\n"
 	"\r\n";
+
+/* The buy request: the token is minted at start (bench_buy_setup). */
+static char bench_buy_req[512];
+static const char *bench_body = bench_req;
+static uint32_t bench_body_len = sizeof(bench_req) - 1;
+static const char *bench_want = "HTTP/1.1 200";
+static const char *bench_what = "keep-alive GET /healthz";
 
 static const uint8_t srv_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 static const uint8_t cli_mac[6] = { 0x02, 0, 0, 0, 0, 0x02 };
@@ -149,8 +163,8 @@ static uint32_t bench_client_read(struct bench *b, int want_http)
 			die("the stack sent a frame that is not valid IPv4/TCP");
 		if (s.flags & TCP_RST)
 			die("the stack reset the connection");
-		if (want_http && s.len && bytes == 0 && memcmp(s.payload, "HTTP/1.1 200", 12) != 0)
-			die("the answer to GET /healthz is not 200");
+		if (want_http && s.len && bytes == 0 && memcmp(s.payload, bench_want, 12) != 0)
+			die("the answer is not the expected status");
 		b->rcv_nxt = s.seq + s.len + !!(s.flags & TCP_SYN) + !!(s.flags & TCP_FIN);
 		bytes += s.len;
 	}
@@ -260,7 +274,7 @@ struct bench_run {
 static struct bench_run bench_rounds(struct bench *b, uint32_t n, uint64_t overhead)
 {
 	struct bench_run r = { 0, 0, 0 };
-	const uint32_t reqlen = sizeof(bench_req) - 1;
+	const uint32_t reqlen = bench_body_len;
 
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t len;
@@ -268,7 +282,7 @@ static struct bench_run bench_rounds(struct bench *b, uint32_t n, uint64_t overh
 
 		bench_clock(b);
 		bench_out_reset();
-		len = bench_client_frame(b, TCP_ACK | TCP_PSH, NULL, 0, bench_req, reqlen);
+		len = bench_client_frame(b, TCP_ACK | TCP_PSH, NULL, 0, bench_body, reqlen);
 		b->snd_nxt += reqlen;
 		t0 = bench_ticks();
 		net_input(&b->nc, b->frame, len);
@@ -276,7 +290,7 @@ static struct bench_run bench_rounds(struct bench *b, uint32_t n, uint64_t overh
 		r.ticks += t1 - t0 - overhead;
 		r.pkts += 1 + out.sent;
 		if (bench_client_read(b, 1) == 0)
-			die("no answer to GET /healthz");
+			die("no answer to the request");
 
 		bench_out_reset();
 		len = bench_client_frame(b, TCP_ACK, NULL, 0, NULL, 0);
@@ -289,6 +303,50 @@ static struct bench_run bench_rounds(struct bench *b, uint32_t n, uint64_t overh
 		bench_client_read(b, 0);
 	}
 	return r;
+}
+
+static const struct token_key bench_key = { { 0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull } };
+#define BENCH_NOW_MS 1767225600000ull
+
+/* The buy request of buyer, with a valid token. */
+static void bench_buy_request(uint64_t buyer)
+{
+	char tok[TOKEN_STR_CAP];
+	int n;
+
+	token_mint(&bench_key, buyer, BENCH_NOW_MS / 1000 + 3600, tok, sizeof(tok));
+	n = snprintf(bench_buy_req, sizeof(bench_buy_req),
+		     "POST /api/campaigns/1/orders HTTP/1.1\r\n"
+		     "Host: 198.18.0.1\r\n"
+		     "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101\r\n"
+		     "Accept: application/json\r\n"
+		     "Authorization: Bearer %s\r\n"
+		     "\r\n", tok);
+	bench_body = bench_buy_req;
+	bench_body_len = (uint32_t)n;
+}
+
+/* "buy": a sale of one unit; buyer 1 takes it, buyer 2 then finds it sold out
+ * (which sets the core's sold-out flag) and asks again and again. */
+static void bench_buy_setup(struct bench *b, uint64_t overhead)
+{
+	struct sale_conf sc;
+	struct sale *sale;
+	char err[SALE_ERR_CAP];
+
+	sale_conf_default(&sc);
+	sc.key = bench_key;
+	sc.max_stock = 16;
+	sale = sale_create(&sc, err, sizeof(err));
+	if (sale == NULL || sale_campaign_add(sale, 1, 1, BENCH_NOW_MS - 1000) != 0)
+		die("cannot create the sale");
+	app_set_sale(&b->app, sale_core(sale, 0));
+	app_set_time_ms(&b->app, BENCH_NOW_MS);
+	bench_buy_request(1);
+	bench_rounds(b, 1, overhead);
+	bench_buy_request(2);
+	bench_want = "HTTP/1.1 410";
+	bench_what = "keep-alive sold-out buys";
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -314,11 +372,13 @@ int main(int argc, char **argv)
 	uint64_t overhead, tick0, tick1, ns0, ns1;
 	double ticks_per_ns = 1.0;
 
-	if (n == 0 || runs < 1 || runs > BENCH_MAXRUNS)
-		die("usage: bench_stack [requests per run > 0] [runs 1..64]");
+	if (n == 0 || runs < 1 || runs > BENCH_MAXRUNS || (argc > 3 && strcmp(argv[3], "buy") != 0))
+		die("usage: bench_stack [requests per run > 0] [runs 1..64] [buy]");
 	bench_create(&b);
 	bench_handshake(&b);
 	overhead = bench_tick_overhead();
+	if (argc > 3)
+		bench_buy_setup(&b, overhead);
 	bench_rounds(&b, n / 10 + 1, overhead);      /* warm caches and branch predictors */
 
 	tick0 = bench_ticks();
@@ -350,8 +410,9 @@ int main(int argc, char **argv)
 	double req_med = median(per_req, runs), pkt_med = median(per_pkt, runs);
 	double ack_med = median(per_ack, runs);
 
-	printf("bench_stack: %u keep-alive GET /healthz per run, %d runs, %zu-byte request, "
-	       "%.1f packets per request (in + out)\n", n, runs, sizeof(bench_req) - 1, pkts_per_req);
+	printf("bench_stack: %u %s per run, %d runs, %u-byte request, "
+	       "%.1f packets per request (in + out)\n", n, bench_what, runs, bench_body_len,
+	       pkts_per_req);
 #if BENCH_HAVE_TSC
 	printf("TSC %.3f GHz, timer overhead %llu cycles (subtracted)\n", ticks_per_ns,
 	       (unsigned long long)overhead);
