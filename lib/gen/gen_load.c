@@ -202,8 +202,7 @@ static bool gen_send(struct gen_load *g, uint32_t i, uint64_t t0)
 	n += 2;
 	if (tcp_send(g->tcp, s->c, req, n) < 0) {
 		g->st.send_failed++;
-		g->st.unanswered++;
-		s->state = GS_CLOSING;   /* on_closed must not count it twice */
+		s->state = GS_CLOSING;   /* counted: on_closed must not count it again */
 		tcp_abort(g->tcp, s->c);
 		return false;
 	}

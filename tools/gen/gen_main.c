@@ -7,6 +7,7 @@
  * then asks them to stop (gen_quit 1), gives answers in flight --drain
  * seconds, and cuts the rest (gen_quit 2). SIGINT does the same early.
  */
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +244,14 @@ int main(int argc, char **argv)
 	n = 0;
 	RTE_LCORE_FOREACH_WORKER(id)
 		lcs[n++] = gen_lcores[id];
+	for (unsigned w = 0; ok && w < n; w++) {
+		if (lcs[w]->load != NULL && !gen_load_ready(lcs[w]->load)) {
+			fprintf(stderr, "seckill-gen: %s never answered ARP: check --server, the "
+				"link to it (a memif peer must be running) or give --server-mac\n",
+				inet_ntop(AF_INET, &opts.load.server_ip, err, sizeof(err)));
+			ok = false;
+		}
+	}
 	if (ok)
 		gen_report(stdout, &opts, lcs, n);
 	gen_linger(opts.linger_s);
