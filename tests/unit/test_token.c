@@ -357,3 +357,86 @@ Test(token_key, load_from_file)
 	snprintf(want, sizeof(want), "can't open key file %s: No such file or directory", path);
 	cr_assert_str_eq(err, want);
 }
+
+/* ---- the word-at-a-time scans against the grammar, on random shapes ---------- */
+
+/* A canonical u64 decimal at s[*i] ended by '.', written the plain way. */
+static bool ref_decimal(const char *s, size_t len, size_t *i, uint64_t *out)
+{
+	size_t start = *i;
+	unsigned __int128 v = 0;
+
+	while (*i < len && s[*i] >= '0' && s[*i] <= '9') {
+		v = v * 10 + (unsigned)(s[*i] - '0');
+		if (v > UINT64_MAX)
+			return false;
+		(*i)++;
+	}
+	if (*i == start || *i - start > 20 || *i >= len || s[*i] != '.' ||
+	    (s[start] == '0' && *i - start > 1))
+		return false;
+	(*i)++;
+	*out = (uint64_t)v;
+	return true;
+}
+
+static bool ref_decode(const char *s, size_t len, uint64_t *b, uint64_t *e, uint64_t *m)
+{
+	size_t i = 3;
+
+	if (len > TOKEN_MAX_LEN || len < 3 || memcmp(s, "v1.", 3) != 0 ||
+	    !ref_decimal(s, len, &i, b) || *b == 0 || !ref_decimal(s, len, &i, e) || len - i != 16)
+		return false;
+	*m = 0;
+	for (; i < len; i++) {
+		int d = s[i] >= '0' && s[i] <= '9' ? s[i] - '0' : s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10 : -1;
+
+		if (d < 0)
+			return false;
+		*m = *m << 4 | (uint64_t)d;
+	}
+	return true;
+}
+
+Test(token_decode, agrees_with_the_plain_grammar_on_a_million_shapes)
+{
+	/* Digits dominate, with the bytes that sit next to each range and a few
+	 * of each kind of mistake, so most shapes get deep into the scan. */
+	static const char alpha[] = "0123456789012345678901234567890123456789.abcdef/:`gAF\xb4\xff \x00";
+	uint64_t seed = 0x9e3779b97f4a7c15ull, agree_ok = 0;
+	char s[80];
+
+	for (int n = 0; n < 1000000; n++) {
+		size_t len = 3;
+
+		memcpy(s, "v1.", 3);
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		/* Fields of 0..22 characters: buyer, expiry, MAC, each maybe dotted. */
+		for (int f = 0; f < 3; f++) {
+			unsigned flen = (unsigned)(seed >> (20 + 7 * f)) % 23;
+
+			if (f == 2 && (seed >> 60) < 12)
+				flen = 16;
+			for (unsigned k = 0; k < flen && len < sizeof(s) - 2; k++) {
+				seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+				/* The MAC is mostly hex, one byte in 64 anything. */
+				s[len++] = f == 2 && (seed >> 58) != 0 ? "0123456789abcdef"[(seed >> 33) & 15]
+								       : alpha[(seed >> 33) % (sizeof(alpha) - 1)];
+			}
+			if (f < 2)
+				s[len++] = '.';
+		}
+		uint64_t b1 = 0, e1 = 0, m1 = 0, b2 = 0, e2 = 0, m2 = 0;
+		bool got = token_decode(s, len, &b1, &e1, &m1);
+		bool want = ref_decode(s, len, &b2, &e2, &m2);
+
+		cr_assert_eq(got, want, "shape %.*s: decode says %d, the grammar %d", (int)len, s, got,
+			     want);
+		if (got) {
+			cr_assert(b1 == b2 && e1 == e2 && m1 == m2, "fields of %.*s", (int)len, s);
+			agree_ok++;
+		}
+	}
+	cr_assert_gt(agree_ok, 5000, "enough well-formed shapes were drawn (%lu)",
+		     (unsigned long)agree_ok);
+}
