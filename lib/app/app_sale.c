@@ -102,6 +102,16 @@ static void jb_done(struct jb *b, struct http_reply *rep, uint16_t status)
 	rep->body_len = b->over ? rep->body_cap + 1 : b->len;   /* over: the server's 500 */
 }
 
+/* The first six bytes at p as the low 48 bits of a little-endian word. */
+static inline uint64_t load6(const char *p)
+{
+	uint64_t w = 0;
+
+	memcpy(&w, p, 6);
+	return w;
+}
+#define BEARER_LOWER 0x726572616562ull   /* "bearer", little-endian */
+
 /* The bearer token of the request: NULL when there is no Authorization;
  * the whole value when the scheme is not Bearer, which the token check
  * then calls malformed (RFC 6750 2.1: scheme case-insensitive, 1*SP). */
@@ -113,7 +123,9 @@ static const char *bearer_token(const struct http_request *req, size_t *len)
 	*len = 0;
 	if (v.p == NULL)
 		return NULL;
-	if (v.len > 7 && strncasecmp(v.p, "Bearer", 6) == 0 && v.p[6] == ' ') {
+	/* "Bearer " in any case: six letters fold to lowercase with | 0x20
+	 * (they are letters, so nothing else folds onto them), one compare. */
+	if (v.len > 7 && v.p[6] == ' ' && ((load6(v.p) | 0x202020202020ull) == BEARER_LOWER)) {
 		while (i < v.len && v.p[i] == ' ')
 			i++;
 		*len = v.len - i;

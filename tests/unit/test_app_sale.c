@@ -203,6 +203,13 @@ Test(app_sale, authorization_shapes)
 	snprintf(raw, sizeof(raw), "POST /api/campaigns/1/orders HTTP/1.1\r\nHost: x\r\n"
 		 "Authorization: Basic %s\r\n\r\n", tok);
 	expect(route(&f, raw), 401, "{\"error\":\"token_malformed\"}", bad_tok);
+	/* Near misses of the scheme, each one byte off (one folds under | 0x20). */
+	for (const char *const *sch = (const char *const[]){ "Be@rer", "Bearex", "Bearer\t", "Bea`er",
+							     NULL }; *sch; sch++) {
+		snprintf(raw, sizeof(raw), "POST /api/campaigns/1/orders HTTP/1.1\r\nHost: x\r\n"
+			 "Authorization: %s %s\r\n\r\n", *sch, tok);
+		expect(route(&f, raw), 401, "{\"error\":\"token_malformed\"}", bad_tok);
+	}
 	token_mint(&key, 5, NOW / 1000, tok, sizeof(tok));
 	snprintf(raw, sizeof(raw), "POST /api/campaigns/1/orders HTTP/1.1\r\nHost: x\r\n"
 		 "Authorization: Bearer %s\r\n\r\n", tok);
