@@ -79,7 +79,11 @@ static bool arp_valid(const struct arp_hdr *ah)
 	return (ah->sha[0] & 0x01) == 0;
 }
 
-static void arp_reply(struct net_core *nc, const struct arp_hdr *req)
+/* One ARP packet of ours: op, to the frame address eth_dst, asking about or
+ * answering tpa (whose hardware address, when known, is tha). False when no
+ * TX buffer was free (net_tx_alloc counted it). */
+static bool arp_send(struct net_core *nc, uint16_t op, const uint8_t eth_dst[NET_ETH_ALEN],
+		     const uint8_t tha[NET_ETH_ALEN], uint32_t tpa)
 {
 	void *h;
 	uint8_t *frame = net_tx_alloc(nc, &h);
@@ -87,50 +91,37 @@ static void arp_reply(struct net_core *nc, const struct arp_hdr *req)
 	struct arp_hdr *ah;
 
 	if (frame == NULL)
-		return;
+		return false;
 	eh = (struct eth_hdr *)frame;
 	ah = (struct arp_hdr *)(frame + NET_ETH_HLEN);
-	memcpy(eh->dst, req->sha, NET_ETH_ALEN);
+	memcpy(eh->dst, eth_dst, NET_ETH_ALEN);
 	memcpy(eh->src, nc->ifc.mac, NET_ETH_ALEN);
 	eh->type = htons(NET_ETHERTYPE_ARP);
 	ah->htype = htons(ARP_HTYPE_ETHER);
 	ah->ptype = htons(NET_ETHERTYPE_IPV4);
 	ah->hlen = NET_ETH_ALEN;
 	ah->plen = 4;
-	ah->op = htons(NET_ARP_REPLY);
+	ah->op = htons(op);
 	memcpy(ah->sha, nc->ifc.mac, NET_ETH_ALEN);
 	ah->spa = nc->ifc.ip;
-	memcpy(ah->tha, req->sha, NET_ETH_ALEN);
-	ah->tpa = req->spa;
+	memcpy(ah->tha, tha, NET_ETH_ALEN);
+	ah->tpa = tpa;
 	net_tx_send(nc, frame, h, NET_ETH_HLEN + ARP_PKT_LEN);
-	nc->st.arp_replies_sent++;
+	return true;
+}
+
+static void arp_reply(struct net_core *nc, const struct arp_hdr *req)
+{
+	if (arp_send(nc, NET_ARP_REPLY, req->sha, req->sha, req->spa))
+		nc->st.arp_replies_sent++;
 }
 
 void arp_request(struct net_core *nc, uint32_t ip)
 {
 	static const uint8_t bcast[NET_ETH_ALEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-	void *h;
-	uint8_t *frame = net_tx_alloc(nc, &h);
-	struct eth_hdr *eh;
-	struct arp_hdr *ah;
+	static const uint8_t unknown[NET_ETH_ALEN];   /* RFC 826: what we ask for */
 
-	if (frame == NULL)
-		return;
-	eh = (struct eth_hdr *)frame;
-	ah = (struct arp_hdr *)(frame + NET_ETH_HLEN);
-	memcpy(eh->dst, bcast, NET_ETH_ALEN);
-	memcpy(eh->src, nc->ifc.mac, NET_ETH_ALEN);
-	eh->type = htons(NET_ETHERTYPE_ARP);
-	ah->htype = htons(ARP_HTYPE_ETHER);
-	ah->ptype = htons(NET_ETHERTYPE_IPV4);
-	ah->hlen = NET_ETH_ALEN;
-	ah->plen = 4;
-	ah->op = htons(NET_ARP_REQUEST);
-	memcpy(ah->sha, nc->ifc.mac, NET_ETH_ALEN);
-	ah->spa = nc->ifc.ip;
-	memset(ah->tha, 0, NET_ETH_ALEN);   /* RFC 826: unknown, what we ask for */
-	ah->tpa = ip;
-	net_tx_send(nc, frame, h, NET_ETH_HLEN + ARP_PKT_LEN);
+	arp_send(nc, NET_ARP_REQUEST, bcast, unknown, ip);
 }
 
 static void arp_learn(struct net_core *nc, const struct arp_hdr *ah, bool create)
