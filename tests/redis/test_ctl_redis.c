@@ -271,7 +271,11 @@ static void concurrent_takers(uint32_t id, uint64_t stock)
 	cr_assert_eq(ctl_redis_status(r, id, &st), CTL_REDIS_OK);
 	cr_assert_eq(st.stock, 0);
 	cr_assert_eq(st.held, (int64_t)stock);
-	cr_assert_eq(st.n_hosts, stock >= N_THREADS ? N_THREADS : st.n_hosts);
+	/* Each take asks for a share of what is left, but nothing makes every
+	 * taker win one: a thread that runs first can take a small stock in a
+	 * row of takes before the others' first arrives (seen under ASan, stock
+	 * 7: fewer than 4 hosts). Conservation above is the property. */
+	cr_assert(st.n_hosts >= 1 && st.n_hosts <= N_THREADS, "hosts %u", st.n_hosts);
 	assert_invariant(r, id);
 	ctl_redis_close(r);
 }
