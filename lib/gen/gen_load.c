@@ -30,6 +30,8 @@ const char *const gen_stats_names[] = { GEN_STATS(STATS_NAME) };
 #define GEN_DUE_PER_POLL 1024
 /* Open loop backlog: due requests waiting for a connection. */
 #define GEN_BACKLOG_MAX (1u << 16)
+/* retry_503: buyers waiting to be asked again; more are counted, not kept. */
+#define GEN_RETRY_MAX (1u << 16)
 /* Longest request we build: head lines plus a token. */
 #define GEN_REQ_MAX 512
 #define GEN_NONE UINT32_MAX
@@ -45,6 +47,7 @@ enum gen_slot_state { GS_FREE = 0, GS_CONNECTING, GS_BUSY, GS_IDLE, GS_CLOSING }
 struct gen_slot {
 	struct tcp_conn *c;
 	uint64_t t0;                 /* when the request in flight (or carried) was due */
+	uint64_t buyer;              /* the buyer (index) of the request in flight */
 	uint32_t done;               /* answers on this connection */
 	uint32_t prev, next;         /* free or idle list */
 	uint8_t state;
@@ -69,6 +72,8 @@ struct gen_load {
 	uint32_t bl_head, bl_n;
 	uint32_t next_port;
 	uint64_t next_buyer;
+	uint64_t *retry;             /* retry_503: buyers answered 503, to ask again (a ring) */
+	uint32_t rt_head, rt_n;
 	char *tokens;                /* buyers x GEN_TOKEN_STRIDE: text, length in the last byte */
 	char head_get[GEN_REQ_MAX], head_buy[GEN_REQ_MAX];
 	uint32_t head_get_len, head_buy_len;
@@ -157,9 +162,11 @@ static uint64_t backlog_pop(struct gen_load *g)
 
 /* ---- requests ---------------------------------------------------------------- */
 
+/* More to send: requests not yet issued, or buyers answered 503 to ask again
+ * (a retry repeats an issued request, so it does not count towards requests). */
 static bool gen_more(const struct gen_load *g)
 {
-	return !g->stopping && (g->conf.requests == 0 || g->issued < g->conf.requests);
+	return !g->stopping && (g->conf.requests == 0 || g->issued < g->conf.requests || g->rt_n);
 }
 
 /* Sends the next request on s, due at t0. False when c was aborted. */
@@ -171,22 +178,30 @@ static bool gen_send(struct gen_load *g, uint32_t i, uint64_t t0)
 	uint32_t n;
 
 	if (g->conf.campaign) {
-		uint64_t buyer = g->conf.buyer_first + g->next_buyer;
 		int tl;
 
+		if (g->rt_n) {                   /* a buyer answered 503 goes first */
+			s->buyer = g->retry[g->rt_head];
+			g->rt_head = (g->rt_head + 1) & (GEN_RETRY_MAX - 1);
+			g->rt_n--;
+			g->st.retries++;
+			g->issued--;             /* the caller counted a new request */
+		} else {
+			s->buyer = g->next_buyer;
+			if (++g->next_buyer == g->conf.buyers)
+				g->next_buyer = 0;
+		}
 		memcpy(req, g->head_buy, g->head_buy_len);
 		n = g->head_buy_len;
 		if (g->tokens != NULL) {
-			const char *t = g->tokens + g->next_buyer * GEN_TOKEN_STRIDE;
+			const char *t = g->tokens + s->buyer * GEN_TOKEN_STRIDE;
 
 			tl = (uint8_t)t[GEN_TOKEN_STRIDE - 1];
 			memcpy(req + n, t, TOKEN_MAX_LEN);   /* fixed size: one unrolled copy */
 		} else {
-			tl = token_mint(&g->conf.key, buyer, g->conf.token_expiry, req + n,
-					TOKEN_STR_CAP);
+			tl = token_mint(&g->conf.key, g->conf.buyer_first + s->buyer,
+					g->conf.token_expiry, req + n, TOKEN_STR_CAP);
 		}
-		if (++g->next_buyer == g->conf.buyers)
-			g->next_buyer = 0;
 		n += (uint32_t)(tl > 0 ? tl : 0);
 		memcpy(req + n, "\r\n", 2);
 		n += 2;
@@ -357,6 +372,12 @@ static uint32_t gen_on_data(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
 		return 0;                        /* the body is still coming */
 	g->st.responses++;
 	gen_count_status(g, r.status);
+	if (r.status == 503 && g->retry != NULL) {
+		if (g->rt_n < GEN_RETRY_MAX)
+			g->retry[(g->rt_head + g->rt_n++) & (GEN_RETRY_MAX - 1)] = s->buyer;
+		else
+			g->st.retry_overflow++;
+	}
 	gen_hist_add(&g->hist, g->now_ns - s->t0);
 	g->last_ns = g->now_ns;
 	s->done++;
@@ -484,7 +505,9 @@ struct gen_load *gen_load_create(const struct gen_conf *conf, const struct tcp_c
 	g->nslots = conf->conns;
 	g->slots = calloc(g->nslots, sizeof(*g->slots));
 	g->backlog = conf->rate ? calloc(GEN_BACKLOG_MAX, sizeof(*g->backlog)) : NULL;
-	if (g->slots == NULL || (conf->rate && g->backlog == NULL) || gen_mint_tokens(g) < 0)
+	g->retry = conf->retry_503 && conf->campaign ? calloc(GEN_RETRY_MAX, sizeof(*g->retry)) : NULL;
+	if (g->slots == NULL || (conf->rate && g->backlog == NULL) || gen_mint_tokens(g) < 0 ||
+	    (conf->retry_503 && conf->campaign && g->retry == NULL))
 		goto oom_free;
 	g->free_head = g->idle_head = GEN_NONE;
 	for (uint32_t i = g->nslots; i-- > 0;)
@@ -498,6 +521,7 @@ struct gen_load *gen_load_create(const struct gen_conf *conf, const struct tcp_c
 		why = tcp_conf_check(&tconf);
 		snprintf(err, errlen, "cannot create the client TCP: %s",
 			 why ? why : "out of memory for its table and buffers");
+		free(g->retry);
 		free(g->tokens);
 		free(g->backlog);
 		free(g->slots);
@@ -509,6 +533,7 @@ struct gen_load *gen_load_create(const struct gen_conf *conf, const struct tcp_c
 	gen_hist_init(&g->hist);
 	return g;
 oom_free:
+	free(g->retry);
 	free(g->tokens);
 	free(g->backlog);
 	free(g->slots);
@@ -523,6 +548,7 @@ void gen_load_destroy(struct gen_load *g)
 	if (g == NULL)
 		return;
 	tcp_core_destroy(g->tcp);
+	free(g->retry);
 	free(g->tokens);
 	free(g->backlog);
 	free(g->slots);

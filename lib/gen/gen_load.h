@@ -24,7 +24,9 @@
  * /api/campaigns/<id>/orders) carrying the token of buyer buyer_first + k %
  * buyers for the k-th request, minted here with the operator key. Answers are
  * read with http_resp_head and counted per status, so a run's 200/409/410
- * can be checked against the server's counters and its stock.
+ * can be checked against the server's counters and its stock. With
+ * retry_503 a buyer answered 503 (the server's "try again": stock on its way,
+ * order queue full) is asked again before any new buyer, as a real one would.
  */
 #ifndef SECKILL_GEN_LOAD_H
 #define SECKILL_GEN_LOAD_H
@@ -46,7 +48,8 @@ struct gen_conf {
 	uint32_t conns;              /* closed loop: kept busy; open loop: at most open */
 	uint64_t rate;               /* open loop: requests per second; 0: closed loop */
 	uint32_t reqs_per_conn;      /* requests, then Connection: close; 0: keep-alive */
-	uint64_t requests;           /* requests in all; 0: until gen_load_stop */
+	uint64_t requests;           /* requests in all (a retry_503 repeat is not a new
+	                              * one); 0: until gen_load_stop */
 	uint32_t opens_per_poll;     /* connects started per poll at most (SYN bursts) */
 	const char *host;            /* the Host header */
 	const char *path;            /* GET this when campaign is 0 */
@@ -54,6 +57,8 @@ struct gen_conf {
 	struct token_key key;        /* buyer tokens are minted with this */
 	uint64_t buyer_first, buyers;
 	uint64_t token_expiry;       /* Unix seconds */
+	bool retry_503;              /* buyers answered 503 (stock busy, order queue
+	                              * full) are asked again before new ones */
 };
 
 void gen_conf_default(struct gen_conf *conf);
@@ -72,7 +77,9 @@ void gen_conf_default(struct gen_conf *conf);
 	X(backlog_full)    /* open loop: due, no connection, no room to wait: not sent */ \
 	X(no_port)         /* connects not started: local ports or table exhausted */ \
 	X(unanswered)      /* requests in flight or waiting when the run was cut */ \
-	X(arp_requests)    /* who-has the server sent before it answered */
+	X(arp_requests)    /* who-has the server sent before it answered */ \
+	X(retries)         /* requests that repeated a buyer after a 503 (retry_503) */ \
+	X(retry_overflow)  /* 503s not retried: the retry ring was full */
 
 struct gen_stats { GEN_STATS(STATS_FIELD) };
 extern const char *const gen_stats_names[];

@@ -76,6 +76,8 @@ struct bench {
 	uint64_t now_ns;
 };
 
+static uint32_t srv_ring = 1024;     /* order ring slots; a test may shrink it */
+
 static void srv_new(struct bench *b, uint64_t stock)
 {
 	struct tcp_conf tconf;
@@ -96,7 +98,7 @@ static void srv_new(struct bench *b, uint64_t stock)
 		sale_conf_default(&sc);
 		sc.key = key;
 		sc.max_stock = 1024;
-		sc.ring_size = 1024;
+		sc.ring_size = srv_ring;
 		sc.purchase_capacity = 4096;
 		sc.buyer_capacity = 4096;
 		sc.ip_capacity = 64;
@@ -273,6 +275,44 @@ Test(gen_load, buys_count_what_the_sale_did_and_stock_is_exactly_sold)
 	cr_assert_eq(sc->results[SALE_OK], 50, "the whole stock, over both runs");
 	cr_assert_eq(sc->results[SALE_SOLD_OUT], st->s410);
 	cr_assert_eq(st->s200 + st->s410, 20, "nothing else was answered");
+	bench_free(&B);
+}
+
+Test(gen_load, buyers_answered_503_are_asked_again_until_the_stock_is_sold)
+{
+	struct gen_conf gc;
+	const struct gen_stats *st;
+	struct ord_record recs[64];
+
+	srv_ring = 16;          /* the order queue fills: 503 order_queue_full */
+	srv_new(&B, 40);
+	srv_ring = 1024;
+	gen_conf_default(&gc);
+	memcpy(gc.server_mac, srv_mac, 6);
+	gc.conns = 4;
+	gc.campaign = 7;
+	gc.buyer_first = 100;
+	gc.buyers = 40;
+	gc.requests = 400;
+	gc.retry_503 = true;
+	gen_new(&B, &gc);
+	/* The control plane drains the ring now and then, as a slow one would. */
+	for (int r = 0; r < 40000 && !gen_load_done(B.gen); r++) {
+		round_trip(&B);
+		if (r % 16 == 0)
+			ord_ring_dequeue_burst(sale_ring(B.sale, 0), recs, 64);
+	}
+	cr_assert(gen_load_done(B.gen));
+	st = gen_load_stats(B.gen);
+	cr_assert_gt(st->s503, 0, "the queue did fill");
+	cr_assert_eq(st->s200, 40, "every buyer bought in the end: the whole stock");
+	cr_assert_eq(sale_core(B.sale, 0)->results[SALE_OK], 40);
+	cr_assert_geq(st->retries, 1);
+	cr_assert_leq(st->retries, st->s503, "only 503s are retried");
+	cr_assert_eq(st->retry_overflow, 0);
+	cr_assert_eq(st->requests, 400 + st->retries, "a retry is not one of the 400 requests");
+	cr_assert_eq(st->responses, st->requests);
+	cr_assert_eq(st->s200 + st->s409 + st->s410 + st->s503, st->responses);
 	bench_free(&B);
 }
 

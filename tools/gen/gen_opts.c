@@ -29,7 +29,7 @@ enum {
 	O_IP = 256, O_SERVER, O_SERVER_PORT, O_SERVER_MAC, O_CONNS, O_RATE, O_REQUESTS,
 	O_DURATION, O_DRAIN, O_REQS_PER_CONN, O_CLOSE, O_PATH, O_HOST, O_CAMPAIGN, O_TOKEN_KEY,
 	O_BUYERS, O_BUYER_FIRST, O_TOKEN_TTL, O_PORTS, O_BURST, O_MBUFS, O_IDLE_SLEEP, O_PCAP,
-	O_PCAP_RATE, O_HIST, O_LABEL, O_LINGER, O_HELP,
+	O_PCAP_RATE, O_HIST, O_LABEL, O_LINGER, O_RETRY_503, O_HELP,
 };
 
 /* In the order of the enum above: gen_opt finds an option's name by its value. */
@@ -61,6 +61,7 @@ static const struct option gen_longopts[] = {
 	{ "hist", required_argument, NULL, O_HIST },
 	{ "label", required_argument, NULL, O_LABEL },
 	{ "linger", required_argument, NULL, O_LINGER },
+	{ "retry-503", no_argument, NULL, O_RETRY_503 },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -97,6 +98,8 @@ void gen_opts_usage(FILE *f, const char *prog)
 		"  --buyers N            distinct buyers, used round robin (1)\n"
 		"  --buyer-first ID      the first buyer id (1)\n"
 		"  --token-ttl S         tokens expire S seconds from now (%u)\n"
+		"  --retry-503           a buyer answered 503 (stock on its way, order queue\n"
+		"                        full) is asked again before new ones, as a person would\n"
 		"  --ports LO-HI         our local ports, split between workers (1024-65535)\n"
 		"  --pcap FILE           replay FILE's Ethernet frames (to the server's MAC, from\n"
 		"                        ours) over and over beside the load ...\n"
@@ -233,6 +236,9 @@ static int gen_opt(struct gen_opts *o, int opt, const char *arg, const char **ke
 		return 0;
 	case O_CLOSE:
 		l->reqs_per_conn = 1;
+		return 0;
+	case O_RETRY_503:
+		l->retry_503 = true;
 		return 0;
 	case O_PATH:
 		if (arg[0] != '/' || strpbrk(arg, " \r\n") != NULL)

@@ -110,7 +110,7 @@ void gen_report(FILE *f, const struct gen_opts *o, struct gen_lcore *const *lcs,
 		st->responses ? (double)ds->busy_cycles / (double)st->responses : 0.0);
 	fprintf(f, "gen.errors %" PRIu64 "\n", st->connects_failed + st->conns_broken +
 		st->bad_responses + st->send_failed + st->backlog_full + st->no_port +
-		st->unanswered);
+		st->unanswered + st->retry_overflow);
 	if (o->pcap)
 		fprintf(f, "gen.pcap_per_s %.0f\n", ds->pcap_sent * per_s);
 	for (unsigned i = 0; i < GEN_STATS_N; i++)
