@@ -159,9 +159,9 @@ int gen_worker_main(void *arg)
 	struct rte_mbuf *pkts[GEN_BURST_MAX];
 	struct gen_bare bare = { .arp_next_ns = 0 };
 	struct gen_clock clk;
-	uint64_t tsc, ns, pcap_start = 0;
+	uint64_t tsc, ns, pcap_start = 0, tx_before;
 	uint32_t idle_polls = 0, idle_sleep = 0;
-	bool stopped = false, ready = false;
+	bool stopped = false, ready = false, sent;
 	uint16_t nb;
 	int quit;
 
@@ -175,6 +175,7 @@ int gen_worker_main(void *arg)
 		quit = __atomic_load_n(&gen_quit, __ATOMIC_RELAXED);
 		tsc = rte_rdtsc();
 		ns = gen_clock_ns(&clk, tsc);
+		tx_before = lc->st.tx_pkts + lc->st.tx_drops;
 
 		if (quit == 2)
 			break;
@@ -197,8 +198,8 @@ int gen_worker_main(void *arg)
 		}
 		if (ready && lc->pcap != NULL && !stopped)
 			gen_pcap_send(lc, ns, pcap_start);
-		bool sent = lc->txq.n != 0;
 		dp_txq_flush(&lc->txq);
+		sent = lc->st.tx_pkts + lc->st.tx_drops != tx_before;   /* incl. flushes when full */
 		if (nb != 0 || sent)
 			lc->st.busy_cycles += rte_rdtsc() - tsc;
 		if (lc->load != NULL ? gen_load_done(lc->load) : stopped)
