@@ -48,9 +48,13 @@ struct gen_slot {
 	struct tcp_conn *c;
 	uint64_t t0;                 /* when the request in flight (or carried) was due */
 	uint64_t buyer;              /* the buyer (index) of the request in flight */
+	uint64_t body_left;          /* body bytes of the answer being read, still to come */
 	uint32_t done;               /* answers on this connection */
 	uint32_t prev, next;         /* free or idle list */
+	uint16_t status;             /* of the answer being read, once its head is in */
 	uint8_t state;
+	bool in_body;                /* its head is read, body_left bytes are not */
+	bool close;                  /* and it said Connection: close */
 };
 
 struct gen_load {
@@ -343,36 +347,14 @@ static void gen_count_status(struct gen_load *g, uint16_t status)
 		g->st.s1xx_3xx++;
 }
 
-static uint32_t gen_on_data(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
-			    const uint8_t *data, uint32_t len)
+/* The answer on slot i is complete: count it, then the connection's next step. */
+static void gen_answered(struct gen_load *g, uint32_t i)
 {
-	struct gen_load *g = ctx;
-	uint32_t i = slot_of(c);
 	struct gen_slot *s = &g->slots[i];
-	struct http_resp r;
-	uint64_t total;
-	int hl;
 
-	(void)tc;
-	if (s->state != GS_BUSY) {
-		hl = HTTP_RESP_BAD;              /* bytes nobody asked for */
-	} else {
-		hl = http_resp_head(data, len, &r);
-		if (hl == HTTP_RESP_INCOMPLETE)
-			return 0;
-	}
-	if (hl < 0) {
-		g->st.bad_responses++;
-		s->state = GS_CLOSING;
-		tcp_abort(g->tcp, c);
-		return 0;
-	}
-	total = (uint64_t)hl + r.content_length;
-	if (len < total)
-		return 0;                        /* the body is still coming */
 	g->st.responses++;
-	gen_count_status(g, r.status);
-	if (r.status == 503 && g->retry != NULL) {
+	gen_count_status(g, s->status);
+	if (s->status == 503 && g->retry != NULL) {
 		if (g->rt_n < GEN_RETRY_MAX)
 			g->retry[(g->rt_head + g->rt_n++) & (GEN_RETRY_MAX - 1)] = s->buyer;
 		else
@@ -381,11 +363,55 @@ static uint32_t gen_on_data(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
 	gen_hist_add(&g->hist, g->now_ns - s->t0);
 	g->last_ns = g->now_ns;
 	s->done++;
-	if (r.close || (g->conf.reqs_per_conn && s->done >= g->conf.reqs_per_conn))
+	if (s->close || (g->conf.reqs_per_conn && s->done >= g->conf.reqs_per_conn))
 		s->state = GS_CLOSING;           /* the server closes: its FIN, then ours */
 	else
 		gen_next(g, i);
-	return (uint32_t)total;
+}
+
+/*
+ * The head is read once it is all there (TCP keeps what is not taken); the
+ * body is skipped as it comes, so an answer larger than the receive buffer
+ * still ends (only the head must fit: HTTP_RESP_HEAD_MAX).
+ */
+static uint32_t gen_on_data(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
+			    const uint8_t *data, uint32_t len)
+{
+	struct gen_load *g = ctx;
+	uint32_t i = slot_of(c);
+	struct gen_slot *s = &g->slots[i];
+	uint32_t used = 0;
+	uint64_t take;
+
+	(void)tc;
+	if (s->state == GS_BUSY && !s->in_body) {
+		struct http_resp r;
+		int hl = http_resp_head(data, len, &r);
+
+		if (hl == HTTP_RESP_INCOMPLETE)
+			return 0;
+		if (hl > 0) {
+			used = (uint32_t)hl;
+			s->status = r.status;
+			s->close = r.close;
+			s->body_left = r.content_length;
+			s->in_body = true;
+		}
+	}
+	if (s->state != GS_BUSY || !s->in_body) {
+		g->st.bad_responses++;           /* bytes nobody asked for, or no framing */
+		s->state = GS_CLOSING;
+		tcp_abort(g->tcp, c);
+		return 0;
+	}
+	take = s->body_left < len - used ? s->body_left : len - used;
+	used += (uint32_t)take;
+	s->body_left -= take;
+	if (s->body_left == 0) {
+		s->in_body = false;
+		gen_answered(g, i);
+	}
+	return used;
 }
 
 static void gen_on_peer_fin(void *ctx, struct tcp_core *tc, struct tcp_conn *c)

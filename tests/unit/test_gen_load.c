@@ -120,6 +120,8 @@ static void srv_new(struct bench *b, uint64_t stock)
 	to_srv.n = to_gen.n = 0;
 }
 
+static uint32_t gen_rx_buf;          /* 0: TCP's default; a test may shrink it */
+
 static void gen_new(struct bench *b, struct gen_conf *gc)
 {
 	struct tcp_conf tconf;
@@ -133,6 +135,10 @@ static void gen_new(struct bench *b, struct gen_conf *gc)
 	gc->token_expiry = NOW_MS / 1000 + 600;
 	tcp_conf_default(&tconf);
 	tconf.max_conns = 1024;
+	if (gen_rx_buf) {
+		tconf.mss = 536;
+		tconf.rx_buf = gen_rx_buf;
+	}
 	b->gen = gen_load_create(gc, &tconf, &ifc, &tx, err, sizeof(err));
 	cr_assert_not_null(b->gen, "%s", err);
 }
@@ -234,6 +240,29 @@ Test(gen_load, one_request_per_connection_opens_one_connection_per_request)
 	cr_assert_eq(tcp_core_stats(B.tcp)->conns_opened, 500);
 	tcp_core_gauges(gen_load_tcp(B.gen), &g);
 	cr_assert_eq(g.conns, 0, "the server closed first: no TIME_WAIT on our side");
+	bench_free(&B);
+}
+
+Test(gen_load, an_answer_larger_than_the_receive_buffer_is_read_as_it_comes)
+{
+	struct gen_conf gc;
+	const struct gen_stats *st;
+
+	srv_new(&B, 0);
+	gen_conf_default(&gc);
+	memcpy(gc.server_mac, srv_mac, 6);
+	gc.conns = 2;
+	gc.requests = 50;
+	gc.path = "/";          /* the index page: its head and body exceed 536 bytes */
+	gen_rx_buf = 536;
+	gen_new(&B, &gc);
+	gen_rx_buf = 0;
+	run_until_done(&B, 40000);
+	st = gen_load_stats(B.gen);
+	cr_assert_eq(st->responses, 50);
+	cr_assert_eq(st->s200, 50);
+	cr_assert_eq(st->bad_responses + st->conns_broken, 0);
+	cr_assert_gt(tcp_core_stats(B.tcp)->tx_bytes, 50u * 536, "the answers were larger");
 	bench_free(&B);
 }
 
