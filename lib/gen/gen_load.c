@@ -23,8 +23,6 @@ const char *const gen_stats_names[] = { GEN_STATS(STATS_NAME) };
 
 #define NS_PER_S   1000000000ull
 #define NS_PER_US  1000u
-/* Who-has is repeated this often until the server answers. */
-#define GEN_ARP_EVERY_NS (200 * 1000 * 1000ull)
 /* Open loop: due requests started per poll at most; the rest stay due (and
  * keep their due time), so a slow poll delays sends, never drops them. */
 #define GEN_DUE_PER_POLL 1024
@@ -591,16 +589,17 @@ void gen_load_input(struct gen_load *g, const uint8_t *frame, uint32_t len)
 /* Until the server's MAC is known nothing else can be sent. */
 static bool gen_resolve(struct gen_load *g)
 {
-	if (arp_lookup(&g->net.arp, g->conf.server_ip, g->conf.server_mac)) {
+	switch (arp_resolve(&g->net, g->conf.server_ip, g->conf.server_mac, g->now_ns,
+			    &g->arp_next_ns)) {
+	case ARP_RESOLVED:
 		g->have_mac = true;
 		return true;
-	}
-	if (g->now_ns >= g->arp_next_ns) {
-		arp_request(&g->net, g->conf.server_ip);
+	case ARP_ASKED:
 		g->st.arp_requests++;
-		g->arp_next_ns = g->now_ns + GEN_ARP_EVERY_NS;
+		return false;
+	default:
+		return false;
 	}
-	return false;
 }
 
 /* Keep-alive connections nothing more will be sent on. */

@@ -124,6 +124,18 @@ void arp_request(struct net_core *nc, uint32_t ip)
 	arp_send(nc, NET_ARP_REQUEST, bcast, unknown, ip);
 }
 
+enum arp_resolve_res arp_resolve(struct net_core *nc, uint32_t ip, uint8_t mac[NET_ETH_ALEN],
+				 uint64_t now_ns, uint64_t *ask_at_ns)
+{
+	if (arp_lookup(&nc->arp, ip, mac))
+		return ARP_RESOLVED;
+	if (now_ns < *ask_at_ns)
+		return ARP_WAITING;
+	arp_request(nc, ip);
+	*ask_at_ns = now_ns + ARP_RESOLVE_EVERY_NS;
+	return ARP_ASKED;
+}
+
 static void arp_learn(struct net_core *nc, const struct arp_hdr *ah, bool create)
 {
 	switch (arp_update(&nc->arp, ah->spa, ah->sha, create)) {

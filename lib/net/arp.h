@@ -60,6 +60,23 @@ enum arp_update_result arp_update(struct arp_table *t, uint32_t ip,
  */
 void arp_request(struct net_core *nc, uint32_t ip);
 
+/* Who-has is repeated this often until the address answers. */
+#define ARP_RESOLVE_EVERY_NS (200 * 1000 * 1000ull)
+
+enum arp_resolve_res {
+	ARP_RESOLVED = 0,            /* known: mac is filled */
+	ARP_ASKED,                   /* unknown, and a who-has went out now */
+	ARP_WAITING,                 /* unknown, the last who-has is still young */
+};
+
+/*
+ * A client's way to an address (ip, network order): its MAC when the table
+ * has it, else a who-has at most every ARP_RESOLVE_EVERY_NS. now_ns is the
+ * caller's clock; *ask_at_ns (0 at first) is when the next who-has is due.
+ */
+enum arp_resolve_res arp_resolve(struct net_core *nc, uint32_t ip, uint8_t mac[NET_ETH_ALEN],
+				 uint64_t now_ns, uint64_t *ask_at_ns);
+
 /*
  * One ARP packet (pkt, len bytes after the Ethernet header) from a frame that
  * net_input already accepted (our MAC or broadcast). Learns, and answers a

@@ -221,9 +221,11 @@ static inline struct lim_rule sale_rule_load(const struct sale *s, enum sale_rul
 	return r;
 }
 
-/* Step 6: nginx limit_req per IP, then per buyer (rate 0: off). */
+/* Step 6: nginx limit_req per IP, then per buyer (rate 0: off); the buyer
+ * rule is the caller's, loaded once for the prefetch and for this. */
 static enum sale_result sale_limits(struct sale_core *c, uint32_t ip, uint64_t buyer,
-				    uint64_t now_ms, uint32_t *retry_after_s)
+				    struct lim_rule buyer_rule, uint64_t now_ms,
+				    uint32_t *retry_after_s)
 {
 	struct sale *s = c->s;
 	struct lim_rule r = sale_rule_load(s, SALE_RULE_IP);
@@ -231,9 +233,8 @@ static enum sale_result sale_limits(struct sale_core *c, uint32_t ip, uint64_t b
 	if (r.rate && lim_check(s->lim_ip, ip, now_ms, &r, retry_after_s,
 				&c->lim_ip) == LIM_LIMITED)
 		return SALE_LIMIT_IP;
-	r = sale_rule_load(s, SALE_RULE_BUYER);
-	if (r.rate && lim_check(s->lim_buyer, buyer, now_ms, &r, retry_after_s,
-				&c->lim_buyer) == LIM_LIMITED)
+	if (buyer_rule.rate && lim_check(s->lim_buyer, buyer, now_ms, &buyer_rule, retry_after_s,
+					 &c->lim_buyer) == LIM_LIMITED)
 		return SALE_LIMIT_BUYER;
 	return SALE_OK;
 }
@@ -339,6 +340,7 @@ enum sale_result sale_buy(struct sale_core *c, uint32_t campaign_id, const char 
 {
 	struct sale *s = c->s;
 	struct sale_campaign *cp;
+	struct lim_rule buyer_rule;
 	uint64_t buyer = 0;
 	enum sale_result r;
 
@@ -361,13 +363,14 @@ enum sale_result sale_buy(struct sale_core *c, uint32_t campaign_id, const char 
 	 * is on) are cache misses in tables of millions: start both now, so they
 	 * load together while the blacklists, limits, book and ring are checked.
 	 * After the sold-out test: that path pays nothing for them. */
+	buyer_rule = sale_rule_load(s, SALE_RULE_BUYER);
 	lim_purchase_prefetch(s->purchase, cp->id, buyer);
-	if (s->lim_buyer != NULL && sale_rule_load(s, SALE_RULE_BUYER).rate)
+	if (buyer_rule.rate)
 		lim_table_prefetch(s->lim_buyer, &buyer);
 	r = sale_blacklist(s, peer_ip, buyer);
 	if (r != SALE_OK)
 		return done(c, r);
-	r = sale_limits(c, peer_ip, buyer, now_ms, &out->retry_after_s);
+	r = sale_limits(c, peer_ip, buyer, buyer_rule, now_ms, &out->retry_after_s);
 	if (r != SALE_OK)
 		return done(c, r);
 	return done(c, sale_take(c, cp, buyer, now_ms, out));

@@ -24,7 +24,6 @@
 #include "gen.h"
 
 #define GEN_IDLE_SPIN_POLLS 256
-#define GEN_ARP_EVERY_NS (200 * 1000 * 1000ull)
 
 /* ns = tsc * mult >> 32, so the loop needs no division. */
 struct gen_clock {
@@ -62,13 +61,8 @@ static bool gen_server_mac(struct gen_lcore *lc, struct gen_bare *bare, uint64_t
 		memcpy(lc->conf.server_mac, gen_load_server_mac(lc->load), NET_ETH_ALEN);
 		return true;
 	}
-	if (arp_lookup(&bare->net.arp, lc->conf.server_ip, lc->conf.server_mac))
-		return true;
-	if (ns >= bare->arp_next_ns) {
-		arp_request(&bare->net, lc->conf.server_ip);
-		bare->arp_next_ns = ns + GEN_ARP_EVERY_NS;
-	}
-	return false;
+	return arp_resolve(&bare->net, lc->conf.server_ip, lc->conf.server_mac, ns,
+			   &bare->arp_next_ns) == ARP_RESOLVED;
 }
 
 /* The pcap frames due by ns: frame k of this worker's share is due at k / rate. */
