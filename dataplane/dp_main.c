@@ -7,9 +7,9 @@
  * reported in one line without DPDK's start-up noise. Then: EAL, mbuf pool,
  * port 0 with one queue pair per worker lcore, one dp_lcore per worker
  * (its stack is built by the worker itself), launch, and the main lcore turns
- * into the control thread (dp_ctl.c: order rings to the journal, summaries).
+ * into the control thread (ctl_loop.c: order rings to the journal, summaries).
  * With --campaign the state directory, boot epoch and journal are set up
- * before the EAL and the sale engine right after it (dp_sale.c).
+ * before the EAL and the sale engine right after it (ctl_sale.c).
  * SIGINT/SIGTERM set dp_quit; workers leave their loops, the main lcore waits
  * for them, journals the last orders, prints the final counters and frees
  * everything, so a test can read exact numbers from a stopped server.
@@ -27,8 +27,8 @@
 #include <rte_malloc.h>
 #include <rte_pause.h>
 
-#include "dp.h"
-#include "dp_ctlsock.h"
+#include "ctl_plane.h"
+#include "ctl_sock.h"
 
 /* The port we serve on: the first one the EAL found (a --vdev or a NIC). */
 #define DP_PORT_ID 0
@@ -146,7 +146,7 @@ static bool dp_launch(void)
 	return ok;
 }
 
-static void dp_sale_banner(const struct dp_conf *conf, const struct dp_ctl *ctl)
+static void dp_sale_banner(const struct dp_conf *conf, const struct ctl_plane *ctl)
 {
 	const struct dp_sale_conf *sc = &conf->sale;
 
@@ -171,19 +171,19 @@ static void dp_banner(const struct dp_conf *conf, const struct net_iface *ifc, u
 
 /* seckillctl's socket and the telemetry commands; exits when the socket
  * cannot be had (an operator needs it, and a typo should not go unnoticed). */
-static void dp_ctl_open(const struct dp_conf *conf, struct dp_ctl *ctl)
+static void dp_ctl_open(const struct dp_conf *conf, struct ctl_plane *ctl)
 {
 	char path[DP_CTL_SOCKET_CAP], err[512];
 
 	if (conf->ctl_socket[0] != '\0')
 		snprintf(path, sizeof(path), "%s", conf->ctl_socket);
 	else
-		dp_ctlsock_default_path(path, sizeof(path));
-	ctl->sock = dp_ctlsock_open(path, ctl, conf, err, sizeof(err));
+		ctl_sock_default_path(path, sizeof(path));
+	ctl->sock = ctl_sock_open(path, ctl, conf, err, sizeof(err));
 	if (ctl->sock == NULL)
 		dp_die("control socket", err);
 	printf("seckill-dp: control socket %s (seckillctl --socket %s)\n", path, path);
-	dp_telemetry_init(ctl);
+	ctl_telemetry_init(ctl);
 }
 
 static void dp_teardown(struct rte_mempool *pool)
@@ -204,7 +204,7 @@ static void dp_teardown(struct rte_mempool *pool)
 int main(int argc, char **argv)
 {
 	static struct dp_conf conf;
-	static struct dp_ctl ctl;
+	static struct ctl_plane ctl;
 	struct net_iface ifc = { 0 };
 	struct rte_mempool *pool;
 	unsigned int workers;
@@ -215,7 +215,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sep = dp_split(argc, argv);
 	dp_parse_or_exit(&conf, argc, argv, sep);
-	if (dp_sale_open(&conf, &ctl, err, sizeof(err)) < 0) {
+	if (ctl_sale_open(&conf, &ctl, err, sizeof(err)) < 0) {
 		fprintf(stderr, "seckill-dp: %s\n", err);
 		return EXIT_FAILURE;
 	}
@@ -244,7 +244,7 @@ int main(int argc, char **argv)
 	ifc.ip = conf.ip;
 	conf.tcp.mss = (uint16_t)RTE_MIN(conf.tcp.mss, ifc.mtu - DP_IP_TCP_HLEN);
 
-	if (dp_sale_create(&conf, &ctl, workers, err, sizeof(err)) < 0)
+	if (ctl_sale_create(&conf, &ctl, workers, err, sizeof(err)) < 0)
 		dp_die("cannot set up the sale", err);
 
 	dp_lcores_alloc(&conf, pool, &ifc, ctl.sale);
@@ -257,17 +257,17 @@ int main(int argc, char **argv)
 	} else {
 		__atomic_store_n(&dp_quit, 1, __ATOMIC_RELAXED);
 	}
-	dp_ctl_loop(&ctl, &conf);
+	ctl_loop_run(&ctl, &conf);
 
 	rte_eal_mp_wait_lcore();
-	dp_ctl_finish(&ctl);
-	dp_telemetry_fini();
-	dp_ctlsock_close(ctl.sock);
+	ctl_loop_finish(&ctl);
+	ctl_telemetry_fini();
+	ctl_sock_close(ctl.sock);
 	ctl.sock = NULL;
 	if (ok)
-		dp_stats_print_final(stdout, &ctl);
+		ctl_stats_print_final(stdout, &ctl);
 	dp_teardown(pool);
-	dp_sale_close(&ctl);
+	ctl_sale_close(&ctl);
 	rte_eal_cleanup();
 	return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }

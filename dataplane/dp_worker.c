@@ -84,7 +84,7 @@ static int dp_worker_setup(struct dp_lcore *lc)
 			       "x (--rx-buf + --tx-buf); lower one of them");
 		return -1;
 	}
-	net_core_init(&lc->net, &lc->ifc, &lc->tx, lc->tcp);
+	net_core_init(&lc->net, &lc->ifc, &lc->tx, lc->tcp, tcp_input);
 	return 0;
 }
 

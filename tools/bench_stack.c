@@ -203,7 +203,7 @@ static void bench_create(struct bench *b)
 	b->tc = tcp_core_create(&tconf, &b->ifc, &b->tx, &tapp);
 	if (b->hs == NULL || b->tc == NULL)
 		die("cannot create the HTTP server or the TCP core");
-	net_core_init(&b->nc, &b->ifc, &b->tx, b->tc);
+	net_core_init(&b->nc, &b->ifc, &b->tx, b->tc, tcp_input);
 	b->now_us = 1000000;
 	http_server_set_time(b->hs, 1767225600);
 	bench_clock(b);

@@ -552,7 +552,7 @@ struct gen_load *gen_load_create(const struct gen_conf *conf, const struct tcp_c
 		free(g);
 		return NULL;
 	}
-	net_core_init(&g->net, ifc, &g->tx, g->tcp);
+	net_core_init(&g->net, ifc, &g->tx, g->tcp, tcp_input);
 	g->have_mac = memcmp(conf->server_mac, (uint8_t[NET_ETH_ALEN]){ 0 }, NET_ETH_ALEN) != 0;
 	gen_hist_init(&g->hist);
 	return g;

@@ -13,7 +13,6 @@
 
 #include "net_csum.h"
 #include "net_priv.h"
-#include "tcp.h"
 
 /*
  * Sources no peer can legitimately have (RFC 1122 3.2.1.3, RFC 6890):
@@ -69,7 +68,7 @@ void ip4_input(struct net_core *nc, const struct eth_hdr *eh, const uint8_t *pkt
 	l4len = ntohs(ih->total_len) - NET_IPV4_HLEN;
 
 	if (likely(ih->proto == NET_IPPROTO_TCP && nc->tcp != NULL))
-		tcp_input(nc->tcp, eh, ih, pkt + NET_IPV4_HLEN, l4len);
+		nc->tcp_input(nc->tcp, eh, ih, pkt + NET_IPV4_HLEN, l4len);
 	else if (ih->proto == NET_IPPROTO_ICMP)
 		icmp_input(nc, eh, ih, pkt + NET_IPV4_HLEN, l4len);
 	else

@@ -16,7 +16,7 @@
 const char *const net_stats_names[] = { NET_STATS(STATS_NAME) };
 
 void net_core_init(struct net_core *nc, const struct net_iface *ifc, struct net_tx *tx,
-		   struct tcp_core *tcp)
+		   struct tcp_core *tcp, net_tcp_input_fn tcp_input)
 {
 	memset(nc, 0, sizeof(*nc));
 	nc->ifc = *ifc;
@@ -24,7 +24,8 @@ void net_core_init(struct net_core *nc, const struct net_iface *ifc, struct net_
 	if (nc->ifc.mtu == 0 || nc->ifc.mtu > NET_MTU)
 		nc->ifc.mtu = NET_MTU;
 	nc->tx = tx;
-	nc->tcp = tcp;
+	nc->tcp = tcp_input != NULL ? tcp : NULL;
+	nc->tcp_input = tcp_input;
 	arp_table_init(&nc->arp);
 }
 

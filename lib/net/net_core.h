@@ -19,6 +19,14 @@
 
 struct tcp_core;
 
+/*
+ * The transport above IPv4 for protocol 6: lib/tcp's tcp_input, passed in by
+ * whoever builds the stack. lib/net calls it without including a TCP header,
+ * so net depends on nothing above it (tcp stands on net, not the reverse).
+ */
+typedef void (*net_tcp_input_fn)(struct tcp_core *tc, const struct eth_hdr *eh,
+				 const struct ipv4_hdr *ih, const uint8_t *seg, uint32_t len);
+
 #define NET_STATS(X) \
 	X(rx_frames) X(tx_frames) X(arp_requests) X(arp_replies_sent) X(icmp_echo) \
 	X(drop_runt) X(drop_not_for_us) X(drop_ethertype) X(drop_arp_bad) \
@@ -35,12 +43,14 @@ struct net_core {
 	struct net_iface ifc;
 	struct net_tx *tx;
 	struct tcp_core *tcp;        /* NULL: TCP segments are dropped as drop_ip_proto */
+	net_tcp_input_fn tcp_input;  /* called with tcp for each TCP segment */
 	struct arp_table arp;
 	struct net_stats st;
 };
 
+/* tcp and tcp_input: lib/tcp's core and tcp_input, or NULL and NULL for no TCP. */
 void net_core_init(struct net_core *nc, const struct net_iface *ifc, struct net_tx *tx,
-		   struct tcp_core *tcp);
+		   struct tcp_core *tcp, net_tcp_input_fn tcp_input);
 void net_input(struct net_core *nc, const uint8_t *frame, uint32_t len);
 
 #endif

@@ -183,7 +183,7 @@ static void fz_stack_create(struct fz_stack *st, enum tcp_cookie_mode cookies)
 	st->tc = tcp_core_create(&tconf, &ifc, &fz.tx, &tapp);
 	if (st->hs == NULL || st->tc == NULL)
 		abort();
-	net_core_init(&st->nc, &ifc, &fz.tx, st->tc);
+	net_core_init(&st->nc, &ifc, &fz.tx, st->tc, tcp_input);
 	st->now_us = 1000000;
 }
 

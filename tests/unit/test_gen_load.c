@@ -116,7 +116,7 @@ static void srv_new(struct bench *b, uint64_t stock)
 	tconf.max_time_wait = 512;
 	b->tcp = tcp_core_create(&tconf, &ifc, &tx, &tapp);
 	cr_assert_not_null(b->tcp);
-	net_core_init(&b->net, &ifc, &tx, b->tcp);
+	net_core_init(&b->net, &ifc, &tx, b->tcp, tcp_input);
 	to_srv.n = to_gen.n = 0;
 }
 

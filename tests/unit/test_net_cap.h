@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "net_core.h"
+#include "tcp.h"
 
 #define CAP_MAX 8
 
@@ -78,7 +79,7 @@ static inline void net_fixture(struct tcp_core *tcp)
 	memcpy(ifc.mac, our_mac, 6);
 	ifc.ip = ip_of(OUR_IP);
 	memset(&cap, 0, sizeof(cap));
-	net_core_init(&nc, &ifc, &cap_net_tx, tcp);
+	net_core_init(&nc, &ifc, &cap_net_tx, tcp, tcp != NULL ? tcp_input : NULL);
 }
 
 static inline void feed(const uint8_t *frame, uint32_t len)

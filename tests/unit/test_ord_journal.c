@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crc32c.h"
 #include "ord_journal.h"
 
 #define HDR ORD_JOURNAL_HDR_BYTES
@@ -165,13 +166,13 @@ static off_t file_size(const char *p)
 Test(ord_journal, crc32c_known_answers)
 {
 	/* The CRC-32C check value (RFC 3720 B.4 and every CRC catalogue). */
-	cr_assert_eq(ord_journal_crc32c(0, "123456789", 9), 0xe3069283u);
-	cr_assert_eq(ord_journal_crc32c(0, "", 0), 0);
-	cr_assert_eq(ord_journal_crc32c(ord_journal_crc32c(0, "1234", 4), "56789", 5),
+	cr_assert_eq(crc32c(0, "123456789", 9), 0xe3069283u);
+	cr_assert_eq(crc32c(0, "", 0), 0);
+	cr_assert_eq(crc32c(crc32c(0, "1234", 4), "56789", 5),
 		     0xe3069283u);
 	/* RFC 3720 B.4: 32 bytes of zeros. */
 	static const uint8_t zeros[32];
-	cr_assert_eq(ord_journal_crc32c(0, zeros, 32), 0x8a9136aau);
+	cr_assert_eq(crc32c(0, zeros, 32), 0x8a9136aau);
 }
 
 /* ---- append, sync, replay, reopen ----------------------------------------- */

@@ -99,7 +99,7 @@ static int gen_worker_setup(struct gen_lcore *lc, struct gen_bare *bare)
 	dp_txq_init(&lc->txq, &lc->tx, lc->pool, lc->port, lc->queue, (struct dp_txq_counters){
 		&lc->st.tx_pkts, &lc->st.tx_bursts, &lc->st.tx_drops, &lc->st.tx_nombuf });
 	if (lc->opts->no_load) {
-		net_core_init(&bare->net, &lc->ifc, &lc->tx, NULL);
+		net_core_init(&bare->net, &lc->ifc, &lc->tx, NULL, NULL);
 		return 0;
 	}
 	lc->load = gen_load_create(&lc->conf, &lc->opts->tcp, &lc->ifc, &lc->tx, err, sizeof(err));

@@ -1,5 +1,5 @@
 /*
- * dp_telemetry.c - seckill-dp's counters on DPDK's telemetry socket.
+ * ctl_telemetry.c - seckill-dp's counters on DPDK's telemetry socket.
  *
  * The EAL serves /var/run/dpdk/<file prefix>/dpdk_telemetry.v2 (a
  * SOCK_SEQPACKET socket; DPDK's usertools/dpdk-telemetry.py reads it). We add
@@ -10,7 +10,7 @@
  *
  * so existing DPDK monitoring sees the sale without seckillctl. The callbacks
  * run on the EAL's telemetry thread: they only read, the counters with the
- * same plain loads dp_stats.c uses (a value a moment old, never torn) and the
+ * same plain loads ctl_stats.c uses (a value a moment old, never torn) and the
  * campaigns through the sale's any-thread reads.
  */
 #include <inttypes.h>
@@ -20,14 +20,14 @@
 
 #include <rte_telemetry.h>
 
-#include "dp_ctlsock.h"
+#include "ctl_sock.h"
 
-static struct dp_ctl *dp_tel_ctl;
-/* Cleared by dp_telemetry_fini before the worker state goes away; acquire
+static struct ctl_plane *ctl_tel_ctl;
+/* Cleared by ctl_telemetry_fini before the worker state goes away; acquire
  * in the callbacks pairs with the release there and in init. */
-static int dp_tel_live;
+static int ctl_tel_live;
 
-static void dp_tel_drop(void *ctx, const char *set, const char *name, uint64_t v)
+static void ctl_tel_drop(void *ctx, const char *set, const char *name, uint64_t v)
 {
 	char key[RTE_TEL_MAX_STRING_LEN];
 
@@ -37,15 +37,15 @@ static void dp_tel_drop(void *ctx, const char *set, const char *name, uint64_t v
 }
 
 /* One worker's counters as a dict (NULL: no memory). */
-static struct rte_tel_data *dp_tel_core(const struct dp_lcore *lc, unsigned i)
+static struct rte_tel_data *ctl_tel_core(const struct dp_lcore *lc, unsigned i)
 {
 	struct rte_tel_data *d = rte_tel_data_alloc();
-	struct sale *sale = dp_tel_ctl->sale;
-	struct dp_core_sample s;
+	struct sale *sale = ctl_tel_ctl->sale;
+	struct ctl_core_sample s;
 
 	if (d == NULL)
 		return NULL;
-	dp_core_sample(lc, &s);
+	ctl_core_sample(lc, &s);
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "lcore", lc->lcore_id);
 	rte_tel_data_add_dict_u64(d, "rx_pkts", s.rx_pkts);
@@ -55,7 +55,7 @@ static struct rte_tel_data *dp_tel_core(const struct dp_lcore *lc, unsigned i)
 	rte_tel_data_add_dict_u64(d, "conns", lc->gauges.conns);
 	rte_tel_data_add_dict_u64(d, "ring_depth",
 				  sale ? ord_ring_count(sale_ring(sale, i)) : 0);
-	dp_core_drops(lc, dp_tel_drop, d);
+	ctl_core_drops(lc, ctl_tel_drop, d);
 	return d;
 }
 
@@ -65,9 +65,9 @@ static struct rte_tel_data *dp_tel_core(const struct dp_lcore *lc, unsigned i)
  * writes those counters with plain stores of aligned words: a reader here
  * sees each one old or new, as with journal_depth.
  */
-static void dp_tel_control(struct rte_tel_data *d)
+static void ctl_tel_control(struct rte_tel_data *d)
 {
-	const struct dp_ctl *c = dp_tel_ctl;
+	const struct ctl_plane *c = ctl_tel_ctl;
 	struct sale_ctl_stats o;
 	char key[64];
 
@@ -80,13 +80,13 @@ static void dp_tel_control(struct rte_tel_data *d)
 		snprintf(key, sizeof(key), "kafka_%s", ctl_kafka_stats_names[i]);
 		rte_tel_data_add_dict_u64(d, key, ((const uint64_t *)&c->kafka_st)[i]);
 	}
-	for (unsigned i = 0; c->redis_on && i < DP_REDIS_STATS_N; i++) {
-		snprintf(key, sizeof(key), "redis_%s", dp_redis_stats_names[i]);
+	for (unsigned i = 0; c->redis_on && i < CTL_SALE_REDIS_STATS_N; i++) {
+		snprintf(key, sizeof(key), "redis_%s", ctl_sale_redis_stats_names[i]);
 		rte_tel_data_add_dict_u64(d, key, ((const uint64_t *)&c->redis_st)[i]);
 	}
 }
 
-static int dp_tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+static int ctl_tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct dp_lcore *lc;
 	char key[32];
@@ -94,12 +94,12 @@ static int dp_tel_stats(const char *cmd, const char *params, struct rte_tel_data
 	(void)cmd;
 	(void)params;
 	rte_tel_data_start_dict(d);
-	if (!__atomic_load_n(&dp_tel_live, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&ctl_tel_live, __ATOMIC_ACQUIRE))
 		return 0;
-	rte_tel_data_add_dict_u64(d, "journal_depth", dp_tel_ctl->journal_depth);
-	dp_tel_control(d);
-	for (unsigned i = 0; i < SALE_MAX_CORES && (lc = dp_lcore_of_core(i)) != NULL; i++) {
-		struct rte_tel_data *c = dp_tel_core(lc, i);
+	rte_tel_data_add_dict_u64(d, "journal_depth", ctl_tel_ctl->journal_depth);
+	ctl_tel_control(d);
+	for (unsigned i = 0; i < SALE_MAX_CORES && (lc = ctl_lcore_of_core(i)) != NULL; i++) {
+		struct rte_tel_data *c = ctl_tel_core(lc, i);
 
 		snprintf(key, sizeof(key), "core%u", i);
 		/* keep 0: the library frees the container with d. */
@@ -109,10 +109,10 @@ static int dp_tel_stats(const char *cmd, const char *params, struct rte_tel_data
 	return 0;
 }
 
-static int dp_tel_campaigns(const char *cmd, const char *params, struct rte_tel_data *d)
+static int ctl_tel_campaigns(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	uint32_t ids[SALE_MAX_CAMPAIGNS];
-	struct sale *s = dp_tel_ctl->sale;
+	struct sale *s = ctl_tel_ctl->sale;
 	struct sale_campaign_view v;
 	struct timespec ts;
 	unsigned n = 0;
@@ -122,7 +122,7 @@ static int dp_tel_campaigns(const char *cmd, const char *params, struct rte_tel_
 	(void)params;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	rte_tel_data_start_dict(d);
-	if (s != NULL && __atomic_load_n(&dp_tel_live, __ATOMIC_ACQUIRE))
+	if (s != NULL && __atomic_load_n(&ctl_tel_live, __ATOMIC_ACQUIRE))
 		n = sale_campaign_ids(s, ids, SALE_MAX_CAMPAIGNS);
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_tel_data *c = rte_tel_data_alloc();
@@ -145,13 +145,13 @@ static int dp_tel_campaigns(const char *cmd, const char *params, struct rte_tel_
 	return 0;
 }
 
-int dp_telemetry_init(struct dp_ctl *ctl)
+int ctl_telemetry_init(struct ctl_plane *ctl)
 {
-	dp_tel_ctl = ctl;
-	__atomic_store_n(&dp_tel_live, 1, __ATOMIC_RELEASE);
-	if (rte_telemetry_register_cmd("/seckill/stats", dp_tel_stats,
+	ctl_tel_ctl = ctl;
+	__atomic_store_n(&ctl_tel_live, 1, __ATOMIC_RELEASE);
+	if (rte_telemetry_register_cmd("/seckill/stats", ctl_tel_stats,
 				       "Per-core counters of seckill-dp. Takes no parameters") < 0 ||
-	    rte_telemetry_register_cmd("/seckill/campaigns", dp_tel_campaigns,
+	    rte_telemetry_register_cmd("/seckill/campaigns", ctl_tel_campaigns,
 				       "The sale's campaigns. Takes no parameters") < 0) {
 		fprintf(stderr, "seckill-dp: cannot register the /seckill telemetry commands; "
 			"seckillctl stats still works\n");
@@ -160,7 +160,7 @@ int dp_telemetry_init(struct dp_ctl *ctl)
 	return 0;
 }
 
-void dp_telemetry_fini(void)
+void ctl_telemetry_fini(void)
 {
-	__atomic_store_n(&dp_tel_live, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&ctl_tel_live, 0, __ATOMIC_RELEASE);
 }

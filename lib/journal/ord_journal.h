@@ -126,7 +126,4 @@ int ord_journal_segments(const struct ord_journal *j);        /* segment files *
 /* The last error, a sentence naming the path and errno text ("" if none). */
 const char *ord_journal_error(const struct ord_journal *j);
 
-/* CRC32C (Castagnoli), as in iSCSI/ext4: crc = 0 to start, chain to continue. */
-uint32_t ord_journal_crc32c(uint32_t crc, const void *buf, size_t len);
-
 #endif

@@ -31,12 +31,12 @@
  * the two leaves only segments that the next open() deletes.
  */
 #include "ord_journal.h"
+#include "crc32c.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,33 +91,6 @@ struct ord_journal {
 	char err[OJ_ERR_CAP];
 };
 
-/* ---- CRC32C (Castagnoli, reflected 0x82f63b78), one table lookup a byte --- */
-
-static uint32_t crc_table[256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-static void crc_init(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-		crc_table[i] = c;
-	}
-}
-
-uint32_t ord_journal_crc32c(uint32_t crc, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	pthread_once(&crc_once, crc_init);
-	crc = ~crc;
-	while (len--)
-		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
-}
-
 /* ---- little-endian fields ------------------------------------------------- */
 
 static void put32(uint8_t *p, uint32_t v)
@@ -154,7 +127,7 @@ static uint64_t get64(const uint8_t *p)
 
 static uint32_t frame_crc(const uint8_t *f)
 {
-	return ord_journal_crc32c(ord_journal_crc32c(0, f, 4), f + 8, OJ_PAYLOAD);
+	return crc32c(crc32c(0, f, 4), f + 8, OJ_PAYLOAD);
 }
 
 static void frame_encode(uint8_t *f, uint64_t seq, const struct ord_record *r)
@@ -194,13 +167,13 @@ static void header_encode(uint8_t *h, uint64_t base)
 	memcpy(h, OJ_SEG_MAGIC, OJ_MAGIC_LEN);
 	put64(h + 8, base);
 	put32(h + 16, OJ_VERSION);
-	put32(h + 20, ord_journal_crc32c(0, h, 20));
+	put32(h + 20, crc32c(0, h, 20));
 }
 
 static bool header_ok(const uint8_t *h, uint64_t base)
 {
 	return !memcmp(h, OJ_SEG_MAGIC, OJ_MAGIC_LEN) && get64(h + 8) == base &&
-	       get32(h + 16) == OJ_VERSION && get32(h + 20) == ord_journal_crc32c(0, h, 20);
+	       get32(h + 16) == OJ_VERSION && get32(h + 20) == crc32c(0, h, 20);
 }
 
 /* ---- errors and small helpers --------------------------------------------- */
@@ -339,7 +312,7 @@ static int ack_load(struct ord_journal *j)
 	close(fd);
 	/* Written by rename, so never torn: a bad file is damage, not a crash. */
 	if (got != sizeof(a) || memcmp(a, OJ_ACK_MAGIC, OJ_MAGIC_LEN) ||
-	    get32(a + 16) != ord_journal_crc32c(0, a, 16))
+	    get32(a + 16) != crc32c(0, a, 16))
 		return oj_err(j, "corrupt ack watermark %s/%s (%zu bytes, bad magic or CRC): "
 			      "restore it, or remove it to replay every record kept",
 			      j->dir, OJ_ACK_NAME, got);
@@ -356,7 +329,7 @@ static int ack_store(struct ord_journal *j, uint64_t seq)
 
 	memcpy(a, OJ_ACK_MAGIC, OJ_MAGIC_LEN);
 	put64(a + 8, seq);
-	put32(a + 16, ord_journal_crc32c(0, a, 16));
+	put32(a + 16, crc32c(0, a, 16));
 	if (fd < 0)
 		return oj_err(j, "cannot create %s/%s: %s", j->dir, OJ_ACK_TMP, strerror(errno));
 	if (pwrite_full(fd, a, sizeof(a), 0) < 0 || fdatasync(fd) < 0) {

@@ -1,5 +1,5 @@
 /*
- * dp_ctl.c - the control thread: every sale from the cores' rings to disk.
+ * ctl_loop.c - the control thread: every sale from the cores' rings to disk.
  *
  * The main lcore runs this loop while the workers sell. Each pass, every
  * millisecond: drain each worker's order ring (ord_ring_dequeue_burst) into
@@ -7,20 +7,20 @@
  * appended: a group commit, so under load one fdatasync covers thousands of
  * orders and the rings (16 Ki by default) hold far more than a pass lets in.
  * A record is durable once the sync after it returns. With --kafka the
- * same pass then lets the producer (dp_kafka.c) send what is durable and
+ * same pass then lets the producer (ctl_sale_kafka.c) send what is durable and
  * serve delivery reports, which confirm the orders; without it they stay
  * `pending`.
  *
  * Nothing dequeued is ever dropped: a ring is read only as far as the
  * journal has room, and a record the journal refuses stays in `carry` for
- * the next pass. When the room left falls below DP_PAUSE_RINGS rings' worth
- * (dp_sale.c), or the journal fails, sales are paused (sale_set_paused): the
+ * the next pass. When the room left falls below CTL_PAUSE_RINGS rings' worth
+ * (ctl_sale.c), or the journal fails, sales are paused (sale_set_paused): the
  * cores answer 503 order_queue_full and take no stock, so what they had
  * already committed still fits. At exit the rings are drained to the end
  * and synced once more; anything left (only with a broken journal) is
  * counted as unjournaled and reported.
  *
- * Each pass also serves seckillctl's control socket (dp_ctlsock.c), which
+ * Each pass also serves seckillctl's control socket (ctl_sock.c), which
  * never blocks, so its answers take at most one pass to start.
  */
 #include <inttypes.h>
@@ -28,31 +28,31 @@
 #include <string.h>
 #include <time.h>
 
-#include "dp.h"
-#include "dp_ctlsock.h"
+#include "ctl_plane.h"
+#include "ctl_sock.h"
 
-const char *const dp_ctl_stats_names[] = { DP_CTL_STATS(STATS_NAME) };
+const char *const ctl_loop_stats_names[] = { CTL_LOOP_STATS(STATS_NAME) };
 
 /* One pass a millisecond: a core selling a million orders a second puts
  * 1000 in its ring meanwhile, 6% of a default ring. */
-#define DP_CTL_POLL_US 1000
+#define CTL_LOOP_POLL_US 1000
 /* Without a sale the loop only watches dp_quit and prints summaries. */
-#define DP_CTL_IDLE_POLL_US 100000
+#define CTL_LOOP_IDLE_POLL_US 100000
 /* Segment headers the journal may still add (one per segment, max_bytes/8
  * each): room is counted without them, and with spare. */
-#define DP_CTL_HDR_SLACK (16 * ORD_JOURNAL_HDR_BYTES)
-#define DP_NS_PER_US 1000
-#define DP_US_PER_S 1000000
+#define CTL_LOOP_HDR_SLACK (16 * ORD_JOURNAL_HDR_BYTES)
+#define CTL_NS_PER_US 1000
+#define CTL_US_PER_S 1000000
 
 /* Records the journal can still take. */
-static uint64_t dp_ctl_room(const struct dp_ctl *c)
+static uint64_t ctl_loop_room(const struct ctl_plane *c)
 {
-	uint64_t used = ord_journal_bytes(c->journal) + DP_CTL_HDR_SLACK;
+	uint64_t used = ord_journal_bytes(c->journal) + CTL_LOOP_HDR_SLACK;
 
 	return used >= c->max_bytes ? 0 : (c->max_bytes - used) / ORD_JOURNAL_FRAME_BYTES;
 }
 
-static void dp_ctl_broken(struct dp_ctl *c)
+static void ctl_loop_broken(struct ctl_plane *c)
 {
 	if (!c->broken)
 		fprintf(stderr, "seckill-dp: order journal failed: %s; sales are paused "
@@ -62,14 +62,14 @@ static void dp_ctl_broken(struct dp_ctl *c)
 }
 
 /* Appends the carried records; false when the journal refused one. */
-static bool dp_ctl_append_carry(struct dp_ctl *c)
+static bool ctl_loop_append_carry(struct ctl_plane *c)
 {
 	int rc;
 
 	while (c->carry_i < c->carry_n) {
 		rc = ord_journal_append(c->journal, &c->carry[c->carry_i], NULL);
 		if (rc == ORD_JOURNAL_ERR)
-			dp_ctl_broken(c);
+			ctl_loop_broken(c);
 		if (rc != ORD_JOURNAL_OK)
 			return false;
 		c->carry_i++;
@@ -80,17 +80,17 @@ static bool dp_ctl_append_carry(struct dp_ctl *c)
 }
 
 /* Ring i into the journal, as far as there is room. Returns records moved. */
-static uint64_t dp_ctl_drain_ring(struct dp_ctl *c, unsigned i)
+static uint64_t ctl_loop_drain_ring(struct ctl_plane *c, unsigned i)
 {
 	struct ord_ring *r = sale_ring(c->sale, i);
 	uint64_t moved = 0, room;
 	unsigned n;
 
 	for (;;) {
-		if (!dp_ctl_append_carry(c))
+		if (!ctl_loop_append_carry(c))
 			break;
-		room = dp_ctl_room(c);
-		n = ord_ring_dequeue_burst(r, c->carry, (unsigned)RTE_MIN(room, (uint64_t)DP_CTL_BURST));
+		room = ctl_loop_room(c);
+		n = ord_ring_dequeue_burst(r, c->carry, (unsigned)RTE_MIN(room, (uint64_t)CTL_LOOP_BURST));
 		if (n == 0)
 			break;
 		c->carry_n = n;
@@ -101,23 +101,23 @@ static uint64_t dp_ctl_drain_ring(struct dp_ctl *c, unsigned i)
 	return moved;
 }
 
-static void dp_ctl_sync(struct dp_ctl *c)
+static void ctl_loop_sync(struct ctl_plane *c)
 {
-	uint64_t t0 = dp_mono_us(), us;
+	uint64_t t0 = now_mono_us(), us;
 
 	if (ord_journal_sync(c->journal) < 0) {
-		dp_ctl_broken(c);
+		ctl_loop_broken(c);
 		return;
 	}
-	us = dp_mono_us() - t0;
+	us = now_mono_us() - t0;
 	c->sync_us_max = RTE_MAX(c->sync_us_max, us);
 	c->st.syncs++;
 }
 
 /* Pauses sales while the journal is nearly full or broken. */
-static void dp_ctl_pause_check(struct dp_ctl *c)
+static void ctl_loop_pause_check(struct ctl_plane *c)
 {
-	bool want = c->broken || dp_ctl_room(c) < c->pause_room;
+	bool want = c->broken || ctl_loop_room(c) < c->pause_room;
 
 	if (want == c->paused)
 		return;
@@ -135,21 +135,21 @@ static void dp_ctl_pause_check(struct dp_ctl *c)
 }
 
 /* One pass: every ring, one sync, the pause, the gauges. Records moved. */
-static uint64_t dp_ctl_pass(struct dp_ctl *c)
+static uint64_t ctl_loop_pass(struct ctl_plane *c)
 {
 	uint64_t moved = 0;
 
 	if (!c->broken) {
 		for (unsigned i = 0; i < c->n_cores; i++)
-			moved += dp_ctl_drain_ring(c, i);
+			moved += ctl_loop_drain_ring(c, i);
 		if (ord_journal_last_seq(c->journal) != ord_journal_synced_seq(c->journal))
-			dp_ctl_sync(c);
+			ctl_loop_sync(c);
 	}
 	/* Refills first: cores waiting for stock matter more than confirms. */
-	dp_redis_poll(c);
-	if (!c->broken && dp_kafka_poll(c) < 0)
-		dp_ctl_broken(c);
-	dp_ctl_pause_check(c);
+	ctl_sale_redis_poll(c);
+	if (!c->broken && ctl_sale_kafka_poll(c) < 0)
+		ctl_loop_broken(c);
+	ctl_loop_pause_check(c);
 	c->journal_depth = ord_journal_depth(c->journal);
 	c->journal_bytes = ord_journal_bytes(c->journal);
 	c->synced_seq = ord_journal_synced_seq(c->journal);
@@ -157,34 +157,34 @@ static uint64_t dp_ctl_pass(struct dp_ctl *c)
 }
 
 /* The main lcore's job while workers run: drain, sync, print summaries. */
-void dp_ctl_loop(struct dp_ctl *c, const struct dp_conf *conf)
+void ctl_loop_run(struct ctl_plane *c, const struct dp_conf *conf)
 {
-	const uint64_t poll_us = c->sale ? DP_CTL_POLL_US : DP_CTL_IDLE_POLL_US;
-	const struct timespec step = { 0, (long)(poll_us * DP_NS_PER_US) };
-	const uint64_t every_us = (uint64_t)conf->stats_interval_s * DP_US_PER_S;
-	uint64_t start = dp_mono_us(), next = start + every_us, now;
+	const uint64_t poll_us = c->sale ? CTL_LOOP_POLL_US : CTL_LOOP_IDLE_POLL_US;
+	const struct timespec step = { 0, (long)(poll_us * CTL_NS_PER_US) };
+	const uint64_t every_us = (uint64_t)conf->stats_interval_s * CTL_US_PER_S;
+	uint64_t start = now_mono_us(), next = start + every_us, now;
 
 	while (!__atomic_load_n(&dp_quit, __ATOMIC_RELAXED)) {
 		if (c->sale)
-			dp_ctl_pass(c);
-		dp_ctlsock_poll(c->sock);
+			ctl_loop_pass(c);
+		ctl_sock_poll(c->sock);
 		nanosleep(&step, NULL);
-		now = dp_mono_us();
+		now = now_mono_us();
 		if (every_us != 0 && now >= next) {
-			dp_stats_summary(stdout, (now - start) / DP_US_PER_S, c);
+			ctl_stats_summary(stdout, (now - start) / CTL_US_PER_S, c);
 			next += every_us;
 		}
 	}
 }
 
 /* After the workers stopped: everything into the journal and synced. */
-void dp_ctl_finish(struct dp_ctl *c)
+void ctl_loop_finish(struct ctl_plane *c)
 {
 	uint64_t left;
 
 	if (c->sale == NULL)
 		return;
-	while (!c->broken && dp_ctl_pass(c) != 0)
+	while (!c->broken && ctl_loop_pass(c) != 0)
 		;
 	left = c->carry_n - c->carry_i;
 	for (unsigned i = 0; i < c->n_cores; i++)
@@ -194,6 +194,6 @@ void dp_ctl_finish(struct dp_ctl *c)
 		fprintf(stderr, "seckill-dp: %" PRIu64 " sold orders could not be journaled "
 			"(%s) and are lost; their buyers were answered 200\n", left,
 			c->broken ? ord_journal_error(c->journal) : "journal full");
-	dp_kafka_close(c);
-	dp_redis_close(c);
+	ctl_sale_kafka_close(c);
+	ctl_sale_redis_close(c);
 }

@@ -1,5 +1,5 @@
 /*
- * dp_journal_dump.c - seckill-journal: print the orders in an order journal.
+ * seckill_journal.c - seckill-journal: print the orders in an order journal.
  *
  *   seckill-journal DIR          (DIR: <state-dir>/journal of seckill-dp)
  *

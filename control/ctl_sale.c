@@ -1,24 +1,24 @@
 /*
- * dp_sale.c - the sale's set-up and tear-down: options to a running engine.
+ * ctl_sale.c - the sale's set-up and tear-down: options to a running engine.
  *
  * In two steps, so that what can fail for a reason the operator controls
- * fails before the EAL starts: dp_sale_open (before EAL) makes the state
+ * fails before the EAL starts: ctl_sale_open (before EAL) makes the state
  * directory, claims this run's boot epoch in it (order ids stay unique
  * across restarts, ord_record.h) and opens the order journal there, which
  * also takes the directory's lock, so two dataplanes cannot share it.
- * dp_sale_create (after EAL, when the number of workers is known) builds the
+ * ctl_sale_create (after EAL, when the number of workers is known) builds the
  * sale_conf, creates the engine with one sale_core per worker, adds the
  * campaigns and the blacklists. Without --campaign neither step does
  * anything and the /api/ routes answer 404.
  *
  * The journal keeps the orders of earlier runs: it is opened with
- * ORD_JOURNAL_KEEP_ACKED, so Kafka's acks (dp_kafka.c) move a watermark and
+ * ORD_JOURNAL_KEEP_ACKED, so Kafka's acks (ctl_sale_kafka.c) move a watermark and
  * delete nothing. A restart must not sell their stock or their buyers again,
- * so dp_sale_restore replays every one of them into the new sale before the
+ * so ctl_sale_restore replays every one of them into the new sale before the
  * workers start: each takes its unit out of the pool and its buyer into the
  * purchase set (sale_restore_order). The campaign's stock on the command
  * line is what the sale started with, across restarts. With --kafka the
- * producer is created last, on the same journal (dp_kafka_open).
+ * producer is created last, on the same journal (ctl_sale_kafka_open).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,29 +27,29 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "dp.h"
+#include "ctl_plane.h"
 
-#define DP_STATE_DIR_MODE 0750
-#define DP_EPOCH_FILE "epoch"
-#define DP_JOURNAL_DIR "journal"
+#define CTL_STATE_DIR_MODE 0750
+#define CTL_EPOCH_FILE "epoch"
+#define CTL_JOURNAL_DIR "journal"
 /*
  * Sales pause when the journal has room for fewer than this many rings'
  * worth of records: after the pause, the cores can still commit what their
  * rings hold plus one sale each in flight, and two rings' worth covers it,
  * so an order answered 200 always finds room in the journal.
  */
-#define DP_PAUSE_RINGS 2
+#define CTL_PAUSE_RINGS 2
 
-static int dp_sale_mkdir(const char *dir, char *err, size_t errlen)
+static int ctl_sale_mkdir(const char *dir, char *err, size_t errlen)
 {
-	if (mkdir(dir, DP_STATE_DIR_MODE) == 0 || errno == EEXIST)
+	if (mkdir(dir, CTL_STATE_DIR_MODE) == 0 || errno == EEXIST)
 		return 0;
 	snprintf(err, errlen, "--state-dir %s: cannot create it: %s; create its parent or "
 		 "give another directory", dir, strerror(errno));
 	return -1;
 }
 
-int dp_sale_open(const struct dp_conf *conf, struct dp_ctl *ctl, char *err, size_t errlen)
+int ctl_sale_open(const struct dp_conf *conf, struct ctl_plane *ctl, char *err, size_t errlen)
 {
 	const struct dp_sale_conf *sc = &conf->sale;
 	char path[DP_PATH_CAP + 16], jerr[256];
@@ -57,14 +57,14 @@ int dp_sale_open(const struct dp_conf *conf, struct dp_ctl *ctl, char *err, size
 	memset(ctl, 0, sizeof(*ctl));
 	if (!sc->on)
 		return 0;
-	if (dp_sale_mkdir(sc->state_dir, err, errlen) < 0)
+	if (ctl_sale_mkdir(sc->state_dir, err, errlen) < 0)
 		return -1;
-	snprintf(path, sizeof(path), "%s/%s", sc->state_dir, DP_EPOCH_FILE);
+	snprintf(path, sizeof(path), "%s/%s", sc->state_dir, CTL_EPOCH_FILE);
 	if (ord_epoch_claim(path, (uint64_t)time(NULL), &ctl->epoch, jerr, sizeof(jerr)) < 0) {
 		snprintf(err, errlen, "boot epoch: %s", jerr);
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/%s", sc->state_dir, DP_JOURNAL_DIR);
+	snprintf(path, sizeof(path), "%s/%s", sc->state_dir, CTL_JOURNAL_DIR);
 	ctl->journal = ord_journal_open_flags(path, sc->journal_max_bytes, ORD_JOURNAL_KEEP_ACKED,
 					      jerr, sizeof(jerr));
 	if (ctl->journal == NULL) {
@@ -76,7 +76,7 @@ int dp_sale_open(const struct dp_conf *conf, struct dp_ctl *ctl, char *err, size
 		fprintf(stderr, "seckill-dp: order journal %s: cut %" PRIu64 " bytes of an "
 			"unfinished write at its end (a crash before sync)\n", path,
 			ord_journal_torn_bytes(ctl->journal));
-	if (dp_redis_open(conf, ctl, err, errlen) < 0)
+	if (ctl_sale_redis_open(conf, ctl, err, errlen) < 0)
 		return -1;
 	if (ord_journal_last_seq(ctl->journal) != 0)
 		printf("seckill-dp: order journal %s holds %" PRIu64 " orders of earlier runs "
@@ -85,7 +85,7 @@ int dp_sale_open(const struct dp_conf *conf, struct dp_ctl *ctl, char *err, size
 	return 0;
 }
 
-static void dp_sale_conf_build(const struct dp_conf *conf, const struct dp_ctl *ctl,
+static void ctl_sale_conf_build(const struct dp_conf *conf, const struct ctl_plane *ctl,
 			       unsigned workers, struct sale_conf *out)
 {
 	const struct dp_sale_conf *sc = &conf->sale;
@@ -103,7 +103,7 @@ static void dp_sale_conf_build(const struct dp_conf *conf, const struct dp_ctl *
 	out->max_stock = sc->max_stock;
 }
 
-static int dp_sale_fill(const struct dp_conf *conf, struct dp_ctl *ctl, char *err,
+static int ctl_sale_fill(const struct dp_conf *conf, struct ctl_plane *ctl, char *err,
 			size_t errlen)
 {
 	struct sale *s = ctl->sale;
@@ -111,8 +111,8 @@ static int dp_sale_fill(const struct dp_conf *conf, struct dp_ctl *ctl, char *er
 	int rc;
 
 	for (unsigned i = 0; i < sc->n_campaigns; i++) {
-		if (dp_redis_has(ctl, sc->camp[i].id)) {
-			if (dp_redis_add(ctl, sc->camp[i].id, err, errlen) < 0)
+		if (ctl_sale_redis_has(ctl, sc->camp[i].id)) {
+			if (ctl_sale_redis_add(ctl, sc->camp[i].id, err, errlen) < 0)
 				return -1;
 			continue;
 		}
@@ -137,25 +137,25 @@ static int dp_sale_fill(const struct dp_conf *conf, struct dp_ctl *ctl, char *er
 	return 0;
 }
 
-struct dp_restore {
-	struct dp_ctl *ctl;
+struct ctl_restore {
+	struct ctl_plane *ctl;
 	uint64_t n[SALE_RESTORE_OVERSOLD + 1];
 	uint64_t skipped;            /* tombstones and the orders they reject */
 };
 
 /* Stops the replay: Redis could not confirm an order of an earlier run. */
-#define DP_RESTORE_REDIS_FAILED 2
+#define CTL_RESTORE_REDIS_FAILED 2
 
-static int dp_sale_restore_one(void *arg, uint64_t seq, const struct ord_record *rec)
+static int ctl_sale_restore_one(void *arg, uint64_t seq, const struct ord_record *rec)
 {
-	struct dp_restore *r = arg;
+	struct ctl_restore *r = arg;
 
-	switch (dp_redis_restore_check(r->ctl, seq, rec)) {
-	case DP_REDIS_RESTORE_SKIP:
+	switch (ctl_sale_redis_restore_check(r->ctl, seq, rec)) {
+	case CTL_SALE_REDIS_RESTORE_SKIP:
 		r->skipped++;
 		return 0;
-	case DP_REDIS_RESTORE_FAILED:
-		return DP_RESTORE_REDIS_FAILED;
+	case CTL_SALE_REDIS_RESTORE_FAILED:
+		return CTL_RESTORE_REDIS_FAILED;
 	default:
 		r->n[sale_restore_order(r->ctl->sale, rec)]++;
 		return 0;
@@ -163,17 +163,17 @@ static int dp_sale_restore_one(void *arg, uint64_t seq, const struct ord_record 
 }
 
 /* Earlier runs' orders back into this run's sale: see the top of the file. */
-static int dp_sale_restore(struct dp_ctl *ctl, char *err, size_t errlen)
+static int ctl_sale_restore(struct ctl_plane *ctl, char *err, size_t errlen)
 {
-	struct dp_restore r = { .ctl = ctl };
+	struct ctl_restore r = { .ctl = ctl };
 	int rc;
 
 	if (ord_journal_last_seq(ctl->journal) == 0)
-		return dp_redis_restore_end(ctl, err, errlen);
-	if (dp_redis_restore_begin(ctl, err, errlen) < 0)
+		return ctl_sale_redis_restore_end(ctl, err, errlen);
+	if (ctl_sale_redis_restore_begin(ctl, err, errlen) < 0)
 		return -1;
-	rc = ord_journal_replay_all(ctl->journal, dp_sale_restore_one, &r);
-	if (rc == DP_RESTORE_REDIS_FAILED) {
+	rc = ord_journal_replay_all(ctl->journal, ctl_sale_restore_one, &r);
+	if (rc == CTL_RESTORE_REDIS_FAILED) {
 		snprintf(err, errlen, "redis: cannot confirm the orders of the last run: %s; "
 			 "a restart needs Redis to know which buyers are this host's",
 			 ctl->redis ? "see above" : "no Redis");
@@ -200,10 +200,10 @@ static int dp_sale_restore(struct dp_ctl *ctl, char *err, size_t errlen)
 			 r.n[SALE_RESTORE_OVERSOLD], r.n[SALE_RESTORE_FULL]);
 		return -1;
 	}
-	return dp_redis_restore_end(ctl, err, errlen);
+	return ctl_sale_redis_restore_end(ctl, err, errlen);
 }
 
-int dp_sale_create(const struct dp_conf *conf, struct dp_ctl *ctl, unsigned workers,
+int ctl_sale_create(const struct dp_conf *conf, struct ctl_plane *ctl, unsigned workers,
 		   char *err, size_t errlen)
 {
 	const struct dp_sale_conf *sc = &conf->sale;
@@ -214,7 +214,7 @@ int dp_sale_create(const struct dp_conf *conf, struct dp_ctl *ctl, unsigned work
 	if (!sc->on)
 		return 0;
 	ctl->n_cores = workers;
-	ctl->pause_room = (uint64_t)DP_PAUSE_RINGS * workers * sc->order_ring;
+	ctl->pause_room = (uint64_t)CTL_PAUSE_RINGS * workers * sc->order_ring;
 	fits = sc->journal_max_bytes / ORD_JOURNAL_FRAME_BYTES;
 	if (fits <= 2 * ctl->pause_room) {
 		snprintf(err, errlen, "--journal-max-mb %" PRIu64 " holds %" PRIu64 " orders, "
@@ -224,20 +224,20 @@ int dp_sale_create(const struct dp_conf *conf, struct dp_ctl *ctl, unsigned work
 			 ctl->pause_room);
 		return -1;
 	}
-	dp_sale_conf_build(conf, ctl, workers, &scf);
+	ctl_sale_conf_build(conf, ctl, workers, &scf);
 	ctl->sale = sale_create(&scf, serr, sizeof(serr));
 	if (ctl->sale == NULL) {
 		snprintf(err, errlen, "%s", serr);
 		return -1;
 	}
-	if (dp_sale_fill(conf, ctl, err, errlen) < 0 ||
-	    dp_sale_restore(ctl, err, errlen) < 0)
+	if (ctl_sale_fill(conf, ctl, err, errlen) < 0 ||
+	    ctl_sale_restore(ctl, err, errlen) < 0)
 		return -1;
-	return dp_kafka_open(conf, ctl, err, errlen);
+	return ctl_sale_kafka_open(conf, ctl, err, errlen);
 }
 
-/* After dp_ctl_finish and the final counters. */
-void dp_sale_close(struct dp_ctl *ctl)
+/* After ctl_loop_finish and the final counters. */
+void ctl_sale_close(struct ctl_plane *ctl)
 {
 	if (ctl->journal != NULL)
 		ord_journal_close(ctl->journal);

@@ -1,17 +1,17 @@
 /*
- * dp_kafka.c - the control thread's Kafka side: every journaled order to the
+ * ctl_sale_kafka.c - the control thread's Kafka side: every journaled order to the
  * orders topic, and each delivery report confirms its order in the sale.
  *
  * control/ctl_kafka.c does the producing (idempotent, acks=all, keyed by
  * buyer, retries, rewinds after an outage); this file ties it to the
- * control loop. The order journal stays the control loop's own: dp_ctl.c
+ * control loop. The order journal stays the control loop's own: ctl_loop.c
  * appends what the rings hold and group-syncs it as it does without Kafka,
  * and ctl_kafka, on the same thread, produces only what is synced and acks
  * the delivered prefix. So an order reaches Kafka only once it is durable,
  * and brokers that are down cost nothing but a growing journal depth: the
  * journal is the bounded queue, and only a full journal pauses sales (503).
  *
- * The journal is opened with ORD_JOURNAL_KEEP_ACKED (dp_sale.c): an ack
+ * The journal is opened with ORD_JOURNAL_KEEP_ACKED (ctl_sale.c): an ack
  * moves its watermark and frees nothing, so the journal remains the whole
  * record of what this host sold, which a restart restores the sale from
  * whether Kafka has the orders or not. After a restart the orders above the
@@ -27,22 +27,22 @@
 #include <time.h>
 
 #include "ctl_kafka.h"
-#include "dp.h"
+#include "ctl_plane.h"
 
 /* At a clean stop, how long to wait for outstanding delivery reports; what
  * is not confirmed by then stays in the journal for the next run. */
-#define DP_KAFKA_FLUSH_MS 5000
-#define DP_KAFKA_FLUSH_STEP_MS 10
+#define CTL_SALE_KAFKA_FLUSH_MS 5000
+#define CTL_SALE_KAFKA_FLUSH_STEP_MS 10
 
 /* ctl_kafka's on_confirmed: the order is in Kafka (replicated, acks=all). */
-static void dp_kafka_confirmed(void *arg, const struct ord_record *rec)
+static void ctl_sale_kafka_confirmed(void *arg, const struct ord_record *rec)
 {
-	struct dp_ctl *c = arg;
+	struct ctl_plane *c = arg;
 
 	sale_order_confirm(c->sale, rec->id);
 }
 
-int dp_kafka_open(const struct dp_conf *conf, struct dp_ctl *c, char *err, size_t errlen)
+int ctl_sale_kafka_open(const struct dp_conf *conf, struct ctl_plane *c, char *err, size_t errlen)
 {
 	const struct dp_sale_conf *sc = &conf->sale;
 	struct ctl_kafka_conf kc = {
@@ -51,8 +51,8 @@ int dp_kafka_open(const struct dp_conf *conf, struct dp_ctl *c, char *err, size_
 		.journal = c->journal,
 		.journal_max_bytes = sc->journal_max_bytes,
 		.ack_interval_ms = CTL_KAFKA_DEFAULT_ACK_MS,
-		.before_produce = c->redis ? dp_redis_before_produce : NULL,
-		.on_confirmed = dp_kafka_confirmed,
+		.before_produce = c->redis ? ctl_sale_redis_before_produce : NULL,
+		.on_confirmed = ctl_sale_kafka_confirmed,
 		.arg = c,
 	};
 	char kerr[512];
@@ -72,7 +72,7 @@ int dp_kafka_open(const struct dp_conf *conf, struct dp_ctl *c, char *err, size_
 }
 
 /* Logs the moments Kafka stops and starts taking orders, not every report. */
-static void dp_kafka_log(struct dp_ctl *c, const struct ctl_kafka_stats *now)
+static void ctl_sale_kafka_log(struct ctl_plane *c, const struct ctl_kafka_stats *now)
 {
 	if (now->delivery_errors > c->kafka_st.delivery_errors && !c->kafka_down) {
 		c->kafka_down = true;
@@ -85,31 +85,31 @@ static void dp_kafka_log(struct dp_ctl *c, const struct ctl_kafka_stats *now)
 	}
 }
 
-int dp_kafka_poll(struct dp_ctl *c)
+int ctl_sale_kafka_poll(struct ctl_plane *c)
 {
 	struct ctl_kafka_stats now;
 	int rc;
 
 	if (c->kafka == NULL)
 		return 0;
-	rc = ctl_kafka_poll(c->kafka, dp_mono_us() / 1000);
+	rc = ctl_kafka_poll(c->kafka, now_mono_us() / 1000);
 	ctl_kafka_stats(c->kafka, &now);
-	dp_kafka_log(c, &now);
+	ctl_sale_kafka_log(c, &now);
 	c->kafka_st = now;
 	return rc;
 }
 
-void dp_kafka_close(struct dp_ctl *c)
+void ctl_sale_kafka_close(struct ctl_plane *c)
 {
-	uint64_t deadline = dp_mono_us() / 1000 + DP_KAFKA_FLUSH_MS;
-	const struct timespec step = { 0, DP_KAFKA_FLUSH_STEP_MS * 1000000L };
+	uint64_t deadline = now_mono_us() / 1000 + CTL_SALE_KAFKA_FLUSH_MS;
+	const struct timespec step = { 0, CTL_SALE_KAFKA_FLUSH_STEP_MS * 1000000L };
 
 	if (c->kafka == NULL)
 		return;
 	/* Until every journaled order is acked (delivered), or the deadline;
 	 * each round is a pass for the Redis confirms in front of Kafka. */
-	while (dp_redis_confirm_ahead(c), dp_kafka_poll(c) == 0 &&
-	       ord_journal_depth(c->journal) != 0 && dp_mono_us() / 1000 < deadline)
+	while (ctl_sale_redis_confirm_ahead(c), ctl_sale_kafka_poll(c) == 0 &&
+	       ord_journal_depth(c->journal) != 0 && now_mono_us() / 1000 < deadline)
 		nanosleep(&step, NULL);
 	ctl_kafka_destroy(c->kafka, 0);
 	c->kafka = NULL;

@@ -1,0 +1,62 @@
+/*
+ * ctl_sock.h - seckill-dp's control socket (protocol: control/ctl_proto.h).
+ *
+ * The main lcore polls it from its control loop (ctl_loop.c); nothing here ever
+ * blocks, so a slow or stuck seckillctl costs the order drain nothing.
+ */
+#ifndef SECKILL_CTL_SOCK_H
+#define SECKILL_CTL_SOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctl_plane.h"
+
+struct ctl_sock;
+
+/* What one worker has done so far, for stats and telemetry. */
+struct ctl_core_sample {
+	uint64_t rx_pkts, tx_pkts, requests, sales;
+};
+
+/* The default path, /run/seckill/<EAL file prefix>.sock (after the EAL). */
+void ctl_sock_default_path(char *out, size_t cap);
+
+/*
+ * Listens on path (creating its directory; replacing a stale socket file no
+ * process answers on). NULL with a sentence in err when it cannot, or when
+ * another process serves that path.
+ */
+struct ctl_sock *ctl_sock_open(const char *path, struct ctl_plane *ctl,
+				   const struct dp_conf *conf, char *err, size_t errlen);
+/* Accepts, reads, answers what is ready; samples the rates once a second. */
+void ctl_sock_poll(struct ctl_sock *cs);
+/* Closes every client and removes the socket file. NULL is fine. */
+void ctl_sock_close(struct ctl_sock *cs);
+
+/* ctl_sock_cmd.c: the commands. ctl_sock_cmd_answer writes the JSON answer to
+ * one request line into b (no newline); tick takes the rate samples. */
+struct ctl_buf;
+struct ctl_sock_cmd;
+struct ctl_sock_cmd *ctl_sock_cmd_create(struct ctl_plane *ctl, const struct dp_conf *conf);
+void ctl_sock_cmd_answer(struct ctl_sock_cmd *st, const char *line, size_t len, struct ctl_buf *b);
+void ctl_sock_cmd_tick(struct ctl_sock_cmd *st, uint64_t now_us);
+void ctl_sock_cmd_free(struct ctl_sock_cmd *st);
+
+/* Worker lc's counters (plain loads of another core's counters, as ctl_stats.c). */
+void ctl_core_sample(const struct dp_lcore *lc, struct ctl_core_sample *s);
+/* Calls fn for each of lc's drop and refusal counters ("tcp.drop_no_conn",
+ * "buy.sold_out" ...), every one, zero or not. */
+void ctl_core_drops(const struct dp_lcore *lc,
+		   void (*fn)(void *ctx, const char *set, const char *name, uint64_t v),
+		   void *ctx);
+/* The worker lcore serving sale core (queue) i, or NULL. */
+struct dp_lcore *ctl_lcore_of_core(unsigned i);
+
+/* ctl_telemetry.c: /seckill/stats and /seckill/campaigns on DPDK's
+ * telemetry socket. Returns 0, or -1 (logged) when registration failed. */
+int ctl_telemetry_init(struct ctl_plane *ctl);
+/* Before the workers' state is freed: the commands answer empty from now on. */
+void ctl_telemetry_fini(void);
+
+#endif
