@@ -55,11 +55,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
 #include "ctl_order_json.h"
+#include "now.h"
 #include "ord_journal.h"
 
 /* After a failed delivery: wait this long before producing again, so a dead
@@ -124,14 +124,6 @@ static void ck_err(struct ctl_kafka *k, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(k->err, sizeof(k->err), fmt, ap);
 	va_end(ap);
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* ---- delivery reports ----------------------------------------------------- */
@@ -529,15 +521,15 @@ void ctl_kafka_destroy(struct ctl_kafka *k, int flush_ms)
 		return;
 	if (k->j && k->rk) {
 		/* Whatever was submitted is made durable; the rest is best effort. */
-		deadline = mono_ms() + (uint64_t)(flush_ms > 0 ? flush_ms : 0);
-		ctl_kafka_poll(k, mono_ms());
+		deadline = now_mono_ms() + (uint64_t)(flush_ms > 0 ? flush_ms : 0);
+		ctl_kafka_poll(k, now_mono_ms());
 		ord_journal_sync(k->j);
-		while (mono_ms() < deadline && (k->in_flight > 0 ||
+		while (now_mono_ms() < deadline && (k->in_flight > 0 ||
 		       k->next_produce <= ord_journal_synced_seq(k->j))) {
 			rd_kafka_poll(k->rk, CTL_KAFKA_DESTROY_POLL_MS);
-			ctl_kafka_poll(k, mono_ms());
+			ctl_kafka_poll(k, now_mono_ms());
 		}
-		ack_due(k, mono_ms(), true);
+		ack_due(k, now_mono_ms(), true);
 	}
 	if (k->rk) {
 		/* Undelivered ones stay in the journal: no need to wait for them. */

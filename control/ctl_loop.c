@@ -36,6 +36,10 @@ const char *const ctl_loop_stats_names[] = { CTL_LOOP_STATS(STATS_NAME) };
 /* One pass a millisecond: a core selling a million orders a second puts
  * 1000 in its ring meanwhile, 6% of a default ring. */
 #define CTL_LOOP_POLL_US 1000
+/* While orders arrive, the next pass comes sooner: a buyer's 200 waits for
+ * the sync after it (ctl_durable.c), so the pass period is most of that
+ * wait. Each fsync still covers everything that arrived meanwhile. */
+#define CTL_LOOP_BUSY_POLL_US 200
 /* Without a sale the loop only watches dp_quit and prints summaries. */
 #define CTL_LOOP_IDLE_POLL_US 100000
 /* Segment headers the journal may still add (one per segment, max_bytes/8
@@ -72,6 +76,7 @@ static bool ctl_loop_append_carry(struct ctl_plane *c)
 			ctl_loop_broken(c);
 		if (rc != ORD_JOURNAL_OK)
 			return false;
+		ctl_durable_appended(c, &c->carry[c->carry_i]);
 		c->carry_i++;
 		c->st.journaled++;
 	}
@@ -144,11 +149,15 @@ static uint64_t ctl_loop_pass(struct ctl_plane *c)
 			moved += ctl_loop_drain_ring(c, i);
 		if (ord_journal_last_seq(c->journal) != ord_journal_synced_seq(c->journal))
 			ctl_loop_sync(c);
+		/* What is synced now may be answered (--answer-after disk). */
+		if (ord_journal_last_seq(c->journal) == ord_journal_synced_seq(c->journal))
+			ctl_durable_synced(c);
 	}
 	/* Refills first: cores waiting for stock matter more than confirms. */
 	ctl_sale_redis_poll(c);
 	if (!c->broken && ctl_sale_kafka_poll(c) < 0)
 		ctl_loop_broken(c);
+	ctl_durable_acked(c);           /* --answer-after kafka */
 	ctl_loop_pause_check(c);
 	c->journal_depth = ord_journal_depth(c->journal);
 	c->journal_bytes = ord_journal_bytes(c->journal);
@@ -161,14 +170,15 @@ void ctl_loop_run(struct ctl_plane *c, const struct dp_conf *conf)
 {
 	const uint64_t poll_us = c->sale ? CTL_LOOP_POLL_US : CTL_LOOP_IDLE_POLL_US;
 	const struct timespec step = { 0, (long)(poll_us * CTL_NS_PER_US) };
+	const struct timespec busy = { 0, (long)(CTL_LOOP_BUSY_POLL_US * CTL_NS_PER_US) };
+	uint64_t moved;
 	const uint64_t every_us = (uint64_t)conf->stats_interval_s * CTL_US_PER_S;
 	uint64_t start = now_mono_us(), next = start + every_us, now;
 
 	while (!__atomic_load_n(&dp_quit, __ATOMIC_RELAXED)) {
-		if (c->sale)
-			ctl_loop_pass(c);
+		moved = c->sale ? ctl_loop_pass(c) : 0;
 		ctl_sock_poll(c->sock);
-		nanosleep(&step, NULL);
+		nanosleep(moved != 0 ? &busy : &step, NULL);
 		now = now_mono_us();
 		if (every_us != 0 && now >= next) {
 			ctl_stats_summary(stdout, (now - start) / CTL_US_PER_S, c);

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "str2int.h"
+
 /* Bit per field, to see each exactly once. */
 enum {
 	F_ORDER_ID = 1 << 0,
@@ -103,22 +105,19 @@ static bool scan_string(struct scan *s, const char **str, size_t *len)
 static bool scan_uint(struct scan *s, uint64_t max, uint64_t *v)
 {
 	const char *start;
-	uint64_t x = 0;
+	unsigned long long x;
 
 	skip_ws(s);
 	start = s->p;
-	while (s->p < s->end && *s->p >= '0' && *s->p <= '9') {
-		unsigned d = (unsigned)(*s->p - '0');
-
-		if (x > (max - d) / 10)
-			return fail(s, "number out of range");
-		x = x * 10 + d;
+	while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
 		s->p++;
-	}
 	if (s->p == start)
 		return fail(s, "expected an unsigned number");
 	if (*start == '0' && s->p - start > 1)
 		return fail(s, "number with a leading zero");
+	/* Digits only and no leading zero: str2ull can refuse only an overflow. */
+	if (!str2ull(start, (size_t)(s->p - start), &x) || x > max)
+		return fail(s, "number out of range");
 	if (s->p < s->end && (*s->p == '.' || *s->p == 'e' || *s->p == 'E'))
 		return fail(s, "number with a fraction or exponent");
 	*v = x;

@@ -53,13 +53,35 @@ extern const char *const ctl_loop_stats_names[];
 	X(confirm_failures) /* confirms Redis could not answer (down, error) */ \
 	X(confirm_waits)    /* times Kafka's next order waited for its confirm */ \
 	X(down)             /* times Redis became unreachable */ \
-	X(given_back)       /* unsold units given back (campaign closed, or stop) */
+	X(given_back)       /* unsold units given back (campaign closed, or stop) */ \
+	X(starved)          /* passes that found an open campaign's stock here empty \
+	                     * while Redis still had units: the cores answered 503 */ \
+	X(campaign_syncs)   /* campaigns loaded or changed from Redis (another host's \
+	                     * create, open or close) */ \
+	X(released_rejects) /* orders rejected: sold from a holding an operator \
+	                     * released, and Redis had no unit left */ \
+	X(released_dropped) /* units dropped: this host's holding was released */
 struct ctl_sale_redis_stats { CTL_SALE_REDIS_STATS(STATS_FIELD) };
 extern const char *const ctl_sale_redis_stats_names[];
 #define CTL_SALE_REDIS_STATS_N (0 CTL_SALE_REDIS_STATS(STATS_COUNT))
 
 /* Records moved from a ring to the journal per dequeue. */
 #define CTL_LOOP_BURST 256
+
+/* The durable position (ctl_durable.c): what the cores may answer. */
+#define CTL_DURABLE_SNAPS 1024
+struct ctl_durable_snap {
+	uint64_t jseq;                       /* the journal's synced seq at that sync */
+	uint64_t seq[SALE_MAX_CORES];        /* each core's highest order seq in it */
+};
+struct ctl_durable {
+	uint64_t appended[SALE_MAX_CORES];   /* each core's last order seq appended */
+	uint64_t synced[SALE_MAX_CORES];     /* ... as of the last sync */
+	/* --answer-after kafka: syncs not yet acked by Kafka, oldest at head. */
+	struct ctl_durable_snap snap[CTL_DURABLE_SNAPS];
+	unsigned head, n;
+	uint64_t coalesced;                  /* snapshots merged into the newest (FIFO full) */
+};
 
 struct ctl_plane {
 	struct sale *sale;           /* NULL: no campaign, nothing to drain */
@@ -78,6 +100,8 @@ struct ctl_plane {
 	 * closed before the final counters are printed). */
 	uint64_t journal_depth, journal_bytes, synced_seq, sync_us_max;
 	struct ctl_loop_stats st;
+	int answer_after;            /* enum dp_answer_after (--answer-after) */
+	struct ctl_durable dur;      /* what the cores may answer (ctl_durable.c) */
 	struct ctl_sock *sock;       /* seckillctl's socket (ctl_sock.c), polled each pass */
 	struct ctl_kafka *kafka;     /* --kafka: the producer (ctl_sale_kafka.c); NULL: none */
 	struct ctl_kafka_stats kafka_st;   /* as of the last pass */
@@ -86,6 +110,7 @@ struct ctl_plane {
 	struct ctl_sale_redis *redis;      /* --redis (ctl_sale_redis.c); NULL: none */
 	struct ctl_sale_redis_stats redis_st;
 	bool redis_on;               /* --redis given: redis_st is worth printing */
+	struct ctl_campaigns *camps; /* without --redis: the state dir's record (ctl_campaigns.c) */
 };
 
 /* ctl_sale.c */
@@ -93,6 +118,16 @@ int ctl_sale_open(const struct dp_conf *conf, struct ctl_plane *ctl, char *err, 
 int ctl_sale_create(const struct dp_conf *conf, struct ctl_plane *ctl, unsigned workers,
 		   char *err, size_t errlen);
 void ctl_sale_close(struct ctl_plane *ctl);
+
+/* ctl_campaigns.c: without --redis, every campaign and its state in the
+ * state dir, so those made at run time outlive the process. */
+int ctl_campaigns_restore(const struct dp_conf *conf, struct ctl_plane *ctl, char *err,
+			  size_t errlen);
+int ctl_campaigns_created(struct ctl_plane *ctl, uint32_t id, uint64_t stock,
+			  uint64_t starts_at_ms, char *err, size_t errlen);
+int ctl_campaigns_state(struct ctl_plane *ctl, uint32_t id, enum sale_state st, char *err,
+			size_t errlen);
+void ctl_campaigns_free(struct ctl_plane *ctl);
 
 /* ctl_sale_kafka.c */
 int ctl_sale_kafka_open(const struct dp_conf *conf, struct ctl_plane *ctl, char *err, size_t errlen);
@@ -103,6 +138,7 @@ void ctl_sale_kafka_close(struct ctl_plane *ctl);
 enum { CTL_SALE_REDIS_RESTORE_KEEP, CTL_SALE_REDIS_RESTORE_SKIP, CTL_SALE_REDIS_RESTORE_FAILED };
 int ctl_sale_redis_open(const struct dp_conf *conf, struct ctl_plane *ctl, char *err, size_t errlen);
 int ctl_sale_redis_add(struct ctl_plane *ctl, uint32_t id, char *err, size_t errlen);
+int ctl_sale_redis_add_all(struct ctl_plane *ctl, char *err, size_t errlen);
 int ctl_sale_redis_campaign_create(struct ctl_plane *ctl, const struct dp_campaign *cp, char *err,
 			     size_t errlen);
 bool ctl_sale_redis_has(const struct ctl_plane *ctl, uint32_t id);
@@ -113,11 +149,18 @@ int ctl_sale_redis_before_produce(void *arg, uint64_t seq, const struct ord_reco
 void ctl_sale_redis_poll(struct ctl_plane *ctl);
 void ctl_sale_redis_confirm_ahead(struct ctl_plane *ctl);
 int ctl_sale_redis_set_state(struct ctl_plane *ctl, uint32_t id, enum sale_state st);
+int ctl_sale_redis_release_host(struct ctl_plane *ctl, uint32_t id, const char *host,
+				uint64_t *given, char *err, size_t errlen);
 void ctl_sale_redis_close(struct ctl_plane *ctl);
 
 /* ctl_loop.c */
 void ctl_loop_run(struct ctl_plane *ctl, const struct dp_conf *conf);
 void ctl_loop_finish(struct ctl_plane *ctl);
+
+/* ctl_durable.c: the durable position, for answers held until then. */
+void ctl_durable_appended(struct ctl_plane *ctl, const struct ord_record *rec);
+void ctl_durable_synced(struct ctl_plane *ctl);
+void ctl_durable_acked(struct ctl_plane *ctl);
 
 /* ctl_stats.c */
 void ctl_stats_summary(FILE *f, uint64_t elapsed_s, const struct ctl_plane *ctl);

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "str2int.h"
+
 struct ctl_json_parser {
 	const char *s;
 	size_t len, pos;
@@ -105,21 +107,25 @@ static int jp_string(struct ctl_json_parser *p)
 
 static int jp_number(struct ctl_json_parser *p)
 {
-	uint64_t v = 0;
-	size_t digits = 0;
+	unsigned long long v;
+	size_t start;
 	int t;
 
 	if ((t = jp_tok(p, CTL_JSON_INT)) < 0)
 		return -1;
 	if (p->s[p->pos] == '-')
 		return jp_fail(p, "negative number");
-	while (p->pos < p->len && p->s[p->pos] >= '0' && p->s[p->pos] <= '9') {
-		if (digits++ == 1 && v == 0)
-			return jp_fail(p, "number with a leading zero");
-		if (__builtin_mul_overflow(v, 10, &v) ||
-		    __builtin_add_overflow(v, (uint64_t)(p->s[p->pos] - '0'), &v))
-			return jp_fail(p, "number above 18446744073709551615");
+	start = p->pos;
+	while (p->pos < p->len && p->s[p->pos] >= '0' && p->s[p->pos] <= '9')
 		p->pos++;
+	if (p->s[start] == '0' && p->pos - start > 1) {
+		p->pos = start + 1;             /* the error names the digit after the 0 */
+		return jp_fail(p, "number with a leading zero");
+	}
+	/* Digits only, no leading zero: str2ull can refuse only an overflow. */
+	if (!str2ull(p->s + start, p->pos - start, &v)) {
+		p->pos = start;
+		return jp_fail(p, "number above 18446744073709551615");
 	}
 	if (p->pos < p->len && strchr(".eE", p->s[p->pos]))
 		return jp_fail(p, "fraction or exponent (integers only)");

@@ -16,19 +16,19 @@
  * Scripts are loaded at connect; a restarted Redis has forgotten them, so a
  * NOSCRIPT answer (the script did not run) reloads it and retries once.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
 #include "ctl_redis.h"
 #include "ctl_redis_lua.h"
+#include "now.h"
+#include "str2int.h"
 
 /* First retry soon (a Redis restart takes ~100 ms), then back off so a dead
  * server costs the control thread one bounded connect attempt per 2 s. */
@@ -40,7 +40,8 @@
 #define CTL_REDIS_SCAN_COUNT "1000"
 #define CTL_REDIS_SHA_CAP 41
 
-enum ctl_script_id { S_TAKE, S_GIVE_BACK, S_CONFIRM, S_CREATE, S_STATUS, S_N };
+enum ctl_script_id { S_TAKE, S_GIVE_BACK, S_CONFIRM, S_CREATE, S_STATUS, S_RELEASE_HOST,
+		     S_CAMPAIGNS, S_N };
 
 static const struct {
 	const char *name;
@@ -51,7 +52,13 @@ static const struct {
 	[S_CONFIRM] = { "confirm", ctl_lua_confirm },
 	[S_CREATE] = { "create", ctl_lua_create },
 	[S_STATUS] = { "status", ctl_lua_status },
+	[S_RELEASE_HOST] = { "release_host", ctl_lua_release_host },
+	[S_CAMPAIGNS] = { "campaigns", ctl_lua_campaigns },
 };
+
+/* Keys every campaign shares (ctl_redis.h). */
+#define CTL_REDIS_CAMPAIGNS_KEY "seckill:campaigns"
+#define CTL_REDIS_VERSION_KEY "seckill:campaigns:version"
 
 struct ctl_redis {
 	redisContext *c;            /* NULL while down */
@@ -65,14 +72,6 @@ struct ctl_redis {
 	char sha[S_N][CTL_REDIS_SHA_CAP];
 	char err[CTL_REDIS_ERR_CAP];
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void __attribute__((format(printf, 2, 3)))
 set_err(struct ctl_redis *r, const char *fmt, ...)
@@ -107,7 +106,7 @@ static int conn_drop(struct ctl_redis *r, const char *what)
 	if (r->c)
 		redisFree(r->c);
 	r->c = NULL;
-	r->next_try_ms = now_ms() + r->backoff_ms;
+	r->next_try_ms = now_mono_ms() + r->backoff_ms;
 	return CTL_REDIS_DOWN;
 }
 
@@ -158,7 +157,7 @@ static int conn_ensure(struct ctl_redis *r)
 {
 	if (r->c)
 		return CTL_REDIS_OK;
-	if (now_ms() < r->next_try_ms)
+	if (now_mono_ms() < r->next_try_ms)
 		return CTL_REDIS_DOWN;   /* r->err still says why */
 	return conn_open(r);
 }
@@ -231,6 +230,8 @@ static int script_error(struct ctl_redis *r, enum ctl_script_id s, const char *t
 	set_err(r, "redis %s:%d: script %s failed: %s", r->ip, r->port, ctl_scripts[s].name, text);
 	if (strncmp(text, "NOTFOUND", 8) == 0)
 		return CTL_REDIS_NOT_FOUND;
+	if (strncmp(text, "RELEASED", 8) == 0)
+		return CTL_REDIS_RELEASED;
 	return CTL_REDIS_ERR;
 }
 
@@ -293,25 +294,48 @@ static int reply_u64(struct ctl_redis *r, redisReply *rep, const char *what, uin
 }
 
 #define KEY(buf, fmt, ...) snprintf(buf, sizeof(buf), "seckill:" fmt, __VA_ARGS__)
+#define CTL_REDIS_STR_(x) #x
+#define CTL_REDIS_STR(x) CTL_REDIS_STR_(x)
 
-int ctl_redis_take(struct ctl_redis *r, uint32_t id, unsigned n_takers, uint64_t max_chunk,
-		   uint64_t *got)
+int ctl_redis_take_left(struct ctl_redis *r, uint32_t id, unsigned n_takers,
+			uint64_t max_chunk, uint64_t *got, uint64_t *left)
 {
-	char stock[CTL_REDIS_KEY_CAP], hosts[CTL_REDIS_KEY_CAP], nt[24], mc[24];
-	const char *argv[5] = { stock, hosts, r->host, nt, mc };
+	char stock[CTL_REDIS_KEY_CAP], hosts[CTL_REDIS_KEY_CAP], rel[CTL_REDIS_KEY_CAP];
+	char nt[24], mc[24];
+	const char *argv[6] = { stock, hosts, rel, r->host, nt, mc };
 	redisReply *rep;
 	int rc;
 
 	*got = 0;
+	if (left)
+		*left = 0;
 	KEY(stock, "stock:%" PRIu32, id);
 	KEY(hosts, "hosts:%" PRIu32, id);
+	KEY(rel, "released:%" PRIu32, id);
 	snprintf(nt, sizeof(nt), "%u", n_takers);
 	snprintf(mc, sizeof(mc), "%" PRIu64, max_chunk > CTL_REDIS_STOCK_MAX ?
 		 CTL_REDIS_STOCK_MAX : max_chunk);
-	rc = run_script(r, S_TAKE, 2, 5, argv, &rep);
+	rc = run_script(r, S_TAKE, 3, 6, argv, &rep);
 	if (rc != CTL_REDIS_OK)
 		return rc;
-	return reply_u64(r, rep, "take", got);
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    rep->element[0]->type != REDIS_REPLY_INTEGER || rep->element[0]->integer < 0 ||
+	    rep->element[1]->type != REDIS_REPLY_INTEGER) {
+		set_err(r, "redis %s:%d: take: unexpected reply", r->ip, r->port);
+		freeReplyObject(rep);
+		return CTL_REDIS_ERR;
+	}
+	*got = (uint64_t)rep->element[0]->integer;
+	if (left)
+		*left = rep->element[1]->integer > 0 ? (uint64_t)rep->element[1]->integer : 0;
+	freeReplyObject(rep);
+	return CTL_REDIS_OK;
+}
+
+int ctl_redis_take(struct ctl_redis *r, uint32_t id, unsigned n_takers, uint64_t max_chunk,
+		   uint64_t *got)
+{
+	return ctl_redis_take_left(r, id, n_takers, max_chunk, got, NULL);
 }
 
 int ctl_redis_give_back(struct ctl_redis *r, uint32_t id, uint64_t n, uint64_t *given)
@@ -341,10 +365,13 @@ int ctl_redis_give_back(struct ctl_redis *r, uint32_t id, uint64_t n, uint64_t *
 }
 
 /* The confirm script's keys and args for one order, in `k`. */
+#define CONFIRM_KEYS 5
+#define CONFIRM_ARGC (CONFIRM_KEYS + 3)
 struct confirm_args {
 	char claim[CTL_REDIS_KEY_CAP], sold[CTL_REDIS_KEY_CAP], hosts[CTL_REDIS_KEY_CAP];
+	char stock[CTL_REDIS_KEY_CAP], rel[CTL_REDIS_KEY_CAP];
 	char ttl[16];
-	const char *argv[6];
+	const char *argv[CONFIRM_ARGC];
 };
 
 static int confirm_args(struct ctl_redis *r, const struct ctl_redis_confirm_req *q,
@@ -358,13 +385,17 @@ static int confirm_args(struct ctl_redis *r, const struct ctl_redis_confirm_req 
 	KEY(k->claim, "buyer:%" PRIu32 ":%" PRIu64, q->campaign, q->buyer);
 	KEY(k->sold, "sold:%" PRIu32, q->campaign);
 	KEY(k->hosts, "hosts:%" PRIu32, q->campaign);
+	KEY(k->stock, "stock:%" PRIu32, q->campaign);
+	KEY(k->rel, "released:%" PRIu32, q->campaign);
 	snprintf(k->ttl, sizeof(k->ttl), "%" PRIu32, r->claim_ttl_s);
 	k->argv[0] = k->claim;
 	k->argv[1] = k->sold;
 	k->argv[2] = k->hosts;
-	k->argv[3] = q->order_id;
-	k->argv[4] = r->host;
-	k->argv[5] = k->ttl;
+	k->argv[3] = k->stock;
+	k->argv[4] = k->rel;
+	k->argv[5] = q->order_id;
+	k->argv[6] = r->host;
+	k->argv[7] = k->ttl;
 	return CTL_REDIS_OK;
 }
 
@@ -386,6 +417,11 @@ static int confirm_reply(struct ctl_redis *r, const struct ctl_redis_confirm_req
 			" with another order; reject order %s and return its unit", q->buyer,
 			q->campaign, q->order_id);
 		rc = CTL_REDIS_DUPLICATE;
+	} else if (strcmp(rep->str, "released") == 0) {
+		set_err(r, "host %s was released in campaign %" PRIu32 " and the stock is "
+			"empty: order %s has no unit; reject it", r->host, q->campaign,
+			q->order_id);
+		rc = CTL_REDIS_RELEASED;
 	}
 	if (rc == CTL_REDIS_ERR)
 		set_err(r, "redis %s:%d: confirm: unexpected reply", r->ip, r->port);
@@ -406,7 +442,7 @@ int ctl_redis_confirm(struct ctl_redis *r, uint32_t id, uint64_t buyer, const ch
 		*replayed = false;
 	if ((rc = confirm_args(r, &q, &k)) != CTL_REDIS_OK)
 		return rc;
-	rc = run_script(r, S_CONFIRM, 3, 6, k.argv, &rep);
+	rc = run_script(r, S_CONFIRM, CONFIRM_KEYS, CONFIRM_ARGC, k.argv, &rep);
 	if (rc != CTL_REDIS_OK)
 		return rc;
 	rc = confirm_reply(r, &q, rep, &rp);
@@ -427,7 +463,7 @@ int ctl_redis_confirm_many(struct ctl_redis *r, size_t n, const struct ctl_redis
 			   struct ctl_redis_confirm_res *res)
 {
 	struct confirm_args k;
-	const char *cmd[9];
+	const char *cmd[3 + CONFIRM_ARGC];
 	size_t sent = 0;
 	int rc = conn_ensure(r);
 
@@ -437,12 +473,12 @@ int ctl_redis_confirm_many(struct ctl_redis *r, size_t n, const struct ctl_redis
 		return rc;
 	cmd[0] = "EVALSHA";
 	cmd[1] = r->sha[S_CONFIRM];
-	cmd[2] = "3";
+	cmd[2] = CTL_REDIS_STR(CONFIRM_KEYS);
 	for (; sent < n; sent++) {
 		if ((res[sent].rc = confirm_args(r, &q[sent], &k)) != CTL_REDIS_OK)
 			continue;   /* never sent: its reply is not awaited */
 		memcpy(&cmd[3], k.argv, sizeof(k.argv));
-		if (redisAppendCommandArgv(r->c, 9, cmd, NULL) != REDIS_OK)
+		if (redisAppendCommandArgv(r->c, 3 + CONFIRM_ARGC, cmd, NULL) != REDIS_OK)
 			return conn_drop(r, "confirm (pipelined)");
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -499,18 +535,6 @@ static int command(struct ctl_redis *r, redisReply **out, const char *fmt, ...)
 	return CTL_REDIS_OK;
 }
 
-/* A canonical unsigned decimal (what Redis stores for integers we wrote). */
-static bool parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-
-	if (s == NULL || s[0] < '0' || s[0] > '9' || (s[0] == '0' && s[1] != '\0'))
-		return false;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	return errno == 0 && *end == '\0';
-}
-
 static const char *const ctl_state_names[] = {
 	[SALE_SCHEDULED] = "scheduled", [SALE_OPEN] = "open", [SALE_CLOSED_STATE] = "closed",
 };
@@ -533,6 +557,8 @@ static const char *elem_str(const redisReply *rep, size_t i)
 	return e->type == REDIS_REPLY_STRING ? e->str : NULL;
 }
 
+/* The campaign's hash; its integers are canonical decimals (Redis stores an
+ * integer we wrote that way), so anything else is a hand edit gone wrong. */
 static int preheat_hash(struct ctl_redis *r, uint32_t id, struct ctl_redis_campaign *c)
 {
 	redisReply *rep;
@@ -546,8 +572,8 @@ static int preheat_hash(struct ctl_redis *r, uint32_t id, struct ctl_redis_campa
 			"seckill:campaign:%" PRIu32 " stock N starts_at UNIX_MS state scheduled; "
 			"SET seckill:stock:%" PRIu32 " N)", id, r->ip, r->port, id, id);
 		rc = CTL_REDIS_NOT_FOUND;
-	} else if (!parse_u64(elem_str(rep, 0), &c->stock) ||
-		   !parse_u64(elem_str(rep, 1), &c->starts_at_ms) ||
+	} else if (!str2u64(elem_str(rep, 0), 0, UINT64_MAX, &c->stock) ||
+		   !str2u64(elem_str(rep, 1), 0, UINT64_MAX, &c->starts_at_ms) ||
 		   !parse_state(elem_str(rep, 2), &c->state)) {
 		set_err(r, "campaign %" PRIu32 " in Redis is malformed: seckill:campaign:%" PRIu32
 			" needs stock (integer), starts_at (Unix ms) and state "
@@ -572,7 +598,7 @@ static int get_counter(struct ctl_redis *r, const char *kind, uint32_t id, int d
 		set_err(r, "campaign %" PRIu32 ": seckill:%s:%" PRIu32 " missing in Redis "
 			"(SET seckill:%s:%" PRIu32 " <units not yet taken>)", id, kind, id, kind, id);
 		rc = CTL_REDIS_NOT_FOUND;
-	} else if (rep->type != REDIS_REPLY_STRING || !parse_u64(rep->str, v)) {
+	} else if (rep->type != REDIS_REPLY_STRING || !str2u64(rep->str, 0, UINT64_MAX, v)) {
 		set_err(r, "campaign %" PRIu32 ": seckill:%s:%" PRIu32 " is not a count >= 0",
 			id, kind, id);
 		rc = CTL_REDIS_ERR;
@@ -631,8 +657,9 @@ int ctl_redis_campaign_create(struct ctl_redis *r, uint32_t id, uint64_t stock,
 			      uint64_t starts_at_ms, bool force)
 {
 	char camp[CTL_REDIS_KEY_CAP], stk[CTL_REDIS_KEY_CAP], sold[CTL_REDIS_KEY_CAP];
-	char hosts[CTL_REDIS_KEY_CAP], n[24], at[24];
-	const char *argv[7] = { camp, stk, sold, hosts, n, at, force ? "1" : "0" };
+	char hosts[CTL_REDIS_KEY_CAP], rel[CTL_REDIS_KEY_CAP], n[24], at[24], ids[16];
+	const char *argv[11] = { camp, stk, sold, hosts, CTL_REDIS_CAMPAIGNS_KEY,
+				 CTL_REDIS_VERSION_KEY, rel, n, at, force ? "1" : "0", ids };
 	redisReply *rep;
 	int rc;
 
@@ -645,9 +672,11 @@ int ctl_redis_campaign_create(struct ctl_redis *r, uint32_t id, uint64_t stock,
 	KEY(stk, "stock:%" PRIu32, id);
 	KEY(sold, "sold:%" PRIu32, id);
 	KEY(hosts, "hosts:%" PRIu32, id);
+	KEY(rel, "released:%" PRIu32, id);
 	snprintf(n, sizeof(n), "%" PRIu64, stock);
 	snprintf(at, sizeof(at), "%" PRIu64, starts_at_ms);
-	rc = run_script(r, S_CREATE, 4, 7, argv, &rep);
+	snprintf(ids, sizeof(ids), "%" PRIu32, id);
+	rc = run_script(r, S_CREATE, 7, 11, argv, &rep);
 	if (rc != CTL_REDIS_OK)
 		return rc;
 	if ((rep->type == REDIS_REPLY_STATUS || rep->type == REDIS_REPLY_STRING) &&
@@ -671,11 +700,13 @@ int ctl_redis_set_state(struct ctl_redis *r, uint32_t id, enum sale_state st)
 		set_err(r, "set_state: state %d is not scheduled, open or closed", (int)st);
 		return CTL_REDIS_INVAL;
 	}
-	/* HSETs only if the hash exists, so a typo'd id creates nothing. */
-	rc = command(r, &rep, "EVAL %s 1 seckill:campaign:%" PRIu32 " %s",
+	/* HSETs only if the hash exists, so a typo'd id creates nothing; the
+	 * version moves with it, in the same step, for the other hosts. */
+	rc = command(r, &rep, "EVAL %s 2 seckill:campaign:%" PRIu32 " " CTL_REDIS_VERSION_KEY
+		     " %s",
 		     "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
-		     "redis.call('HSET', KEYS[1], 'state', ARGV[1]) return 1", id,
-		     ctl_state_names[st]);
+		     "redis.call('HSET', KEYS[1], 'state', ARGV[1]) "
+		     "redis.call('INCR', KEYS[2]) return 1", id, ctl_state_names[st]);
 	if (rc != CTL_REDIS_OK)
 		return rc;
 	if (rep->type != REDIS_REPLY_INTEGER || rep->integer != 1) {
@@ -690,9 +721,9 @@ int ctl_redis_set_state(struct ctl_redis *r, uint32_t id, enum sale_state st)
 int ctl_redis_status(struct ctl_redis *r, uint32_t id, struct ctl_redis_status *st)
 {
 	char camp[CTL_REDIS_KEY_CAP], stk[CTL_REDIS_KEY_CAP], sold[CTL_REDIS_KEY_CAP];
-	char hosts[CTL_REDIS_KEY_CAP];
-	const char *argv[5] = { camp, stk, sold, hosts, r->host };
-	int64_t v[6];
+	char hosts[CTL_REDIS_KEY_CAP], rel[CTL_REDIS_KEY_CAP];
+	const char *argv[6] = { camp, stk, sold, hosts, rel, r->host };
+	int64_t v[7];
 	redisReply *rep;
 	int rc;
 
@@ -701,15 +732,16 @@ int ctl_redis_status(struct ctl_redis *r, uint32_t id, struct ctl_redis_status *
 	KEY(stk, "stock:%" PRIu32, id);
 	KEY(sold, "sold:%" PRIu32, id);
 	KEY(hosts, "hosts:%" PRIu32, id);
-	rc = run_script(r, S_STATUS, 4, 5, argv, &rep);
+	KEY(rel, "released:%" PRIu32, id);
+	rc = run_script(r, S_STATUS, 5, 6, argv, &rep);
 	if (rc != CTL_REDIS_OK)
 		return rc;
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 6) {
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 7) {
 		freeReplyObject(rep);
 		set_err(r, "redis %s:%d: status: unexpected reply", r->ip, r->port);
 		return CTL_REDIS_ERR;
 	}
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 7; i++)
 		v[i] = rep->element[i]->type == REDIS_REPLY_INTEGER ? rep->element[i]->integer : 0;
 	freeReplyObject(rep);
 	st->total = v[0];
@@ -718,5 +750,171 @@ int ctl_redis_status(struct ctl_redis *r, uint32_t id, struct ctl_redis_status *
 	st->held = v[3];
 	st->held_self = v[4];
 	st->n_hosts = (uint32_t)v[5];
+	st->released = v[6] != 0;
+	return CTL_REDIS_OK;
+}
+
+int ctl_redis_release_host(struct ctl_redis *r, uint32_t id, const char *host,
+			   uint64_t *given)
+{
+	char stk[CTL_REDIS_KEY_CAP], hosts[CTL_REDIS_KEY_CAP], rel[CTL_REDIS_KEY_CAP];
+	char camp[CTL_REDIS_KEY_CAP];
+	const char *argv[5] = { stk, hosts, rel, camp, host };
+	redisReply *rep;
+	uint64_t n = 0;
+	int rc;
+
+	if (given)
+		*given = 0;
+	if (host == NULL || host[0] == '\0' || strlen(host) > CTL_REDIS_HOST_MAX) {
+		set_err(r, "release_host: a host name is 1..%d bytes", CTL_REDIS_HOST_MAX);
+		return CTL_REDIS_INVAL;
+	}
+	KEY(stk, "stock:%" PRIu32, id);
+	KEY(hosts, "hosts:%" PRIu32, id);
+	KEY(rel, "released:%" PRIu32, id);
+	KEY(camp, "campaign:%" PRIu32, id);
+	rc = run_script(r, S_RELEASE_HOST, 4, 5, argv, &rep);
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	rc = reply_u64(r, rep, "release_host", &n);
+	if (given)
+		*given = n;
+	return rc;
+}
+
+int ctl_redis_rejoin(struct ctl_redis *r, uint32_t id, bool *was)
+{
+	redisReply *rep;
+	int rc = command(r, &rep, "SREM seckill:released:%" PRIu32 " %s", id, r->host);
+
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	if (was)
+		*was = rep->type == REDIS_REPLY_INTEGER && rep->integer > 0;
+	freeReplyObject(rep);
+	return CTL_REDIS_OK;
+}
+
+int ctl_redis_campaigns_version(struct ctl_redis *r, uint64_t *version)
+{
+	redisReply *rep;
+	int rc = command(r, &rep, "GET " CTL_REDIS_VERSION_KEY);
+
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	*version = 0;
+	if (rep->type == REDIS_REPLY_STRING && !str2u64(rep->str, 0, UINT64_MAX, version)) {
+		set_err(r, "redis %s:%d: " CTL_REDIS_VERSION_KEY " is not a count >= 0", r->ip,
+			r->port);
+		rc = CTL_REDIS_ERR;
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* "seckill:campaign:<u32>": the id, or false for any other key. */
+static bool campaign_key_id(const char *key, uint32_t *id)
+{
+	static const char prefix[] = "seckill:campaign:";
+	uint64_t v;
+
+	if (strncmp(key, prefix, sizeof(prefix) - 1) != 0 ||
+	    !str2u64(key + sizeof(prefix) - 1, 1, UINT32_MAX, &v))
+		return false;
+	*id = (uint32_t)v;
+	return true;
+}
+
+/* A sale made before seckill:campaigns existed: the set is made from a SCAN
+ * of the campaign hashes, once (the set exists afterwards). */
+static int campaigns_migrate(struct ctl_redis *r)
+{
+	char cursor[32] = "0";
+	redisReply *rep, *add;
+	uint32_t id;
+	int rc = command(r, &rep, "EXISTS " CTL_REDIS_CAMPAIGNS_KEY);
+
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	rc = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1 ? 1 : 0;
+	freeReplyObject(rep);
+	if (rc == 1)
+		return CTL_REDIS_OK;
+	do {
+		rc = command(r, &rep, "SCAN %s MATCH seckill:campaign:* COUNT "
+			     CTL_REDIS_SCAN_COUNT, cursor);
+		if (rc != CTL_REDIS_OK)
+			return rc;
+		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+		    rep->element[0]->type != REDIS_REPLY_STRING ||
+		    rep->element[1]->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(rep);
+			set_err(r, "redis %s:%d: SCAN: unexpected reply", r->ip, r->port);
+			return CTL_REDIS_ERR;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+		for (size_t i = 0; i < rep->element[1]->elements && rc == CTL_REDIS_OK; i++) {
+			const redisReply *k = rep->element[1]->element[i];
+
+			if (k->type != REDIS_REPLY_STRING || !campaign_key_id(k->str, &id))
+				continue;
+			rc = command(r, &add, "SADD " CTL_REDIS_CAMPAIGNS_KEY " %" PRIu32, id);
+			if (rc == CTL_REDIS_OK)
+				freeReplyObject(add);
+		}
+		freeReplyObject(rep);
+	} while (rc == CTL_REDIS_OK && strcmp(cursor, "0") != 0);
+	return rc;
+}
+
+/* One {id, stock, starts_at, state} of the campaigns script's answer. */
+static bool campaign_def(const redisReply *const *e, struct ctl_redis_campaign_def *d)
+{
+	uint64_t id;
+
+	for (int i = 0; i < 4; i++)
+		if (e[i]->type != REDIS_REPLY_STRING)
+			return false;
+	if (!str2u64(e[0]->str, 1, UINT32_MAX, &id) ||
+	    !str2u64(e[1]->str, 0, UINT64_MAX, &d->stock) ||
+	    !str2u64(e[2]->str, 0, UINT64_MAX, &d->starts_at_ms) ||
+	    !parse_state(e[3]->str, &d->state))
+		return false;
+	d->id = (uint32_t)id;
+	return true;
+}
+
+int ctl_redis_campaigns(struct ctl_redis *r, struct ctl_redis_campaign_def *out, size_t cap,
+			size_t *n, uint64_t *version)
+{
+	const char *argv[2] = { CTL_REDIS_CAMPAIGNS_KEY, CTL_REDIS_VERSION_KEY };
+	redisReply *rep;
+	int rc = campaigns_migrate(r);
+
+	*n = 0;
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	rc = run_script(r, S_CAMPAIGNS, 2, 2, argv, &rep);
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
+	    rep->element[0]->type != REDIS_REPLY_INTEGER || (rep->elements - 1) % 4 != 0) {
+		freeReplyObject(rep);
+		set_err(r, "redis %s:%d: campaigns: unexpected reply", r->ip, r->port);
+		return CTL_REDIS_ERR;
+	}
+	*version = rep->element[0]->integer > 0 ? (uint64_t)rep->element[0]->integer : 0;
+	for (size_t i = 1; i + 4 <= rep->elements && *n < cap; i += 4) {
+		if (campaign_def((const redisReply *const *)&rep->element[i], &out[*n])) {
+			(*n)++;
+			continue;
+		}
+		set_err(r, "redis %s:%d: a campaign in " CTL_REDIS_CAMPAIGNS_KEY " is malformed "
+			"(id %s): seckill:campaign:<id> needs stock, starts_at and state "
+			"(scheduled|open|closed); skipped", r->ip, r->port,
+			rep->element[i]->type == REDIS_REPLY_STRING ? rep->element[i]->str : "?");
+	}
+	freeReplyObject(rep);
 	return CTL_REDIS_OK;
 }

@@ -23,6 +23,18 @@
  *                                stay visible and can be given back
  *   seckill:buyer:{id}:{buyer}   string, SET NX: the order id that bought;
  *                                expires after the claim TTL (default 7 days)
+ *   seckill:released:{id}        set: hosts whose holding an operator gave
+ *                                back (seckillctl campaign release-host):
+ *                                they take nothing more, and a confirm of
+ *                                theirs takes its unit from the stock (or
+ *                                is refused when it is empty); a host
+ *                                leaves it when it restarts
+ *   seckill:campaigns            set: the ids of every campaign, so that a
+ *                                starting host loads them all (a sale made
+ *                                before it existed is found by SCAN once)
+ *   seckill:campaigns:version    integer, INCRed by every create, open and
+ *                                close: the hosts poll it and reload the
+ *                                campaigns when it moves
  *
  * The invariant the scripts keep, whatever the interleaving of hosts:
  *
@@ -60,6 +72,8 @@
 enum ctl_redis_rc {
 	CTL_REDIS_OK = 0,
 	CTL_REDIS_DUPLICATE = 1,    /* confirm: the buyer already bought with another order */
+	CTL_REDIS_RELEASED = 2,     /* this host was released (release_host): take took
+	                             * nothing; confirm found no stock: reject the order */
 	CTL_REDIS_DOWN = -1,        /* no connection: sell from held chunks, call again later */
 	CTL_REDIS_ERR = -2,         /* Redis answered with an error, or data is malformed */
 	CTL_REDIS_NOT_FOUND = -3,   /* the campaign is not in Redis */
@@ -98,6 +112,15 @@ struct ctl_redis_status {
 	int64_t held;               /* sum of seckill:hosts:{id} */
 	int64_t held_self;          /* this handle's host entry */
 	uint32_t n_hosts;           /* entries in seckill:hosts:{id} */
+	bool released;              /* this handle's host is in seckill:released:{id} */
+};
+
+/* One campaign as ctl_redis_campaigns lists it. */
+struct ctl_redis_campaign_def {
+	uint32_t id;
+	uint64_t stock;
+	uint64_t starts_at_ms;
+	enum sale_state state;
 };
 
 /*
@@ -125,9 +148,13 @@ const char *ctl_redis_rc_str(int rc);
  * take: moves a chunk from seckill:stock:{id} to this host's holding, sized
  * by stock_chunk_size(stock, n_takers, max_chunk), atomically. *got = 0
  * when the stock is empty; the counter never goes below zero.
+ * CTL_REDIS_RELEASED: an operator released this host; it takes nothing.
  */
 int ctl_redis_take(struct ctl_redis *r, uint32_t id, unsigned n_takers, uint64_t max_chunk,
 		   uint64_t *got);
+/* The same, and *left (may be NULL) = the stock left after the take. */
+int ctl_redis_take_left(struct ctl_redis *r, uint32_t id, unsigned n_takers,
+			uint64_t max_chunk, uint64_t *got, uint64_t *left);
 
 /*
  * give_back: returns n unsold units from this host's holding to the stock;
@@ -143,7 +170,9 @@ int ctl_redis_give_back(struct ctl_redis *r, uint32_t id, uint64_t n, uint64_t *
  * into the local stock (Redis still counts it as held by this host).
  * A replay of an order already confirmed returns CTL_REDIS_OK again with
  * *replayed = true (may be NULL) and counts nothing twice. CTL_REDIS_ERR if
- * this host holds no unit (nothing is claimed then).
+ * this host holds no unit (nothing is claimed then). A released host's
+ * confirm takes its unit from the stock (CTL_REDIS_OK), or, when the
+ * stock is empty, claims nothing: CTL_REDIS_RELEASED, reject the order.
  */
 int ctl_redis_confirm(struct ctl_redis *r, uint32_t id, uint64_t buyer, const char *order_id,
 		      bool *replayed);
@@ -180,8 +209,35 @@ int ctl_redis_preheat(struct ctl_redis *r, uint32_t id, struct ctl_redis_campaig
 int ctl_redis_campaign_create(struct ctl_redis *r, uint32_t id, uint64_t stock,
 			      uint64_t starts_at_ms, bool force);
 
-/* Sets campaign.state (CTL_REDIS_NOT_FOUND if the campaign is missing). */
+/* Sets campaign.state (CTL_REDIS_NOT_FOUND if the campaign is missing) and
+ * bumps the campaigns' version. */
 int ctl_redis_set_state(struct ctl_redis *r, uint32_t id, enum sale_state st);
+
+/*
+ * release_host: for a host that died and will not come back. Gives what
+ * `host` holds in campaign id back to the stock (*given, may be NULL) and
+ * marks it released: see seckill:released:{id} above. Any handle may call
+ * it, for any host name (one that holds nothing is marked all the same).
+ */
+int ctl_redis_release_host(struct ctl_redis *r, uint32_t id, const char *host,
+			   uint64_t *given);
+
+/* This handle's host takes part again (it restarted, and its journal's
+ * orders are confirmed): it leaves seckill:released:{id}. *was (may be
+ * NULL): it had been released. */
+int ctl_redis_rejoin(struct ctl_redis *r, uint32_t id, bool *was);
+
+/* seckill:campaigns:version (0 while absent). One GET. */
+int ctl_redis_campaigns_version(struct ctl_redis *r, uint64_t *version);
+
+/*
+ * Every campaign of seckill:campaigns, at most cap of them in out (*n),
+ * and the version they are as of, read in one step. When the set does not
+ * exist (a sale made before it), it is first made from a SCAN of
+ * seckill:campaign:* (ids that are not canonical u32 decimals are skipped).
+ */
+int ctl_redis_campaigns(struct ctl_redis *r, struct ctl_redis_campaign_def *out, size_t cap,
+			size_t *n, uint64_t *version);
 
 /* The counters of one campaign, read atomically (see the invariant above). */
 int ctl_redis_status(struct ctl_redis *r, uint32_t id, struct ctl_redis_status *st);

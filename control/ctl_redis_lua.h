@@ -15,16 +15,20 @@
 #define SECKILL_CTL_REDIS_LUA_H
 
 /*
- * take. KEYS: stock, hosts. ARGV: host, n_takers, max_chunk.
- * Returns the chunk (0 when empty). The chunk rule is stock_chunk_size's:
+ * take. KEYS: stock, hosts, released. ARGV: host, n_takers, max_chunk.
+ * Returns {chunk, stock left after it} (chunk 0 when empty). The chunk
+ * rule is stock_chunk_size's:
  *   chunk = min(max_chunk, max(1, remaining / (2 * n_takers)))
+ * A host an operator released (release_host) takes nothing: RELEASED.
  */
 static const char ctl_lua_take[] =
 	"local raw = redis.call('GET', KEYS[1])\n"
 	"if not raw then return redis.error_reply('NOTFOUND ' .. KEYS[1] .. ' does not exist') end\n"
 	"local remaining = tonumber(raw)\n"
 	"if remaining == nil then return redis.error_reply('BADVALUE ' .. KEYS[1] .. ' is not an integer') end\n"
-	"if remaining <= 0 then return 0 end\n"
+	"if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then\n"
+	"  return redis.error_reply('RELEASED host ' .. ARGV[1] .. ' is in ' .. KEYS[3] .. ': its holding was released') end\n"
+	"if remaining <= 0 then return {0, 0} end\n"
 	"local n = tonumber(ARGV[2])\n"
 	"if n < 1 then n = 1 end\n"
 	"local max_chunk = tonumber(ARGV[3])\n"
@@ -34,7 +38,7 @@ static const char ctl_lua_take[] =
 	"if chunk > max_chunk then chunk = max_chunk end\n"
 	"redis.call('DECRBY', KEYS[1], chunk)\n"
 	"redis.call('HINCRBY', KEYS[2], ARGV[1], chunk)\n"
-	"return chunk\n";
+	"return {chunk, remaining - chunk}\n";
 
 /*
  * give_back. KEYS: stock, hosts. ARGV: host, n.
@@ -52,16 +56,30 @@ static const char ctl_lua_give_back[] =
 	"return n\n";
 
 /*
- * confirm. KEYS: buyer claim, sold, hosts. ARGV: order id, host, ttl seconds.
+ * confirm. KEYS: buyer claim, sold, hosts, stock, released. ARGV: order id,
+ * host, ttl seconds.
  * Returns "ok", "replay" (this order holds the claim already: nothing
  * counted) or "duplicate" (another order holds it). The holding is checked
  * before the claim is taken so a failed confirm leaves nothing behind.
+ * A released host (release_host gave its holding back to the stock) sold
+ * its unit from a holding it no longer has: the unit is taken from the
+ * stock instead ("ok"), or, with the stock empty, "released": nothing
+ * counted, the order is to be rejected. Either way no count goes below 0
+ * and nothing is sold twice.
  */
 static const char ctl_lua_confirm[] =
 	"local cur = redis.call('GET', KEYS[1])\n"
 	"if cur then\n"
 	"  if cur == ARGV[1] then return 'replay' end\n"
 	"  return 'duplicate'\n"
+	"end\n"
+	"if redis.call('SISMEMBER', KEYS[5], ARGV[2]) == 1 then\n"
+	"  local left = tonumber(redis.call('GET', KEYS[4]) or '0')\n"
+	"  if left == nil or left < 1 then return 'released' end\n"
+	"  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])\n"
+	"  redis.call('INCR', KEYS[2])\n"
+	"  redis.call('DECR', KEYS[4])\n"
+	"  return 'ok'\n"
 	"end\n"
 	"local held = tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or '0')\n"
 	"if held < 1 then\n"
@@ -75,21 +93,26 @@ static const char ctl_lua_confirm[] =
 	"return 'ok'\n";
 
 /*
- * create. KEYS: campaign, stock, sold, hosts. ARGV: stock, starts_at, force.
- * Returns "ok" or "exists".
+ * create. KEYS: campaign, stock, sold, hosts, campaigns, version, released.
+ * ARGV: stock, starts_at, force, id.
+ * Returns "ok" or "exists". Either way the id is in the campaigns set (a
+ * campaign of a sale older than the set joins it); a new one bumps the
+ * version, so the other hosts load it (ctl_redis_campaigns_version).
  */
 static const char ctl_lua_create[] =
+	"redis.call('SADD', KEYS[5], ARGV[4])\n"
 	"if ARGV[3] ~= '1' and (redis.call('EXISTS', KEYS[1]) == 1 or\n"
 	"                      redis.call('EXISTS', KEYS[2]) == 1) then return 'exists' end\n"
-	"redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])\n"
+	"redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[7])\n"
 	"redis.call('HSET', KEYS[1], 'stock', ARGV[1], 'starts_at', ARGV[2], 'state', 'scheduled')\n"
 	"redis.call('SET', KEYS[2], ARGV[1])\n"
 	"redis.call('SET', KEYS[3], 0)\n"
+	"redis.call('INCR', KEYS[6])\n"
 	"return 'ok'\n";
 
 /*
- * status. KEYS: campaign, stock, sold, hosts. ARGV: host.
- * Returns {total, stock, sold, held_sum, held_self, n_hosts}.
+ * status. KEYS: campaign, stock, sold, hosts, released. ARGV: host.
+ * Returns {total, stock, sold, held_sum, held_self, n_hosts, released}.
  */
 static const char ctl_lua_status[] =
 	"if redis.call('EXISTS', KEYS[1]) == 0 then\n"
@@ -101,6 +124,42 @@ static const char ctl_lua_status[] =
 	"local held = 0\n"
 	"for _, v in ipairs(vals) do held = held + tonumber(v) end\n"
 	"local self = tonumber(redis.call('HGET', KEYS[4], ARGV[1]) or '0')\n"
-	"return {total, stock, sold, held, self, #vals}\n";
+	"return {total, stock, sold, held, self, #vals, redis.call('SISMEMBER', KEYS[5], ARGV[1])}\n";
+
+/*
+ * release_host. KEYS: stock, hosts, released, campaign. ARGV: host.
+ * For a host that died and will not come back: what it holds goes back to
+ * the stock, its entry is deleted, and it is marked released, so that if
+ * it was alive after all its takes are refused and its confirms draw on
+ * the stock (see confirm). Returns the units given back.
+ */
+static const char ctl_lua_release_host[] =
+	"if redis.call('EXISTS', KEYS[4]) == 0 then\n"
+	"  return redis.error_reply('NOTFOUND ' .. KEYS[4] .. ' does not exist') end\n"
+	"local held = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')\n"
+	"if held > 0 then redis.call('INCRBY', KEYS[1], held) else held = 0 end\n"
+	"redis.call('HDEL', KEYS[2], ARGV[1])\n"
+	"redis.call('SADD', KEYS[3], ARGV[1])\n"
+	"return held\n";
+
+/*
+ * campaigns. KEYS: campaigns, version.
+ * Returns {version, id, stock, starts_at, state, id, ...}: every campaign
+ * of the set whose hash exists, read in one step. It reads the hashes
+ * seckill:campaign:{id} it finds in the set, keys it is not given: like
+ * the other scripts, fit for one Redis primary, not Redis Cluster.
+ */
+static const char ctl_lua_campaigns[] =
+	"local out = {tonumber(redis.call('GET', KEYS[2]) or '0') or 0}\n"
+	"for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
+	"  local h = redis.call('HMGET', 'seckill:campaign:' .. id, 'stock', 'starts_at', 'state')\n"
+	"  if h[1] then\n"
+	"    out[#out + 1] = id\n"
+	"    out[#out + 1] = h[1]\n"
+	"    out[#out + 1] = h[2] or '0'\n"
+	"    out[#out + 1] = h[3] or 'scheduled'\n"
+	"  end\n"
+	"end\n"
+	"return out\n";
 
 #endif

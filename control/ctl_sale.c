@@ -17,15 +17,17 @@
  * so ctl_sale_restore replays every one of them into the new sale before the
  * workers start: each takes its unit out of the pool and its buyer into the
  * purchase set (sale_restore_order). The campaign's stock on the command
- * line is what the sale started with, across restarts. With --kafka the
- * producer is created last, on the same journal (ctl_sale_kafka_open).
+ * line is what the sale started with, across restarts. The campaigns made
+ * at run time are in the sale before that replay too: with --redis every
+ * campaign Redis knows (ctl_sale_redis.c), without it those the state dir
+ * recorded (ctl_campaigns.c). With --kafka the producer is created last,
+ * on the same journal (ctl_sale_kafka_open).
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "ctl_plane.h"
 
@@ -60,7 +62,7 @@ int ctl_sale_open(const struct dp_conf *conf, struct ctl_plane *ctl, char *err, 
 	if (ctl_sale_mkdir(sc->state_dir, err, errlen) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/%s", sc->state_dir, CTL_EPOCH_FILE);
-	if (ord_epoch_claim(path, (uint64_t)time(NULL), &ctl->epoch, jerr, sizeof(jerr)) < 0) {
+	if (ord_epoch_claim(path, now_wall_s(), &ctl->epoch, jerr, sizeof(jerr)) < 0) {
 		snprintf(err, errlen, "boot epoch: %s", jerr);
 		return -1;
 	}
@@ -72,6 +74,7 @@ int ctl_sale_open(const struct dp_conf *conf, struct ctl_plane *ctl, char *err, 
 		return -1;
 	}
 	ctl->max_bytes = sc->journal_max_bytes;
+	ctl->answer_after = sc->answer_after;
 	if (ord_journal_torn_bytes(ctl->journal) != 0)
 		fprintf(stderr, "seckill-dp: order journal %s: cut %" PRIu64 " bytes of an "
 			"unfinished write at its end (a crash before sync)\n", path,
@@ -110,12 +113,12 @@ static int ctl_sale_fill(const struct dp_conf *conf, struct ctl_plane *ctl, char
 	const struct dp_sale_conf *sc = &conf->sale;
 	int rc;
 
-	for (unsigned i = 0; i < sc->n_campaigns; i++) {
-		if (ctl_sale_redis_has(ctl, sc->camp[i].id)) {
-			if (ctl_sale_redis_add(ctl, sc->camp[i].id, err, errlen) < 0)
-				return -1;
-			continue;
-		}
+	/* With Redis, every campaign it knows (the command line's were made
+	 * there at open); without, the command line's then those the state
+	 * dir recorded. Before the journal's replay, which needs them all. */
+	if (ctl->redis != NULL && ctl_sale_redis_add_all(ctl, err, errlen) < 0)
+		return -1;
+	for (unsigned i = 0; ctl->redis == NULL && i < sc->n_campaigns; i++) {
 		rc = sale_campaign_add(s, sc->camp[i].id, sc->camp[i].stock,
 				       sc->camp[i].starts_at_ms);
 		if (rc < 0) {
@@ -124,6 +127,8 @@ static int ctl_sale_fill(const struct dp_conf *conf, struct ctl_plane *ctl, char
 			return -1;
 		}
 	}
+	if (ctl->redis == NULL && ctl_campaigns_restore(conf, ctl, err, errlen) < 0)
+		return -1;
 	for (unsigned i = 0; i < sc->n_black_ip; i++)
 		if (sale_blacklist_ip_add(s, sc->black_ip[i]) < 0) {
 			snprintf(err, errlen, "--blacklist-ip: the table is full");
@@ -244,4 +249,5 @@ void ctl_sale_close(struct ctl_plane *ctl)
 	ctl->journal = NULL;
 	sale_destroy(ctl->sale);
 	ctl->sale = NULL;
+	ctl_campaigns_free(ctl);
 }

@@ -23,13 +23,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
 
 #include "ctl_proto.h"
 #include "ctl_sock.h"
+#include "now.h"
 
 /* seckillctl opens one connection per command; 8 allow a few scripts and a
  * person at once while bounding what the server holds. */
@@ -57,14 +57,6 @@ struct ctl_sock {
 	struct ctl_sock_cmd *cmd;
 	struct ctl_sock_client cl[CTL_SOCK_CLIENTS];
 };
-
-static uint64_t ctl_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
-}
 
 void ctl_sock_default_path(char *out, size_t cap)
 {
@@ -196,7 +188,7 @@ static void ctl_sock_accept(struct ctl_sock *cs, uint64_t now)
 
 void ctl_sock_poll(struct ctl_sock *cs)
 {
-	uint64_t now = ctl_now_us();
+	uint64_t now = now_mono_us();
 
 	if (cs == NULL)
 		return;

@@ -7,6 +7,7 @@
 #ifndef SECKILL_CTL_SOCK_H
 #define SECKILL_CTL_SOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,8 +35,9 @@ void ctl_sock_poll(struct ctl_sock *cs);
 /* Closes every client and removes the socket file. NULL is fine. */
 void ctl_sock_close(struct ctl_sock *cs);
 
-/* ctl_sock_cmd.c: the commands. ctl_sock_cmd_answer writes the JSON answer to
- * one request line into b (no newline); tick takes the rate samples. */
+/* ctl_sock_cmd.c: the commands (one file per group, ctl_sock_<group>.c).
+ * ctl_sock_cmd_answer writes the JSON answer to one request line into b (no
+ * newline); tick takes the rate samples. */
 struct ctl_buf;
 struct ctl_sock_cmd;
 struct ctl_sock_cmd *ctl_sock_cmd_create(struct ctl_plane *ctl, const struct dp_conf *conf);
@@ -43,7 +45,18 @@ void ctl_sock_cmd_answer(struct ctl_sock_cmd *st, const char *line, size_t len, 
 void ctl_sock_cmd_tick(struct ctl_sock_cmd *st, uint64_t now_us);
 void ctl_sock_cmd_free(struct ctl_sock_cmd *st);
 
-/* Worker lc's counters (plain loads of another core's counters, as ctl_stats.c). */
+/*
+ * The workers' counters, as stats, telemetry and the exit table read them
+ * (plain loads of another core's counters: a value a moment old, never torn).
+ * A worker that did not get as far as building its stack has nothing to
+ * show: every reader skips it, by this one test.
+ */
+static inline bool ctl_has_stack(const struct dp_lcore *lc)
+{
+	return lc != NULL && lc->tcp != NULL && lc->http != NULL;
+}
+
+/* ctl_sock_stats.c: worker lc's totals (all zero without a stack). */
 void ctl_core_sample(const struct dp_lcore *lc, struct ctl_core_sample *s);
 /* Calls fn for each of lc's drop and refusal counters ("tcp.drop_no_conn",
  * "buy.sold_out" ...), every one, zero or not. */

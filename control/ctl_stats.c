@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "ctl_plane.h"
+#include "ctl_sock.h"
 
 const char *const dp_stats_names[] = { DP_STATS(STATS_NAME) };
 
@@ -91,19 +92,13 @@ static const struct ctl_counter_set ctl_sets[] = {
 	{ "ring",      ord_ring_stats_names,      ORD_RING_STATS_N,    ctl_get_ring },
 };
 
-/* Workers that got as far as building their stack (others have nothing to show). */
-static bool ctl_stats_has_stack(const struct dp_lcore *lc)
-{
-	return lc != NULL && lc->tcp != NULL && lc->http != NULL;
-}
-
 /* Whether the workers have this set at all (the sale's sets need a sale). */
 static bool ctl_set_present(const struct ctl_counter_set *set)
 {
 	unsigned int id;
 
 	RTE_LCORE_FOREACH_WORKER(id) {
-		if (ctl_stats_has_stack(dp_lcores[id]))
+		if (ctl_has_stack(dp_lcores[id]))
 			return set->get(dp_lcores[id]) != NULL;
 	}
 	return false;
@@ -115,7 +110,7 @@ static uint64_t ctl_sum(const struct ctl_counter_set *set, unsigned int i)
 	unsigned int id;
 
 	RTE_LCORE_FOREACH_WORKER(id) {
-		if (ctl_stats_has_stack(dp_lcores[id]) && set->get(dp_lcores[id]) != NULL)
+		if (ctl_has_stack(dp_lcores[id]) && set->get(dp_lcores[id]) != NULL)
 			sum += set->get(dp_lcores[id])[i];
 	}
 	return sum;
@@ -135,7 +130,7 @@ static void ctl_print_counters(FILE *f)
 			snprintf(name, sizeof(name), "%s.%s", set->prefix, set->names[i]);
 			fprintf(f, "%-28s %12" PRIu64, name, ctl_sum(set, i));
 			RTE_LCORE_FOREACH_WORKER(id) {
-				if (ctl_stats_has_stack(dp_lcores[id]))
+				if (ctl_has_stack(dp_lcores[id]))
 					fprintf(f, " %12" PRIu64, set->get(dp_lcores[id])[i]);
 			}
 			fputc('\n', f);
@@ -155,12 +150,12 @@ static void ctl_print_gauges(FILE *f)
 #define CTL_GAUGE_LINE(field)                                                   \
 	sum = 0;                                                               \
 	RTE_LCORE_FOREACH_WORKER(id) {                                         \
-		if (ctl_stats_has_stack(dp_lcores[id]))                         \
+		if (ctl_has_stack(dp_lcores[id]))                               \
 			sum += dp_lcores[id]->gauges.field;                    \
 	}                                                                      \
 	fprintf(f, "%-28s %12" PRIu64, "gauge." #field, sum);                  \
 	RTE_LCORE_FOREACH_WORKER(id) {                                         \
-		if (ctl_stats_has_stack(dp_lcores[id]))                         \
+		if (ctl_has_stack(dp_lcores[id]))                               \
 			fprintf(f, " %12" PRIu32, dp_lcores[id]->gauges.field); \
 	}                                                                      \
 	fputc('\n', f);
@@ -177,12 +172,12 @@ static void ctl_print_line(FILE *f, const char *name,
 	unsigned int id;
 
 	RTE_LCORE_FOREACH_WORKER(id) {
-		if (ctl_stats_has_stack(dp_lcores[id]))
+		if (ctl_has_stack(dp_lcores[id]))
 			sum += val(dp_lcores[id], arg);
 	}
 	fprintf(f, "%-28s %12" PRIu64, name, sum);
 	RTE_LCORE_FOREACH_WORKER(id) {
-		if (ctl_stats_has_stack(dp_lcores[id]))
+		if (ctl_has_stack(dp_lcores[id]))
 			fprintf(f, " %12" PRIu64, val(dp_lcores[id], arg));
 	}
 	fputc('\n', f);
@@ -308,7 +303,7 @@ void ctl_stats_print_final(FILE *f, const struct ctl_plane *ctl)
 
 	fprintf(f, "seckill-dp: final counters\n%-28s %12s", "counter", "total");
 	RTE_LCORE_FOREACH_WORKER(id) {
-		if (ctl_stats_has_stack(dp_lcores[id])) {
+		if (ctl_has_stack(dp_lcores[id])) {
 			tcp_core_gauges(dp_lcores[id]->tcp, &dp_lcores[id]->gauges);
 			snprintf(name, sizeof(name), "lcore%u", id);
 			fprintf(f, " %12s", name);
@@ -320,7 +315,7 @@ void ctl_stats_print_final(FILE *f, const struct ctl_plane *ctl)
 	ctl_print_line(f, "dp.stack_cycles_per_request", ctl_val_stack_per_req, NULL);
 	if (ctl->sale != NULL) {
 		RTE_LCORE_FOREACH_WORKER(id) {
-			if (ctl_stats_has_stack(dp_lcores[id])) {
+			if (ctl_has_stack(dp_lcores[id])) {
 				ctl_print_campaigns(f, ctl->sale);
 				break;
 			}
@@ -349,7 +344,7 @@ void ctl_stats_summary(FILE *f, uint64_t elapsed_s, const struct ctl_plane *ctl)
 	unsigned int id;
 
 	RTE_LCORE_FOREACH_WORKER(id) {
-		if (!ctl_stats_has_stack(dp_lcores[id]))
+		if (!ctl_has_stack(dp_lcores[id]))
 			continue;
 		g.conns += dp_lcores[id]->gauges.conns;
 		g.established += dp_lcores[id]->gauges.established;

@@ -16,11 +16,11 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <rte_telemetry.h>
 
 #include "ctl_sock.h"
+#include "now.h"
 
 static struct ctl_plane *ctl_tel_ctl;
 /* Cleared by ctl_telemetry_fini before the worker state goes away; acquire
@@ -114,19 +114,17 @@ static int ctl_tel_campaigns(const char *cmd, const char *params, struct rte_tel
 	uint32_t ids[SALE_MAX_CAMPAIGNS];
 	struct sale *s = ctl_tel_ctl->sale;
 	struct sale_campaign_view v;
-	struct timespec ts;
+	uint64_t now_ms = now_wall_ms();
 	unsigned n = 0;
 	char key[16];
 
 	(void)cmd;
 	(void)params;
-	clock_gettime(CLOCK_REALTIME, &ts);
 	rte_tel_data_start_dict(d);
 	if (s != NULL && __atomic_load_n(&ctl_tel_live, __ATOMIC_ACQUIRE))
 		n = sale_campaign_ids(s, ids, SALE_MAX_CAMPAIGNS);
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_tel_data *c = rte_tel_data_alloc();
-		uint64_t now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 
 		if (c == NULL || !sale_campaign_info(s, ids[i], now_ms, &v)) {
 			rte_tel_data_free(c);

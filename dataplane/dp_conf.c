@@ -12,12 +12,12 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "dp_conf.h"
+#include "now.h"
+#include "str2int.h"
 
 /* HTTP's own port; tools/serve runs as root, so it can take it. */
 #define DP_PORT_DEFAULT 80
@@ -59,7 +59,7 @@ enum {
 	OPT_CAMPAIGN, OPT_TOKEN_KEY, OPT_IP_RATE, OPT_IP_BURST, OPT_BUYER_RATE,
 	OPT_BUYER_BURST, OPT_BLACK_IP, OPT_BLACK_BUYER, OPT_MAX_BUYERS, OPT_ORDER_RING,
 	OPT_NODE_ID, OPT_STATE_DIR, OPT_JOURNAL_MB, OPT_CTL_SOCKET, OPT_MAX_STOCK,
-	OPT_KAFKA, OPT_KAFKA_TOPIC, OPT_REDIS, OPT_REDIS_HOST,
+	OPT_KAFKA, OPT_KAFKA_TOPIC, OPT_REDIS, OPT_REDIS_HOST, OPT_ANSWER_AFTER,
 };
 
 static const struct option dp_long_opts[] = {
@@ -93,6 +93,7 @@ static const struct option dp_long_opts[] = {
 	{ "kafka-topic",    required_argument, NULL, OPT_KAFKA_TOPIC },
 	{ "redis",          required_argument, NULL, OPT_REDIS },
 	{ "redis-host",     required_argument, NULL, OPT_REDIS_HOST },
+	{ "answer-after",   required_argument, NULL, OPT_ANSWER_AFTER },
 	{ "help",           no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -149,6 +150,11 @@ void dp_conf_usage(FILE *f, const char *prog)
 		"                          preheated from it, stock taken in chunks, one purchase\n"
 		"                          per buyer across hosts (needs --kafka)\n"
 		"  --redis-host NAME       this host's name in Redis (<hostname>-<node id>)\n"
+		"  --answer-after WHEN     when a buy that took a unit hears 200: disk (the\n"
+		"                          order's journal record is fsynced: the default), kafka\n"
+		"                          (Kafka acked it, acks=all; needs --kafka), or\n"
+		"                          memory-unsafe (at once: a crash in the next ms loses\n"
+		"                          orders whose buyers heard 200)\n"
 		"\n"
 		"Example (see tools/serve, which builds the EAL part for you):\n"
 		"  %s --no-huge -m 256 --no-pci --file-prefix sk --lcores 0@0,1@1 \\\n"
@@ -168,22 +174,6 @@ static void dp_conf_error(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-/* A whole decimal number in [min, max], or false. */
-static bool dp_conf_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (*s < '0' || *s > '9')          /* strtoull would take " 5", "-1", "+5" */
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
 }
 
 static void dp_conf_defaults(struct dp_conf *conf)
@@ -260,7 +250,7 @@ static void dp_conf_store(struct dp_conf *conf, int id, uint64_t v)
 static bool dp_conf_campaign(struct dp_sale_conf *sc, const char *arg, char *err, size_t errlen)
 {
 	char buf[128], *id_s, *stock_s, *start_s, *save = NULL;
-	uint64_t id, stock, start, now_ms = (uint64_t)time(NULL) * DP_MS_PER_S;
+	uint64_t id, stock, start, now_s = now_wall_s();
 	struct dp_campaign *cp;
 	bool rel;
 
@@ -270,16 +260,16 @@ static bool dp_conf_campaign(struct dp_sale_conf *sc, const char *arg, char *err
 	id_s = strtok_r(buf, ":", &save);
 	stock_s = strtok_r(NULL, ":", &save);
 	start_s = strtok_r(NULL, "", &save);
-	if (id_s == NULL || stock_s == NULL || !dp_conf_uint(id_s, 1, UINT32_MAX, &id) ||
-	    !dp_conf_uint(stock_s, 1, DP_STOCK_MAX, &stock))
+	if (id_s == NULL || stock_s == NULL || !str2u64(id_s, 1, UINT32_MAX, &id) ||
+	    !str2u64(stock_s, 1, DP_STOCK_MAX, &stock))
 		goto bad;
-	start = now_ms / DP_MS_PER_S;
+	start = now_s;          /* whole seconds, as STARTS_AT: "now" is this second */
 	if (start_s != NULL) {
 		rel = start_s[0] == '+';
-		if (!dp_conf_uint(start_s + rel, 0, UINT32_MAX, &start))
+		if (!str2u64(start_s + rel, 0, UINT32_MAX, &start))
 			goto bad;
 		if (rel)
-			start += now_ms / DP_MS_PER_S;
+			start += now_s;
 	}
 	for (unsigned i = 0; i < sc->n_campaigns; i++)
 		if (sc->camp[i].id == id) {
@@ -296,7 +286,7 @@ static bool dp_conf_campaign(struct dp_sale_conf *sc, const char *arg, char *err
 	cp = &sc->camp[sc->n_campaigns++];
 	cp->id = (uint32_t)id;
 	cp->stock = stock;
-	cp->starts_at_ms = start_s == NULL ? now_ms : start * DP_MS_PER_S;
+	cp->starts_at_ms = start * DP_MS_PER_S;
 	sc->total_stock += stock;
 	return true;
 bad:
@@ -323,7 +313,7 @@ static bool dp_conf_rate(const char *name, const char *arg, uint32_t *rate, uint
 			slash = buf;             /* makes the number check below fail */
 		*slash = '\0';
 	}
-	if (strlen(arg) >= sizeof(buf) || !dp_conf_uint(buf, 0, DP_RATE_MAX, &v)) {
+	if (strlen(arg) >= sizeof(buf) || !str2u64(buf, 0, DP_RATE_MAX, &v)) {
 		dp_conf_error(err, errlen, "%s '%s': expected N, N/s or N/m with N 0..%u "
 			      "(0 = no limit), e.g. %s 50/s", name, arg, DP_RATE_MAX, name);
 		return false;
@@ -353,7 +343,7 @@ static bool dp_conf_blacklist(struct dp_sale_conf *sc, int id, const char *arg,
 		sc->black_ip[sc->n_black_ip++] = a.s_addr;
 		return true;
 	}
-	if (!dp_conf_uint(arg, 1, UINT64_MAX - 1, &v)) {
+	if (!str2u64(arg, 1, UINT64_MAX - 1, &v)) {
 		dp_conf_error(err, errlen, "--blacklist-buyer '%s': expected a buyer id, "
 			      "1..18446744073709551614", arg);
 		return false;
@@ -381,6 +371,25 @@ static bool dp_conf_kafka(struct dp_sale_conf *sc, int id, const char *arg, char
 	return true;
 }
 
+/* --answer-after: when a sold order's 200 may leave (control/ctl_durable.c). */
+static bool dp_conf_answer_after(struct dp_sale_conf *sc, const char *arg, char *err,
+				 size_t errlen)
+{
+	static const char *const names[] = {
+		[DP_ANSWER_AFTER_DISK] = "disk", [DP_ANSWER_AFTER_KAFKA] = "kafka",
+		[DP_ANSWER_AFTER_MEMORY_UNSAFE] = "memory-unsafe",
+	};
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(arg, names[i]) == 0) {
+			sc->answer_after = (enum dp_answer_after)i;
+			return true;
+		}
+	dp_conf_error(err, errlen, "--answer-after '%s': give disk (the default: 200 once the "
+		      "order is fsynced), kafka (once Kafka acked it) or memory-unsafe", arg);
+	return false;
+}
+
 /* --redis IP:PORT (hiredis connects to an address, not a name). */
 static bool dp_conf_redis(struct dp_sale_conf *sc, const char *arg, char *err, size_t errlen)
 {
@@ -393,7 +402,7 @@ static bool dp_conf_redis(struct dp_sale_conf *sc, const char *arg, char *err, s
 		goto bad;
 	memcpy(ip, arg, (size_t)(colon - arg));
 	ip[colon - arg] = '\0';
-	if (inet_pton(AF_INET, ip, &a) != 1 || !dp_conf_uint(colon + 1, 1, 65535, &port))
+	if (inet_pton(AF_INET, ip, &a) != 1 || !str2u64(colon + 1, 1, 65535, &port))
 		goto bad;
 	snprintf(sc->redis_ip, sizeof(sc->redis_ip), "%s", ip);
 	sc->redis_port = (uint16_t)port;
@@ -441,6 +450,9 @@ static int dp_conf_sale_opt(struct dp_sale_conf *sc, int id, const char *arg,
 		break;
 	case OPT_REDIS:
 		ok = dp_conf_redis(sc, arg, err, errlen);
+		break;
+	case OPT_ANSWER_AFTER:
+		ok = dp_conf_answer_after(sc, arg, err, errlen);
 		break;
 	case OPT_REDIS_HOST:
 		ok = arg[0] != '\0' && strlen(arg) < sizeof(sc->redis_host);
@@ -507,7 +519,7 @@ static bool dp_conf_opt(struct dp_conf *conf, int id, const char *arg, char *err
 
 		if (o->id != id)
 			continue;
-		if (!dp_conf_uint(arg, o->min, o->max, &v)) {
+		if (!str2u64(arg, o->min, o->max, &v)) {
 			dp_conf_error(err, errlen, "%s '%s': expected a whole number from %" PRIu64
 				      " to %" PRIu64, o->name, arg, o->min, o->max);
 			return false;
@@ -536,6 +548,11 @@ static bool dp_conf_sale_check(struct dp_sale_conf *sc, char *err, size_t errlen
 {
 	char kerr[TOKEN_ERR_CAP];
 
+	if (sc->answer_after == DP_ANSWER_AFTER_KAFKA && sc->kafka[0] == '\0') {
+		dp_conf_error(err, errlen, "--answer-after kafka waits for Kafka's acks: give "
+			      "--kafka HOST:PORT too (or --answer-after disk)");
+		return false;
+	}
 	if (sc->redis_port != 0 && sc->kafka[0] == '\0') {
 		dp_conf_error(err, errlen, "--redis needs --kafka: an order's buyer is claimed in "
 			      "Redis just before the order goes to Kafka");

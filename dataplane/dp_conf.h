@@ -54,6 +54,13 @@ struct dp_campaign {
 	uint64_t starts_at_ms;       /* Unix ms; 0 = open now */
 };
 
+/* --answer-after: when a buy that took a unit hears 200 (control/ctl_durable.c). */
+enum dp_answer_after {
+	DP_ANSWER_AFTER_DISK = 0,       /* its journal record is fsynced (default) */
+	DP_ANSWER_AFTER_KAFKA,          /* Kafka acked it (acks=all) */
+	DP_ANSWER_AFTER_MEMORY_UNSAFE,  /* at once: a crash can lose answered orders */
+};
+
 struct dp_sale_conf {
 	bool on;                     /* a sale runs (else /api/ answers 404): see dp_conf.c */
 	unsigned n_campaigns;
@@ -80,6 +87,7 @@ struct dp_sale_conf {
 	char redis_ip[16];           /* --redis; redis_port 0: no Redis */
 	uint16_t redis_port;
 	char redis_host[64];         /* "": <hostname>-<node id> */
+	enum dp_answer_after answer_after;
 };
 
 struct dp_conf {

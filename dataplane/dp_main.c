@@ -162,8 +162,9 @@ static void dp_banner(const struct dp_conf *conf, const struct net_iface *ifc, u
 {
 	const uint8_t *m = ifc->mac;
 
-	printf("seckill-dp: serving http://%s:%u/ on port %u (MAC %02x:%02x:%02x:%02x:%02x:%02x, "
-	       "MTU %u), %u worker%s, %u conns each, idle sleep <= %u us\n",
+	printf("seckill-dp: serving http://%s:%u/ on DPDK port %u "
+	       "(MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u), %u worker%s, %u conns each, "
+	       "idle sleep <= %u us\n",
 	       conf->ip_str, conf->tcp.listen_port, DP_PORT_ID, m[0], m[1], m[2], m[3], m[4], m[5],
 	       ifc->mtu, n, n == 1 ? "" : "s", conf->tcp.max_conns, conf->idle_sleep_us);
 	fflush(stdout);

@@ -22,21 +22,23 @@
  * on a small machine that CPU is someone else's. After DP_IDLE_SPIN_POLLS
  * empty polls in a row the worker sleeps, 1 us, then 2, 4 ... up to
  * --idle-sleep-us, and goes back to busy polling on the first packet. Under
- * load it never sleeps; idle, it wakes a few thousand times a second.
+ * load it never sleeps; idle, it wakes once per --idle-sleep-us.
  */
 #include <sys/prctl.h>
-#include <time.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
 #include "dp.h"
+#include "now.h"
 
 /* How far ahead to prefetch frame headers in a burst, as l3fwd does. */
 #define DP_PREFETCH_OFFSET 3
-/* Empty polls before the first sleep: at ~50 ns a poll, ~15 us of spinning,
- * long enough to catch the next request of a keep-alive client. */
+/* Empty polls before the first sleep: a spin long enough to catch the next
+ * request of a keep-alive client without a sleep's wake-up delay. What a
+ * poll costs depends on the PMD; the round trips to cover are BENCHMARKS.md's
+ * latencies. */
 #define DP_IDLE_SPIN_POLLS 256
 /* Timer slack of a worker: the kernel's default 50 us would stretch the
  * back-off's first sleeps (1, 2, 4 ... us) to 50 us each. */
@@ -44,7 +46,6 @@
 /* Housekeeping ticks per second: Date header, gauges for the stats printer. */
 #define DP_TICKS_PER_SEC 10
 #define DP_MS_PER_S 1000
-#define DP_NS_PER_MS 1000000
 
 static void dp_worker_fail(struct dp_lcore *lc, const char *msg)
 {
@@ -68,13 +69,21 @@ static int dp_worker_setup(struct dp_lcore *lc)
 	app_init(&lc->app);
 	if (lc->sale != NULL)
 		app_set_sale(&lc->app, lc->sale);
+	/* A sold order's 200 waits until the order is durable (--answer-after),
+	 * in a queue as long as two order rings: the orders not yet drained,
+	 * and those drained but not yet synced. */
+	if (lc->sale != NULL && conf->sale.answer_after != DP_ANSWER_AFTER_MEMORY_UNSAFE &&
+	    app_set_hold(&lc->app, 2 * conf->sale.order_ring) < 0) {
+		dp_worker_fail(lc, "out of memory for the held answers' queue; lower --order-ring");
+		return -1;
+	}
 	lc->http = http_server_create(&conf->http, app_handle, &lc->app);
 	if (lc->http == NULL) {
 		dp_worker_fail(lc, "cannot create the HTTP server: out of memory");
 		return -1;
 	}
 	app.ctx = lc->http;
-	http_server_set_time(lc->http, (uint64_t)time(NULL));
+	http_server_set_time(lc->http, now_wall_s());
 	dp_txq_init(&lc->txq, &lc->tx, lc->pool, lc->port, lc->queue, (struct dp_txq_counters){
 		&lc->st.tx_pkts, &lc->st.tx_bursts, &lc->st.tx_drops, &lc->st.tx_nombuf });
 	prctl(PR_SET_TIMERSLACK, DP_TIMER_SLACK_NS, 0, 0, 0);
@@ -116,10 +125,7 @@ static inline void dp_worker_input(struct dp_lcore *lc, struct rte_mbuf **pkts, 
 /* Ties the sale's clock to the wall clock at TSC value now. */
 static void dp_worker_clock(struct dp_lcore *lc, uint64_t now)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	lc->clock_ms0 = (uint64_t)ts.tv_sec * DP_MS_PER_S + (uint64_t)ts.tv_nsec / DP_NS_PER_MS;
+	lc->clock_ms0 = now_wall_ms();
 	lc->clock_tsc0 = now;
 }
 
@@ -127,7 +133,7 @@ static void dp_worker_clock(struct dp_lcore *lc, uint64_t now)
 static void dp_worker_tick(struct dp_lcore *lc, uint64_t now)
 {
 	dp_worker_clock(lc, now);
-	http_server_set_time(lc->http, (uint64_t)time(NULL));
+	http_server_set_time(lc->http, lc->clock_ms0 / DP_MS_PER_S);
 	tcp_core_gauges(lc->tcp, &lc->gauges);
 }
 
@@ -178,6 +184,9 @@ int dp_worker_main(void *arg)
 			lc->st.stack_cycles += rte_rdtsc() - stack_t0;
 		}
 		tcp_timers_run(lc->tcp);
+		/* Held 200s leave once the control thread says their orders are durable. */
+		if (app_holding(&lc->app))
+			app_release(&lc->app, lc->tcp, sale_durable_seq(lc->sale));
 		dp_txq_flush(&lc->txq);
 		if (nb != 0)
 			lc->st.busy_cycles += rte_rdtsc() - now;
@@ -186,7 +195,8 @@ int dp_worker_main(void *arg)
 			dp_worker_tick(lc, now);
 			next_tick = now + tick_tsc;
 		}
-		dp_worker_idle(lc, nb);
+		/* Answers waiting for the sync: poll on rather than sleep. */
+		dp_worker_idle(lc, nb != 0 || app_holding(&lc->app));
 	}
 	tcp_core_gauges(lc->tcp, &lc->gauges);
 	__atomic_store_n(&lc->state, DP_LCORE_STOPPED, __ATOMIC_RELEASE);
@@ -202,4 +212,5 @@ void dp_worker_fini(struct dp_lcore *lc)
 		http_server_destroy(lc->http);
 	lc->tcp = NULL;
 	lc->http = NULL;
+	app_set_hold(&lc->app, 0);
 }

@@ -14,10 +14,10 @@
  *
  *   bench_http_parse [iterations [runs]]     default 200000 iterations, 9 runs
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #ifdef BENCH_HAVE_HTTP_PARSER
 /* Both parsers name an enum http_method: rename the reference's tag. */
@@ -27,6 +27,8 @@
 #endif
 
 #include "http_parse.h"
+#include "now.h"
+#include "str2int.h"
 
 #define BENCH_DEFAULT_ITERS 200000
 #define BENCH_DEFAULT_RUNS 9
@@ -67,14 +69,6 @@ static const char req_curl[] =
 static const struct http_limits lim = {
 	.max_head_bytes = 3072, .max_target_bytes = 1024, .max_headers = 32, .max_body_bytes = 1024,
 };
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -179,11 +173,11 @@ static void bench(const char *parser, const char *name, parse_fn fn, const char 
 	for (long i = 0; i < iters / 10; i++)    /* warm caches and branch predictors */
 		acc += fn(buf, len);
 	for (int r = 0; r < runs; r++) {
-		double t0 = now_ns();
+		uint64_t t0 = now_mono_ns();
 
 		for (long i = 0; i < iters; i++)
 			acc += fn(buf, len);
-		t[r] = (now_ns() - t0) / (double)iters;
+		t[r] = (double)(now_mono_ns() - t0) / (double)iters;
 	}
 	sink = acc;
 	qsort(t, (size_t)runs, sizeof(t[0]), cmp_double);
@@ -194,17 +188,22 @@ static void bench(const char *parser, const char *name, parse_fn fn, const char 
 
 int main(int argc, char **argv)
 {
-	long iters = argc > 1 ? atol(argv[1]) : BENCH_DEFAULT_ITERS;
-	int runs = argc > 2 ? atoi(argv[2]) : BENCH_DEFAULT_RUNS;
+	uint64_t v_iters = BENCH_DEFAULT_ITERS, v_runs = BENCH_DEFAULT_RUNS;
 	static const struct { const char *name, *buf; } reqs[] = {
 		{ "browser", req_browser }, { "buy", req_buy }, { "curl", req_curl },
 	};
 
-	if (iters <= 0 || runs <= 0 || runs > BENCH_MAX_RUNS) {
+	long iters;
+	int runs;
+
+	if ((argc > 1 && !str2u64(argv[1], 1, LONG_MAX, &v_iters)) ||
+	    (argc > 2 && !str2u64(argv[2], 1, BENCH_MAX_RUNS, &v_runs))) {
 		fprintf(stderr, "usage: bench_http_parse [iterations [runs (1-%d)]]\n",
 			BENCH_MAX_RUNS);
 		return 2;
 	}
+	iters = (long)v_iters;
+	runs = (int)v_runs;
 	printf("%ld iterations x %d runs per line, one core\n", iters, runs);
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
 		bench("http_parse", reqs[i].name, ours, reqs[i].buf, iters, runs);

@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -33,6 +32,8 @@
 
 #include "lim_purchase.h"
 #include "lim_table.h"
+#include "now.h"
+#include "str2int.h"
 #include "siphash.h"
 
 #define MAX_LCORES 2
@@ -65,14 +66,6 @@ static uint32_t sip_hash(const void *key, uint32_t len, uint32_t init)
 {
 	(void)init;
 	return (uint32_t)siphash24(sip_key, key, len);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* The keys thread `id` of `n` works on: a contiguous share. */
@@ -157,12 +150,12 @@ static double timed(struct run *r)
 	}
 	while (__atomic_load_n(&r->ready, __ATOMIC_ACQUIRE) < started)
 		;
-	t0 = now_ns();
+	t0 = now_mono_ns();
 	__atomic_store_n(&r->go, 1, __ATOMIC_RELEASE);
 	worker(r);
 	rte_eal_mp_wait_lcore();
 	ops = r->op == OP_CLAIM ? nkeys * r->nthreads : nkeys;
-	return (double)ops * 1e9 / (double)(now_ns() - t0);
+	return (double)ops * 1e9 / (double)(now_mono_ns() - t0);
 }
 
 static struct rte_hash *rte_make(enum impl impl)
@@ -246,24 +239,29 @@ int main(int argc, char **argv)
 {
 	char *eal[] = { argv[0], "-l", "0-1", "--no-huge", "-m", "512", "--no-pci",
 			"--file-prefix", "bench-lim", "--no-telemetry", "--log-level", "lib.eal:error" };
-	int reps = 5;
+	const char *keys_arg = NULL, *reps_arg = NULL;
+	uint64_t keys_v = 1000000, reps_v = 5;
 	unsigned lcores;
+	int reps;
 
-	nkeys = 1000000;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--keys") && i + 1 < argc)
-			nkeys = strtoul(argv[++i], NULL, 0);
+			keys_arg = argv[++i];
 		else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-			reps = atoi(argv[++i]);
+			reps_arg = argv[++i];
 		else {
 			fprintf(stderr, "usage: bench_lim [--keys N] [--reps R(1..%d)]\n", MAX_REPS);
 			return 2;
 		}
 	}
-	if (reps < 1 || reps > MAX_REPS || nkeys == 0) {
-		fprintf(stderr, "bench_lim: --reps must be 1..%d, --keys > 0\n", MAX_REPS);
+	if ((keys_arg && !str2u64(keys_arg, 1, SIZE_MAX / sizeof(*keys), &keys_v)) ||
+	    (reps_arg && !str2u64(reps_arg, 1, MAX_REPS, &reps_v))) {
+		fprintf(stderr, "bench_lim: --reps must be 1..%d, --keys a whole number > 0\n",
+			MAX_REPS);
 		return 2;
 	}
+	nkeys = (size_t)keys_v;
+	reps = (int)reps_v;
 	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])), eal) < 0) {
 		fprintf(stderr, "bench_lim: EAL init failed: %s\n", rte_strerror(rte_errno));
 		return 1;

@@ -19,10 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "now.h"
 #include "sale.h"
+#include "str2int.h"
 
 #define BENCH_DEFAULT_BUYERS 100000
 #define BENCH_REPS 7
@@ -52,14 +53,6 @@ struct bench_run {
 
 static volatile uint64_t sink;
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 static void pin(unsigned core)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -76,11 +69,11 @@ static void *bench_thread(void *arg)
 	struct sale_core *c = r->s ? sale_core(r->s, r->core) : NULL;
 	enum sale_result want = r->kind == BENCH_IN_STOCK ? SALE_OK : SALE_SOLD_OUT;
 	struct sale_out out;
-	double t0;
+	uint64_t t0;
 
 	pin(r->core);
 	pthread_barrier_wait(r->go);
-	t0 = now_ns();
+	t0 = now_mono_ns();
 	for (long i = 0; i < r->n; i++) {
 		const struct bench_tok *t = &r->tok[i];
 		uint32_t ip = (uint32_t)(i * 2654435761u) & 0xffff;   /* 64 Ki peers */
@@ -96,7 +89,7 @@ static void *bench_thread(void *arg)
 		r->bad += sale_buy(c, 1, t->s, t->len, ip, BENCH_NOW_MS, &out) != want;
 		sink += out.id.lo;
 	}
-	r->ns_per_op = (now_ns() - t0) / (double)r->n;
+	r->ns_per_op = (double)(now_mono_ns() - t0) / (double)r->n;
 	return NULL;
 }
 
@@ -187,14 +180,16 @@ static void bench_row(const char *name, unsigned threads, enum bench_kind kind, 
 
 int main(int argc, char **argv)
 {
-	long n = argc > 1 ? atol(argv[1]) : BENCH_DEFAULT_BUYERS;
+	uint64_t v = BENCH_DEFAULT_BUYERS;
 	size_t total;
 	struct bench_tok *tok;
+	long n;
 
-	if (n <= 0 || n > (1 << 22)) {
+	if (argc > 1 && !str2u64(argv[1], 1, 1 << 22, &v)) {
 		fprintf(stderr, "usage: bench_sale [buyers per thread, 1..4194304]\n");
 		return 2;
 	}
+	n = (long)v;
 	total = (size_t)n * BENCH_MAX_THREADS;
 	tok = malloc(total * sizeof(*tok));
 	if (tok == NULL) {

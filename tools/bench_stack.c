@@ -20,7 +20,7 @@
  *
  * Cycles come from the TSC (__rdtsc, fenced) on x86 and are converted to
  * nanoseconds with the TSC rate measured against CLOCK_MONOTONIC over the same
- * runs; elsewhere clock_gettime alone is used and cycles are not printed.
+ * runs; elsewhere the monotonic clock alone is used and cycles are not printed.
  * Per-burst work of the dataplane (tcp_set_now, tcp_timers_run) is done once
  * per round outside the timed part: in the dataplane it is shared by a burst.
  */
@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
@@ -43,6 +42,8 @@
 #include "http_server.h"
 #include "net_core.h"
 #include "net_tcp_frame.h"
+#include "now.h"
+#include "str2int.h"
 #include "tcp.h"
 
 #define BENCH_PORT    80
@@ -236,19 +237,8 @@ static inline uint64_t bench_ticks(void)
 	_mm_lfence();            /* do not let the read move before earlier work */
 	return __rdtsc();
 #else
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return now_mono_ns();
 #endif
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* What one bench_ticks pair costs with nothing between: subtracted per timed call. */
@@ -365,15 +355,20 @@ static double median(double *v, int n)
 int main(int argc, char **argv)
 {
 	static struct bench b;
-	uint32_t n = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 100000;
-	int runs = argc > 2 ? atoi(argv[2]) : 7;
+	uint64_t n64 = 100000, runs64 = 7;
+	uint32_t n;
+	int runs;
 	double per_req[BENCH_MAXRUNS], per_pkt[BENCH_MAXRUNS], per_ack[BENCH_MAXRUNS];
 	double pkts_per_req = 0;
 	uint64_t overhead, tick0, tick1, ns0, ns1;
 	double ticks_per_ns = 1.0;
 
-	if (n == 0 || runs < 1 || runs > BENCH_MAXRUNS || (argc > 3 && strcmp(argv[3], "buy") != 0))
+	if ((argc > 1 && !str2u64(argv[1], 1, UINT32_MAX, &n64)) ||
+	    (argc > 2 && !str2u64(argv[2], 1, BENCH_MAXRUNS, &runs64)) ||
+	    (argc > 3 && strcmp(argv[3], "buy") != 0))
 		die("usage: bench_stack [requests per run > 0] [runs 1..64] [buy]");
+	n = (uint32_t)n64;
+	runs = (int)runs64;
 	bench_create(&b);
 	bench_handshake(&b);
 	overhead = bench_tick_overhead();
@@ -382,7 +377,7 @@ int main(int argc, char **argv)
 	bench_rounds(&b, n / 10 + 1, overhead);      /* warm caches and branch predictors */
 
 	tick0 = bench_ticks();
-	ns0 = mono_ns();
+	ns0 = now_mono_ns();
 	for (int r = 0; r < runs; r++) {
 		struct bench_run br = bench_rounds(&b, n, overhead);
 
@@ -392,7 +387,7 @@ int main(int argc, char **argv)
 		pkts_per_req = (double)br.pkts / n;
 	}
 	tick1 = bench_ticks();
-	ns1 = mono_ns();
+	ns1 = now_mono_ns();
 #if BENCH_HAVE_TSC
 	ticks_per_ns = (double)(tick1 - tick0) / (double)(ns1 - ns0);
 #else

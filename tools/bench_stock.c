@@ -14,14 +14,16 @@
  *   bench_stock [iterations per repetition]     default 2000000, 7 repetitions
  */
 #define _GNU_SOURCE
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "now.h"
 #include "stock_pool.h"
+#include "str2int.h"
 
 #define BENCH_DEFAULT_ITERS 2000000
 #define BENCH_REPS 7
@@ -38,15 +40,6 @@ struct bench_run {
 	int bad;                   /* answers that were not the expected one */
 	int expect;
 };
-
-static double
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static void
 pin(unsigned core)
@@ -65,18 +58,18 @@ bench_thread(void *arg)
 	struct bench_run *r = arg;
 	uint64_t acc = 0;
 	int bad = 0;  /* local: r[0] and r[1] share a line, keep the loop off it */
-	double t0;
+	uint64_t t0;
 
 	pin(r->core);
 	pthread_barrier_wait(r->go);
-	t0 = now_ns();
+	t0 = now_mono_ns();
 	for (long i = 0; i < r->iters; i++) {
 		int rc = stock_take(r->pool, r->core);
 
 		acc += (uint64_t)rc;
 		bad += rc != r->expect;
 	}
-	r->ns_per_op = (now_ns() - t0) / (double)r->iters;
+	r->ns_per_op = (double)(now_mono_ns() - t0) / (double)r->iters;
 	r->bad = bad;
 	sink += acc;
 	return NULL;
@@ -160,12 +153,14 @@ bench_case(const char *what, unsigned n, uint64_t max_chunk, int sold_out, long 
 int
 main(int argc, char **argv)
 {
-	long iters = argc > 1 ? atol(argv[1]) : BENCH_DEFAULT_ITERS;
+	uint64_t v = BENCH_DEFAULT_ITERS;
+	long iters;
 
-	if (iters <= 0) {
-		fprintf(stderr, "usage: bench_stock [iterations per repetition]\n");
+	if (argc > 1 && !str2u64(argv[1], 1, LONG_MAX, &v)) {
+		fprintf(stderr, "usage: bench_stock [iterations per repetition, at least 1]\n");
 		return 2;
 	}
+	iters = (long)v;
 	printf("stock_take, %d repetitions of %ld calls per thread\n", BENCH_REPS, iters);
 	bench_case("1 core, in stock (max_chunk 64)", 1, 64, 0, iters);
 	bench_case("1 core, in stock (max_chunk 1)", 1, 1, 0, iters);

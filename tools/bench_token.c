@@ -12,12 +12,14 @@
  *   bench_token [iterations]     default 2000000
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "now.h"
 #include "siphash.h"
+#include "str2int.h"
 #include "token.h"
 
 #ifdef BENCH_HAVE_OPENSSL
@@ -34,22 +36,14 @@ static volatile uint64_t sink;     /* keeps results alive past the optimiser */
 static const struct token_key key = { { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL } };
 static const uint8_t key_bytes[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
 
-static double now_ns(void)
+static void report(const char *what, uint64_t t0, long iters)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static void report(const char *what, double t0, long iters)
-{
-	printf("%-44s %8.1f ns/op\n", what, (now_ns() - t0) / (double)iters);
+	printf("%-44s %8.1f ns/op\n", what, (double)(now_mono_ns() - t0) / (double)iters);
 }
 
 static void bench_siphash(const char *msg, size_t len, long iters)
 {
-	double t0 = now_ns();
+	uint64_t t0 = now_mono_ns();
 	uint64_t acc = 0;
 
 	for (long i = 0; i < iters; i++)
@@ -60,7 +54,7 @@ static void bench_siphash(const char *msg, size_t len, long iters)
 
 static void bench_verify(const char *tok, size_t len, long iters)
 {
-	double t0 = now_ns();
+	uint64_t t0 = now_mono_ns();
 	uint64_t buyer = 0, acc = 0;
 
 	for (long i = 0; i < iters; i++)
@@ -72,7 +66,7 @@ static void bench_verify(const char *tok, size_t len, long iters)
 static void bench_mint(long iters)
 {
 	char out[TOKEN_STR_CAP];
-	double t0 = now_ns();
+	uint64_t t0 = now_mono_ns();
 	uint64_t acc = 0;
 
 	for (long i = 0; i < iters; i++)
@@ -86,7 +80,7 @@ static void bench_hmac_oneshot(const char *msg, size_t len, long iters)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen;
-	double t0 = now_ns();
+	uint64_t t0 = now_mono_ns();
 	uint64_t acc = 0;
 
 	for (long i = 0; i < iters; i++) {
@@ -108,14 +102,14 @@ static void bench_hmac_reused(const char *msg, size_t len, long iters)
 	};
 	unsigned char md[EVP_MAX_MD_SIZE];
 	size_t mdlen;
-	double t0;
+	uint64_t t0;
 	uint64_t acc = 0;
 
 	if (!ctx || !EVP_MAC_init(ctx, key_bytes, sizeof(key_bytes), params)) {
 		fprintf(stderr, "bench_token: OpenSSL HMAC context setup failed\n");
 		exit(1);
 	}
-	t0 = now_ns();
+	t0 = now_mono_ns();
 	for (long i = 0; i < iters; i++) {
 		/* A NULL key re-initialises with the key already set: pads pre-hashed. */
 		EVP_MAC_init(ctx, NULL, 0, NULL);
@@ -132,17 +126,19 @@ static void bench_hmac_reused(const char *msg, size_t len, long iters)
 
 int main(int argc, char **argv)
 {
-	long iters = argc > 1 ? strtol(argv[1], NULL, 10) : BENCH_DEFAULT_ITERS;
+	uint64_t v = BENCH_DEFAULT_ITERS;
+	long iters;
 	char tok[TOKEN_STR_CAP];
 	int len = token_mint(&key, 123456789, 1700000000, tok, sizeof(tok));
 	size_t signed_len = (size_t)len - TOKEN_MAC_HEX_LEN - 1;
 	uint64_t buyer = 0;
 
-	if (iters <= 0 || len < 0 ||
+	if ((argc > 1 && !str2u64(argv[1], 1, LONG_MAX, &v)) || len < 0 ||
 	    token_verify(&key, tok, (size_t)len, BENCH_NOW, &buyer) != TOKEN_OK) {
 		fprintf(stderr, "usage: bench_token [iterations > 0]\n");
 		return 2;
 	}
+	iters = (long)v;
 	printf("token %s (%d bytes, %zu signed), %ld iterations\n", tok, len, signed_len, iters);
 	bench_siphash(tok, signed_len, iters);
 	bench_verify(tok, (size_t)len, iters);

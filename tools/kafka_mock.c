@@ -38,6 +38,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -55,6 +56,8 @@
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+
+#include "str2int.h"
 
 #define MOCK_DEFAULT_BROKERS 3
 #define MOCK_MAX_BROKERS 32          /* a test cluster; ids 1..N */
@@ -128,22 +131,6 @@ static void usage(FILE *f)
 		MOCK_DEFAULT_PARTITIONS, MOCK_MAX_REPLICAS);
 }
 
-/* Parses a decimal integer in [lo, hi]; the whole string must be the number. */
-static bool parse_int(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	long v;
-
-	if (*s == '\0')
-		return false;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < lo || v > hi)
-		return false;
-	*out = v;
-	return true;
-}
-
 static bool topic_name_ok(const char *s, size_t len)
 {
 	if (len == 0 || len > MOCK_TOPIC_NAME_MAX)
@@ -158,14 +145,14 @@ static bool parse_topic(const char *arg, struct mock_topic *t)
 {
 	const char *colon = strchr(arg, ':');
 	size_t len = colon ? (size_t)(colon - arg) : strlen(arg);
-	long parts = MOCK_DEFAULT_PARTITIONS;
+	int64_t parts = MOCK_DEFAULT_PARTITIONS;
 
 	if (!topic_name_ok(arg, len)) {
 		fprintf(stderr, "kafka-mock: bad topic name in '%s': use 1..%d of [A-Za-z0-9._-]\n",
 			arg, MOCK_TOPIC_NAME_MAX);
 		return false;
 	}
-	if (colon && !parse_int(colon + 1, 1, MOCK_MAX_PARTITIONS, &parts)) {
+	if (colon && !str2i64(colon + 1, 1, MOCK_MAX_PARTITIONS, &parts)) {
 		fprintf(stderr, "kafka-mock: bad partition count in '%s': want 1..%d\n",
 			arg, MOCK_MAX_PARTITIONS);
 		return false;
@@ -179,7 +166,7 @@ static bool parse_topic(const char *arg, struct mock_topic *t)
 /* Returns 0, or the exit status to leave with (0 for --help). */
 static int parse_args(int argc, char **argv, struct mock_opts *o, bool *help)
 {
-	long v;
+	int64_t v;
 
 	memset(o, 0, sizeof(*o));
 	o->brokers = MOCK_DEFAULT_BROKERS;
@@ -203,7 +190,7 @@ static int parse_args(int argc, char **argv, struct mock_opts *o, bool *help)
 		}
 		i++;
 		if (!strcmp(a, "--brokers")) {
-			if (!parse_int(val, 1, MOCK_MAX_BROKERS, &v)) {
+			if (!str2i64(val, 1, MOCK_MAX_BROKERS, &v)) {
 				fprintf(stderr, "kafka-mock: bad --brokers '%s': want 1..%d\n",
 					val, MOCK_MAX_BROKERS);
 				return MOCK_EXIT_USAGE;
@@ -313,8 +300,8 @@ static bool parse_err_code(const char *s, rd_kafka_resp_err_t *out)
 {
 	const struct rd_kafka_err_desc *descs;
 	size_t n;
-	long num;
-	bool by_num = parse_int(s, INT_MIN, INT_MAX, &num);
+	int64_t num;
+	bool by_num = str2i64(s, INT_MIN, INT_MAX, &num);
 
 	if (!strncasecmp(s, "RD_KAFKA_RESP_ERR_", 18))
 		s += 18;
@@ -322,7 +309,7 @@ static bool parse_err_code(const char *s, rd_kafka_resp_err_t *out)
 	for (size_t i = 0; i < n; i++) {
 		if (!descs[i].name)
 			continue;
-		if ((by_num && (long)descs[i].code == num) ||
+		if ((by_num && (int64_t)descs[i].code == num) ||
 		    (!by_num && !strcasecmp(descs[i].name, s))) {
 			*out = descs[i].code;
 			return true;
@@ -334,13 +321,13 @@ static bool parse_err_code(const char *s, rd_kafka_resp_err_t *out)
 /* "all" -> 0, else a broker id 1..brokers. */
 static bool parse_broker(const struct mock *m, const char *s, int *id)
 {
-	long v;
+	int64_t v;
 
 	if (!strcmp(s, "all")) {
 		*id = 0;
 		return true;
 	}
-	if (!parse_int(s, 1, m->opts.brokers, &v))
+	if (!str2i64(s, 1, m->opts.brokers, &v))
 		return false;
 	*id = (int)v;
 	return true;
@@ -390,7 +377,7 @@ static void cmd_broker(struct mock *m, char **arg, int n, char *out, size_t cap)
 static void cmd_rtt(struct mock *m, char **arg, int n, char *out, size_t cap)
 {
 	int id;
-	long ms;
+	int64_t ms;
 	rd_kafka_resp_err_t err;
 
 	if (n != 3) {
@@ -402,7 +389,7 @@ static void cmd_rtt(struct mock *m, char **arg, int n, char *out, size_t cap)
 		      m->opts.brokers);
 		return;
 	}
-	if (!parse_int(arg[2], 0, MOCK_MAX_RTT_MS, &ms)) {
+	if (!str2i64(arg[2], 0, MOCK_MAX_RTT_MS, &ms)) {
 		reply(out, cap, "error: bad rtt '%s': want 0..%d milliseconds", arg[2],
 		      MOCK_MAX_RTT_MS);
 		return;
@@ -416,14 +403,14 @@ static void cmd_rtt(struct mock *m, char **arg, int n, char *out, size_t cap)
 
 static void cmd_produce_errors(struct mock *m, char **arg, int n, char *out, size_t cap)
 {
-	long cnt;
+	int64_t cnt;
 	rd_kafka_resp_err_t code, *codes;
 
 	if (n != 3) {
 		reply(out, cap, "error: usage: produce-errors N CODE");
 		return;
 	}
-	if (!parse_int(arg[1], 1, MOCK_MAX_ERRORS, &cnt)) {
+	if (!str2i64(arg[1], 1, MOCK_MAX_ERRORS, &cnt)) {
 		reply(out, cap, "error: bad count '%s': want 1..%d", arg[1], MOCK_MAX_ERRORS);
 		return;
 	}
@@ -434,10 +421,10 @@ static void cmd_produce_errors(struct mock *m, char **arg, int n, char *out, siz
 	}
 	codes = malloc((size_t)cnt * sizeof(*codes));
 	if (!codes) {
-		reply(out, cap, "error: out of memory for %ld error codes", cnt);
+		reply(out, cap, "error: out of memory for %" PRId64 " error codes", cnt);
 		return;
 	}
-	for (long i = 0; i < cnt; i++)
+	for (int64_t i = 0; i < cnt; i++)
 		codes[i] = code;
 	rd_kafka_mock_push_request_errors_array(m->mc, MOCK_APIKEY_PRODUCE, (size_t)cnt, codes);
 	free(codes);

@@ -43,6 +43,9 @@ extern const struct ctl_group ctl_campaign_group;
 extern const struct ctl_group ctl_stats_group;
 extern const struct ctl_group ctl_limits_group;
 extern const struct ctl_group ctl_blacklist_group;
+/* The order service's PostgreSQL, Redis and Kafka (built with libpq). */
+extern const struct ctl_group ctl_order_group;
+extern const struct ctl_group ctl_audit_group;
 
 /* Runs argv[0] of group g (argv starts at the command name); handles --help. */
 int ctl_dispatch(const struct ctl_group *g, int argc, char **argv);
@@ -75,8 +78,5 @@ struct ctl_optspec {
  */
 int ctl_getopt(int argc, char **argv, const struct ctl_optspec *spec, const char *allowed,
 	       const char *hint, const char **slots[], unsigned *flags, int *first_arg);
-
-/* A canonical unsigned decimal (no sign, no leading zero, no overflow). */
-int ctl_parse_u64(const char *s, uint64_t *out);
 
 #endif

@@ -27,7 +27,8 @@
 #define CTL_PATH_CAP sizeof(((struct sockaddr_un *)0)->sun_path)
 
 enum { OPT_SOCKET = 256, OPT_JSON, OPT_ID, OPT_STOCK, OPT_STARTS_AT, OPT_IP, OPT_BUYER,
-       OPT_IP_RATE, OPT_IP_BURST, OPT_BUYER_RATE, OPT_BUYER_BURST, OPT_HELP };
+       OPT_IP_RATE, OPT_IP_BURST, OPT_BUYER_RATE, OPT_BUYER_BURST, OPT_HELP, OPT_HOST,
+       OPT_REDIS };
 
 static const struct option ctl_long_opts[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -42,16 +43,18 @@ static const struct option ctl_long_opts[] = {
 	{ "buyer-rate", required_argument, NULL, OPT_BUYER_RATE },
 	{ "buyer-burst", required_argument, NULL, OPT_BUYER_BURST },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "host", required_argument, NULL, OPT_HOST },
+	{ "redis", required_argument, NULL, OPT_REDIS },
 	{ NULL, 0, NULL, 0 },
 };
 
 int ctl_opts_parse(int argc, char **argv, const char *allowed, const char *hint,
 		   struct ctl_opts *o)
 {
-	static const struct ctl_optspec spec = { ctl_long_opts, OPT_SOCKET, "sjikapbrRuUh" };
+	static const struct ctl_optspec spec = { ctl_long_opts, OPT_SOCKET, "sjikapbrRuUhHx" };
 	const char **slots[] = { &o->socket, NULL, &o->id, &o->stock, &o->starts_at, &o->ip,
 				 &o->buyer, &o->ip_rate, &o->ip_burst, &o->buyer_rate,
-				 &o->buyer_burst, NULL };
+				 &o->buyer_burst, NULL, &o->host, &o->redis };
 	unsigned flags;
 	int rc;
 

@@ -21,6 +21,7 @@
 struct ctl_opts {
 	const char *socket, *id, *stock, *starts_at, *ip, *buyer;
 	const char *ip_rate, *ip_burst, *buyer_rate, *buyer_burst;
+	const char *host, *redis;
 	bool json, help;
 	int first_arg;
 };
@@ -28,7 +29,8 @@ struct ctl_opts {
 /*
  * Parses argv (argv[0] is the command) allowing only the options whose
  * letters are in allowed: s socket, j json, i id, k stock, a starts-at,
- * p ip, b buyer, r ip-rate, R ip-burst, u buyer-rate, U buyer-burst, h help.
+ * p ip, b buyer, r ip-rate, R ip-burst, u buyer-rate, U buyer-burst, h help,
+ * H host, x redis.
  * Positional arguments are refused. Returns 0 or a usage exit code.
  */
 int ctl_opts_parse(int argc, char **argv, const char *allowed, const char *hint,

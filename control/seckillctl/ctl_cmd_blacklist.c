@@ -15,6 +15,7 @@
 
 #include "ctl.h"
 #include "ctl_client.h"
+#include "str2int.h"
 
 static const char add_usage[] =
 	"Usage: seckillctl blacklist add (--ip A.B.C.D | --buyer ID) [--socket PATH] [--json]\n"
@@ -48,7 +49,7 @@ static int black_change(int argc, char **argv, const char *cmd, const char *usag
 	if (o.ip && inet_pton(AF_INET, o.ip, &ip) != 1)
 		return ctl_usage_error(hint, "--ip '%s' is not an IPv4 address; give dotted quad, "
 				       "e.g. 203.0.113.7", o.ip);
-	if (o.buyer && (ctl_parse_u64(o.buyer, &buyer) < 0 || buyer == 0 || buyer == UINT64_MAX))
+	if (o.buyer && !str2u64(o.buyer, 1, UINT64_MAX - 1, &buyer))
 		return ctl_usage_error(hint, "--buyer '%s': expected a buyer id, "
 				       "1..18446744073709551614", o.buyer);
 	if (o.ip)

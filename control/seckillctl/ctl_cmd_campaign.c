@@ -5,9 +5,12 @@
  *   list                                       every campaign, one per line
  *   show --id ID                               one campaign, with per-core sales
  *   open|close --id ID                         force it open, or close it (410)
+ *   release-host --id ID --host NAME           a dead host's holding back to Redis
  *
  * Each is one request on the control socket (ctl_proto.h); the input is
  * checked here first, so a typo is a usage error (2) before anything is sent.
+ * release-host may also go to Redis directly (--redis IP:PORT), for a sale
+ * none of whose hosts runs.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,8 +19,17 @@
 
 #include "ctl.h"
 #include "ctl_client.h"
+#include "now.h"
+#include "str2int.h"
+#ifdef SECKILLCTL_REDIS
+#include "ctl_redis.h"
+#endif
 
 #define CTL_MS_PER_S 1000
+/* Host names in seckill:hosts:{id} (CTL_REDIS_HOST_MAX in ctl_redis.h). */
+#define CTL_HOST_MAX 64
+/* release-host --redis: connect and command timeout. */
+#define CTL_REDIS_CMD_TIMEOUT_MS 2000
 
 static const char create_usage[] =
 	"Usage: seckillctl campaign create --id ID --stock N [--starts-at T]\n"
@@ -41,14 +53,32 @@ static const char open_usage[] =
 static const char close_usage[] =
 	"Usage: seckillctl campaign close --id ID [--socket PATH] [--json]\n"
 	"\n"
-	"Closes the campaign: buys get 410 closed until it is opened again.\n";
+	"Closes the campaign: buys get 410 closed until it is opened again.\n"
+	"With --redis, every host of the sale closes it within ~10 ms.\n";
+static const char release_usage[] =
+	"Usage: seckillctl campaign release-host --id ID --host NAME\n"
+	"                                        [--socket PATH | --redis IP:PORT] [--json]\n"
+	"\n"
+	"For a sale shared through Redis: gives back what host NAME (its --redis-host,\n"
+	"as in seckill:hosts:ID) holds of campaign ID to the stock, for the other hosts\n"
+	"to sell, when that host died and will not come back. Asked of any running\n"
+	"host (--socket), or of Redis itself (--redis IP:PORT) when none runs.\n"
+	"\n"
+	"What it risks: the units NAME had sold but not yet confirmed in Redis (its\n"
+	"orders of the last moments, still in its journal) are given back too and may\n"
+	"be sold again. If NAME restarts, or was alive after all, its confirms take\n"
+	"their unit from the stock instead; when the stock is empty by then, those\n"
+	"orders are rejected (reason \"released\"): buyers who were answered 200 lose\n"
+	"their purchase. Nothing is ever sold twice and no count goes below zero: a\n"
+	"released host takes no more stock, drops what it holds, and answers 503 for\n"
+	"the campaign until it is restarted. Release only a host you know is down.\n";
 
 /* --id: 1..UINT32_MAX. */
 static int campaign_id(const struct ctl_opts *o, const char *hint, uint64_t *id)
 {
 	if (o->id == NULL)
 		return ctl_usage_error(hint, "--id ID is required");
-	if (ctl_parse_u64(o->id, id) < 0 || *id == 0 || *id > UINT32_MAX)
+	if (!str2u64(o->id, 1, UINT32_MAX, id))
 		return ctl_usage_error(hint, "--id '%s': expected a campaign id, 1..4294967295",
 				       o->id);
 	return 0;
@@ -106,11 +136,11 @@ static int starts_at(const struct ctl_opts *o, const char *hint, uint64_t *ms)
 	*ms = 0;
 	if (s == NULL)
 		return 0;
-	if (ctl_parse_u64(s[0] == '+' ? s + 1 : s, &v) < 0 || v > UINT64_MAX / CTL_MS_PER_S / 2)
+	if (!str2u64(s[0] == '+' ? s + 1 : s, 0, UINT64_MAX / CTL_MS_PER_S / 2, &v))
 		return ctl_usage_error(hint, "--starts-at '%s': expected Unix seconds or "
 				       "+SECONDS, e.g. +60", s);
 	if (s[0] == '+')
-		v += (uint64_t)time(NULL);
+		v += now_wall_s();
 	*ms = v * CTL_MS_PER_S;
 	return 0;
 }
@@ -129,7 +159,7 @@ static int campaign_create(int argc, char **argv)
 		return rc;
 	if (o.stock == NULL)
 		return ctl_usage_error(hint, "--stock N is required");
-	if (ctl_parse_u64(o.stock, &stock) < 0 || stock == 0)
+	if (!str2u64(o.stock, 1, UINT64_MAX, &stock))
 		return ctl_usage_error(hint, "--stock '%s': expected a number of units, at least 1",
 				       o.stock);
 	if ((rc = starts_at(&o, hint, &at)) != 0)
@@ -200,6 +230,80 @@ static int campaign_close(int argc, char **argv)
 	return campaign_by_id(argc, argv, "campaign.close", close_usage);
 }
 
+/* release-host straight to Redis: no dataplane needs to run. */
+static int release_direct(const struct ctl_opts *o, const char *hint, uint64_t id)
+{
+#ifdef SECKILLCTL_REDIS
+	char ip[64], err[CTL_REDIS_ERR_CAP];
+	const char *colon = strrchr(o->redis, ':');
+	struct ctl_redis *r;
+	uint64_t port, given = 0;
+	int rc;
+
+	if (colon == NULL || (size_t)(colon - o->redis) >= sizeof(ip) || colon == o->redis ||
+	    !str2u64(colon + 1, 1, 65535, &port))
+		return ctl_usage_error(hint, "--redis '%s': expected IP:PORT, e.g. 127.0.0.1:6379",
+				       o->redis);
+	memcpy(ip, o->redis, (size_t)(colon - o->redis));
+	ip[colon - o->redis] = '\0';
+	r = ctl_redis_connect(ip, (int)port, CTL_REDIS_CMD_TIMEOUT_MS, err, sizeof(err));
+	if (r == NULL)
+		return ctl_fail("%s", err);
+	rc = ctl_redis_release_host(r, (uint32_t)id, o->host, &given);
+	if (rc != CTL_REDIS_OK) {
+		rc = ctl_fail("%s", ctl_redis_error(r));
+		ctl_redis_close(r);
+		return rc;
+	}
+	ctl_redis_close(r);
+	if (o->json)
+		printf("{\"ok\":true,\"campaign\":%" PRIu64 ",\"host\":\"%s\",\"released\":%"
+		       PRIu64 "}\n", id, o->host, given);
+	else
+		printf("campaign   %" PRIu64 "\nhost       %s\nreleased   %" PRIu64 " units, back "
+		       "in seckill:stock:%" PRIu64 "\n", id, o->host, given, id);
+	return CTL_EXIT_OK;
+#else
+	(void)id;
+	return ctl_usage_error(hint, "--redis: this seckillctl was built without hiredis; "
+			       "ask a running host with --socket");
+#endif
+}
+
+static int campaign_release_host(int argc, char **argv)
+{
+	const char *hint = CTL_HINT("campaign", "release-host");
+	struct ctl_opts o;
+	struct ctl_answer a;
+	uint64_t id;
+	char req[256];
+	int rc = ctl_opts_parse(argc, argv, "sjiHxh", hint, &o);
+
+	if (rc || o.help)
+		return rc ? rc : (fputs(release_usage, stdout), CTL_EXIT_OK);
+	if ((rc = campaign_id(&o, hint, &id)) != 0)
+		return rc;
+	if (o.host == NULL || o.host[0] == '\0' || strlen(o.host) > CTL_HOST_MAX ||
+	    strpbrk(o.host, "\"\\") != NULL)
+		return ctl_usage_error(hint, "--host NAME is required: the host's name in "
+				       "seckill:hosts:%" PRIu64 " (1..%d bytes, no quote or "
+				       "backslash)", id, CTL_HOST_MAX);
+	if (o.redis && o.socket)
+		return ctl_usage_error(hint, "--redis and --socket: give one");
+	if (o.redis)
+		return release_direct(&o, hint, id);
+	snprintf(req, sizeof(req), "{\"cmd\":\"campaign.release_host\",\"id\":%" PRIu64
+		 ",\"host\":\"%s\"}", id, o.host);
+	if ((rc = ctl_call(&o, req, &a)) != 0)
+		return rc;
+	if (!o.json)
+		printf("campaign   %" PRIu64 "\nhost       %s\nreleased   %" PRIu64 " units, back "
+		       "in seckill:stock:%" PRIu64 "\n", id, o.host,
+		       ctl_ans_u64(&a, 0, "released"), id);
+	ctl_answer_free(&a);
+	return CTL_EXIT_OK;
+}
+
 static const struct ctl_cmd campaign_cmds[] = {
 	{ "create", "--id ID --stock N [--starts-at T]", "add a campaign to the running sale",
 	  campaign_create },
@@ -207,11 +311,15 @@ static const struct ctl_cmd campaign_cmds[] = {
 	{ "show", "--id ID", "one campaign, with per-core sales", campaign_show },
 	{ "open", "--id ID", "open it now, whatever its start time", campaign_open },
 	{ "close", "--id ID", "close it: buys get 410 closed", campaign_close },
+	{ "release-host", "--id ID --host NAME [--redis IP:PORT]",
+	  "give a dead host's Redis holding back to the stock (see its --help)",
+	  campaign_release_host },
 };
 
 const struct ctl_group ctl_campaign_group = {
 	.name = "campaign",
-	.summary = "Campaigns of the running seckill-dp: create, list, show, open, close",
+	.summary = "Campaigns of the running seckill-dp: create, list, show, open, close, "
+		   "release-host",
 	.cmds = campaign_cmds,
 	.ncmds = sizeof(campaign_cmds) / sizeof(campaign_cmds[0]),
 };

@@ -14,6 +14,7 @@
 
 #include "ctl.h"
 #include "ctl_client.h"
+#include "str2int.h"
 
 /* As seckill-dp --ip-rate (DP_RATE_MAX): above this a limit is no limit, and
  * the milli-request rate lim_rule_set keeps must fit 32 bits (4.29 M/s). */
@@ -79,7 +80,7 @@ static int add_rate(const char *hint, const char *opt, const char *key, const ch
 		return ctl_usage_error(hint, "%s '%s': expected N, N/s or N/m", opt, v);
 	memcpy(num, v, n);
 	num[n] = '\0';
-	if (ctl_parse_u64(num, &r) < 0 || r > CTL_RATE_MAX)
+	if (!str2u64(num, 0, CTL_RATE_MAX, &r))
 		return ctl_usage_error(hint, "%s '%s': expected N, N/s or N/m with N 0..%d",
 				       opt, v, CTL_RATE_MAX);
 	snprintf(req + strlen(req), cap - strlen(req), ",\"%s_rate\":%" PRIu64 ",\"%s_per\":%d",
@@ -92,7 +93,7 @@ static int add_burst(const char *hint, const char *opt, const char *key, const c
 {
 	uint64_t b;
 
-	if (ctl_parse_u64(v, &b) < 0 || b > CTL_BURST_MAX)
+	if (!str2u64(v, 0, CTL_BURST_MAX, &b))
 		return ctl_usage_error(hint, "%s '%s': expected a number of requests, 0..%d",
 				       opt, v, CTL_BURST_MAX);
 	snprintf(req + strlen(req), cap - strlen(req), ",\"%s_burst\":%" PRIu64, key, b);

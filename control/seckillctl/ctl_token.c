@@ -16,9 +16,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "ctl.h"
+#include "now.h"
+#include "str2int.h"
 #include "token.h"
 
 #define CTL_TTL_DEFAULT 3600
@@ -142,15 +143,15 @@ static int mint_expiry(const struct token_args *a, uint64_t *expiry)
 	if (a->ttl && a->expiry)
 		return ctl_usage_error(hint, "mint: give --ttl or --expiry, not both");
 	if (a->expiry) {
-		if (ctl_parse_u64(a->expiry, expiry) < 0)
+		if (!str2u64(a->expiry, 0, UINT64_MAX, expiry))
 			return ctl_usage_error(hint, "mint: --expiry '%s' is not a Unix time in "
 					       "seconds", a->expiry);
 		return 0;
 	}
-	if (a->ttl && (ctl_parse_u64(a->ttl, &ttl) < 0 || ttl == 0 || ttl > CTL_TTL_MAX))
+	if (a->ttl && !str2u64(a->ttl, 1, CTL_TTL_MAX, &ttl))
 		return ctl_usage_error(hint, "mint: --ttl '%s' is not a number of seconds "
 				       "from 1 to %d", a->ttl, CTL_TTL_MAX);
-	*expiry = (uint64_t)time(NULL) + ttl;
+	*expiry = now_wall_s() + ttl;
 	return 0;
 }
 
@@ -175,11 +176,10 @@ static int token_mint_cmd(int argc, char **argv)
 		return ctl_usage_error(hint, "mint: --key-file is required");
 	if (!a.buyer)
 		return ctl_usage_error(hint, "mint: --buyer is required");
-	if (ctl_parse_u64(a.buyer, &buyer) < 0 || buyer == 0)
+	if (!str2u64(a.buyer, 1, UINT64_MAX, &buyer))
 		return ctl_usage_error(hint, "mint: --buyer '%s' is not a buyer id "
 				       "(decimal, 1 to 18446744073709551615)", a.buyer);
-	if (a.count && (ctl_parse_u64(a.count, &count) < 0 || count == 0 ||
-			count > CTL_COUNT_MAX))
+	if (a.count && !str2u64(a.count, 1, CTL_COUNT_MAX, &count))
 		return ctl_usage_error(hint, "mint: --count '%s' is not a number of tokens from "
 				       "1 to %d", a.count, CTL_COUNT_MAX);
 	if (count - 1 > UINT64_MAX - buyer)
@@ -223,7 +223,7 @@ static int token_verify_cmd(int argc, char **argv)
 	const char *hint = "seckillctl token verify --help";
 	struct token_key key;
 	struct token_args a;
-	uint64_t now = (uint64_t)time(NULL), buyer = 0, expiry, mac;
+	uint64_t now = now_wall_s(), buyer = 0, expiry, mac;
 	enum token_status st;
 	const char *tok;
 	int rc = token_getopt(argc, argv, "knh", hint, &a);
@@ -239,7 +239,7 @@ static int token_verify_cmd(int argc, char **argv)
 	if (argc - a.first_arg != 1)
 		return ctl_usage_error(hint, "verify: expected one TOKEN, got %d arguments",
 				       argc - a.first_arg);
-	if (a.now && ctl_parse_u64(a.now, &now) < 0)
+	if (a.now && !str2u64(a.now, 0, UINT64_MAX, &now))
 		return ctl_usage_error(hint, "verify: --now '%s' is not a Unix time in seconds",
 				       a.now);
 	if ((rc = load_key(a.key_file, &key)) != 0)

@@ -20,11 +20,12 @@ static const struct ctl_group *const ctl_groups[] = {
 	&ctl_limits_group,
 	&ctl_blacklist_group,
 	&ctl_token_group,
+#ifdef SECKILLCTL_ORDERS
+	&ctl_order_group,       /* the order service's database (orders/) */
+	&ctl_audit_group,
+#endif
 };
 #define CTL_NGROUPS (sizeof(ctl_groups) / sizeof(ctl_groups[0]))
-
-/* UINT64_MAX has 20 decimal digits. */
-#define CTL_U64_MAX_DIGITS 20
 
 static int is_help(const char *arg)
 {
@@ -118,24 +119,6 @@ int ctl_fail(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return CTL_EXIT_FAIL;
-}
-
-int ctl_parse_u64(const char *s, uint64_t *out)
-{
-	size_t n = strlen(s);
-	uint64_t v = 0;
-
-	if (n == 0 || n > CTL_U64_MAX_DIGITS || (s[0] == '0' && n > 1))
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		unsigned d = (unsigned)(unsigned char)s[i] - '0';
-
-		if (d > 9 || __builtin_mul_overflow(v, 10, &v) ||
-		    __builtin_add_overflow(v, d, &v))
-			return -1;
-	}
-	*out = v;
-	return 0;
 }
 
 int ctl_dispatch(const struct ctl_group *g, int argc, char **argv)

@@ -32,7 +32,10 @@
 	X(bad_json)          /* 400: body is not JSON */ \
 	X(body_not_object)   /* 400: body is JSON but not an object */ \
 	X(no_sale)           /* 404: sale API on a worker without a sale */ \
-	X(not_found) X(method_not_allowed)
+	X(not_found) X(method_not_allowed) \
+	X(held)              /* sold orders' 200s held until durable (app_hold.c) */ \
+	X(released)          /* connections whose held answers were released */ \
+	X(hold_full)         /* 503 order_queue_full: the hold queue is full */
 
 struct app_stats { APP_STATS(STATS_FIELD) };
 extern const char *const app_stats_names[];
@@ -45,11 +48,21 @@ extern const char *const app_stats_names[];
 
 struct sale_core;
 
+/* A held answer: its connection and its order's sequence (app_hold.c). */
+struct app_held {
+	struct tcp_conn *c;
+	uint64_t seq;
+};
+
 struct app {
 	struct app_stats stats;
 	struct sale_core *sale;      /* NULL: no sale API (404) */
 	uint64_t now_ms;             /* Unix ms, app_set_time_ms */
 	char hdr[APP_HDR_CAP];       /* extra_headers of the answer being built */
+	/* Sold orders' answers waiting for durability, oldest first (app_hold.c);
+	 * held_cap 0: answers leave at once. */
+	struct app_held *held;
+	uint32_t held_cap, held_head, held_n;
 };
 
 /* Zeroes a: no sale, time 0. */
@@ -57,6 +70,27 @@ void app_init(struct app *a);
 
 /* The worker's part of the sale, for the /api/ routes. */
 void app_set_sale(struct app *a, struct sale_core *sc);
+
+/*
+ * Durable answers (app_hold.c): with a hold queue of cap entries, a buy that
+ * sold is answered only once app_release says its order is durable; a buy
+ * arriving with the queue full gets 503 order_queue_full. cap 0 (the
+ * default): answers leave at once. 0, or -ENOMEM.
+ */
+int app_set_hold(struct app *a, uint32_t cap);
+void app_hold_push(struct app *a, struct tcp_conn *c, uint64_t seq);
+static inline bool app_hold_full(const struct app *a)
+{
+	return a->held_cap != 0 && a->held_n == a->held_cap;
+}
+/* Whether answers wait in the queue: the worker loop's cheap test. */
+static inline bool app_holding(const struct app *a)
+{
+	return a->held_n != 0;
+}
+/* Releases the connections whose held orders are all at or below durable
+ * (the core's sale_durable_seq); returns how many. */
+unsigned app_release(struct app *a, struct tcp_core *tc, uint64_t durable);
 
 /* The worker loop's clock, Unix milliseconds (starts, tokens, rate limits). */
 static inline void app_set_time_ms(struct app *a, uint64_t now_ms)

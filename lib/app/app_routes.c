@@ -13,6 +13,10 @@
 #include <string.h>
 
 const char *const app_stats_names[] = { APP_STATS(STATS_NAME) };
+_Static_assert(sizeof(app_stats_names) / sizeof(app_stats_names[0]) == APP_STATS_N,
+	       "a name for every counter");
+_Static_assert(sizeof(struct app_stats) == APP_STATS_N * sizeof(uint64_t),
+	       "the counters are read as an array of uint64_t, one per name");
 
 #define M(m) (1u << HTTP_METHOD_##m)
 #define M_GET_HEAD (M(GET) | M(HEAD))

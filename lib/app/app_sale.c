@@ -12,22 +12,26 @@
  * here: it reaches sale_buy, which says 404 for an unknown campaign first.
  * Syntax errors are 400 with a stable code and a counter, and take nothing.
  *
- * The bodies are built with memcpy and a small integer printer, not
- * snprintf: the POST answer is on the hot path.
+ * The bodies and the Retry-After header are built with memcpy and a small
+ * integer printer, not snprintf: the POST answer is on the hot path, and in
+ * a flood most answers are 429s that carry Retry-After.
  */
 #include "app_priv.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "json_check.h"
 #include "sale.h"
+#include "str2int.h"
 
 #define CAMPAIGNS_PREFIX "/api/campaigns/"
 #define ORDERS_PREFIX "/api/orders/"
 #define ORDERS_SUFFIX "/orders"
 /* Digits of UINT32_MAX: a longer campaign id is refused before any arithmetic. */
 #define U32_DIGITS 10
+/* a->hdr takes the longest Retry-After whole, so refusal_headers never cuts one. */
+#define RETRY_AFTER_LONGEST "Retry-After: 4294967295\r\n"
+_Static_assert(sizeof(RETRY_AFTER_LONGEST) <= APP_HDR_CAP, "APP_HDR_CAP too small");
 
 static const char allow_get[] = "Allow: GET, HEAD\r\n";
 static const char allow_post[] = "Allow: POST\r\n";
@@ -38,16 +42,9 @@ static const char auth_invalid[] = "WWW-Authenticate: Bearer error=\"invalid_tok
 /* An id in canonical decimal: 1..10 digits, no sign, no leading zero, <= UINT32_MAX. */
 static int parse_u32(const char *p, size_t n, uint32_t *out)
 {
-	uint64_t v = 0;
+	unsigned long long v;
 
-	if (n == 0 || n > U32_DIGITS || (p[0] == '0' && n > 1))
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(p[i] - '0');
-	}
-	if (v > UINT32_MAX)
+	if (n > U32_DIGITS || !str2ull(p, n, &v) || v > UINT32_MAX)
 		return -1;
 	*out = (uint32_t)v;
 	return 0;
@@ -158,13 +155,19 @@ static int check_body(struct app *a, const struct http_request *req, struct http
 /* Extra headers for a refusal: Retry-After, or the 401 challenge. */
 static const char *refusal_headers(struct app *a, enum sale_result r, uint32_t retry_after_s)
 {
+	struct jb h;
+
 	if (r == SALE_TOKEN_MISSING)
 		return auth_missing;
 	if (sale_result_status(r) == 401)
 		return auth_invalid;
 	if (retry_after_s == 0)
 		return NULL;
-	snprintf(a->hdr, sizeof(a->hdr), "Retry-After: %u\r\n", retry_after_s);
+	h = (struct jb){ (uint8_t *)a->hdr, 0, sizeof(a->hdr) - 1, 0 };
+	jb_str(&h, "Retry-After: ");
+	jb_u64(&h, retry_after_s);
+	jb_str(&h, "\r\n");
+	a->hdr[h.len] = '\0';
 	return a->hdr;
 }
 
@@ -180,6 +183,15 @@ static void route_buy(struct app *a, struct tcp_conn *c, const struct http_reque
 	if (check_body(a, req, rep) < 0)
 		return;
 	a->stats.buy++;
+	/* Every held answer waits for its order's sync: a full queue means the
+	 * journal is behind, and a sale now could not be answered in order. */
+	if (app_hold_full(a)) {
+		a->stats.hold_full++;
+		app_reply_error(rep, sale_result_status(SALE_RING_FULL),
+				sale_result_code(SALE_RING_FULL));
+		rep->extra_headers = refusal_headers(a, SALE_RING_FULL, SALE_RETRY_AFTER_S);
+		return;
+	}
 	tok = bearer_token(req, &tok_len);
 	r = sale_buy(a->sale, campaign, tok, tok_len, c ? tcp_conn_peer_ip(c) : 0, a->now_ms,
 		     &out);
@@ -192,6 +204,12 @@ static void route_buy(struct app *a, struct tcp_conn *c, const struct http_reque
 	jb_id(&b, out.id);
 	jb_str(&b, "\",\"status\":\"pending\"}");
 	jb_done(&b, rep, 200);
+	/* The 200 leaves once the order is durable (app_hold.c). */
+	if (a->held_cap != 0 && c != NULL) {
+		rep->hold = 1;
+		rep->hold_ticket = (uint32_t)ord_id_seq(out.id);
+		app_hold_push(a, c, ord_id_seq(out.id));
+	}
 }
 
 static void route_campaign(struct app *a, struct http_reply *rep, uint32_t id)

@@ -20,6 +20,10 @@
 #include "http_resp.h"
 
 const char *const gen_stats_names[] = { GEN_STATS(STATS_NAME) };
+_Static_assert(sizeof(gen_stats_names) / sizeof(gen_stats_names[0]) == GEN_STATS_N,
+	       "a name for every counter");
+_Static_assert(sizeof(struct gen_stats) == GEN_STATS_N * sizeof(uint64_t),
+	       "the counters are read as an array of uint64_t, one per name");
 
 #define NS_PER_S   1000000000ull
 #define NS_PER_US  1000u

@@ -34,6 +34,10 @@
 #define HTTP_ST_PEER_FIN  (1ULL << 33)   /* the peer's FIN came while stalled */
 
 const char *const http_server_stats_names[] = { HTTP_SERVER_STATS(STATS_NAME) };
+_Static_assert(sizeof(http_server_stats_names) / sizeof(http_server_stats_names[0]) ==
+	       HTTP_SERVER_STATS_N, "a name for every counter");
+_Static_assert(sizeof(struct http_server_stats) == HTTP_SERVER_STATS_N * sizeof(uint64_t),
+	       "the counters are read as an array of uint64_t, one per name");
 
 struct http_server {
 	struct http_limits lim;
@@ -215,6 +219,10 @@ static int answer_request(struct http_server *hs, struct tcp_core *tc, struct tc
 				: req->version_minor == 0 ? HTTP_CONN_KEEP_ALIVE : HTTP_CONN_NONE;
 	int n = format_reply(hs, req, &rep, conn, &status);
 
+	/* The handler asked to hold this answer and what follows (a sold
+	 * order's 200 until the order is durable): TCP keeps them queued. */
+	if (rep.hold)
+		tcp_hold(tc, c, rep.hold_ticket);
 	/* Space for HTTP_ANSWER_MAX was checked before the handler ran. */
 	if (tcp_send(tc, c, hs->out, (uint32_t)n) == 0)
 		count_status(hs, status);
@@ -247,7 +255,7 @@ uint32_t http_server_on_data(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
 				goto stalled;
 			return len;              /* closing: the rest is never read */
 		}
-		if (tcp_send_space(c) < HTTP_ANSWER_MAX)
+		if (tcp_send_space(tc, c) < HTTP_ANSWER_MAX)
 			goto stalled;
 		if (!answer_request(hs, tc, c, req))
 			return len;

@@ -52,6 +52,11 @@ struct http_reply {
 	uint32_t body_len;
 	const char *extra_headers;   /* NULL, or whole "Name: value\r\n" lines (Retry-After ...) */
 	uint8_t close;               /* set by the handler to close after this answer */
+	/* Set by the handler: the answer, and every one after it on this
+	 * connection, stays unsent until tcp_release(.., hold_ticket) (tcp_hold):
+	 * a sold order's 200 waits until the order is durable. */
+	uint8_t hold;
+	uint32_t hold_ticket;
 };
 
 typedef void (*http_handler_fn)(void *ctx, struct tcp_conn *c,

@@ -14,6 +14,10 @@
 #include "net_priv.h"
 
 const char *const net_stats_names[] = { NET_STATS(STATS_NAME) };
+_Static_assert(sizeof(net_stats_names) / sizeof(net_stats_names[0]) == NET_STATS_N,
+	       "a name for every counter");
+_Static_assert(sizeof(struct net_stats) == NET_STATS_N * sizeof(uint64_t),
+	       "the counters are read as an array of uint64_t, one per name");
 
 void net_core_init(struct net_core *nc, const struct net_iface *ifc, struct net_tx *tx,
 		   struct tcp_core *tcp, net_tcp_input_fn tcp_input)

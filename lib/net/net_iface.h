@@ -3,8 +3,10 @@
  * and a way to send frames.
  *
  * lib/ never sees an mbuf. The dataplane implements net_tx on top of mbufs and
- * a TX burst; unit tests implement it on plain arrays. Output goes through one
- * indirect call per frame, which is noise next to building the frame.
+ * a TX burst; unit tests implement it on plain arrays. Output costs two
+ * indirect calls per frame, alloc for the buffer and send to queue it
+ * (net_priv.h's net_tx_alloc/net_tx_send, tcp_output.c's tcp_out_seg), which
+ * is noise next to building the frame.
  */
 #ifndef SECKILL_NET_IFACE_H
 #define SECKILL_NET_IFACE_H

@@ -12,6 +12,9 @@
 #include <stddef.h>
 
 const char *const lim_stats_names[] = { LIM_STATS(STATS_NAME) };
+_Static_assert(sizeof(struct lim_stats) ==
+	       sizeof(lim_stats_names) / sizeof(lim_stats_names[0]) * sizeof(uint64_t),
+	       "the counters are read as an array of uint64_t, one per name");
 
 /* Milli-requests per request, nginx's unit. */
 #define LIM_MILLI 1000

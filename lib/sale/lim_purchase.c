@@ -14,6 +14,9 @@
 #include <stdlib.h>
 
 const char *const lim_purchase_stats_names[] = { LIM_PURCHASE_STATS(STATS_NAME) };
+_Static_assert(sizeof(struct lim_purchase_stats) == sizeof(lim_purchase_stats_names) /
+	       sizeof(lim_purchase_stats_names[0]) * sizeof(uint64_t),
+	       "the counters are read as an array of uint64_t, one per name");
 
 #define HELD UINT64_C(1)
 

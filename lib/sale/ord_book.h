@@ -34,7 +34,8 @@ enum ord_state {
 #define ORD_REASONS(X) \
 	X(none) X(payment_failed) X(payment_timeout) X(cancelled) \
 	X(backend_failed) X(fraud) X(other) \
-	X(duplicate)        /* the buyer bought on another host (Redis claim) */
+	X(duplicate)        /* the buyer bought on another host (Redis claim) */ \
+	X(released)         /* sold from a holding an operator released; none left */
 
 enum ord_reason {
 #define ORD_REASON_ENUM(name) ORD_REASON_##name,

@@ -9,13 +9,13 @@
 #include "ord_record.h"
 
 #include "errbuf.h"
+#include "str2int.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -124,7 +124,7 @@ bool ord_epoch_pick(uint64_t now_sec, uint32_t last_epoch, uint32_t *epoch)
 /* The last epoch from the state file: 0 if there is none, -1 on error. */
 static int epoch_read(const char *path, uint32_t *last, char *err, size_t cap)
 {
-	char buf[ORD_STATE_READ], *end;
+	char buf[ORD_STATE_READ];
 	ssize_t n;
 	unsigned long long v;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -135,16 +135,12 @@ static int epoch_read(const char *path, uint32_t *last, char *err, size_t cap)
 	if (fd < 0)
 		return err_printf(err, cap, "can't open epoch state file %s: %s", path,
 				 strerror(errno));
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, sizeof(buf));
 	close(fd);
 	if (n < 0)
 		return err_printf(err, cap, "can't read epoch state file %s: %s", path,
 				 strerror(errno));
-	buf[n] = '\0';
-	errno = 0;
-	v = strtoull(buf, &end, 10);
-	if (n == 0 || buf[0] < '0' || buf[0] > '9' || errno || v > UINT32_MAX ||
-	    strcmp(end, "\n") != 0)
+	if (n == 0 || buf[n - 1] != '\n' || !str2ull(buf, (size_t)n - 1, &v) || v > UINT32_MAX)
 		return err_printf(err, cap, "epoch state file %s is not one decimal epoch and "
 				 "a newline; fix or remove it only if no run ever used a later "
 				 "epoch (order ids would repeat)", path);

@@ -11,6 +11,10 @@
 #define ORD_RING_MAX_SLOTS (1u << 24)
 
 const char *const ord_ring_stats_names[] = { ORD_RING_STATS(STATS_NAME) };
+_Static_assert(sizeof(ord_ring_stats_names) / sizeof(ord_ring_stats_names[0]) == ORD_RING_STATS_N,
+	       "a name for every counter");
+_Static_assert(sizeof(struct ord_ring_stats) == ORD_RING_STATS_N * sizeof(uint64_t),
+	       "the counters are read as an array of uint64_t, one per name");
 
 struct ord_ring *ord_ring_create(uint32_t count)
 {

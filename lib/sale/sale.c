@@ -87,6 +87,10 @@ _Static_assert(sizeof(sale_result_names) / sizeof(sale_result_names[0]) == SALE_
 	       "one name per result");
 
 const char *const sale_stats_names[] = { SALE_STATS(STATS_NAME) };
+_Static_assert(sizeof(sale_stats_names) / sizeof(sale_stats_names[0]) == SALE_STATS_N,
+	       "a name for every counter");
+_Static_assert(sizeof(struct sale_stats) == SALE_STATS_N * sizeof(uint64_t),
+	       "the counters are read as an array of uint64_t, one per name");
 
 uint16_t sale_result_status(enum sale_result r)
 {
@@ -509,6 +513,25 @@ bool sale_paused(const struct sale *s)
 	return atomic_load_explicit(&s->paused, memory_order_relaxed);
 }
 
+void sale_set_durable(struct sale *s, unsigned core, uint64_t seq)
+{
+	_Atomic uint64_t *d;
+
+	if (core >= s->conf.n_cores)
+		return;
+	d = &s->durable[core].seq;
+	/* One writer (the control thread), so load-compare-store is enough.
+	 * Release: the fsync that made the orders durable happened before,
+	 * and a core that acquires the new value answers after it. */
+	if (seq > atomic_load_explicit(d, memory_order_relaxed))
+		atomic_store_explicit(d, seq, memory_order_release);
+}
+
+uint64_t sale_durable_seq(const struct sale_core *c)
+{
+	return atomic_load_explicit(&c->s->durable[c->index].seq, memory_order_acquire);
+}
+
 unsigned sale_n_cores(const struct sale *s)
 {
 	return s->conf.n_cores;
@@ -598,8 +621,8 @@ int sale_campaign_set_upstream_left(struct sale *s, uint32_t id, uint64_t left)
 
 unsigned sale_campaign_ids(struct sale *s, uint32_t *ids, unsigned cap)
 {
-	/* Acquire pairs with the release in sale_campaign_add: slots below n
-	 * are completely written. */
+	/* Acquire pairs with the release in sale_campaign_publish: slots below
+	 * n are completely written. */
 	uint32_t n = atomic_load_explicit(&s->n_campaigns, memory_order_acquire);
 	unsigned i;
 

@@ -249,6 +249,18 @@ enum sale_decision sale_order_reject(struct sale *s, struct ord_id id, enum ord_
 void sale_set_paused(struct sale *s, bool paused);
 bool sale_paused(const struct sale *s);
 
+/*
+ * Durable answers: no buyer hears 200 before the order is durable. A sold
+ * order's sequence is ord_id_seq(out.id), and a core's sequences only grow
+ * (ord_idgen). The control plane, once the journal's fsync (or Kafka's
+ * delivery, with --answer-after kafka) covers core i's orders up to seq,
+ * calls sale_set_durable(s, i, seq); the core sends a held 200 once
+ * sale_durable_seq(c) reaches its order's sequence. A smaller seq than the
+ * one published is ignored, so the position never goes back.
+ */
+void sale_set_durable(struct sale *s, unsigned core, uint64_t seq);
+uint64_t sale_durable_seq(const struct sale_core *c);
+
 /* Control plane: worker i's order ring, to drain (ord_ring_dequeue_burst). */
 struct ord_ring *sale_ring(struct sale *s, unsigned i);
 

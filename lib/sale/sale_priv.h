@@ -55,6 +55,13 @@ struct sale {
 
 	/* Control-plane counters, relaxed atomics: any thread may decide. */
 	_Atomic uint64_t ctl[5] __attribute__((aligned(STOCK_CACHE_LINE)));
+
+	/* sale_set_durable: per core, the highest order sequence whose record is
+	 * durable. Written by the control plane, read by that core only; each on
+	 * its own line, so a publish disturbs one core's cache and no other. */
+	struct sale_durable {
+		_Atomic uint64_t seq;
+	} __attribute__((aligned(STOCK_CACHE_LINE))) durable[SALE_MAX_CORES];
 };
 
 enum { CTL_CONFIRMED, CTL_REJECTED, CTL_REPEAT, CTL_CONFLICT, CTL_UNKNOWN };
@@ -62,7 +69,7 @@ enum { CTL_CONFIRMED, CTL_REJECTED, CTL_REPEAT, CTL_CONFLICT, CTL_UNKNOWN };
 /* The published campaign with this id, or NULL. Any thread. */
 static inline struct sale_campaign *sale_campaign_find(struct sale *s, uint32_t id)
 {
-	/* Acquire pairs with the release store in sale_campaign_add: the
+	/* Acquire pairs with the release store in sale_campaign_publish: the
 	 * slots below n are completely written. */
 	uint32_t n = atomic_load_explicit(&s->n_campaigns, memory_order_acquire);
 

@@ -1,11 +1,12 @@
 /*
  * stock_chunk.h - how many units a taker may pull from a shared pool at once.
  *
- * Used by the per-core stock shares (stock_pool.c) and, later, by a host that
- * takes stock from Redis: both face the same trade-off. Big chunks mean few
- * writes to the shared counter; small chunks mean little stock sits idle in
- * one taker while another turns buyers away. The rule grows the chunk with
- * what is left and shrinks it as the pool drains:
+ * Used by the per-core stock shares (stock_pool.c) and by each host that
+ * takes stock from Redis (control/ctl_sale_redis.c; the same rule, ported to
+ * Lua, is in control/ctl_redis_lua.h): both face the same trade-off. Big
+ * chunks mean few writes to the shared counter; small chunks mean little
+ * stock sits idle in one taker while another turns buyers away. The rule
+ * grows the chunk with what is left and shrinks it as the pool drains:
  *
  *   chunk = min(max_chunk, max(1, remaining / (2 * n_takers)))
  *

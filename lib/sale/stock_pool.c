@@ -38,7 +38,11 @@
 
 #include "stock_pool.h"
 
-const char *const stock_stats_names[STOCK_STATS_N] = { STOCK_STATS(STATS_NAME) };
+const char *const stock_stats_names[] = { STOCK_STATS(STATS_NAME) };
+_Static_assert(sizeof(stock_stats_names) / sizeof(stock_stats_names[0]) == STOCK_STATS_N,
+	       "a name for every counter");
+_Static_assert(sizeof(struct stock_stats) == STOCK_STATS_N * sizeof(uint64_t),
+	       "the counters are read as an array of uint64_t, one per name");
 
 static inline void
 stock_cpu_relax(void)
@@ -151,10 +155,18 @@ stock_take_slow(struct stock_pool *pool, struct stock_share *share)
 			return STOCK_OK;
 		}
 		share->stats.scans++;
-		/* Upstream may still send units: empty here is not sold out. */
-		if (atomic_load(&pool->upstream))
-			break;
 		if (!busy && atomic_load(&pool->ret_begin) == ends) {
+			/*
+			 * Nothing in motion. Upstream may still send units:
+			 * empty here is not sold out, and only the control
+			 * plane can end that wait (RETRY). Units in motion on
+			 * this host (a peer's refill, a grant or a return under
+			 * way) are looked for again below in either case: they
+			 * land a few instructions later, so the rounds look
+			 * again rather than answer 503 while the host has them.
+			 */
+			if (atomic_load(&pool->upstream))
+				break;
 			share->seen_ret = ends;
 			share->sold_out = 1;
 			share->stats.sold_out++;

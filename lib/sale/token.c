@@ -27,6 +27,10 @@
 #define TOKEN_KEY_FILE_READ 128
 
 const char *const token_stats_names[] = { TOKEN_STATS(STATS_NAME) };
+_Static_assert(sizeof(token_stats_names) / sizeof(token_stats_names[0]) == TOKEN_STATS_N,
+	       "a name for every counter");
+_Static_assert(sizeof(struct token_stats) == TOKEN_STATS_N * sizeof(uint64_t),
+	       "the counters are read as an array of uint64_t, one per name");
 
 static const char hex_lower[16] = "0123456789abcdef";
 

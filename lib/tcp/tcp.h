@@ -136,13 +136,23 @@ struct tcp_conn *tcp_connect(struct tcp_core *tc, uint32_t ip, uint16_t local_po
 			     const uint8_t mac[NET_ETH_ALEN]);
 
 /* What the application may do with a connection. */
-uint32_t tcp_send_space(const struct tcp_conn *c);
+uint32_t tcp_send_space(const struct tcp_core *tc, const struct tcp_conn *c);
 /* Queues len bytes, all or nothing: 0, or -1 when they do not fit or c is closing. */
 int tcp_send(struct tcp_core *tc, struct tcp_conn *c, const void *data, uint32_t len);
 /* Sends FIN after what is queued; no more on_data for c. */
 void tcp_close(struct tcp_core *tc, struct tcp_conn *c);
 /* Sends RST and frees c at once (on_closed is called). */
 void tcp_abort(struct tcp_core *tc, struct tcp_conn *c);
+/*
+ * Held answers (a sold order's 200 waits until the order is durable): what
+ * is queued before tcp_hold goes out as usual; from then on nothing new is
+ * sent (what went out before may still be retransmitted, and a FIN waits
+ * too) until tcp_release with the same ticket. Holding again replaces the
+ * ticket: the connection waits for its latest. tcp_release returns whether
+ * it released c (false: not held, or held for another ticket).
+ */
+void tcp_hold(struct tcp_core *tc, struct tcp_conn *c, uint32_t ticket);
+bool tcp_release(struct tcp_core *tc, struct tcp_conn *c, uint32_t ticket);
 uint32_t tcp_conn_peer_ip(const struct tcp_conn *c);   /* network order */
 uint16_t tcp_conn_peer_port(const struct tcp_conn *c); /* host order */
 /* Eight bytes per connection that belong to the application, zero at open. */

@@ -6,9 +6,9 @@
  * sequence variables of RFC 9293 section 3.3.1 (plus BSD's snd_max, the
  * highest sequence number ever sent, which go-back-N retransmission needs),
  * a congestion window, the peer's address, the hook
- * of its single timer in the core's wheel, its hash chain link, and the index
- * of a receive and a send buffer block (TCP_NIL when it holds none, which is
- * the case for every idle keep-alive connection).
+ * of its single timer in the core's wheel, its hash chain link, and a receive
+ * and a send ring (struct tcp_ring: a buffer block, TCP_NIL when it holds
+ * none, which is the case for every idle keep-alive connection, and a length).
  *
  * Sequence numbers are compared modulo 2^32 with the seq_* helpers; times are
  * milliseconds of the core clock truncated to 32 bits and compared the same way
@@ -59,6 +59,18 @@ enum tcp_timer_kind {
 #define TCP_F_SPACE      0x0040  /* an ACK freed send space: re-offer buffered bytes */
 #define TCP_F_DEADLINE   0x0080  /* deadline_ms bounds the current state (fin_timeout) */
 #define TCP_F_FIN_ACKED  0x0100  /* the peer acknowledged our FIN */
+#define TCP_F_HOLD       0x0200  /* tcp_hold: nothing new is sent until tcp_release */
+
+/*
+ * The bytes of one direction: a ring in a block of the core's pool for that
+ * direction (tcp_buf.c, which states its invariants). The block is held
+ * exactly while len > 0; the ring's read offset is kept with the block, in
+ * the pool, so an idle connection's ring is these two words.
+ */
+struct tcp_ring {
+	uint32_t blk;            /* pool block index, TCP_NIL when len == 0 */
+	uint32_t len;            /* bytes held, oldest first */
+};
 
 struct tcp_conn {
 	uint32_t peer_ip;        /* network order */
@@ -83,10 +95,8 @@ struct tcp_conn {
 	uint32_t snd_una, snd_nxt, snd_wl1, snd_wl2;
 	uint32_t snd_max, rcv_nxt;  /* (SYN_RCVD needs no IRS field: it is rcv_nxt - 1) */
 
-	uint32_t rx_blk, tx_blk; /* buffer block indices, TCP_NIL when none */
-	uint32_t rx_len;         /* received bytes the application has not consumed */
-	uint32_t tx_len;         /* bytes from snd_una not yet acknowledged (sent or not) */
-	uint32_t tx_cap;         /* conf.tx_buf, kept here for tcp_send_space */
+	struct tcp_ring rx;      /* received bytes the application has not consumed */
+	struct tcp_ring tx;      /* bytes from snd_una not yet acknowledged (sent or not) */
 
 	uint32_t rto_ms;
 	uint32_t srtt8, rttvar4; /* RFC 6298 estimators, scaled by 8 and 4, in ms */
@@ -100,6 +110,7 @@ struct tcp_conn {
 	};
 	uint32_t last_rx_ms;     /* last segment carrying data or FIN: idle timeout base */
 	uint32_t deadline_ms;    /* fin_timeout end when TCP_F_DEADLINE */
+	uint32_t hold_ticket;    /* TCP_F_HOLD: the application's ticket (tcp_hold) */
 
 	uint64_t app;            /* tcp_conn_app */
 };
@@ -114,7 +125,7 @@ static inline bool seq_geq(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 
 /* Whether the FIN we queued has been sent: snd_max went one past the data. */
 static inline bool tcp_fin_sent(const struct tcp_conn *c)
 {
-	return (c->flags & TCP_F_CLOSE_REQ) && c->snd_max - c->snd_una == c->tx_len + 1;
+	return (c->flags & TCP_F_CLOSE_REQ) && c->snd_max - c->snd_una == c->tx.len + 1;
 }
 
 #endif

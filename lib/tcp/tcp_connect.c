@@ -43,7 +43,6 @@ struct tcp_conn *tcp_connect(struct tcp_core *tc, uint32_t ip, uint16_t local_po
 	c->snd_nxt = c->snd_max = iss + 1;
 	c->mss = TCP_DEFAULT_PEER_MSS;        /* until the SYN-ACK says */
 	c->rto_ms = tc->conf.rto_init_ms;
-	c->tx_cap = tc->conf.tx_buf;
 	c->last_rx_ms = tc->now_ms;
 	c->flags = TCP_F_APP | TCP_F_RTT;     /* time the SYN (Karn: only if not resent) */
 	c->rtt_seq = iss;

@@ -25,6 +25,10 @@
 #include "tcp_priv.h"
 
 const char *const tcp_stats_names[] = { TCP_STATS(STATS_NAME) };
+_Static_assert(sizeof(tcp_stats_names) / sizeof(tcp_stats_names[0]) == TCP_STATS_N,
+	       "a name for every counter");
+_Static_assert(sizeof(struct tcp_stats) == TCP_STATS_N * sizeof(uint64_t),
+	       "the counters are read as an array of uint64_t, one per name");
 
 /* Largest values the code's integer widths allow. */
 #define TCP_MAX_CONNS_LIMIT (1u << 24)     /* indices stay far from TCP_NIL */
@@ -96,7 +100,7 @@ const char *tcp_conf_check(const struct tcp_conf *conf)
 		return "tcp: cookies must be AUTO, ALWAYS or NEVER";
 	if (conf->listen_port == 0)
 		return "tcp: listen_port must not be 0";
-	if (conf->mss < TCP_MIN_SND_MSS || conf->mss > NET_MTU - NET_IPV4_HLEN - NET_TCP_HLEN)
+	if (conf->mss < TCP_MIN_MSS || conf->mss > NET_MTU - NET_IPV4_HLEN - NET_TCP_HLEN)
 		return "tcp: mss must be 88..1460";
 	if (conf->rx_buf < tcp_min_rx_buf(conf) || conf->rx_buf > TCP_MAX_WIN)
 		return tcp_conf_msg("tcp: rx_buf must be %u..65535 (at least one segment of the "
@@ -262,22 +266,24 @@ void tcp_enter_time_wait(struct tcp_core *tc, struct tcp_conn *c)
 	tcp_timer_arm(tc, c, tc->now_ms + tc->conf.time_wait_ms, TCP_TM_TIME_WAIT);
 }
 
-uint32_t tcp_send_space(const struct tcp_conn *c)
+uint32_t tcp_send_space(const struct tcp_core *tc, const struct tcp_conn *c)
 {
 	if ((c->flags & (TCP_F_CLOSE_REQ | TCP_F_DYING)) ||
 	    (c->state != TCP_S_ESTABLISHED && c->state != TCP_S_CLOSE_WAIT))
 		return 0;
-	return c->tx_cap - c->tx_len;
+	return tc->conf.tx_buf - c->tx.len;
 }
 
 int tcp_send(struct tcp_core *tc, struct tcp_conn *c, const void *data, uint32_t len)
 {
-	if (len > tcp_send_space(c))
+	if (len > tcp_send_space(tc, c))
 		return -1;
 	if (!len)
 		return 0;
-	if (!tcp_tx_append(tc, c, data, len))
+	if (!tcp_ring_write(&tc->txp, &c->tx, data, len)) {
+		tc->st.drop_no_buf++;
 		return -1;
+	}
 	/* From inside a callback the input path sends once it is done, with
 	 * the ACK on the same segment; otherwise send now. */
 	if (tc->cur != c)
@@ -304,7 +310,7 @@ void tcp_close(struct tcp_core *tc, struct tcp_conn *c)
 	}
 	c->flags |= TCP_F_CLOSE_REQ;
 	if (tc->cur != c) {
-		tcp_rx_consume(tc, c, c->rx_len);   /* no more on_data */
+		tcp_ring_drop(&tc->rxp, &c->rx, c->rx.len);   /* no more on_data */
 		tcp_output(tc, c);
 	}
 }

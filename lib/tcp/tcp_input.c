@@ -84,8 +84,11 @@ static bool tcp_parse(struct tcp_core *tc, struct tcp_seg *s, const struct eth_h
 	return true;
 }
 
-/* The MSS we send with: the peer's (536 when it said nothing), never more
- * than our own MTU allows nor less than TCP_MIN_SND_MSS. */
+/* The MSS we send with: min(ours, the peer's), ours being what our MTU
+ * allows and the peer's 536 when it said nothing; raised to TCP_MIN_SND_MSS
+ * only when the peer announced less. Used by the stateful handshake, the
+ * cookie one (with the MSS the cookie carries, never above the peer's) and
+ * the client's. */
 static uint16_t tcp_send_mss(const struct tcp_core *tc, uint16_t peer)
 {
 	if (!peer)
@@ -112,7 +115,6 @@ static struct tcp_conn *tcp_conn_new(struct tcp_core *tc, const struct tcp_seg *
 	c->mss = tcp_send_mss(tc, peer_mss);
 	c->cwnd = tcp_initial_cwnd(c->mss);
 	c->rto_ms = tc->conf.rto_init_ms;
-	c->tx_cap = tc->conf.tx_buf;
 	c->last_rx_ms = tc->now_ms;
 	tcp_set_state(tc, c, TCP_S_SYN_RCVD);
 	return c;
@@ -279,15 +281,15 @@ void tcp_rtt_sample(struct tcp_core *tc, struct tcp_conn *c, uint32_t r)
 static void tcp_new_ack(struct tcp_core *tc, struct tcp_conn *c, uint32_t ack)
 {
 	uint32_t n = ack - c->snd_una;
-	bool fin_acked = n > c->tx_len;
+	bool fin_acked = n > c->tx.len;
 
 	if ((c->flags & TCP_F_RTT) && seq_geq(ack, c->rtt_seq)) {
 		c->flags &= (uint16_t)~TCP_F_RTT;
 		tcp_rtt_sample(tc, c, tc->now_ms - c->rtt_ts);
 	}
-	if (c->tx_len)
+	if (c->tx.len)
 		c->flags |= TCP_F_SPACE;
-	tcp_tx_acked(tc, c, fin_acked ? c->tx_len : n);
+	tcp_ring_drop(&tc->txp, &c->tx, fin_acked ? c->tx.len : n);
 	c->snd_una = ack;
 	if (seq_lt(c->snd_nxt, ack))            /* go-back-N overtaken by the ACK */
 		c->snd_nxt = ack;
@@ -407,8 +409,8 @@ static uint32_t tcp_rx_deliver(struct tcp_core *tc, struct tcp_conn *c, const ui
 	 * FIN can follow. */
 	if ((c->flags & (TCP_F_CLOSE_REQ | TCP_F_DYING)) || !(c->flags & TCP_F_APP))
 		return len;
-	if (c->rx_len) {
-		tcp_rx_append(tc, c, data, len);        /* holds a block; fits the window */
+	if (c->rx.len) {
+		tcp_ring_write_flat(&tc->rxp, &c->rx, data, len); /* holds a block; fits the window */
 		tcp_rx_offer(tc, c);
 		return len;
 	}
@@ -417,8 +419,10 @@ static uint32_t tcp_rx_deliver(struct tcp_core *tc, struct tcp_conn *c, const ui
 		return 0;
 	if (used >= len || (c->flags & TCP_F_CLOSE_REQ))
 		return len;
-	if (!tcp_rx_append(tc, c, data + used, len - used))
+	if (!tcp_ring_write_flat(&tc->rxp, &c->rx, data + used, len - used)) {
+		tc->st.drop_no_buf++;
 		return used;
+	}
 	return len;
 }
 
@@ -427,12 +431,12 @@ void tcp_rx_offer(struct tcp_core *tc, struct tcp_conn *c)
 {
 	uint32_t used, before = tcp_rcv_wnd(tc, c);
 
-	if (!c->rx_len || (c->flags & (TCP_F_CLOSE_REQ | TCP_F_DYING)) || !(c->flags & TCP_F_APP))
+	if (!c->rx.len || (c->flags & (TCP_F_CLOSE_REQ | TCP_F_DYING)) || !(c->flags & TCP_F_APP))
 		return;
-	used = tc->app.on_data(tc->app.ctx, tc, c, tcp_rx_data(tc, c), c->rx_len);
+	used = tc->app.on_data(tc->app.ctx, tc, c, tcp_ring_flat(&tc->rxp, &c->rx), c->rx.len);
 	if (tc->cur != c)
 		return;
-	tcp_rx_consume(tc, c, (c->flags & TCP_F_CLOSE_REQ) ? c->rx_len : used);
+	tcp_ring_drop(&tc->rxp, &c->rx, (c->flags & TCP_F_CLOSE_REQ) ? c->rx.len : used);
 	if (before == 0 && tcp_rcv_wnd(tc, c))
 		c->flags |= TCP_F_ACK_NOW;              /* window update: the peer is waiting */
 }
@@ -600,7 +604,7 @@ static void tcp_segment_arrives(struct tcp_core *tc, struct tcp_conn *c, const s
  * application may have been waiting for room), then send. */
 static void tcp_after_input(struct tcp_core *tc, struct tcp_conn *c)
 {
-	if ((c->flags & TCP_F_SPACE) && c->rx_len) {
+	if ((c->flags & TCP_F_SPACE) && c->rx.len) {
 		c->flags &= (uint16_t)~TCP_F_SPACE;
 		tcp_rx_offer(tc, c);
 		if (tc->cur != c)

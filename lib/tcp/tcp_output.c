@@ -1,9 +1,11 @@
 /*
  * tcp_output.c - every segment we send (lwIP's tcp_out.c).
  *
- * One builder, tcp_out_seg, writes Ethernet + IPv4 (ip4_build), the TCP
- * header, the MSS option on SYN-ACKs, the payload and the checksum, and hands
- * the frame to net_tx. Everything else decides what to send:
+ * One builder writes Ethernet + IPv4 (ip4_build), the TCP header and the MSS
+ * option on SYN-ACKs (tcp_out_begin), then, once the payload is in (copied
+ * from the send ring, across its wrap, or from the caller by tcp_out_seg),
+ * the checksum, and hands the frame to net_tx (tcp_out_end). Everything else
+ * decides what to send:
  *  - tcp_output: after input or an application call, queued bytes from
  *    snd_nxt, split at the peer's MSS and limited by its window and by our
  *    congestion window, each segment carrying the ACK; the FIN rides on the
@@ -37,36 +39,47 @@
 #include "net_csum.h"
 #include "tcp_priv.h"
 
+/* A segment being built in a frame of net_tx: tcp_out_begin writes the
+ * headers, the caller fills the len payload bytes, tcp_out_end sends it. */
+struct tcp_frame {
+	void    *handle;
+	uint8_t *l4;             /* TCP header */
+	uint8_t *payload;        /* len bytes, right after the header */
+	uint32_t ip;             /* destination (network order), for the checksum */
+	uint32_t len;
+	uint16_t l4len;
+	uint8_t  flags;
+};
+
 /*
- * Builds and sends one segment to (ip, port) via mac: sequence numbers in host
- * order, port in network order; mss_opt non-zero adds the MSS option. False
- * when net_tx had no buffer (drop_no_tx counted; retransmission recovers).
+ * Takes a frame from net_tx and writes Ethernet, IPv4 and the TCP header of
+ * a segment from sport to (ip, dport) via mac, with len bytes of payload to
+ * come: ports in network order, sequence numbers in host order; mss_opt
+ * non-zero adds the MSS option. False when net_tx had no buffer (drop_no_tx
+ * counted; retransmission recovers).
  */
-bool tcp_out_seg(struct tcp_core *tc, const uint8_t mac[NET_ETH_ALEN], uint32_t ip,
-		 uint16_t port, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
-		 uint16_t mss_opt, const uint8_t *data, uint32_t len)
+static bool tcp_out_begin(struct tcp_core *tc, struct tcp_frame *f, const uint8_t mac[NET_ETH_ALEN],
+			  uint32_t ip, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+			  uint8_t flags, uint16_t win, uint16_t mss_opt, uint32_t len)
 {
 	uint32_t hlen = NET_TCP_HLEN + (mss_opt ? TCP_MSS_OPT_LEN : 0);
-	uint16_t l4len = (uint16_t)(hlen + len);
-	void *handle;
-	uint8_t *frame = tc->tx.alloc(tc->tx.ctx, &handle);
+	uint8_t *frame = tc->tx.alloc(tc->tx.ctx, &f->handle);
 
 	if (!frame) {
 		tc->st.drop_no_tx++;
 		return false;
 	}
-	uint8_t *l4 = ip4_build(frame, &tc->ifc, mac, ip, NET_IPPROTO_TCP, l4len);
-	struct tcp_hdr *th = (struct tcp_hdr *)l4;
+	f->l4len = (uint16_t)(hlen + len);
+	f->l4 = ip4_build(frame, &tc->ifc, mac, ip, NET_IPPROTO_TCP, f->l4len);
+	f->payload = f->l4 + hlen;
+	f->ip = ip;
+	f->len = len;
+	f->flags = flags;
 
-	/* port is the connection's key: the peer's port, or in client mode
-	 * our own (the server's is listen_port). */
-	if (tc->conf.client) {
-		th->sport = port;
-		th->dport = htons(tc->conf.listen_port);
-	} else {
-		th->sport = htons(tc->conf.listen_port);
-		th->dport = port;
-	}
+	struct tcp_hdr *th = (struct tcp_hdr *)f->l4;
+
+	th->sport = sport;
+	th->dport = dport;
 	th->seq = htonl(seq);
 	th->ack = (flags & TCP_ACK) ? htonl(ack) : 0;
 	th->off = (uint8_t)((hlen / 4) << 4);
@@ -75,44 +88,85 @@ bool tcp_out_seg(struct tcp_core *tc, const uint8_t mac[NET_ETH_ALEN], uint32_t 
 	th->csum = 0;
 	th->urp = 0;
 	if (mss_opt) {
-		uint8_t *o = l4 + NET_TCP_HLEN;
+		uint8_t *o = f->l4 + NET_TCP_HLEN;
 
 		o[0] = TCP_OPT_MSS;
 		o[1] = TCP_MSS_OPT_LEN;
 		o[2] = (uint8_t)(mss_opt >> 8);
 		o[3] = (uint8_t)mss_opt;
 	}
-	if (len)
-		memcpy(l4 + hlen, data, len);
-	th->csum = net_csum_fold(net_csum_add(net_csum_pseudo(tc->ifc.ip, ip, NET_IPPROTO_TCP,
-							      l4len), l4, l4len));
-	tc->tx.send(tc->tx.ctx, handle, NET_ETH_HLEN + NET_IPV4_HLEN + l4len);
+	return true;
+}
+
+/* Checksums the segment tcp_out_begin started, payload filled, and sends it. */
+static void tcp_out_end(struct tcp_core *tc, const struct tcp_frame *f)
+{
+	struct tcp_hdr *th = (struct tcp_hdr *)f->l4;
+
+	th->csum = net_csum_fold(net_csum_add(net_csum_pseudo(tc->ifc.ip, f->ip, NET_IPPROTO_TCP,
+							      f->l4len), f->l4, f->l4len));
+	tc->tx.send(tc->tx.ctx, f->handle, NET_ETH_HLEN + NET_IPV4_HLEN + f->l4len);
 	tc->st.tx_segs++;
-	tc->st.tx_bytes += len;
-	if (flags & TCP_RST)
+	tc->st.tx_bytes += f->len;
+	if (f->flags & TCP_RST)
 		tc->st.rst_sent++;
+}
+
+/* Starts a segment of the connection keyed by port (network order): the
+ * peer's port, or in client mode our own (the server's is listen_port). */
+static bool tcp_out_begin_conn(struct tcp_core *tc, struct tcp_frame *f,
+			       const uint8_t mac[NET_ETH_ALEN], uint32_t ip, uint16_t port,
+			       uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
+			       uint16_t mss_opt, uint32_t len)
+{
+	uint16_t listen = htons(tc->conf.listen_port);
+
+	return tcp_out_begin(tc, f, mac, ip, tc->conf.client ? port : listen,
+			     tc->conf.client ? listen : port, seq, ack, flags, win, mss_opt, len);
+}
+
+/*
+ * Builds and sends one segment of the connection keyed by (ip, port) via
+ * mac, with len bytes from data (see tcp_out_begin_conn and tcp_out_begin).
+ */
+bool tcp_out_seg(struct tcp_core *tc, const uint8_t mac[NET_ETH_ALEN], uint32_t ip,
+		 uint16_t port, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
+		 uint16_t mss_opt, const uint8_t *data, uint32_t len)
+{
+	struct tcp_frame f;
+
+	if (!tcp_out_begin_conn(tc, &f, mac, ip, port, seq, ack, flags, win, mss_opt, len))
+		return false;
+	if (len)
+		memcpy(f.payload, data, len);
+	tcp_out_end(tc, &f);
 	return true;
 }
 
 /*
  * RFC 9293 3.10.7.1 (CLOSED): a segment for no connection is answered by a
- * reset; never a reset to a reset. (tcp_out_seg puts listen_port on the
- * server's side, so this answers only segments of that port, or in client
- * mode from it; others are dropped, counted by the caller.) With an ACK the reset takes its sequence
- * number from the ACK field (<SEQ=SEG.ACK><CTL=RST>), otherwise it is
+ * reset; never a reset to a reset. The reset goes back the way the segment
+ * came, from the port it was sent to (which may be one we do not serve:
+ * the peer then sees "connection refused") to the port it came from. With
+ * an ACK the reset takes its sequence number from the ACK field
+ * (<SEQ=SEG.ACK><CTL=RST>), otherwise it is
  * <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> so the peer finds it acceptable.
  */
 void tcp_out_reset_reply(struct tcp_core *tc, const struct tcp_seg *s)
 {
-	uint16_t port = tc->conf.client ? s->th->dport : s->th->sport;
+	struct tcp_frame f;
+	bool ok;
 
 	if (s->flags & TCP_RST)
 		return;
 	if (s->flags & TCP_ACK)
-		tcp_out_seg(tc, s->eh->src, s->ih->src, port, s->ack, 0, TCP_RST, 0, 0, NULL, 0);
+		ok = tcp_out_begin(tc, &f, s->eh->src, s->ih->src, s->th->dport, s->th->sport,
+				   s->ack, 0, TCP_RST, 0, 0, 0);
 	else
-		tcp_out_seg(tc, s->eh->src, s->ih->src, port, 0, s->seq + tcp_seg_seqlen(s),
-			    TCP_RST | TCP_ACK, 0, 0, NULL, 0);
+		ok = tcp_out_begin(tc, &f, s->eh->src, s->ih->src, s->th->dport, s->th->sport,
+				   0, s->seq + tcp_seg_seqlen(s), TCP_RST | TCP_ACK, 0, 0, 0);
+	if (ok)
+		tcp_out_end(tc, &f);
 }
 
 /* <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> with our MSS; ISS is snd_una. In
@@ -186,12 +240,15 @@ static bool tcp_out_data(struct tcp_core *tc, struct tcp_conn *c, uint32_t seq, 
 {
 	uint32_t end = seq + n + fin;
 	uint8_t flags = TCP_ACK | (n ? TCP_PSH : 0) | (fin ? TCP_FIN : 0);
-	const uint8_t *p = n ? tcp_tx_data(tc, c) + (seq - c->snd_una) : NULL;
 	bool resent = seq_lt(seq, c->snd_max);
+	struct tcp_frame f;
 
-	if (!tcp_out_seg(tc, c->peer_mac, c->peer_ip, c->peer_port, seq, c->rcv_nxt,
-			 flags, (uint16_t)tcp_rcv_wnd(tc, c), 0, p, n))
+	if (!tcp_out_begin_conn(tc, &f, c->peer_mac, c->peer_ip, c->peer_port, seq, c->rcv_nxt,
+				flags, (uint16_t)tcp_rcv_wnd(tc, c), 0, n))
 		return false;
+	if (n)          /* the send ring holds the bytes from snd_una on */
+		tcp_ring_read_at(&tc->txp, &c->tx, seq - c->snd_una, f.payload, n);
+	tcp_out_end(tc, &f);
 	if (resent)
 		tc->st.retrans_segs++;
 	if (seq_gt(end, c->snd_max)) {
@@ -230,14 +287,18 @@ static void tcp_out_push(struct tcp_core *tc, struct tcp_conn *c, bool probe)
 	 * opens, instead of waiting for a timeout. Not for a lone FIN: the
 	 * peer answers it with another zero-window ACK, which would resend it
 	 * at once, forever; the timer resends it. */
-	if (c->snd_wnd == 0 && c->tx_len && seq_gt(c->snd_nxt, c->snd_una))
+	if (c->snd_wnd == 0 && c->tx.len && seq_gt(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
 	while (!(c->flags & TCP_F_FIN_ACKED)) {
 		uint32_t off = c->snd_nxt - c->snd_una;
 
-		if (off > c->tx_len)
+		if (off > c->tx.len)
 			break;                              /* FIN already sent */
-		uint32_t unsent = c->tx_len - off;
+		uint32_t unsent = c->tx.len - off;
+
+		/* Held (tcp_hold.c): only what went out before may go again. */
+		if ((c->flags & TCP_F_HOLD) && seq_gt(c->snd_nxt + unsent, c->snd_max))
+			unsent = seq_gt(c->snd_max, c->snd_nxt) ? c->snd_max - c->snd_nxt : 0;
 		uint32_t room = tcp_room(c, c->snd_wnd), cong = tcp_room(c, c->cwnd);
 		uint32_t n = unsent;
 
@@ -252,7 +313,8 @@ static void tcp_out_push(struct tcp_core *tc, struct tcp_conn *c, bool probe)
 		/* The FIN takes no window room here: it is one sequence number and
 		 * a peer that shut its window still has to see it eventually; but
 		 * not from beyond a shrunk window's right edge. */
-		bool fin = (c->flags & TCP_F_CLOSE_REQ) && n == unsent &&
+		bool fin = (c->flags & (TCP_F_CLOSE_REQ | TCP_F_HOLD)) == TCP_F_CLOSE_REQ &&
+			n == unsent &&
 			seq_leq(c->snd_nxt, c->snd_una + c->snd_wnd);
 
 		if (!n && !fin)

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "tcp.h"
 #include "tcp_conn.h"
@@ -28,9 +29,14 @@
 /* RFC 9293 3.7.1: the MSS to assume when the SYN carries none. */
 #define TCP_DEFAULT_PEER_MSS 536
 /* The smallest MSS we send with, whatever the peer says: a peer announcing
- * MSS 1 would have us cut an answer into a segment per byte (Linux's
- * tcp_min_snd_mss guards against the same, CVE-2019-11479). */
-#define TCP_MIN_SND_MSS 88
+ * MSS 1 would have us cut an answer into a segment per byte. 48 is Linux's
+ * net.ipv4.tcp_min_snd_mss default (CVE-2019-11479): like Linux we honour
+ * any announced MSS down to it (RFC 9293 3.7.1: never send more than the
+ * peer's MSS) and raise only those below. */
+#define TCP_MIN_SND_MSS 48
+/* The smallest MSS we announce (conf.mss): Linux's TCP_MIN_MSS, the least
+ * setsockopt(TCP_MAXSEG) accepts. */
+#define TCP_MIN_MSS 88
 /* RFC 6298 5.7: when the SYN(-ACK) had to be resent and no RTT was measured,
  * data starts with an RTO of at least 3 s. */
 #define TCP_RTO_AFTER_SYN_LOSS_MS 3000
@@ -39,10 +45,11 @@
 /* The option we announce: kind 2, length 4, MSS. */
 #define TCP_MSS_OPT_LEN 4
 
-/* A fixed-size block pool (tcp_buf.c). */
+/* A fixed-size block pool holding the rings of one direction (tcp_buf.c). */
 struct tcp_pool {
-	uint8_t  *mem;
+	uint8_t  *mem;           /* nblk blocks of blk_size bytes */
 	uint32_t *free;          /* stack of free block indices */
+	uint32_t *head;          /* per block: offset of its ring's oldest byte */
 	uint32_t  blk_size, nblk, nfree;
 };
 
@@ -133,14 +140,49 @@ void tcp_timer_update(struct tcp_core *tc, struct tcp_conn *c, bool restart_rtx)
 /* tcp_buf.c */
 int  tcp_pool_init(struct tcp_pool *p, uint32_t blk_size, uint32_t nblk);
 void tcp_pool_fini(struct tcp_pool *p);
-uint8_t *tcp_rx_data(struct tcp_core *tc, const struct tcp_conn *c);
-uint8_t *tcp_tx_data(struct tcp_core *tc, const struct tcp_conn *c);
-bool tcp_rx_append(struct tcp_core *tc, struct tcp_conn *c, const uint8_t *p, uint32_t n);
-void tcp_rx_consume(struct tcp_core *tc, struct tcp_conn *c, uint32_t n);
-bool tcp_tx_append(struct tcp_core *tc, struct tcp_conn *c, const void *p, uint32_t n);
-void tcp_tx_acked(struct tcp_core *tc, struct tcp_conn *c, uint32_t n);
+bool tcp_ring_write(struct tcp_pool *p, struct tcp_ring *r, const void *src, uint32_t n);
+bool tcp_ring_write_flat(struct tcp_pool *p, struct tcp_ring *r, const void *src, uint32_t n);
+void tcp_ring_drop(struct tcp_pool *p, struct tcp_ring *r, uint32_t n);
+void tcp_ring_get_wrapped(const uint8_t *b, uint32_t at, uint32_t size, uint8_t *dst,
+			  uint32_t n);
 void tcp_bufs_release(struct tcp_core *tc, struct tcp_conn *c);
 uint32_t tcp_rcv_wnd(const struct tcp_core *tc, const struct tcp_conn *c);
+
+/* Per-segment ring access, inline (tcp_buf.c states the ring's invariants). */
+static inline uint8_t *tcp_pool_at(const struct tcp_pool *p, uint32_t blk)
+{
+	return p->mem + (size_t)blk * p->blk_size;
+}
+
+/* Where byte off (0 <= off <= len) of r sits in its block. */
+static inline uint32_t tcp_ring_pos(const struct tcp_pool *p, const struct tcp_ring *r,
+				    uint32_t off)
+{
+	uint32_t at = p->head[r->blk] + off;
+
+	return at >= p->blk_size ? at - p->blk_size : at;
+}
+
+/* Copies the n bytes starting off bytes after the oldest into dst
+ * (off + n <= len); r is unchanged. */
+static inline void tcp_ring_read_at(const struct tcp_pool *p, const struct tcp_ring *r,
+				    uint32_t off, uint8_t *dst, uint32_t n)
+{
+	const uint8_t *b = tcp_pool_at(p, r->blk);
+	uint32_t at = tcp_ring_pos(p, r, off);
+
+	if (n <= p->blk_size - at)
+		memcpy(dst, b + at, n);
+	else
+		tcp_ring_get_wrapped(b, at, p->blk_size, dst, n);
+}
+
+/* The held bytes of a ring that never wraps (the receive ring), as one
+ * span (len > 0). */
+static inline const uint8_t *tcp_ring_flat(const struct tcp_pool *p, const struct tcp_ring *r)
+{
+	return tcp_pool_at(p, r->blk) + p->head[r->blk];
+}
 
 /* tcp_output.c */
 bool tcp_out_seg(struct tcp_core *tc, const uint8_t mac[NET_ETH_ALEN], uint32_t ip,

@@ -9,7 +9,10 @@
  *   bits 31..5  SipHash-2-4(conf.cookie_key; both addresses and ports, the
  *               client's ISN, counter) - 27 bits a forger must guess
  *   bits  4..3  counter mod 4, to find which counter the hash used
- *   bits  2..0  index in tcp_cookie_mss[] of the largest MSS <= the peer's
+ *   bits  2..0  index in tcp_cookie_mss[] of the largest MSS <= the peer's,
+ *               so that we never send more than the peer's MSS (RFC 9293
+ *               3.7.1); entry 0 is TCP_MIN_SND_MSS, which a peer announcing
+ *               less gets anyway
  *
  * The counter is the clock in TCP_COOKIE_PERIOD_MS periods; an ACK is
  * accepted for the current and the previous counter, so a cookie lives one to
@@ -30,8 +33,12 @@
 #define TCP_COOKIE_CNT_MASK  3u
 #define TCP_COOKIE_MSS_MASK  7u
 
-/* MSS values a cookie can carry: common LAN, tunnel and VPN values. */
-static const uint16_t tcp_cookie_mss[8] = { 536, 1024, 1220, 1300, 1360, 1400, 1440, 1460 };
+/* MSS values a cookie can carry, ascending: our floor, the default every
+ * host takes, then common tunnel, VPN and LAN values. A peer announcing 64
+ * gets 48 from a cookie: less than it could take, but never more. */
+static const uint16_t tcp_cookie_mss[8] = {
+	TCP_MIN_SND_MSS, 536, 1220, 1300, 1360, 1400, 1440, 1460
+};
 
 /* What the hash covers: the 4-tuple, the client's ISN, and a purpose tag so
  * that an ISN value can never serve as a cookie value or the reverse. */

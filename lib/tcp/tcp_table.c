@@ -36,7 +36,8 @@
 
 /*
  * The bucket of (ip, port): SipHash-1-3 of the 6-byte key as one word. It
- * runs for every segment, where SipHash-2-4 was ~8% of a keep-alive request;
+ * runs for every segment, where SipHash-2-4 was a visible share of a
+ * keep-alive request (BENCHMARKS.md, "Where the cycles go", has the count);
  * 1-3 keeps a keyed PRF whose collisions a peer cannot find without the key,
  * unlike a keyed multiply whose collisions depend only on the difference of
  * two keys, which one timing-detected collision reveals.
@@ -145,7 +146,7 @@ struct tcp_conn *tcp_table_alloc(struct tcp_core *tc, uint32_t ip, uint16_t port
 	memset(c, 0, sizeof(*c));
 	c->peer_ip = ip;
 	c->peer_port = port;
-	c->rx_blk = c->tx_blk = TCP_NIL;
+	c->rx.blk = c->tx.blk = TCP_NIL;
 	c->tm_next = c->tm_prev = TCP_NIL;
 	c->tm_slot = TCP_NIL;
 	b = tcp_bucket(tc, ip, port);

@@ -24,7 +24,9 @@ static inline uint64_t now_mono_ns(void) { return now_ts_ns(CLOCK_MONOTONIC); }
 static inline uint64_t now_mono_us(void) { return now_mono_ns() / 1000; }
 static inline uint64_t now_mono_ms(void) { return now_mono_ns() / 1000000; }
 
-/* CLOCK_REALTIME: Unix time, for what other hosts and people read. */
+/* CLOCK_REALTIME: Unix time, for what other hosts and people read; seconds
+ * where the format has no finer unit (token expiry, the HTTP Date, epochs). */
 static inline uint64_t now_wall_ms(void) { return now_ts_ns(CLOCK_REALTIME) / 1000000; }
+static inline uint64_t now_wall_s(void) { return now_ts_ns(CLOCK_REALTIME) / 1000000000; }
 
 #endif

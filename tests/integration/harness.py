@@ -372,7 +372,8 @@ def tokens_file(dirname, key, n):
 def journal_dump(journal_dir, acked=None):
     """[(seq, order_id, campaign, buyer, qty)] from seckill-journal, checking its count line;
     with a list as acked, appends the ack watermark (records delivered to Kafka) to it."""
-    r = subprocess.run([os.path.join(build_dir(), "dataplane", "seckill-journal"), journal_dir],
+    # Built in control/ since the control plane moved there.
+    r = subprocess.run([os.path.join(build_dir(), "control", "seckill-journal"), journal_dir],
                        capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
         raise TestFailure("seckill-journal %s exited %d: %s" % (journal_dir, r.returncode, r.stderr))

@@ -7,12 +7,15 @@ requests and stalls: Linux then drops segments it had advertised room for
 same as losing a whole flight. Once the client reads, the server must resend
 everything unacknowledged promptly, not one segment per backed-off RTO.
 
-NOT registered in meson.build yet: it fails with lib/tcp as of this writing
-(tcp_out_retransmit resends one segment per timeout and keeps snd_nxt, so the
-rest of the flight waits for further RTOs; pure ACKs carry seq = snd_nxt,
-beyond the peer's window, and Linux discards them). Register it once fixed.
+It guards lib/tcp/tcp_output.c: a retransmission timeout goes back to
+snd_una and each ACK of resent data lets the next segments out at once, and
+ACK-only segments carry a sequence number inside the peer's window, so that
+Linux does not discard them (tests/unit/test_tcp_recovery.c checks the same
+rules segment by segment).
 
-Run by hand (root): tests/integration/test_shrunk_window.py  (SECKILL_BUILD=build dir)
+Run (root): meson test -C BUILD integration_shrunk_window (it is in
+tests/integration/meson.build), or by hand: tests/integration/test_shrunk_window.py
+with SECKILL_BUILD=BUILD.
 """
 import harness
 from harness import check, check_eq

@@ -577,6 +577,173 @@ Test(redis_aof, redis_down_then_back_with_its_data)
 	ctl_redis_close(b);
 }
 
+/* ---- a dead host's holding released (seckillctl campaign release-host) ---- */
+
+Test(redis, release_host_gives_its_holding_back_and_fences_it)
+{
+	struct ctl_redis *a = host("a"), *b = host("b");
+	struct ctl_redis_status st;
+	uint64_t got, left, given;
+
+	cr_assert_eq(ctl_redis_campaign_create(a, 50, 100, 0, false), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_take_left(a, 50, 1, 30, &got, &left), CTL_REDIS_OK);
+	cr_assert_eq(got, 30);
+	cr_assert_eq(left, 70, "take says what is left");
+	cr_assert_eq(ctl_redis_confirm(a, 50, 1, "a-1", NULL), CTL_REDIS_OK);
+	/* b releases a (a "died" with 29 held): they go back to the stock. */
+	cr_assert_eq(ctl_redis_release_host(b, 50, "a", &given), CTL_REDIS_OK,
+		     "%s", ctl_redis_error(b));
+	cr_assert_eq(given, 29);
+	cr_assert_eq(raw_int("GET seckill:stock:50"), 99);
+	cr_assert_eq(raw_int("HEXISTS seckill:hosts:50 a"), 0, "its entry is gone");
+	cr_assert_eq(raw_int("SISMEMBER seckill:released:50 a"), 1);
+	assert_invariant(b, 50);
+	cr_assert_eq(ctl_redis_status(a, 50, &st), CTL_REDIS_OK);
+	cr_assert(st.released && st.held_self == 0);
+	/* a was alive after all: it takes nothing more. */
+	cr_assert_eq(ctl_redis_take(a, 50, 1, 30, &got), CTL_REDIS_RELEASED);
+	cr_assert_eq(got, 0);
+	cr_assert_eq(raw_int("GET seckill:stock:50"), 99);
+	/* Its orders of the released holding take their unit from the stock. */
+	cr_assert_eq(ctl_redis_confirm(a, 50, 2, "a-2", NULL), CTL_REDIS_OK, "%s",
+		     ctl_redis_error(a));
+	cr_assert_eq(raw_int("GET seckill:stock:50"), 98);
+	cr_assert_eq(raw_int("GET seckill:sold:50"), 2);
+	cr_assert_eq(raw_int("HEXISTS seckill:hosts:50 a"), 0, "no holding made up");
+	assert_invariant(a, 50);
+	/* A replay and a duplicate answer as always. */
+	cr_assert_eq(ctl_redis_confirm(a, 50, 1, "a-1", NULL), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_confirm(a, 50, 2, "other", NULL), CTL_REDIS_DUPLICATE);
+	/* b sells the rest. */
+	cr_assert_eq(ctl_redis_take(b, 50, 1, 1000, &got), CTL_REDIS_OK);
+	cr_assert_eq(got, 49);
+	cr_assert_eq(ctl_redis_take(b, 50, 1, 1000, &got), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_take(b, 50, 1, 1000, &got), CTL_REDIS_OK);
+	while (raw_int("GET seckill:stock:50") > 0)
+		cr_assert_eq(ctl_redis_take(b, 50, 1, 1000, &got), CTL_REDIS_OK);
+	/* Stock empty: a's next order has no unit: released, nothing counted. */
+	cr_assert_eq(ctl_redis_confirm(a, 50, 3, "a-3", NULL), CTL_REDIS_RELEASED);
+	cr_assert(strstr(ctl_redis_error(a), "reject") != NULL, "%s", ctl_redis_error(a));
+	cr_assert_eq(raw_int("EXISTS seckill:buyer:50:3"), 0, "no claim left behind");
+	cr_assert_eq(raw_int("GET seckill:sold:50"), 2);
+	cr_assert_eq(raw_int("GET seckill:stock:50"), 0, "never below 0");
+	assert_invariant(a, 50);
+	/* a restarts: it takes part again, with nothing held. */
+	{
+		bool was = false;
+
+		cr_assert_eq(ctl_redis_rejoin(a, 50, &was), CTL_REDIS_OK);
+		cr_assert(was);
+		cr_assert_eq(ctl_redis_rejoin(a, 50, &was), CTL_REDIS_OK);
+		cr_assert(!was);
+	}
+	cr_assert_eq(ctl_redis_take(a, 50, 1, 30, &got), CTL_REDIS_OK);
+	cr_assert_eq(got, 0, "nothing left to take, but not refused");
+	cr_assert_eq(ctl_redis_release_host(b, 51, "a", &given), CTL_REDIS_NOT_FOUND);
+	cr_assert_eq(ctl_redis_release_host(b, 50, "", &given), CTL_REDIS_INVAL);
+	ctl_redis_close(a);
+	ctl_redis_close(b);
+}
+
+Test(redis, released_confirms_never_oversell_whatever_the_interleaving)
+{
+	struct ctl_redis *a = host("a"), *b = host("b");
+	uint64_t got, sold_a = 0, sold_b = 0;
+	char oid[32];
+
+	/* a holds 10 and sold them all locally, unconfirmed; it is released;
+	 * b takes the whole stock back and confirms 90; a's 10 arrive late. */
+	cr_assert_eq(ctl_redis_campaign_create(a, 52, 100, 0, false), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_take(a, 52, 1, 10, &got), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_release_host(b, 52, "a", NULL), CTL_REDIS_OK);
+	while (raw_int("HGET seckill:hosts:52 b") < 90)
+		cr_assert_eq(ctl_redis_take(b, 52, 1, 90 - (uint64_t)raw_int("HGET seckill:hosts:52 b"),
+					    &got), CTL_REDIS_OK);
+	cr_assert_eq(raw_int("GET seckill:stock:52"), 10);
+	for (int i = 0; i < 90; i++) {
+		snprintf(oid, sizeof(oid), "b-%d", i);
+		sold_b += ctl_redis_confirm(b, 52, 1000 + (uint64_t)i, oid, NULL) == CTL_REDIS_OK;
+	}
+	for (int i = 0; i < 10; i++) {
+		int rc;
+
+		snprintf(oid, sizeof(oid), "a-%d", i);
+		rc = ctl_redis_confirm(a, 52, 2000 + (uint64_t)i, oid, NULL);
+		cr_assert(rc == CTL_REDIS_OK || rc == CTL_REDIS_RELEASED, "rc %d", rc);
+		sold_a += rc == CTL_REDIS_OK;
+	}
+	cr_assert_eq(sold_b, 90);
+	cr_assert_eq(sold_a, 10, "10 still in the stock: a's orders got them");
+	/* One more of a's: none left. */
+	cr_assert_eq(ctl_redis_confirm(a, 52, 3000, "a-x", NULL), CTL_REDIS_RELEASED);
+	cr_assert_eq(raw_int("GET seckill:sold:52"), 100, "sold never passes the stock");
+	cr_assert_eq(raw_int("GET seckill:stock:52"), 0);
+	assert_invariant(a, 52);
+	ctl_redis_close(a);
+	ctl_redis_close(b);
+}
+
+/* ---- the campaigns' list and version ---- */
+
+Test(redis, campaigns_listed_with_a_version_every_change_moves)
+{
+	struct ctl_redis *a = host("a");
+	struct ctl_redis_campaign_def def[8];
+	uint64_t v0, v1, v2, v;
+	size_t n;
+
+	cr_assert_eq(ctl_redis_campaigns_version(a, &v0), CTL_REDIS_OK);
+	cr_assert_eq(v0, 0, "absent: 0");
+	cr_assert_eq(ctl_redis_campaign_create(a, 61, 10, 1234, false), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_campaign_create(a, 62, 20, 0, false), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_campaigns_version(a, &v1), CTL_REDIS_OK);
+	cr_assert_eq(v1, 2);
+	cr_assert_eq(ctl_redis_campaign_create(a, 62, 20, 0, false), CTL_REDIS_EXISTS);
+	cr_assert_eq(ctl_redis_campaigns_version(a, &v), CTL_REDIS_OK);
+	cr_assert_eq(v, v1, "an existing campaign moves nothing");
+	cr_assert_eq(ctl_redis_set_state(a, 61, SALE_CLOSED_STATE), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_campaigns_version(a, &v2), CTL_REDIS_OK);
+	cr_assert_eq(v2, v1 + 1);
+	cr_assert_eq(ctl_redis_set_state(a, 69, SALE_OPEN), CTL_REDIS_NOT_FOUND);
+	cr_assert_eq(ctl_redis_campaigns(a, def, 8, &n, &v), CTL_REDIS_OK, "%s", ctl_redis_error(a));
+	cr_assert_eq(v, v2);
+	cr_assert_eq(n, 2);
+	if (def[0].id != 61) {
+		struct ctl_redis_campaign_def t = def[0];
+
+		def[0] = def[1];
+		def[1] = t;
+	}
+	cr_assert(def[0].id == 61 && def[0].stock == 10 && def[0].starts_at_ms == 1234 &&
+		  def[0].state == SALE_CLOSED_STATE);
+	cr_assert(def[1].id == 62 && def[1].stock == 20 && def[1].state == SALE_SCHEDULED);
+	ctl_redis_close(a);
+}
+
+Test(redis, campaigns_of_a_sale_older_than_the_set_are_found_by_scan)
+{
+	struct ctl_redis *a = host("a");
+	struct ctl_redis_campaign_def def[8];
+	uint64_t v;
+	size_t n;
+	char cmd[512];
+
+	/* As a sale made before seckill:campaigns existed left them, plus
+	 * keys that only look alike. */
+	snprintf(cmd, sizeof(cmd), "redis-cli -p %d HSET seckill:campaign:71 stock 5 starts_at 0 "
+		 "state open >/dev/null && redis-cli -p %d SET seckill:stock:71 5 >/dev/null && "
+		 "redis-cli -p %d HSET seckill:campaign:07 stock 5 starts_at 0 state open "
+		 ">/dev/null && redis-cli -p %d SET seckill:campaign:x 1 >/dev/null",
+		 srv.port, srv.port, srv.port, srv.port);
+	cr_assert_eq(system(cmd), 0, "redis-cli");
+	cr_assert_eq(ctl_redis_campaigns(a, def, 8, &n, &v), CTL_REDIS_OK, "%s", ctl_redis_error(a));
+	cr_assert_eq(n, 1);
+	cr_assert(def[0].id == 71 && def[0].stock == 5 && def[0].state == SALE_OPEN);
+	cr_assert_eq(raw_int("SISMEMBER seckill:campaigns 71"), 1, "the set is made once");
+	cr_assert_eq(raw_int("SCARD seckill:campaigns"), 1, "not 07, not x");
+	ctl_redis_close(a);
+}
+
 int main(int argc, char *argv[])
 {
 	struct criterion_test_set *tests;

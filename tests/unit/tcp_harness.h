@@ -367,21 +367,119 @@ static inline void th_expect(struct th *h, uint8_t flags, uint32_t seq, uint32_t
 /* Peer ISN used by the tests. */
 #define TH_ISN 1000u
 
-/* Opens a connection with the default peer port; returns our ISS. */
-static inline uint32_t th_open_port(struct th *h, uint16_t port)
+/*
+ * The peer's SYN (ISN TH_ISN) from `port`, with an MSS option of mss (0: no
+ * option). Asserts the answer is a SYN-ACK of it to that port and returns it
+ * (its seq is our ISS); the handshake's last ACK is the caller's.
+ */
+static inline struct th_frame th_syn_port(struct th *h, uint16_t port, uint16_t mss)
 {
-	th_send_from(h, port, TH_ISN, 0, TCP_SYN, 65535, 1460, NULL, 0);
+	th_send_from(h, port, TH_ISN, 0, TCP_SYN, 65535, mss, NULL, 0);
 	struct th_frame f = th_next(h);
 
 	cr_assert_eq(f.flags, TCP_SYN | TCP_ACK);
 	cr_assert_eq(f.ack, TH_ISN + 1);
-	th_send_from(h, port, TH_ISN + 1, f.seq + 1, TCP_ACK, 65535, 0, NULL, 0);
-	return f.seq;
+	cr_assert_eq(f.dport, port);
+	return f;
 }
 
+static inline struct th_frame th_syn(struct th *h, uint16_t mss)
+{
+	return th_syn_port(h, TH_PEER_PORT, mss);
+}
+
+/* Opens a connection from `port` (the peer's MSS 1460); returns our ISS. */
+static inline uint32_t th_open_port(struct th *h, uint16_t port)
+{
+	uint32_t iss = th_syn_port(h, port, 1460).seq;
+
+	th_send_from(h, port, TH_ISN + 1, iss + 1, TCP_ACK, 65535, 0, NULL, 0);
+	return iss;
+}
+
+/* Opens a connection with the default peer port; returns our ISS. */
 static inline uint32_t th_open(struct th *h)
 {
 	return th_open_port(h, TH_PEER_PORT);
+}
+
+/* The peer's first bytes after its SYN (our ISS iss; they complete the
+ * handshake if th_syn left it open), which the application takes without
+ * answering: our ACK of them is checked. */
+static inline void th_first_request(struct th *h, uint32_t iss, const char *req)
+{
+	uint32_t n = (uint32_t)strlen(req);
+
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, req, n);
+	th_expect(h, TCP_ACK, iss + 1, TH_ISN + 1 + n);
+}
+
+/* The application sends n bytes from outside its callbacks on the last
+ * connection; asserts they were taken and returns the segment that went out. */
+static inline struct th_frame th_app_send(struct th *h, const void *data, uint32_t n)
+{
+	cr_assert_eq(tcp_send(h->tc, h->conn, data, n), 0);
+	return th_next(h);
+}
+
+/*
+ * Opens a connection from `port`, and the application answers the peer's
+ * `req` with `reply` and closes: the answer carries our FIN (checked, as is
+ * that nothing else went out). Returns our ISS. FIN_WAIT_1.
+ */
+static inline uint32_t th_answer_close(struct th *h, uint16_t port, const char *req,
+				       const char *reply)
+{
+	uint32_t iss = th_open_port(h, port), n = (uint32_t)strlen(req);
+	uint32_t len = (uint32_t)strlen(reply);
+
+	h->reply = reply;
+	h->close_after_reply = true;
+	th_send_from(h, port, TH_ISN + 1, iss + 1, TCP_ACK, 65535, 0, req, n);
+	struct th_frame f = th_next(h);
+
+	cr_assert_eq(f.flags, TCP_ACK | TCP_PSH | TCP_FIN);
+	cr_assert_eq(f.seq, iss + 1);
+	cr_assert_eq(f.ack, TH_ISN + 1 + n);
+	cr_assert_eq(f.len, len);
+	cr_assert_arr_eq(f.data, reply, len);
+	th_none(h);
+	return iss;
+}
+
+/* th_answer_close, then the peer's FIN acknowledging our answer and FIN,
+ * which we ACK: the connection is in TIME_WAIT. Returns our ISS. */
+static inline uint32_t th_close_to_time_wait(struct th *h, uint16_t port, const char *req,
+					     const char *reply)
+{
+	uint32_t iss = th_answer_close(h, port, req, reply);
+	uint32_t seq = TH_ISN + 1 + (uint32_t)strlen(req), ack = iss + 2 + (uint32_t)strlen(reply);
+
+	th_send_from(h, port, seq, ack, TCP_ACK | TCP_FIN, 65535, 0, NULL, 0);
+	th_expect(h, TCP_ACK, ack, seq + 1);
+	return iss;
+}
+
+/* Opens a connection and the peer closes first; the application closes on
+ * its FIN, so our FIN rides on the ACK of it (checked). Returns our ISS.
+ * LAST_ACK. */
+static inline uint32_t th_peer_closes_first(struct th *h)
+{
+	uint32_t iss = th_open(h);
+
+	h->close_on_peer_fin = true;
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK | TCP_FIN, NULL, 0);
+	th_expect(h, TCP_ACK | TCP_FIN, iss + 1, TH_ISN + 2);
+	return iss;
+}
+
+/* Advances ms - 1, asserts nothing was sent, then 1 more: a timer that must
+ * fire exactly ms from now. */
+static inline void th_just_before_and_at(struct th *h, uint32_t ms)
+{
+	th_advance(h, ms - 1);
+	th_none(h);
+	th_advance(h, 1);
 }
 
 static inline struct tcp_gauges th_gauges(const struct th *h)

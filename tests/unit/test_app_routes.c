@@ -111,10 +111,3 @@ Test(app_routes, known_path_wrong_method_is_405_with_allow)
 	}
 	cr_assert_eq(app_stats(&a)->method_not_allowed, 4);
 }
-
-Test(app_routes, stats_names_match_fields)
-{
-	cr_assert_eq(APP_STATS_N, sizeof(struct app_stats) / sizeof(uint64_t));
-	cr_assert_str_eq(app_stats_names[0], "index");
-	cr_assert_str_eq(app_stats_names[APP_STATS_N - 1], "method_not_allowed");
-}

@@ -367,10 +367,3 @@ Test(app_sale, without_a_sale_the_api_is_404_and_the_rest_works)
 				  31), "the index lists the buy endpoint");
 	cr_assert_null(memmem(f.r.body, f.r.rep.body_len, "POST /api/orders<", 17));
 }
-
-Test(app_sale, stats_names_match_fields)
-{
-	cr_assert_eq(APP_STATS_N, sizeof(struct app_stats) / sizeof(uint64_t));
-	cr_assert_str_eq(app_stats_names[2], "campaign_get");
-	cr_assert_str_eq(app_stats_names[APP_STATS_N - 3], "no_sale");
-}

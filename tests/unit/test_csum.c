@@ -1,6 +1,6 @@
 /* Known answers for the Internet checksum (net_csum.h): the RFC 1071 example,
- * a real IPv4 header, odd lengths and odd alignments against a byte-wise
- * reference, and the pseudo-header against the 12 bytes it stands for. */
+ * frames the Linux kernel checksummed, odd lengths and odd alignments against a
+ * byte-wise reference, and the pseudo-header against the 12 bytes it stands for. */
 #include <criterion/criterion.h>
 #include <stdint.h>
 
@@ -22,20 +22,6 @@ Test(csum, rfc1071_example)
 	wire(net_csum_fold(net_csum_add(0, d, sizeof(d))), w);
 	cr_assert_eq(w[0], 0x22);
 	cr_assert_eq(w[1], 0x0d);
-}
-
-Test(csum, captured_ipv4_header)
-{
-	/* 192.168.0.1 -> 192.168.0.199 UDP, checksum b861 as captured. */
-	uint8_t h[20] = { 0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
-			  0xb8, 0x61, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7 };
-	uint8_t w[2];
-
-	cr_assert_eq(net_csum_fold(net_csum_add(0, h, 20)), 0, "a valid header verifies to 0");
-	h[10] = h[11] = 0;
-	wire(net_csum_fold(net_csum_add(0, h, 20)), w);
-	cr_assert_eq(w[0], 0xb8);
-	cr_assert_eq(w[1], 0x61);
 }
 
 Test(csum, odd_length_pads_with_zero)
@@ -105,18 +91,85 @@ Test(csum, pseudo_header_equals_its_bytes)
 		     net_csum_fold(net_csum_add(0, ph, 12)));
 }
 
-Test(csum, captured_tcp_syn)
-{
-	/* A SYN 198.18.0.2:40000 -> 198.18.0.1:80 with MSS 1460, checksum from the
-	 * reference: the pseudo-header plus header must verify to zero. */
-	uint8_t seg[24] = { 0x9c, 0x40, 0x00, 0x50, 0x00, 0x00, 0x03, 0xe8, 0, 0, 0, 0,
-			    0x60, 0x02, 0xfa, 0xf0, 0, 0, 0, 0, 0x02, 0x04, 0x05, 0xb4 };
-	uint8_t pseudo_and_seg[12 + 24] = { 198, 18, 0, 2, 198, 18, 0, 1, 0, 6, 0, 24 };
-	uint32_t sum;
+/*
+ * Two frames the Linux kernel (6.18) built and checksummed itself, captured
+ * between two throwaway network namespaces (run as root):
+ *
+ *   ip netns add csumcap-a; ip netns add csumcap-b
+ *   ip link add csa0 netns csumcap-a type veth peer name csb0 netns csumcap-b
+ *   ip -n csumcap-a addr add 198.18.0.2/24 dev csa0; ip -n csumcap-a link set csa0 up
+ *   ip -n csumcap-b addr add 198.18.0.1/24 dev csb0; ip -n csumcap-b link set csb0 up
+ *   ip netns exec csumcap-a ethtool -K csa0 tx off   # the kernel, not an offload,
+ *   ip netns exec csumcap-b ethtool -K csb0 tx off   # fills in the TCP checksum
+ *   ip netns exec csumcap-a sysctl net.ipv4.tcp_timestamps=0 net.ipv4.tcp_sack=0 \
+ *       net.ipv4.tcp_window_scaling=0                # a SYN with MSS only
+ *   in csumcap-b: a Python AF_PACKET socket bound to csb0 prints each TCP frame
+ *       as hex (tcpdump -w would do as well);
+ *   ip netns exec csumcap-a ping -c1 198.18.0.1      # ARP settled first
+ *   in csumcap-a: python3 socket: bind 198.18.0.2:40000, connect 198.18.0.1:80
+ *       (nothing listens, so csumcap-b's kernel answers RST,ACK);
+ *   ip netns del csumcap-a; ip netns del csumcap-b
+ *
+ * Below are the IPv4 and TCP headers of the SYN and of the RST,ACK, with the
+ * kernel's checksums as they were on the wire.
+ */
+struct captured {
+	const char *what;
+	uint8_t ip[20];          /* IPv4 header, checksum at bytes 10-11 */
+	uint8_t tcp[24];         /* TCP header (and options), checksum at 16-17 */
+	uint16_t tcp_len;        /* bytes of tcp[] in the segment */
+	uint8_t ip_csum[2], tcp_csum[2];
+};
 
-	memcpy(pseudo_and_seg + 12, seg, 24);
-	ref_fix_csum(pseudo_and_seg, sizeof(pseudo_and_seg), 12 + 16);
-	memcpy(seg, pseudo_and_seg + 12, 24);
-	sum = net_csum_pseudo(ip_of(PEER_IP), ip_of(OUR_IP), 6, 24);
-	cr_assert_eq(net_csum_fold(net_csum_add(sum, seg, 24)), 0);
+static const struct captured captured[] = {
+	{ "SYN 198.18.0.2:40000 -> 198.18.0.1:80, MSS 1460",
+	  { 0x45, 0x00, 0x00, 0x2c, 0x49, 0xf6, 0x40, 0x00, 0x40, 0x06,
+	    0x64, 0xae, 0xc6, 0x12, 0x00, 0x02, 0xc6, 0x12, 0x00, 0x01 },
+	  { 0x9c, 0x40, 0x00, 0x50, 0x56, 0xb2, 0x9f, 0x62, 0x00, 0x00, 0x00, 0x00,
+	    0x60, 0x02, 0xfa, 0xf0, 0x7e, 0x68, 0x00, 0x00, 0x02, 0x04, 0x05, 0xb4 },
+	  24, { 0x64, 0xae }, { 0x7e, 0x68 } },
+	{ "RST,ACK 198.18.0.1:80 -> 198.18.0.2:40000",
+	  { 0x45, 0x00, 0x00, 0x28, 0x00, 0x00, 0x40, 0x00, 0x40, 0x06,
+	    0xae, 0xa8, 0xc6, 0x12, 0x00, 0x01, 0xc6, 0x12, 0x00, 0x02 },
+	  { 0x00, 0x50, 0x9c, 0x40, 0x00, 0x00, 0x00, 0x00, 0x56, 0xb2, 0x9f, 0x63,
+	    0x50, 0x14, 0x00, 0x00, 0x91, 0x02, 0x00, 0x00 },
+	  20, { 0xae, 0xa8 }, { 0x91, 0x02 } },
+};
+
+Test(csum, captured_ipv4_headers)
+{
+	for (size_t i = 0; i < sizeof(captured) / sizeof(captured[0]); i++) {
+		const struct captured *c = &captured[i];
+		uint8_t h[20], w[2];
+
+		memcpy(h, c->ip, 20);
+		cr_assert_eq(net_csum_fold(net_csum_add(0, h, 20)), 0,
+			     "%s: the kernel's header verifies to 0", c->what);
+		h[10] = h[11] = 0;
+		wire(net_csum_fold(net_csum_add(0, h, 20)), w);
+		cr_assert(w[0] == c->ip_csum[0] && w[1] == c->ip_csum[1],
+			  "%s: %02x%02x, the kernel wrote %02x%02x", c->what, w[0], w[1],
+			  c->ip_csum[0], c->ip_csum[1]);
+	}
+}
+
+Test(csum, captured_tcp_segments)
+{
+	for (size_t i = 0; i < sizeof(captured) / sizeof(captured[0]); i++) {
+		const struct captured *c = &captured[i];
+		uint32_t src, dst, ph;
+		uint8_t seg[24], w[2];
+
+		memcpy(&src, c->ip + 12, 4);
+		memcpy(&dst, c->ip + 16, 4);
+		ph = net_csum_pseudo(src, dst, 6, c->tcp_len);
+		memcpy(seg, c->tcp, c->tcp_len);
+		cr_assert_eq(net_csum_fold(net_csum_add(ph, seg, c->tcp_len)), 0,
+			     "%s: pseudo-header plus segment verify to 0", c->what);
+		seg[16] = seg[17] = 0;
+		wire(net_csum_fold(net_csum_add(ph, seg, c->tcp_len)), w);
+		cr_assert(w[0] == c->tcp_csum[0] && w[1] == c->tcp_csum[1],
+			  "%s: %02x%02x, the kernel wrote %02x%02x", c->what, w[0], w[1],
+			  c->tcp_csum[0], c->tcp_csum[1]);
+	}
 }

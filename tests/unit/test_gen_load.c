@@ -440,7 +440,7 @@ Test(gen_hist, merge_adds_counts_and_keeps_extremes)
 	cr_assert_eq(gen_hist_quantile(&a, 0.5), 9);
 }
 
-/* ---- response heads (lib/http/http_resp.c) ---------------------------------- */
+/* ---- response heads (lib/gen/http_resp.c) ---------------------------------- */
 
 static int head(const char *s, struct http_resp *r)
 {

@@ -431,13 +431,6 @@ Test(http_server, peer_fin_after_request_answers_then_closes)
 	cr_assert(cli.got_fin);
 }
 
-Test(http_server, stats_names_match_fields)
-{
-	cr_assert_eq(HTTP_SERVER_STATS_N, sizeof(struct http_server_stats) / sizeof(uint64_t));
-	cr_assert_str_eq(http_server_stats_names[0], "requests");
-	cr_assert_str_eq(http_server_stats_names[HTTP_SERVER_STATS_N - 1], "handler_overflow");
-}
-
 /* A handler that counts its calls and answers the request path as the body. */
 static void echo_path(void *ctx, struct tcp_conn *c, const struct http_request *req,
 		      struct http_reply *rep)

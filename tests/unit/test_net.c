@@ -124,13 +124,6 @@ Test(net, header_only)
 	assert_silent_drop(&nc.st.drop_ip_bad_len);
 }
 
-Test(net, stats_names_match_struct)
-{
-	cr_assert_str_eq(net_stats_names[0], "rx_frames");
-	cr_assert_str_eq(net_stats_names[NET_STATS_N - 1], "drop_icmp_type");
-	cr_assert_eq(sizeof(struct net_stats), NET_STATS_N * sizeof(uint64_t));
-}
-
 /* ---- IPv4 ---- */
 
 Test(ip4, short_header)

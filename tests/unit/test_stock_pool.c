@@ -97,13 +97,6 @@ Test(stock_pool, shared_lines_are_separate)
 	cr_assert_eq(sizeof(struct stock_share) % STOCK_CACHE_LINE, 0);
 }
 
-Test(stock_pool, stats_names_match_the_struct)
-{
-	cr_assert_eq(STOCK_STATS_N * sizeof(uint64_t), sizeof(struct stock_stats));
-	cr_assert_str_eq(stock_stats_names[0], "take_ok");
-	cr_assert_str_eq(stock_stats_names[STOCK_STATS_N - 1], "retries");
-}
-
 Test(stock_pool, zero_stock_is_sold_out_at_once)
 {
 	struct stock_pool *p = pool_new(0, 2, 4);
@@ -409,6 +402,27 @@ Test(stock_upstream, grant_after_sold_out_wakes_every_core)
 	cr_assert_eq(stock_take(p, 0), STOCK_OK);
 	cr_assert_eq(stock_take(p, 1), STOCK_OK);
 	cr_assert_eq(stock_take(p, 0), STOCK_RETRY);
+	free(p);
+}
+
+Test(stock_upstream, a_peer_in_mid_refill_is_looked_at_again_not_answered_retry_at_once)
+{
+	struct stock_pool *p = pool_new(0, 2, 64);
+
+	stock_set_upstream(p, true);
+	/* Core 1 took a chunk off the pool and has not stored it yet: the
+	 * host's units are in motion, so core 0 looks every round. */
+	atomic_store(&p->share[1].units, STOCK_REFILLING);
+	cr_assert_eq(stock_take(p, 0), STOCK_RETRY, "the peer never finishes here");
+	cr_assert_eq(stock_stats(p, 0)->scans, STOCK_SCAN_TRIES, "every round looked");
+	/* Its chunk landed: the next take steals from it. */
+	atomic_store(&p->share[1].units, 3);
+	cr_assert_eq(stock_take(p, 0), STOCK_OK);
+	cr_assert_eq(stock_stats(p, 0)->steals, 1);
+	/* Nothing in motion, upstream open: one look, then 503. */
+	atomic_store(&p->share[1].units, 0);
+	cr_assert_eq(stock_take(p, 0), STOCK_RETRY);
+	cr_assert_eq(stock_stats(p, 0)->scans, STOCK_SCAN_TRIES + 1);
 	free(p);
 }
 

@@ -3,30 +3,11 @@
  * after the peer's FIN, simultaneous close, and TIME_WAIT. */
 #include "tcp_harness.h"
 
-/* Opens, gets "req" and answers "ok" then closes: FIN rides on the data. */
-static uint32_t open_answer_close(struct th *h)
-{
-	uint32_t iss = th_open(h);
-
-	h->reply = "ok";
-	h->close_after_reply = true;
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "req", 3);
-	struct th_frame f = th_next(h);
-
-	cr_assert_eq(f.flags, TCP_ACK | TCP_PSH | TCP_FIN);
-	cr_assert_eq(f.seq, iss + 1);
-	cr_assert_eq(f.ack, TH_ISN + 4);
-	cr_assert_eq(f.len, 2);
-	cr_assert_arr_eq(f.data, "ok", 2);
-	th_none(h);
-	return iss;
-}
-
 Test(tcp_close, close_after_answer_piggybacks_fin)
 {
 	struct th *h = th_new();
 
-	open_answer_close(h);
+	th_answer_close(h, TH_PEER_PORT, "req", "ok");
 	cr_assert_eq(th_gauges(h).closing, 1);
 	cr_assert_eq(th_gauges(h).established, 0);
 	th_free(h);
@@ -35,7 +16,7 @@ Test(tcp_close, close_after_answer_piggybacks_fin)
 Test(tcp_close, active_close_full_sequence_to_time_wait)
 {
 	struct th *h = th_new();
-	uint32_t iss = open_answer_close(h);
+	uint32_t iss = th_answer_close(h, TH_PEER_PORT, "req", "ok");
 
 	/* FIN_WAIT_1 -> FIN_WAIT_2 on the ACK of data and FIN */
 	th_send(h, TH_ISN + 4, iss + 4, TCP_ACK, NULL, 0);
@@ -57,10 +38,8 @@ Test(tcp_close, active_close_full_sequence_to_time_wait)
 Test(tcp_close, fin_and_ack_together_go_straight_to_time_wait)
 {
 	struct th *h = th_new();
-	uint32_t iss = open_answer_close(h);
 
-	th_send(h, TH_ISN + 4, iss + 4, TCP_ACK | TCP_FIN, NULL, 0);
-	th_expect(h, TCP_ACK, iss + 4, TH_ISN + 5);
+	th_close_to_time_wait(h, TH_PEER_PORT, "req", "ok");
 	cr_assert_eq(th_gauges(h).time_wait, 1);
 	th_free(h);
 }
@@ -68,7 +47,7 @@ Test(tcp_close, fin_and_ack_together_go_straight_to_time_wait)
 Test(tcp_close, simultaneous_close_goes_through_closing)
 {
 	struct th *h = th_new();
-	uint32_t iss = open_answer_close(h);
+	uint32_t iss = th_answer_close(h, TH_PEER_PORT, "req", "ok");
 
 	/* The peer's FIN acknowledges our data but not our FIN: CLOSING. */
 	th_send(h, TH_ISN + 4, iss + 3, TCP_ACK | TCP_FIN, NULL, 0);
@@ -88,15 +67,13 @@ Test(tcp_close, peer_fin_first_then_app_close)
 	struct th *h = th_new();
 	uint32_t iss = th_open(h);
 
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "req", 3);
-	th_next(h);
+	th_first_request(h, iss, "req");
 	th_send(h, TH_ISN + 4, iss + 1, TCP_ACK | TCP_FIN, NULL, 0);
 	th_expect(h, TCP_ACK, iss + 1, TH_ISN + 5);
 	cr_assert_eq(h->peer_fins, 1);
 	cr_assert_eq(th_gauges(h).closing, 1);      /* CLOSE_WAIT */
 	/* The application answers and closes later: data + FIN in one segment. */
-	cr_assert_eq(tcp_send(h->tc, h->conn, "bye", 3), 0);
-	struct th_frame f = th_next(h);
+	struct th_frame f = th_app_send(h, "bye", 3);
 
 	cr_assert_eq(f.flags, TCP_ACK | TCP_PSH);
 	tcp_close(h->tc, h->conn);
@@ -113,11 +90,8 @@ Test(tcp_close, peer_fin_first_then_app_close)
 Test(tcp_close, close_on_peer_fin_sends_fin_with_the_ack)
 {
 	struct th *h = th_new();
-	uint32_t iss = th_open(h);
+	uint32_t iss = th_peer_closes_first(h);
 
-	h->close_on_peer_fin = true;
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK | TCP_FIN, NULL, 0);
-	th_expect(h, TCP_ACK | TCP_FIN, iss + 1, TH_ISN + 2);
 	th_none(h);
 	th_send(h, TH_ISN + 2, iss + 2, TCP_ACK, NULL, 0);
 	cr_assert_eq(th_gauges(h).conns, 0);
@@ -163,10 +137,8 @@ Test(tcp_close, fin_after_hole_is_not_taken)
 Test(tcp_close, retransmitted_fin_in_time_wait_is_acked_again)
 {
 	struct th *h = th_new();
-	uint32_t iss = open_answer_close(h);
+	uint32_t iss = th_close_to_time_wait(h, TH_PEER_PORT, "req", "ok");
 
-	th_send(h, TH_ISN + 4, iss + 4, TCP_ACK | TCP_FIN, NULL, 0);
-	th_next(h);
 	th_send(h, TH_ISN + 4, iss + 4, TCP_ACK | TCP_FIN, NULL, 0);
 	th_expect(h, TCP_ACK, iss + 4, TH_ISN + 5);
 	cr_assert_eq(th_gauges(h).time_wait, 1);
@@ -176,7 +148,7 @@ Test(tcp_close, retransmitted_fin_in_time_wait_is_acked_again)
 Test(tcp_close, data_after_close_is_acked_and_discarded)
 {
 	struct th *h = th_new();
-	uint32_t iss = open_answer_close(h);
+	uint32_t iss = th_answer_close(h, TH_PEER_PORT, "req", "ok");
 	int calls = h->data_calls;
 
 	th_send(h, TH_ISN + 4, iss + 4, TCP_ACK, "more", 4);
@@ -190,9 +162,9 @@ Test(tcp_close, send_after_close_fails)
 {
 	struct th *h = th_new();
 
-	open_answer_close(h);
+	th_answer_close(h, TH_PEER_PORT, "req", "ok");
 	cr_assert_not_null(h->conn);
-	cr_assert_eq(tcp_send_space(h->conn), 0);
+	cr_assert_eq(tcp_send_space(h->tc, h->conn), 0);
 	cr_assert_eq(tcp_send(h->tc, h->conn, "x", 1), -1);
 	th_free(h);
 }

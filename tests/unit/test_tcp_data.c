@@ -112,8 +112,7 @@ Test(tcp_data, duplicate_segment_acked_and_dropped)
 	struct th *h = th_new();
 	uint32_t iss = th_open(h);
 
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "abc", 3);
-	th_next(h);
+	th_first_request(h, iss, "abc");
 	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "abc", 3);
 	th_expect(h, TCP_ACK, iss + 1, TH_ISN + 4);
 	cr_assert_eq(h->data_calls, 1);
@@ -126,8 +125,7 @@ Test(tcp_data, overlapping_segment_delivers_only_new_bytes)
 	struct th *h = th_new();
 	uint32_t iss = th_open(h);
 
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "abc", 3);
-	th_next(h);
+	th_first_request(h, iss, "abc");
 	th_send(h, TH_ISN + 2, iss + 1, TCP_ACK, "bcdef", 5);
 	th_expect(h, TCP_ACK, iss + 1, TH_ISN + 7);
 	cr_assert_eq(h->rx_total, 6);
@@ -185,8 +183,7 @@ Test(tcp_data, answer_split_at_peer_mss)
 
 	memset(big, 'z', 1200);
 	big[1200] = 0;
-	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 536, NULL, 0);
-	uint32_t iss = th_next(h).seq;
+	uint32_t iss = th_syn(h, 536).seq;
 
 	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, NULL, 0);
 	h->reply = big;
@@ -211,8 +208,7 @@ Test(tcp_data, no_mss_option_means_536)
 
 	memset(big, 'y', 600);
 	big[600] = 0;
-	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 0, NULL, 0);
-	uint32_t iss = th_next(h).seq;
+	uint32_t iss = th_syn(h, 0).seq;
 
 	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, NULL, 0);
 	h->reply = big;
@@ -256,7 +252,7 @@ Test(tcp_data, tcp_send_is_all_or_nothing)
 	/* Find the connection through a data call. */
 	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "a", 1);
 	cr_assert_not_null(h->conn);
-	cr_assert_eq(tcp_send_space(h->conn), 8192);
+	cr_assert_eq(tcp_send_space(h->tc, h->conn), 8192);
 	cr_assert_eq(tcp_send(h->tc, h->conn, big, 8193), -1);
 	cr_assert_eq(tcp_send(h->tc, h->conn, big, 0), 0);
 	cr_assert_eq(tcp_conn_peer_port(h->conn), TH_PEER_PORT);
@@ -270,10 +266,8 @@ Test(tcp_data, send_outside_callback_goes_out_at_once)
 	struct th *h = th_new();
 	uint32_t iss = th_open(h);
 
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "a", 1);
-	th_next(h);
-	cr_assert_eq(tcp_send(h->tc, h->conn, "later", 5), 0);
-	struct th_frame f = th_next(h);
+	th_first_request(h, iss, "a");
+	struct th_frame f = th_app_send(h, "later", 5);
 
 	cr_assert_eq(f.flags, TCP_ACK | TCP_PSH);
 	cr_assert_eq(f.seq, iss + 1);
@@ -363,10 +357,8 @@ Test(tcp_data, window_update_sent_when_kept_bytes_drain)
 	struct th *h = th_new_conf(&conf);
 	uint32_t iss = th_open(h);
 
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "a", 1);
-	th_next(h);
-	cr_assert_eq(tcp_send(h->tc, h->conn, "xy", 2), 0);
-	th_next(h);
+	th_first_request(h, iss, "a");
+	th_app_send(h, "xy", 2);
 	memset(big, 'c', 1460);
 	h->consume = 0;
 	th_send(h, TH_ISN + 2, iss + 1, TCP_ACK, big, 1460);
@@ -396,5 +388,127 @@ Test(tcp_data, nothing_buffered_means_zero_copy_delivery)
 	cr_assert_eq(h->last_ptr, buf + NET_ETH_HLEN + NET_IPV4_HLEN + NET_TCP_HLEN,
 		     "on_data must see the segment itself");
 	cr_assert_eq(th_gauges(h).rx_bufs_used, 0);
+	th_free(h);
+}
+
+/* The receive and send buffers are rings (tcp_buf.c): a partial read or a
+ * partial ACK advances an index and moves no byte. */
+
+/* A stream whose every byte says where it is, to catch a misplaced copy. */
+static uint8_t ring_stream[12000];
+
+static void ring_stream_fill(void)
+{
+	for (uint32_t i = 0; i < sizeof(ring_stream); i++)
+		ring_stream[i] = (uint8_t)(i * 7 + i / 251);
+}
+
+/* Sends ring_stream[*off, *off + n) from the peer in segments of 1000. */
+static void ring_send(struct th *h, uint32_t iss, uint32_t *off, uint32_t n)
+{
+	while (n) {
+		uint32_t k = n < 1000 ? n : 1000;
+
+		th_send(h, TH_ISN + 1 + *off, iss + 1, TCP_ACK, ring_stream + *off, k);
+		*off += k;
+		n -= k;
+	}
+}
+
+Test(tcp_data, partial_read_advances_without_moving_the_rest)
+{
+	struct th *h = th_new();
+	uint32_t iss = th_open(h);
+
+	h->consume = 0;
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "abcdef", 6);
+	h->consume = 2;
+	th_send(h, TH_ISN + 7, iss + 1, TCP_ACK, "gh", 2);
+	const uint8_t *kept = h->last_ptr;
+
+	cr_assert_eq(h->last_offer, 8);
+	h->consume = 0;
+	th_send(h, TH_ISN + 9, iss + 1, TCP_ACK, "ij", 2);
+	cr_assert_eq(h->last_ptr, kept + 2, "the kept bytes were moved");
+	cr_assert_eq(h->last_offer, 8);
+	cr_assert_arr_eq(h->last_ptr, "cdefghij", 8);
+	th_free(h);
+}
+
+Test(tcp_data, kept_bytes_across_the_ring_end_are_offered_as_one_span)
+{
+	struct th *h = th_new();
+	uint32_t iss = th_open(h), off = 0;
+
+	ring_stream_fill();
+	h->consume = 0;
+	ring_send(h, iss, &off, 3000);          /* kept at [0, 3000) of 4096 */
+	h->consume = 2500;
+	ring_send(h, iss, &off, 500);           /* 2500 read: [2500, 3500) kept */
+	cr_assert_eq(h->rx_total, 2500);
+	h->consume = 0;
+	ring_send(h, iss, &off, 1000);          /* [2500, 4096) + [0, 404): wraps */
+	const uint8_t *span = h->last_ptr;
+
+	cr_assert_eq(h->last_offer, 2000);
+	cr_assert_arr_eq(span, ring_stream + 2500, 2000);
+	ring_send(h, iss, &off, 1000);          /* follows on, in place */
+	cr_assert_eq(h->last_ptr, span);
+	cr_assert_eq(h->last_offer, 3000);
+	cr_assert_arr_eq(span, ring_stream + 2500, 3000);
+	h->consume = -1;
+	ring_send(h, iss, &off, 10);
+	cr_assert_eq(h->rx_total, 5510);
+	cr_assert_arr_eq(h->rx, ring_stream, 5510);
+	cr_assert_eq(th_gauges(h).rx_bufs_used, 0);
+	struct th_frame f;
+
+	do
+		f = th_next(h);
+	while (h->seen < h->nframes);
+	cr_assert_eq(f.ack, TH_ISN + 1 + 5510);
+	cr_assert_eq(f.win, 4096);
+	th_free(h);
+}
+
+/* Checks that the next segment is ring_stream[off, off + len) of the answer. */
+static void ring_expect(struct th *h, uint32_t iss, uint32_t off, uint32_t len)
+{
+	struct th_frame f = th_next(h);
+
+	cr_assert_eq(f.seq, iss + 1 + off, "segment at %u, expected %u", f.seq - iss - 1, off);
+	cr_assert_eq(f.len, len);
+	cr_assert_arr_eq(f.data, ring_stream + off, len, "bytes of the segment at %u", off);
+}
+
+Test(tcp_data, segments_cut_across_the_send_ring_end_carry_the_right_bytes)
+{
+	struct th *h = th_new();           /* tx_buf 8192, peer MSS 1460 */
+	uint32_t iss = th_open(h);
+
+	ring_stream_fill();
+	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "q", 1);
+	th_next(h);
+	cr_assert_eq(tcp_send(h->tc, h->conn, ring_stream, 6000), 0);
+	for (uint32_t o = 0; o < 6000; o += 1460)
+		ring_expect(h, iss, o, o + 1460 <= 6000 ? 1460 : 6000 - o);
+	/* A partial ACK: 5000 of 6000. The next 4000 bytes run past the
+	 * ring's end (6000 + 4000 > 8192) and go out at once. */
+	th_send(h, TH_ISN + 2, iss + 1 + 5000, TCP_ACK, NULL, 0);
+	th_none(h);
+	cr_assert_eq(tcp_send_space(h->tc, h->conn), 8192 - 1000);
+	cr_assert_eq(tcp_send(h->tc, h->conn, ring_stream + 6000, 4000), 0);
+	ring_expect(h, iss, 6000, 1460);
+	ring_expect(h, iss, 7460, 1460);        /* [7460, 8192) + [0, 728) */
+	ring_expect(h, iss, 8920, 1080);
+	th_none(h);
+	/* ACK into the middle of a segment, then a timeout: the resent
+	 * segment starts there and is cut across the end too. */
+	th_send(h, TH_ISN + 2, iss + 1 + 7000, TCP_ACK, NULL, 0);
+	th_advance(h, 1000);
+	ring_expect(h, iss, 7000, 1460);
+	th_send(h, TH_ISN + 2, iss + 1 + 10000, TCP_ACK, NULL, 0);
+	cr_assert_eq(th_gauges(h).tx_bufs_used, 0);
+	cr_assert_eq(tcp_send_space(h->tc, h->conn), 8192);
 	th_free(h);
 }

@@ -6,8 +6,7 @@ Test(tcp_handshake, syn_gets_synack_with_mss_and_window)
 {
 	struct th *h = th_new();
 
-	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 1460, NULL, 0);
-	struct th_frame f = th_next(h);
+	struct th_frame f = th_syn(h, 1460);
 
 	cr_assert_eq(f.flags, TCP_SYN | TCP_ACK);
 	cr_assert_eq(f.ack, TH_ISN + 1);
@@ -45,8 +44,7 @@ Test(tcp_handshake, announced_mss_follows_conf)
 	conf.mss = 1200;
 	struct th *h = th_new_conf(&conf);
 
-	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 0, NULL, 0);
-	cr_assert_eq(th_next(h).mss, 1200);
+	cr_assert_eq(th_syn(h, 0).mss, 1200);
 	th_free(h);
 }
 
@@ -54,8 +52,7 @@ Test(tcp_handshake, retransmitted_syn_gets_same_synack)
 {
 	struct th *h = th_new();
 
-	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 1460, NULL, 0);
-	struct th_frame a = th_next(h);
+	struct th_frame a = th_syn(h, 1460);
 
 	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 1460, NULL, 0);
 	th_expect(h, TCP_SYN | TCP_ACK, a.seq, TH_ISN + 1);
@@ -77,8 +74,7 @@ Test(tcp_handshake, wrong_ack_in_syn_rcvd_gets_rst)
 {
 	struct th *h = th_new();
 
-	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 0, NULL, 0);
-	struct th_frame f = th_next(h);
+	struct th_frame f = th_syn(h, 0);
 
 	th_send(h, TH_ISN + 1, f.seq + 7, TCP_ACK, NULL, 0);
 	th_expect(h, TCP_RST, f.seq + 7, 0);
@@ -90,8 +86,7 @@ Test(tcp_handshake, rst_in_syn_rcvd_frees_entry_without_callback)
 {
 	struct th *h = th_new();
 
-	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 0, NULL, 0);
-	th_next(h);
+	th_syn(h, 0);
 	th_send(h, TH_ISN + 1, 0, TCP_RST, NULL, 0);
 	th_none(h);
 	cr_assert_eq(th_gauges(h).conns, 0);
@@ -103,8 +98,7 @@ Test(tcp_handshake, ack_with_data_completes_and_delivers)
 {
 	struct th *h = th_new();
 
-	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 0, NULL, 0);
-	struct th_frame f = th_next(h);
+	struct th_frame f = th_syn(h, 0);
 
 	th_send(h, TH_ISN + 1, f.seq + 1, TCP_ACK | TCP_PSH, "GET", 3);
 	cr_assert_eq(h->rx_total, 3);
@@ -120,8 +114,9 @@ Test(tcp_handshake, syn_to_other_port_gets_rst_ack)
 
 	th_input_frame(h, buf, th_build(buf, TH_PEER_IP, TH_PEER_PORT, 81, TH_ISN, 0, TCP_SYN,
 					 65535, 1460, NULL, 0));
-	struct th_frame f = th_next(h);
+	struct th_frame f = th_out(h, h->seen++);
 
+	cr_assert_eq(f.sport, 81);
 	cr_assert_eq(f.flags, TCP_RST | TCP_ACK);
 	cr_assert_eq(f.seq, 0);
 	cr_assert_eq(f.ack, TH_ISN + 1);
@@ -263,15 +258,16 @@ Test(tcp_handshake, tiny_peer_mss_is_raised_to_floor)
 	static char answer[201];
 
 	memset(answer, 'm', 200);
-	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 10, NULL, 0);
-	uint32_t iss = th_next(h).seq;
+	uint32_t iss = th_syn(h, 10).seq;
 
 	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, NULL, 0);
 	h->reply = answer;
 	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "q", 1);
-	cr_assert_eq(th_next(h).len, 88);
-	cr_assert_eq(th_next(h).len, 88);
-	cr_assert_eq(th_next(h).len, 24);
+	cr_assert_eq(th_next(h).len, 48);
+	cr_assert_eq(th_next(h).len, 48);
+	cr_assert_eq(th_next(h).len, 48);
+	cr_assert_eq(th_next(h).len, 48);
+	cr_assert_eq(th_next(h).len, 8);
 	th_none(h);
 	th_free(h);
 }

@@ -19,8 +19,7 @@ static uint32_t open_and_send(struct th *h, uint32_t len)
 
 	for (uint32_t i = 0; i < sizeof(pattern); i++)
 		pattern[i] = (uint8_t)('a' + i % 26);
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "q", 1);
-	th_expect(h, TCP_ACK, iss + 1, TH_ISN + 2);
+	th_first_request(h, iss, "q");
 	cr_assert_eq(tcp_send(h->tc, h->conn, pattern, len), 0);
 	return iss;
 }
@@ -54,19 +53,12 @@ static uint32_t lost_flight_of_three(struct th *h)
 	return iss;
 }
 
-static void just_before_and_at(struct th *h, uint32_t ms)
-{
-	th_advance(h, ms - 1);
-	th_none(h);
-	th_advance(h, 1);
-}
-
 Test(tcp_recovery, rto_resends_the_oldest_segment_first)
 {
 	struct th *h = th_new();
 	uint32_t iss = lost_flight_of_three(h);
 
-	just_before_and_at(h, 200);
+	th_just_before_and_at(h, 200);
 	expect_data(h, iss, iss + 1, MSS);
 	th_none(h);
 	cr_assert_eq(TH_ST(h, retrans_segs), 1);
@@ -107,7 +99,7 @@ Test(tcp_recovery, partial_ack_sends_nothing_twice_and_the_timer_resends_the_res
 	peer_ack(h, iss + 1 + 2 * MSS, 65535);
 	th_none(h);
 	/* It was lost too: the restarted timer (400 ms) resends it alone. */
-	just_before_and_at(h, 400);
+	th_just_before_and_at(h, 400);
 	expect_data(h, iss, iss + 1 + 2 * MSS, MSS);
 	th_none(h);
 	th_free(h);
@@ -228,7 +220,7 @@ Test(tcp_recovery, zero_window_probe_then_opening_sends_the_rest_at_once)
 	/* The first segment got in, then the window shut. */
 	peer_ack(h, iss + 1 + MSS, 0);
 	th_none(h);
-	just_before_and_at(h, 200);
+	th_just_before_and_at(h, 200);
 	expect_data(h, iss, iss + 1 + MSS, 1);           /* the probe: one byte */
 	th_none(h);
 	/* Not taken, still shut: the probe does not count as sent data. */
@@ -255,7 +247,7 @@ Test(tcp_recovery, lone_fin_is_not_resent_on_each_zero_window_ack)
 	peer_ack(h, iss + 6, 0);
 	peer_ack(h, iss + 6, 0);
 	th_none(h);
-	just_before_and_at(h, 200);
+	th_just_before_and_at(h, 200);
 	th_expect(h, TCP_ACK | TCP_FIN, iss + 6, TH_ISN + 2);
 	th_free(h);
 }
@@ -308,7 +300,7 @@ Test(tcp_recovery, gives_up_after_data_retries_timeouts_without_progress)
 	uint32_t rto = 200;
 
 	for (int i = 0; i < 6; i++) {
-		just_before_and_at(h, rto);
+		th_just_before_and_at(h, rto);
 		expect_data(h, iss, iss + 1, MSS);
 		th_none(h);
 		rto *= 2;

@@ -25,11 +25,15 @@ Test(tcp_rst, data_without_ack_to_closed_port_gets_rst_ack)
 
 	th_input_frame(h, buf, th_build(buf, TH_PEER_IP, TH_PEER_PORT, 8080, 5000, 0, TCP_FIN,
 					 65535, 0, "abc", 3));
-	struct th_frame f = th_next(h);
+	struct th_frame f = th_out(h, h->seen++);
 
+	cr_assert_eq(f.sport, 8080);
+	cr_assert_eq(f.dport, TH_PEER_PORT);
 	cr_assert_eq(f.flags, TCP_RST | TCP_ACK);
 	cr_assert_eq(f.seq, 0);
 	cr_assert_eq(f.ack, 5000 + 3 + 1);
+	cr_assert_eq(TH_ST(h, drop_bad_port), 1);
+	cr_assert_eq(TH_ST(h, rst_sent), 1);
 	th_free(h);
 }
 
@@ -50,6 +54,7 @@ Test(tcp_rst, segment_without_ack_or_syn_in_listen_is_dropped)
 
 	th_send(h, 5000, 0, TCP_PSH, "x", 1);
 	th_none(h);
+	cr_assert_eq(TH_ST(h, drop_no_conn), 1);
 	th_free(h);
 }
 
@@ -58,8 +63,7 @@ Test(tcp_rst, exact_rst_closes_connection)
 	struct th *h = th_new();
 	uint32_t iss = th_open(h);
 
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "a", 1);
-	th_next(h);
+	th_first_request(h, iss, "a");
 	th_send(h, TH_ISN + 2, 0, TCP_RST, NULL, 0);
 	th_none(h);
 	cr_assert_eq(h->closed, 1);
@@ -90,6 +94,7 @@ Test(tcp_rst, out_of_window_rst_is_ignored)
 	th_send(h, TH_ISN + 100000, 0, TCP_RST, NULL, 0);
 	th_none(h);
 	cr_assert_eq(th_gauges(h).established, 1);
+	cr_assert_eq(TH_ST(h, drop_out_of_window), 1);
 	th_free(h);
 }
 
@@ -134,6 +139,7 @@ Test(tcp_rst, ack_of_unsent_data_is_acked_and_dropped)
 	th_send(h, TH_ISN + 1, iss + 500, TCP_ACK, "x", 1);
 	th_expect(h, TCP_ACK, iss + 1, TH_ISN + 1);
 	cr_assert_eq(h->data_calls, 0);
+	cr_assert_eq(TH_ST(h, drop_out_of_window), 1);
 	th_free(h);
 }
 
@@ -145,6 +151,7 @@ Test(tcp_rst, old_duplicate_ack_far_below_una_gets_challenge_ack)
 	th_send(h, TH_ISN + 1, iss - 100000, TCP_ACK, "x", 1);
 	th_expect(h, TCP_ACK, iss + 1, TH_ISN + 1);
 	cr_assert_eq(TH_ST(h, challenge_acks), 1);
+	cr_assert_eq(TH_ST(h, drop_out_of_window), 1);
 	cr_assert_eq(h->data_calls, 0);
 	th_free(h);
 }
@@ -154,8 +161,7 @@ Test(tcp_rst, abort_sends_rst_and_calls_on_closed)
 	struct th *h = th_new();
 	uint32_t iss = th_open(h);
 
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "a", 1);
-	th_next(h);
+	th_first_request(h, iss, "a");
 	tcp_abort(h->tc, h->conn);
 	th_expect(h, TCP_RST | TCP_ACK, iss + 1, TH_ISN + 2);
 	cr_assert_eq(h->why, TCP_CLOSE_ABORT);
@@ -175,5 +181,34 @@ Test(tcp_rst, abort_from_on_data_stops_processing)
 	cr_assert_eq(h->closed, 1);
 	cr_assert_eq(h->peer_fins, 0);
 	cr_assert_eq(th_gauges(h).conns, 0);
+	th_free(h);
+}
+
+/* RFC 9293 3.10.7.1: the reset to a SYN for a port we do not serve comes
+ * from that port, so the peer's stack matches it and reports "connection
+ * refused" (from port 80 it was dropped and curl waited out its timeout). */
+Test(tcp_rst, syn_to_unserved_port_gets_rst_from_that_port)
+{
+	struct th *h = th_new();
+	uint8_t buf[256];
+
+	th_input_frame(h, buf, th_build(buf, TH_PEER_IP, TH_PEER_PORT, 81, TH_ISN, 0, TCP_SYN,
+					 65535, 1460, NULL, 0));
+	cr_assert_eq(h->nframes, 1, "one reply, the reset");
+	struct th_frame f = th_out(h, h->seen++);
+
+	cr_assert(f.eth_ok && f.ip_csum_ok && f.tcp_csum_ok);
+	cr_assert_eq(f.src_ip, TH_OUR_IP);
+	cr_assert_eq(f.dst_ip, TH_PEER_IP);
+	cr_assert_eq(f.sport, 81);
+	cr_assert_eq(f.dport, TH_PEER_PORT);
+	cr_assert_eq(f.flags, TCP_RST | TCP_ACK);
+	cr_assert_eq(f.seq, 0);
+	cr_assert_eq(f.ack, TH_ISN + 1);
+	cr_assert_eq(f.len, 0);
+	cr_assert_eq(TH_ST(h, drop_bad_port), 1);
+	cr_assert_eq(th_gauges(h).conns, 0);
+	th_advance(h, 5000);
+	th_none(h);
 	th_free(h);
 }

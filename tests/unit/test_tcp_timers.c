@@ -4,23 +4,13 @@
  * timeouts, TIME_WAIT expiry, its bound and reuse by a newer SYN. */
 #include "tcp_harness.h"
 
-/* Advances ms - 1, asserts silence, then 1 more. */
-static void just_before_and_at(struct th *h, uint32_t ms)
-{
-	th_advance(h, ms - 1);
-	th_none(h);
-	th_advance(h, 1);
-}
-
 Test(tcp_timers, synack_retransmitted_1_2_4_s_then_half_open_dropped)
 {
 	struct th *h = th_new();
-
-	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 1460, NULL, 0);
-	uint32_t iss = th_next(h).seq;
+	uint32_t iss = th_syn(h, 1460).seq;
 
 	for (uint32_t rto = 1000; rto <= 4000; rto *= 2) {
-		just_before_and_at(h, rto);
+		th_just_before_and_at(h, rto);
 		struct th_frame f = th_next(h);
 
 		cr_assert_eq(f.flags, TCP_SYN | TCP_ACK);
@@ -29,7 +19,7 @@ Test(tcp_timers, synack_retransmitted_1_2_4_s_then_half_open_dropped)
 		cr_assert_eq(f.mss, 1460);
 	}
 	cr_assert_eq(TH_ST(h, synack_retrans), 3);
-	just_before_and_at(h, 8000);
+	th_just_before_and_at(h, 8000);
 	th_none(h);
 	cr_assert_eq(th_gauges(h).conns, 0);
 	cr_assert_eq(TH_ST(h, conns_timed_out), 1);
@@ -46,14 +36,12 @@ Test(tcp_timers, data_backoff_doubles_and_clamps_then_gives_up)
 	struct th *h = th_new_conf(&conf);
 	uint32_t iss = th_open(h);
 
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "q", 1);
-	th_next(h);
-	cr_assert_eq(tcp_send(h->tc, h->conn, "answer", 6), 0);
-	th_next(h);
+	th_first_request(h, iss, "q");
+	th_app_send(h, "answer", 6);
 	const uint32_t waits[] = { 1000, 2000, 4000, 8000, 10000, 10000 };
 
 	for (int i = 0; i < 6; i++) {
-		just_before_and_at(h, waits[i]);
+		th_just_before_and_at(h, waits[i]);
 		struct th_frame f = th_next(h);
 
 		cr_assert_eq(f.flags, TCP_ACK | TCP_PSH);
@@ -62,7 +50,7 @@ Test(tcp_timers, data_backoff_doubles_and_clamps_then_gives_up)
 		cr_assert_arr_eq(f.data, "answer", 6);
 	}
 	cr_assert_eq(TH_ST(h, retrans_segs), 6);
-	just_before_and_at(h, 10000);
+	th_just_before_and_at(h, 10000);
 	th_expect(h, TCP_RST | TCP_ACK, iss + 7, TH_ISN + 2);
 	cr_assert_eq(h->why, TCP_CLOSE_RETRANS);
 	cr_assert_eq(th_gauges(h).conns, 0);
@@ -73,16 +61,12 @@ Test(tcp_timers, data_backoff_doubles_and_clamps_then_gives_up)
 Test(tcp_timers, rto_follows_measured_rtt)
 {
 	struct th *h = th_new();
-
-	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 1460, NULL, 0);
-	uint32_t iss = th_next(h).seq;
+	uint32_t iss = th_syn(h, 1460).seq;
 
 	th_advance(h, 300);        /* RTT 300 ms: SRTT 300, RTTVAR 150, RTO 900 */
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "q", 1);
-	th_next(h);
-	cr_assert_eq(tcp_send(h->tc, h->conn, "a", 1), 0);
-	th_next(h);
-	just_before_and_at(h, 900);
+	th_first_request(h, iss, "q");
+	th_app_send(h, "a", 1);
+	th_just_before_and_at(h, 900);
 	th_expect(h, TCP_ACK | TCP_PSH, iss + 1, TH_ISN + 2);
 	th_free(h);
 }
@@ -92,11 +76,9 @@ Test(tcp_timers, rto_floor_is_rto_min)
 	struct th *h = th_new();
 	uint32_t iss = th_open(h);        /* RTT 0 */
 
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "q", 1);
-	th_next(h);
-	cr_assert_eq(tcp_send(h->tc, h->conn, "a", 1), 0);
-	th_next(h);
-	just_before_and_at(h, 200);
+	th_first_request(h, iss, "q");
+	th_app_send(h, "a", 1);
+	th_just_before_and_at(h, 200);
 	th_expect(h, TCP_ACK | TCP_PSH, iss + 1, TH_ISN + 2);
 	th_free(h);
 }
@@ -106,10 +88,8 @@ Test(tcp_timers, ack_of_new_data_stops_retransmission)
 	struct th *h = th_new();
 	uint32_t iss = th_open(h);
 
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "q", 1);
-	th_next(h);
-	tcp_send(h->tc, h->conn, "ab", 2);
-	th_next(h);
+	th_first_request(h, iss, "q");
+	th_app_send(h, "ab", 2);
 	th_send(h, TH_ISN + 2, iss + 3, TCP_ACK, NULL, 0);
 	th_advance(h, 5000);
 	th_none(h);
@@ -120,13 +100,9 @@ Test(tcp_timers, ack_of_new_data_stops_retransmission)
 Test(tcp_timers, fin_is_retransmitted_with_the_data)
 {
 	struct th *h = th_new();
-	uint32_t iss = th_open(h);
+	uint32_t iss = th_answer_close(h, TH_PEER_PORT, "req", "ok");
 
-	h->reply = "ok";
-	h->close_after_reply = true;
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "req", 3);
-	th_next(h);
-	just_before_and_at(h, 200);
+	th_just_before_and_at(h, 200);
 	struct th_frame f = th_next(h);
 
 	cr_assert_eq(f.flags, TCP_ACK | TCP_PSH | TCP_FIN);
@@ -135,7 +111,7 @@ Test(tcp_timers, fin_is_retransmitted_with_the_data)
 	/* Data acked, FIN not: only the FIN goes again. */
 	th_send(h, TH_ISN + 4, iss + 3, TCP_ACK, NULL, 0);
 	th_none(h);
-	just_before_and_at(h, 400);
+	th_just_before_and_at(h, 400);
 	th_expect(h, TCP_ACK | TCP_FIN, iss + 3, TH_ISN + 4);
 	th_free(h);
 }
@@ -145,9 +121,8 @@ Test(tcp_timers, idle_connection_reset_after_idle_timeout)
 	struct th *h = th_new();
 	uint32_t iss = th_open(h);
 
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "q", 1);
-	th_next(h);
-	just_before_and_at(h, 30000);
+	th_first_request(h, iss, "q");
+	th_just_before_and_at(h, 30000);
 	th_expect(h, TCP_RST | TCP_ACK, iss + 1, TH_ISN + 2);
 	cr_assert_eq(h->why, TCP_CLOSE_IDLE);
 	cr_assert_eq(TH_ST(h, conns_timed_out), 1);
@@ -161,12 +136,11 @@ Test(tcp_timers, data_postpones_idle_timeout)
 	uint32_t iss = th_open(h);
 
 	th_advance(h, 20000);
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "q", 1);
-	th_next(h);
+	th_first_request(h, iss, "q");
 	th_advance(h, 20000);
 	th_none(h);
 	cr_assert_eq(th_gauges(h).established, 1);
-	just_before_and_at(h, 10000);
+	th_just_before_and_at(h, 10000);
 	th_next(h);
 	cr_assert_eq(th_gauges(h).conns, 0);
 	th_free(h);
@@ -189,24 +163,13 @@ Test(tcp_timers, idle_timeout_in_small_steps)
 	th_free(h);
 }
 
-static uint32_t to_fin_wait_2(struct th *h)
-{
-	uint32_t iss = th_open(h);
-
-	h->reply = "ok";
-	h->close_after_reply = true;
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "req", 3);
-	th_next(h);
-	th_send(h, TH_ISN + 4, iss + 4, TCP_ACK, NULL, 0);
-	return iss;
-}
-
 Test(tcp_timers, fin_wait_2_times_out)
 {
 	struct th *h = th_new();
+	uint32_t iss = th_answer_close(h, TH_PEER_PORT, "req", "ok");
 
-	to_fin_wait_2(h);
-	just_before_and_at(h, 5000);
+	th_send(h, TH_ISN + 4, iss + 4, TCP_ACK, NULL, 0);      /* FIN_WAIT_2 */
+	th_just_before_and_at(h, 5000);
 	th_none(h);
 	cr_assert_eq(th_gauges(h).conns, 0);
 	cr_assert_eq(h->closed, 1);
@@ -217,11 +180,8 @@ Test(tcp_timers, fin_wait_2_times_out)
 Test(tcp_timers, last_ack_bounded_by_fin_timeout)
 {
 	struct th *h = th_new();
-	uint32_t iss = th_open(h);
+	uint32_t iss = th_peer_closes_first(h);
 
-	h->close_on_peer_fin = true;
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK | TCP_FIN, NULL, 0);
-	th_expect(h, TCP_ACK | TCP_FIN, iss + 1, TH_ISN + 2);
 	/* FIN resent at 200, 600, 1400, 3000 ms; then the 5 s bound. */
 	for (int i = 0; i < 4999; i++)
 		th_advance(h, 1);
@@ -235,25 +195,13 @@ Test(tcp_timers, last_ack_bounded_by_fin_timeout)
 	th_free(h);
 }
 
-static void active_close_to_time_wait(struct th *h, uint16_t port)
-{
-	uint32_t iss = th_open_port(h, port);
-
-	h->reply = "ok";
-	h->close_after_reply = true;
-	th_send_from(h, port, TH_ISN + 1, iss + 1, TCP_ACK, 65535, 0, "r", 1);
-	th_next(h);
-	th_send_from(h, port, TH_ISN + 2, iss + 4, TCP_ACK | TCP_FIN, 65535, 0, NULL, 0);
-	th_next(h);
-}
-
 Test(tcp_timers, time_wait_expires)
 {
 	struct th *h = th_new();
 
-	active_close_to_time_wait(h, TH_PEER_PORT);
+	th_close_to_time_wait(h, TH_PEER_PORT, "r", "ok");
 	cr_assert_eq(th_gauges(h).time_wait, 1);
-	just_before_and_at(h, 2000);
+	th_just_before_and_at(h, 2000);
 	cr_assert_eq(th_gauges(h).time_wait, 0);
 	cr_assert_eq(th_gauges(h).conns, 0);
 	cr_assert_eq(h->closed, 1);
@@ -269,7 +217,7 @@ Test(tcp_timers, time_wait_bounded_by_max_time_wait)
 	struct th *h = th_new_conf(&conf);
 
 	for (uint16_t p = 1; p <= 3; p++)
-		active_close_to_time_wait(h, p);
+		th_close_to_time_wait(h, p, "r", "ok");
 	cr_assert_eq(th_gauges(h).time_wait, 2);
 	cr_assert_eq(th_gauges(h).conns, 2);
 	cr_assert_eq(TH_ST(h, time_wait_recycled), 1);
@@ -281,7 +229,7 @@ Test(tcp_timers, newer_syn_reopens_time_wait_tuple)
 {
 	struct th *h = th_new();
 
-	active_close_to_time_wait(h, TH_PEER_PORT);
+	th_close_to_time_wait(h, TH_PEER_PORT, "r", "ok");
 	th_send_from(h, TH_PEER_PORT, TH_ISN + 100000, 0, TCP_SYN, 65535, 1460, NULL, 0);
 	struct th_frame f = th_next(h);
 
@@ -296,7 +244,7 @@ Test(tcp_timers, older_syn_in_time_wait_gets_challenge_ack)
 {
 	struct th *h = th_new();
 
-	active_close_to_time_wait(h, TH_PEER_PORT);
+	th_close_to_time_wait(h, TH_PEER_PORT, "r", "ok");
 	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 1460, NULL, 0);
 	struct th_frame f = th_next(h);
 
@@ -309,15 +257,13 @@ Test(tcp_timers, older_syn_in_time_wait_gets_challenge_ack)
 Test(tcp_timers, zero_window_is_probed_then_data_flows)
 {
 	struct th *h = th_new();
-
-	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 1460, NULL, 0);
-	uint32_t iss = th_next(h).seq;
+	uint32_t iss = th_syn(h, 1460).seq;
 
 	th_send_from(h, TH_PEER_PORT, TH_ISN + 1, iss + 1, TCP_ACK, 0, 0, "q", 1);
 	th_next(h);
 	cr_assert_eq(tcp_send(h->tc, h->conn, "hello", 5), 0);
 	th_none(h);                          /* window shut: hold the data */
-	just_before_and_at(h, 200);
+	th_just_before_and_at(h, 200);
 	struct th_frame f = th_next(h);      /* the probe: one byte */
 
 	cr_assert_eq(f.seq, iss + 1);
@@ -326,7 +272,7 @@ Test(tcp_timers, zero_window_is_probed_then_data_flows)
 	/* Still shut: the byte is not taken; the next probe backs off. */
 	th_send_from(h, TH_PEER_PORT, TH_ISN + 2, iss + 1, TCP_ACK, 0, 0, NULL, 0);
 	th_none(h);
-	just_before_and_at(h, 400);
+	th_just_before_and_at(h, 400);
 	cr_assert_eq(th_next(h).len, 1);
 	/* Opens: the byte is acknowledged and the rest follows at once. */
 	th_send_from(h, TH_PEER_PORT, TH_ISN + 2, iss + 2, TCP_ACK, 1000, 0, NULL, 0);
@@ -352,17 +298,13 @@ Test(tcp_timers, timers_run_is_idempotent_without_time)
 Test(tcp_timers, rto_is_3_s_after_synack_was_lost)
 {
 	struct th *h = th_new();
+	uint32_t iss = th_syn(h, 1460).seq;
 
-	th_send_from(h, TH_PEER_PORT, TH_ISN, 0, TCP_SYN, 65535, 1460, NULL, 0);
-	uint32_t iss = th_next(h).seq;
-
-	just_before_and_at(h, 1000);
+	th_just_before_and_at(h, 1000);
 	th_next(h);                          /* SYN-ACK resent */
-	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "q", 1);
-	th_next(h);
-	tcp_send(h->tc, h->conn, "a", 1);
-	th_next(h);
-	just_before_and_at(h, 3000);
+	th_first_request(h, iss, "q");
+	th_app_send(h, "a", 1);
+	th_just_before_and_at(h, 3000);
 	th_expect(h, TCP_ACK | TCP_PSH, iss + 1, TH_ISN + 2);
 	th_free(h);
 }
@@ -377,7 +319,7 @@ Test(tcp_timers, lost_tx_buffer_is_counted_and_recovered_by_retransmission)
 	cr_assert_eq(TH_ST(h, drop_no_tx), 1);
 	cr_assert_eq(th_gauges(h).syn_rcvd, 1);
 	h->tx_fail = false;
-	just_before_and_at(h, 1000);
+	th_just_before_and_at(h, 1000);
 	struct th_frame f = th_next(h);
 
 	cr_assert_eq(f.flags, TCP_SYN | TCP_ACK);
@@ -395,7 +337,7 @@ Test(tcp_timers, lost_data_segment_is_retransmitted)
 	th_send(h, TH_ISN + 1, iss + 1, TCP_ACK, "q", 1);
 	th_none(h);
 	h->tx_fail = false;
-	just_before_and_at(h, 200);
+	th_just_before_and_at(h, 200);
 	struct th_frame f = th_next(h);
 
 	cr_assert_eq(f.seq, iss + 1);
@@ -419,9 +361,9 @@ Test(tcp_timers, rto_exact_when_armed_behind_an_earlier_entry)
 	th_advance(h, 150);
 	th_send(h, TH_ISN + 2, iss + 3, TCP_ACK, "q", 1);
 	th_expect(h, TCP_ACK | TCP_PSH, iss + 3, TH_ISN + 3);
-	just_before_and_at(h, 200);
+	th_just_before_and_at(h, 200);
 	th_expect(h, TCP_ACK | TCP_PSH, iss + 3, TH_ISN + 3);
-	just_before_and_at(h, 400);       /* backed off: 400 */
+	th_just_before_and_at(h, 400);       /* backed off: 400 */
 	th_expect(h, TCP_ACK | TCP_PSH, iss + 3, TH_ISN + 3);
 	cr_assert_eq(TH_ST(h, retrans_segs), 2);
 	th_free(h);
@@ -443,7 +385,7 @@ Test(tcp_timers, idle_timeout_exact_after_keep_alive_requests)
 		th_none(h);
 	}
 	/* Last request at 280, now 350: the reset is due at 30280. */
-	just_before_and_at(h, 30000 - 70);
+	th_just_before_and_at(h, 30000 - 70);
 	th_expect(h, TCP_RST | TCP_ACK, iss + 11, TH_ISN + 6);
 	cr_assert_eq(h->why, TCP_CLOSE_IDLE);
 	cr_assert_eq(TH_ST(h, retrans_segs), 0);

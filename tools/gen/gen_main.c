@@ -23,9 +23,11 @@
 
 #include "dp_port.h"
 #include "gen.h"
+#include "now.h"
 
 #define GEN_PORT_ID 0
 #define GEN_MS_TICK 10
+#define GEN_NS_PER_S 1e9      /* the run clock is in seconds, as --duration */
 /* IP + TCP headers without options: the MSS is the MTU less these. */
 #define GEN_IP_TCP_HLEN 40
 
@@ -103,14 +105,6 @@ static void gen_lcores_alloc(const struct gen_opts *o, struct rte_mempool *pool,
 	}
 }
 
-static double gen_now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* How many workers are in state st (or beyond it, for DONE). */
 static unsigned gen_count(int st)
 {
@@ -151,9 +145,9 @@ static bool gen_run(const struct gen_opts *o, unsigned n)
 			return false;
 		}
 	}
-	t0 = gen_now_s();
+	t0 = now_mono_ns() / GEN_NS_PER_S;
 	while (gen_count(GEN_LC_DONE) < n) {
-		double now = gen_now_s();
+		double now = now_mono_ns() / GEN_NS_PER_S;
 		int q = __atomic_load_n(&gen_quit, __ATOMIC_RELAXED);
 
 		if (q == 0 && o->duration_s > 0 && now - t0 >= o->duration_s &&
@@ -173,10 +167,11 @@ static bool gen_run(const struct gen_opts *o, unsigned n)
  * or a signal comes, so the peer can leave first. */
 static void gen_linger(double secs)
 {
-	double until = gen_now_s() + secs;
+	double until = now_mono_ns() / GEN_NS_PER_S + secs;
 
 	__atomic_store_n(&gen_quit, 0, __ATOMIC_RELAXED);
-	while (gen_now_s() < until && __atomic_load_n(&gen_quit, __ATOMIC_RELAXED) == 0)
+	while (now_mono_ns() / GEN_NS_PER_S < until &&
+	       __atomic_load_n(&gen_quit, __ATOMIC_RELAXED) == 0)
 		gen_sleep_ms(GEN_MS_TICK);
 }
 

@@ -11,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include <rte_ether.h>
 
 #include "gen.h"
+#include "now.h"
+#include "str2int.h"
 
 #define GEN_DURATION_DEFAULT 10.0
 #define GEN_DRAIN_DEFAULT 2.0
@@ -130,21 +133,6 @@ static int bad(char *err, size_t errlen, const char *opt, const char *arg, const
 	return -1;
 }
 
-/* A whole decimal number in [min, max]. */
-static int num(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	v = strtoull(s, &end, 10);
-	if (*end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int seconds(const char *s, double *out)
 {
 	char *end;
@@ -156,19 +144,14 @@ static int seconds(const char *s, double *out)
 	return 0;
 }
 
+/* DPDK's strict form: XX:XX:XX:XX:XX:XX (or XXXX:XXXX:XXXX), nothing around it. */
 static int mac(const char *s, uint8_t out[NET_ETH_ALEN])
 {
-	unsigned b[NET_ETH_ALEN];
-	char tail;
+	struct rte_ether_addr ea;
 
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-		   &tail) != NET_ETH_ALEN)
+	if (rte_ether_unformat_addr(s, &ea) < 0)
 		return -1;
-	for (int i = 0; i < NET_ETH_ALEN; i++) {
-		if (b[i] > 0xff)
-			return -1;
-		out[i] = (uint8_t)b[i];
-	}
+	memcpy(out, ea.addr_bytes, NET_ETH_ALEN);
 	return 0;
 }
 
@@ -203,7 +186,7 @@ static int gen_opt(struct gen_opts *o, int opt, const char *arg, const char **ke
 		*(opt == O_IP ? &o->ip : &l->server_ip) = a.s_addr;
 		return 0;
 	case O_SERVER_PORT:
-		if (num(arg, 1, 65535, &v) < 0)
+		if (!str2u64(arg, 1, 65535, &v))
 			return bad(err, errlen, name, arg, "a port, 1..65535");
 		l->server_port = (uint16_t)v;
 		return 0;
@@ -211,7 +194,7 @@ static int gen_opt(struct gen_opts *o, int opt, const char *arg, const char **ke
 		return mac(arg, l->server_mac) < 0 ?
 		       bad(err, errlen, name, arg, "a MAC, 6 hex bytes with colons") : 0;
 	case O_CONNS:
-		if (num(arg, 0, 1u << 20, &v) < 0)
+		if (!str2u64(arg, 0, 1u << 20, &v))
 			return bad(err, errlen, name, arg, "0..1048576");
 		l->conns = (uint32_t)v;
 		o->no_load = v == 0;
@@ -219,7 +202,7 @@ static int gen_opt(struct gen_opts *o, int opt, const char *arg, const char **ke
 	case O_RATE:
 	case O_REQUESTS:
 	case O_PCAP_RATE:
-		if (num(arg, 0, UINT64_MAX / 2, &v) < 0)
+		if (!str2u64(arg, 0, UINT64_MAX / 2, &v))
 			return bad(err, errlen, name, arg, "a whole number");
 		*(opt == O_RATE ? &l->rate : opt == O_REQUESTS ? &l->requests : &o->pcap_rate) = v;
 		return 0;
@@ -230,7 +213,7 @@ static int gen_opt(struct gen_opts *o, int opt, const char *arg, const char **ke
 				    opt == O_DRAIN ? &o->drain_s : &o->linger_s) < 0 ?
 		       bad(err, errlen, name, arg, "seconds, 0..86400") : 0;
 	case O_REQS_PER_CONN:
-		if (num(arg, 0, UINT32_MAX, &v) < 0)
+		if (!str2u64(arg, 0, UINT32_MAX, &v))
 			return bad(err, errlen, name, arg, "a whole number (0: keep-alive)");
 		l->reqs_per_conn = (uint32_t)v;
 		return 0;
@@ -251,7 +234,7 @@ static int gen_opt(struct gen_opts *o, int opt, const char *arg, const char **ke
 		l->host = arg;
 		return 0;
 	case O_CAMPAIGN:
-		if (num(arg, 1, UINT32_MAX, &v) < 0)
+		if (!str2u64(arg, 1, UINT32_MAX, &v))
 			return bad(err, errlen, name, arg, "a campaign id, 1..4294967295");
 		l->campaign = (uint32_t)v;
 		return 0;
@@ -260,12 +243,12 @@ static int gen_opt(struct gen_opts *o, int opt, const char *arg, const char **ke
 		return 0;
 	case O_BUYERS:
 	case O_BUYER_FIRST:
-		if (num(arg, 1, UINT64_MAX / 2, &v) < 0)
+		if (!str2u64(arg, 1, UINT64_MAX / 2, &v))
 			return bad(err, errlen, name, arg, "a whole number >= 1");
 		*(opt == O_BUYERS ? &l->buyers : &l->buyer_first) = v;
 		return 0;
 	case O_TOKEN_TTL:
-		return num(arg, 1, 86400 * 365, ttl) < 0 ?
+		return !str2u64(arg, 1, 86400 * 365, ttl) ?
 		       bad(err, errlen, name, arg, "seconds, 1..31536000") : 0;
 	case O_PORTS: {
 		char lo[8];
@@ -275,24 +258,24 @@ static int gen_opt(struct gen_opts *o, int opt, const char *arg, const char **ke
 			return bad(err, errlen, name, arg, "LO-HI, e.g. 1024-65535");
 		memcpy(lo, arg, (size_t)(dash - arg));
 		lo[dash - arg] = '\0';
-		if (num(lo, 1, 65535, &v) < 0 || num(dash + 1, v, 65535, &hi) < 0)
+		if (!str2u64(lo, 1, 65535, &v) || !str2u64(dash + 1, v, 65535, &hi))
 			return bad(err, errlen, name, arg, "LO-HI with 1 <= LO <= HI <= 65535");
 		l->port_lo = (uint16_t)v;
 		l->port_hi = (uint16_t)hi;
 		return 0;
 	}
 	case O_BURST:
-		if (num(arg, 1, GEN_BURST_MAX, &v) < 0)
+		if (!str2u64(arg, 1, GEN_BURST_MAX, &v))
 			return bad(err, errlen, name, arg, "1..64");
 		o->burst = (uint16_t)v;
 		return 0;
 	case O_MBUFS:
-		if (num(arg, 511, 1u << 24, &v) < 0)
+		if (!str2u64(arg, 511, 1u << 24, &v))
 			return bad(err, errlen, name, arg, "511..16777216");
 		o->mbufs = (uint32_t)v;
 		return 0;
 	case O_IDLE_SLEEP:
-		if (num(arg, 0, 100000, &v) < 0)
+		if (!str2u64(arg, 0, 100000, &v))
 			return bad(err, errlen, name, arg, "microseconds, 0..100000");
 		o->idle_sleep_us = (uint32_t)v;
 		return 0;
@@ -339,7 +322,7 @@ static int gen_opts_check(struct gen_opts *o, const char *key_file, uint64_t ttl
 			snprintf(err, errlen, "--token-key: %s", kerr);
 			return -1;
 		}
-		o->load.token_expiry = (uint64_t)time(NULL) + ttl;
+		o->load.token_expiry = now_wall_s() + ttl;
 	}
 	if (o->load.host == NULL) {
 		inet_ntop(AF_INET, &o->load.server_ip, host, sizeof(host));
