@@ -302,8 +302,6 @@ void app_route_campaigns(struct app *a, struct tcp_conn *c, const struct http_re
 
 static void order_json(struct jb *b, struct ord_id id, const struct ord_book_view *v)
 {
-	static const char *const state_names[] = { "", "pending", "confirmed", "rejected" };
-
 	jb_str(b, "{\"order_id\":\"");
 	jb_id(b, id);
 	jb_str(b, "\",\"campaign\":");
@@ -311,7 +309,7 @@ static void order_json(struct jb *b, struct ord_id id, const struct ord_book_vie
 	jb_str(b, ",\"buyer\":");
 	jb_u64(b, v->buyer);
 	jb_str(b, ",\"status\":\"");
-	jb_str(b, state_names[v->state]);
+	jb_str(b, ord_state_str(v->state));
 	jb_str(b, "\"");
 	if (v->state == ORD_REJECTED) {
 		jb_str(b, ",\"reason\":\"");

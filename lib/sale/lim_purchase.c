@@ -121,6 +121,26 @@ int lim_purchase_release(struct lim_purchase *set, uint64_t campaign, uint64_t b
 	return 0;
 }
 
+int lim_purchase_release_held(struct lim_purchase *set, uint64_t campaign, uint64_t buyer,
+			      struct lim_purchase_stats *st)
+{
+	const uint64_t key[2] = { campaign, buyer };
+	uint64_t *state, s;
+
+	if (lim_table_get(set->t, key, false, &state) != LIM_T_FOUND)
+		return -1;
+	/* Acquire pairs with the acq_rel CAS of the claim that set this state,
+	 * as the loads in lim_purchase_claim do: the generation read is that
+	 * claim's ticket. */
+	s = __atomic_load_n(state, __ATOMIC_ACQUIRE);
+	if (!(s & HELD))
+		return -1;
+	/* Exactly that claim: lim_purchase_release's CAS (release, pairing with
+	 * the acquire loads in lim_purchase_claim) fails if the state moved since
+	 * the load, so a newer claim is never freed by a look at an older one. */
+	return lim_purchase_release(set, campaign, buyer, gen_of(s), st);
+}
+
 bool lim_purchase_held(struct lim_purchase *set, uint64_t campaign, uint64_t buyer)
 {
 	const uint64_t key[2] = { campaign, buyer };

@@ -75,6 +75,17 @@ enum lim_claim lim_purchase_claim(struct lim_purchase *set, uint64_t campaign,
 int lim_purchase_release(struct lim_purchase *set, uint64_t campaign, uint64_t buyer,
 			 uint64_t ticket, struct lim_purchase_stats *st);
 
+/*
+ * Give back the claim (campaign, buyer) holds now, whichever it is: for an
+ * order whose ticket this set never gave out (another host's, or an earlier
+ * run's restored from the journal) that the order service expired. Returns
+ * 0 when a held claim was released, -1 when none was held (nothing changes:
+ * idempotent). Only the claim seen held at the call is released: one that
+ * is released and taken again meanwhile is left alone.
+ */
+int lim_purchase_release_held(struct lim_purchase *set, uint64_t campaign, uint64_t buyer,
+			      struct lim_purchase_stats *st);
+
 /* True when (campaign, buyer) holds a claim right now. */
 bool lim_purchase_held(struct lim_purchase *set, uint64_t campaign, uint64_t buyer);
 

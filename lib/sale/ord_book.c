@@ -12,6 +12,16 @@ static const char *const ord_reason_names[] = {
 #undef ORD_REASON_NAME
 };
 
+static const char *const ord_state_names[ORD_STATE_N] = {
+	[ORD_EMPTY] = "", [ORD_PENDING] = "pending", [ORD_CONFIRMED] = "confirmed",
+	[ORD_REJECTED] = "rejected", [ORD_PAID] = "paid", [ORD_EXPIRED] = "expired",
+};
+
+const char *ord_state_str(enum ord_state s)
+{
+	return (unsigned)s < ORD_STATE_N ? ord_state_names[s] : "";
+}
+
 const char *ord_reason_str(enum ord_reason r)
 {
 	if ((unsigned)r >= ORD_REASON_N)

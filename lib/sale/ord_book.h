@@ -8,10 +8,16 @@
  * the entry by storing its status word with release. Any core (a GET for an
  * order sold elsewhere) and the control thread read the status with acquire,
  * and the fields after it. After publication the fields never change; only
- * the status moves, by CAS, pending -> confirmed or pending -> rejected (with
- * a reason), done by the control plane from its own thread. A CAS makes each
- * transition happen once, so a reject that undoes a sale (returns its stock,
- * releases the buyer's claim) can be repeated safely: only one call wins.
+ * the status moves, by CAS, done by the control plane from its own thread:
+ *
+ *   pending -> confirmed -> paid | expired      (the order service's word)
+ *   pending -> rejected (with a reason)         (never reached Kafka)
+ *   pending -> paid | expired                   (a late delivery report)
+ *
+ * States only move forward. A CAS makes each transition happen once, so a
+ * reject that undoes a sale (returns its stock, releases the buyer's claim)
+ * or an expiry that releases the claim can be repeated safely: only one call
+ * wins.
  *
  * Capacity is fixed at create: the total stock a core could ever sell plus
  * headroom for stock that is returned and sold again. A full book refuses the
@@ -28,7 +34,15 @@ enum ord_state {
 	ORD_PENDING,        /* sold; the control plane has not decided */
 	ORD_CONFIRMED,
 	ORD_REJECTED,       /* undone: stock returned, buyer may buy again */
+	ORD_PAID,           /* the order service says the buyer paid */
+	ORD_EXPIRED,        /* unpaid in time: the order service gave the unit back to
+	                     * the sale (upstream), the buyer may buy again */
+	ORD_STATE_N
 };
+
+/* "pending", "confirmed", "rejected", "paid", "expired"; "" for ORD_EMPTY and
+ * out of range. */
+const char *ord_state_str(enum ord_state s);
 
 /* Why an order was rejected: stable codes for the "reason" field. */
 #define ORD_REASONS(X) \

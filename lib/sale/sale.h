@@ -240,6 +240,35 @@ enum sale_decision sale_order_confirm(struct sale *s, struct ord_id id);
 enum sale_decision sale_order_reject(struct sale *s, struct ord_id id, enum ord_reason reason);
 
 /*
+ * Control plane (any thread): the order service's last word on an order of
+ * this run (seckill-orders, through Redis: control/ctl_sale_events.c). The
+ * order moves from confirmed (or pending, when its delivery report is late)
+ * to paid, or to expired, once; GET /api/orders/{id} then says so. A repeat
+ * is SALE_DECIDED_BEFORE and does nothing; a rejected order, or one in the
+ * other final state, is SALE_DECIDE_CONFLICT and does nothing.
+ *
+ * Expired releases the buyer's purchase claim (the order's own ticket, so a
+ * newer claim is never touched), before the status says expired: a buyer
+ * who reads "expired" and buys again is not told 409. The unit is NOT
+ * returned to this host's pool: the order service gave it back upstream
+ * (Redis's seckill:stock:{id}), from where every host takes it as any other
+ * unit (a pool whose upstream had run dry is re-opened by the grant:
+ * stock_set_upstream(pool, true) then stock_grant, stock_pool.h).
+ */
+enum sale_decision sale_order_paid(struct sale *s, struct ord_id id);
+enum sale_decision sale_order_expire(struct sale *s, struct ord_id id);
+
+/*
+ * Control plane (any thread): releases whatever claim buyer holds in
+ * campaign on this host, for an expired order this run's books do not hold
+ * (another host's, or an earlier run's whose claim the journal restored).
+ * True when a held claim was released; false when none was held (so a
+ * repeat does nothing). The caller must know that no live order holds the
+ * claim (the control plane asks Redis, whose claim is the truth).
+ */
+bool sale_purchase_release(struct sale *s, uint32_t campaign, uint64_t buyer);
+
+/*
  * Control plane: while paused, sale_buy sells nothing and answers 503
  * order_queue_full (Retry-After) at step 7, before any claim or take,
  * counted as refused_paused. For the thread that drains the rings when it
@@ -286,6 +315,7 @@ bool sale_blacklist_buyer_has(struct sale *s, uint64_t buyer);
 /* Control-plane counters (atomic: any thread may decide orders). */
 struct sale_ctl_stats {
 	uint64_t confirmed, rejected, decide_repeat, decide_conflict, decide_unknown;
+	uint64_t paid, expired;     /* orders of this run moved to paid / expired */
 };
 void sale_ctl_stats(const struct sale *s, struct sale_ctl_stats *out);
 

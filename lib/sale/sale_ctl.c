@@ -1,7 +1,7 @@
 /*
  * sale_ctl.c - everything around the buy decision: reads for the GET routes
  * (any worker), and the control plane's operations (its own thread): campaign
- * state, order confirm/reject, blacklists.
+ * state, order confirm/reject, paid/expired, blacklists.
  *
  * The control operations never wait for a worker and a worker never waits
  * for them: each is one atomic store or CAS on a word the workers read
@@ -90,6 +90,9 @@ static enum sale_decision sale_decide(struct sale *s, struct ord_id id, enum ord
 			ctl_count(s, CTL_UNKNOWN);
 			return SALE_DECIDE_UNKNOWN;
 		}
+		/* A paid or expired order was confirmed on its way there. */
+		if (to == ORD_CONFIRMED && (now == ORD_PAID || now == ORD_EXPIRED))
+			now = to;
 		ctl_count(s, now == to ? CTL_REPEAT : CTL_CONFLICT);
 		return now == to ? SALE_DECIDED_BEFORE : SALE_DECIDE_CONFLICT;
 	}
@@ -130,6 +133,54 @@ enum sale_decision sale_order_reject(struct sale *s, struct ord_id id, enum ord_
 	return d;
 }
 
+/*
+ * Moves id from pending or confirmed to `to` (paid or expired), releasing
+ * the buyer's claim first when `release`. States only move forward (pending,
+ * confirmed, then one final state), so the loop tries each at most once.
+ */
+static enum sale_decision sale_finish(struct sale *s, struct ord_id id, enum ord_state to,
+				      bool release)
+{
+	struct ord_book *b = sale_book_of(s, id);
+	struct ord_book_view v;
+	enum ord_state now;
+
+	if (b == NULL || !ord_book_get(b, ord_id_seq(id), &v)) {
+		ctl_count(s, CTL_UNKNOWN);
+		return SALE_DECIDE_UNKNOWN;
+	}
+	now = v.state;
+	/* Before the status moves, so nobody reads "expired" while the claim is
+	 * still held. By the order's ticket: exact, and a no-op when repeated.
+	 * Only while the order is live: a rejected one gave its claim back, and
+	 * paid and expired exclude each other (the order service's row lock). */
+	if (release && (now == ORD_PENDING || now == ORD_CONFIRMED))
+		lim_purchase_release(s->purchase, v.campaign, v.buyer, v.ticket, NULL);
+	while (now == ORD_PENDING || now == ORD_CONFIRMED) {
+		if (ord_book_move(b, ord_id_seq(id), now, to, ORD_REASON_none, &now) == 0) {
+			ctl_count(s, to == ORD_PAID ? CTL_PAID : CTL_EXPIRED);
+			return SALE_DECIDED;
+		}
+	}
+	ctl_count(s, now == to ? CTL_REPEAT : CTL_CONFLICT);
+	return now == to ? SALE_DECIDED_BEFORE : SALE_DECIDE_CONFLICT;
+}
+
+enum sale_decision sale_order_paid(struct sale *s, struct ord_id id)
+{
+	return sale_finish(s, id, ORD_PAID, false);
+}
+
+enum sale_decision sale_order_expire(struct sale *s, struct ord_id id)
+{
+	return sale_finish(s, id, ORD_EXPIRED, true);
+}
+
+bool sale_purchase_release(struct sale *s, uint32_t campaign, uint64_t buyer)
+{
+	return lim_purchase_release_held(s->purchase, campaign, buyer, NULL) == 0;
+}
+
 void sale_ctl_stats(const struct sale *s, struct sale_ctl_stats *out)
 {
 	struct sale *m = (struct sale *)s;   /* atomic loads take non-const */
@@ -139,6 +190,8 @@ void sale_ctl_stats(const struct sale *s, struct sale_ctl_stats *out)
 	out->decide_repeat = atomic_load_explicit(&m->ctl[CTL_REPEAT], memory_order_relaxed);
 	out->decide_conflict = atomic_load_explicit(&m->ctl[CTL_CONFLICT], memory_order_relaxed);
 	out->decide_unknown = atomic_load_explicit(&m->ctl[CTL_UNKNOWN], memory_order_relaxed);
+	out->paid = atomic_load_explicit(&m->ctl[CTL_PAID], memory_order_relaxed);
+	out->expired = atomic_load_explicit(&m->ctl[CTL_EXPIRED], memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------------ */

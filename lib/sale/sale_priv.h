@@ -14,6 +14,10 @@
  * (0 is what lim_table gives a freshly inserted or evicted key). */
 #define SALE_LISTED 1
 
+/* The control plane's counters in struct sale (sale_ctl_stats). */
+enum { CTL_CONFIRMED, CTL_REJECTED, CTL_REPEAT, CTL_CONFLICT, CTL_UNKNOWN, CTL_PAID, CTL_EXPIRED,
+       CTL_N };
+
 struct sale_campaign {
 	uint32_t id;
 	_Atomic uint32_t state;     /* enum sale_state; relaxed (see sale_gate) */
@@ -53,8 +57,8 @@ struct sale {
 	uint64_t stock_total;       /* control thread only */
 	struct sale_campaign camp[SALE_MAX_CAMPAIGNS];
 
-	/* Control-plane counters, relaxed atomics: any thread may decide. */
-	_Atomic uint64_t ctl[5] __attribute__((aligned(STOCK_CACHE_LINE)));
+	/* Control-plane counters (CTL_*), relaxed atomics: any thread may decide. */
+	_Atomic uint64_t ctl[CTL_N] __attribute__((aligned(STOCK_CACHE_LINE)));
 
 	/* sale_set_durable: per core, the highest order sequence whose record is
 	 * durable. Written by the control plane, read by that core only; each on
@@ -63,8 +67,6 @@ struct sale {
 		_Atomic uint64_t seq;
 	} __attribute__((aligned(STOCK_CACHE_LINE))) durable[SALE_MAX_CORES];
 };
-
-enum { CTL_CONFIRMED, CTL_REJECTED, CTL_REPEAT, CTL_CONFLICT, CTL_UNKNOWN };
 
 /* The published campaign with this id, or NULL. Any thread. */
 static inline struct sale_campaign *sale_campaign_find(struct sale *s, uint32_t id)

@@ -6,6 +6,8 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -735,6 +737,82 @@ Test(sale, campaign_view_phases)
 	cr_assert_str_eq(sale_phase_str(SALE_PHASE_SOLD_OUT), "sold_out");
 	cr_assert_str_eq(sale_phase_str(SALE_PHASE_SCHEDULED), "scheduled");
 	sale_destroy(s);
+}
+
+/* Durable answers: the control plane publishes per core the highest order
+ * sequence that is durable; a core sends a held 200 once it reaches the
+ * order's. The position never goes back, and a core out of range is ignored. */
+Test(sale, durable_position_only_moves_forward_and_per_core)
+{
+	struct sale_conf cf;
+	struct sale *s;
+
+	conf_small(&cf, 3);
+	s = make(&cf);
+	for (unsigned i = 0; i < 3; i++)
+		cr_assert_eq(sale_durable_seq(sale_core(s, i)), 0);
+	sale_set_durable(s, 1, 10);
+	cr_assert_eq(sale_durable_seq(sale_core(s, 1)), 10);
+	cr_assert_eq(sale_durable_seq(sale_core(s, 0)), 0, "another core moved");
+	cr_assert_eq(sale_durable_seq(sale_core(s, 2)), 0, "another core moved");
+	/* Back, or the same again: ignored. */
+	sale_set_durable(s, 1, 9);
+	sale_set_durable(s, 1, 0);
+	sale_set_durable(s, 1, 10);
+	cr_assert_eq(sale_durable_seq(sale_core(s, 1)), 10);
+	sale_set_durable(s, 1, 11);
+	cr_assert_eq(sale_durable_seq(sale_core(s, 1)), 11);
+	/* Cores out of range: this sale's n_cores, the table's end, far away. */
+	sale_set_durable(s, 3, 99);
+	sale_set_durable(s, SALE_MAX_CORES - 1, 99);
+	sale_set_durable(s, SALE_MAX_CORES, 99);
+	sale_set_durable(s, ~0u, 99);
+	cr_assert_eq(sale_durable_seq(sale_core(s, 0)), 0);
+	cr_assert_eq(sale_durable_seq(sale_core(s, 1)), 11);
+	cr_assert_eq(sale_durable_seq(sale_core(s, 2)), 0);
+	sale_set_durable(s, 2, UINT64_MAX);
+	sale_set_durable(s, 2, 5);
+	cr_assert_eq(sale_durable_seq(sale_core(s, 2)), UINT64_MAX);
+	sale_destroy(s);
+}
+
+/* The control thread publishes while a core reads: the core never sees the
+ * position go back, whatever order the publications come in. */
+struct durable_race {
+	struct sale *s;
+	_Atomic int done;
+};
+
+static void *durable_writer(void *arg)
+{
+	struct durable_race *r = arg;
+
+	for (uint64_t v = 1; v <= 2000000; v++)
+		sale_set_durable(r->s, 0, (v & 7) == 3 ? v / 2 : v);   /* some go back */
+	atomic_store(&r->done, 1);
+	return NULL;
+}
+
+Test(sale, durable_position_never_goes_back_under_a_reader)
+{
+	struct sale_conf cf;
+	struct durable_race r;
+	pthread_t t;
+	uint64_t last = 0, now;
+
+	conf_small(&cf, 1);
+	r.s = make(&cf);
+	atomic_init(&r.done, 0);
+	cr_assert_eq(pthread_create(&t, NULL, durable_writer, &r), 0);
+	while (!atomic_load(&r.done)) {
+		now = sale_durable_seq(sale_core(r.s, 0));
+		cr_assert_geq(now, last, "the durable position went back: %lu after %lu",
+			      (unsigned long)now, (unsigned long)last);
+		last = now;
+	}
+	pthread_join(t, NULL);
+	cr_assert_eq(sale_durable_seq(sale_core(r.s, 0)), 2000000);
+	sale_destroy(r.s);
 }
 
 /* Threads as cores: the stress lives in test_sale_stress.h, shared with
