@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "ctl_plane.h"
+#include "ctl_metrics.h"
 #include "ctl_sock.h"
 
 const char *const ctl_loop_stats_names[] = { CTL_LOOP_STATS(STATS_NAME) };
@@ -142,7 +143,7 @@ static void ctl_loop_pause_check(struct ctl_plane *c)
 /* One pass: every ring, one sync, the pause, the gauges. Records moved. */
 static uint64_t ctl_loop_pass(struct ctl_plane *c)
 {
-	uint64_t moved = 0;
+	uint64_t moved = 0, t0 = now_mono_us();
 
 	if (!c->broken) {
 		for (unsigned i = 0; i < c->n_cores; i++)
@@ -152,9 +153,13 @@ static uint64_t ctl_loop_pass(struct ctl_plane *c)
 		/* What is synced now may be answered (--answer-after disk). */
 		if (ord_journal_last_seq(c->journal) == ord_journal_synced_seq(c->journal))
 			ctl_durable_synced(c);
+		if (moved != 0)         /* /metrics: how long these orders' answers waited here */
+			ctl_prom_hist_observe(&c->durable_hist,
+					      (double)(now_mono_us() - t0) / CTL_US_PER_S, moved);
 	}
 	/* Refills first: cores waiting for stock matter more than confirms. */
 	ctl_sale_redis_poll(c);
+	ctl_sale_events_poll(c);        /* the order service's paid and expired */
 	if (!c->broken && ctl_sale_kafka_poll(c) < 0)
 		ctl_loop_broken(c);
 	ctl_durable_acked(c);           /* --answer-after kafka */
@@ -178,6 +183,7 @@ void ctl_loop_run(struct ctl_plane *c, const struct dp_conf *conf)
 	while (!__atomic_load_n(&dp_quit, __ATOMIC_RELAXED)) {
 		moved = c->sale ? ctl_loop_pass(c) : 0;
 		ctl_sock_poll(c->sock);
+		ctl_metrics_poll(c->metrics);
 		nanosleep(moved != 0 ? &busy : &step, NULL);
 		now = now_mono_us();
 		if (every_us != 0 && now >= next) {

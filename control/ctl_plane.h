@@ -8,8 +8,8 @@
  * journaled orders to Kafka (ctl_sale_kafka.c over the librdkafka adapter
  * ctl_kafka.c), whose delivery reports confirm them. Around it: the sale's
  * set-up and state directory (ctl_sale.c), seckillctl's socket and its
- * commands (ctl_sock*.c), the counters (ctl_stats.c) and DPDK telemetry
- * (ctl_telemetry.c). The workers never see this header: dataplane/dp.h is
+ * commands (ctl_sock*.c), the counters (ctl_stats.c), DPDK telemetry
+ * (ctl_telemetry.c) and Prometheus's GET /metrics (ctl_metrics.c). The workers never see this header: dataplane/dp.h is
  * theirs, and it includes neither Kafka, Redis nor the journal.
  */
 #ifndef SECKILL_CTL_PLANE_H
@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "ctl_kafka.h"
+#include "ctl_prom.h"
 #include "dp.h"
 #include "now.h"
 #include "ord_journal.h"
@@ -64,6 +65,25 @@ extern const char *const ctl_loop_stats_names[];
 struct ctl_sale_redis_stats { CTL_SALE_REDIS_STATS(STATS_FIELD) };
 extern const char *const ctl_sale_redis_stats_names[];
 #define CTL_SALE_REDIS_STATS_N (0 CTL_SALE_REDIS_STATS(STATS_COUNT))
+
+/* The order service's events (ctl_sale_events.c). */
+#define CTL_SALE_EVENTS_STATS(X) \
+	X(read)             /* events read from seckill:order_events:{id} */ \
+	X(paid)             /* orders of this run marked paid */ \
+	X(expired)          /* orders of this run marked expired, their buyer released */ \
+	X(released)         /* buyers released for an expired order of another host or \
+	                     * an earlier run (no claim left in Redis) */ \
+	X(kept)             /* ... not released: Redis claims the buyer for another order */ \
+	X(others)           /* events with nothing to do here (another host's order, \
+	                     * its buyer not claimed here) */ \
+	X(repeats)          /* events applied before (read again after a failed poll) */ \
+	X(conflicts)        /* events about an order this run has rejected or in the \
+	                     * other final state (logged) */ \
+	X(malformed)        /* events that are not "expired|paid <order id> <buyer>" */ \
+	X(failures)         /* polls Redis did not answer (down, or a bad reply) */
+struct ctl_sale_events_stats { CTL_SALE_EVENTS_STATS(STATS_FIELD) };
+extern const char *const ctl_sale_events_stats_names[];
+#define CTL_SALE_EVENTS_STATS_N (0 CTL_SALE_EVENTS_STATS(STATS_COUNT))
 
 /* Records moved from a ring to the journal per dequeue. */
 #define CTL_LOOP_BURST 256
@@ -110,7 +130,14 @@ struct ctl_plane {
 	struct ctl_sale_redis *redis;      /* --redis (ctl_sale_redis.c); NULL: none */
 	struct ctl_sale_redis_stats redis_st;
 	bool redis_on;               /* --redis given: redis_st is worth printing */
+	struct ctl_sale_events *events;    /* --redis: the order service's events
+	                                    * (ctl_sale_events.c); NULL: none */
+	struct ctl_sale_events_stats events_st;
 	struct ctl_campaigns *camps; /* without --redis: the state dir's record (ctl_campaigns.c) */
+	struct ctl_metrics *metrics; /* --metrics-listen (ctl_metrics.c), polled each pass; NULL: none */
+	/* Per order journaled: its pass's drain start to the durable position
+	 * published (ctl_loop.c), for /metrics. */
+	struct ctl_prom_hist durable_hist;
 };
 
 /* ctl_sale.c */
@@ -152,6 +179,17 @@ int ctl_sale_redis_set_state(struct ctl_plane *ctl, uint32_t id, enum sale_state
 int ctl_sale_redis_release_host(struct ctl_plane *ctl, uint32_t id, const char *host,
 				uint64_t *given, char *err, size_t errlen);
 void ctl_sale_redis_close(struct ctl_plane *ctl);
+/* Whether Redis was unreachable at the last command (for /metrics). */
+bool ctl_sale_redis_down(const struct ctl_plane *ctl);
+
+/* ctl_sale_events.c: --redis: what the order service (seckill-orders) made of
+ * the orders, paid or expired, read from Redis into the order books and the
+ * purchase set; open after ctl_sale_create, poll every pass after the Redis
+ * poll, close after ctl_loop_finish. */
+int ctl_sale_events_open(const struct dp_conf *conf, struct ctl_plane *ctl, char *err,
+			 size_t errlen);
+void ctl_sale_events_poll(struct ctl_plane *ctl);
+void ctl_sale_events_close(struct ctl_plane *ctl);
 
 /* ctl_loop.c */
 void ctl_loop_run(struct ctl_plane *ctl, const struct dp_conf *conf);

@@ -39,9 +39,17 @@
 /* SCAN batch when a forced create deletes old buyer claims. */
 #define CTL_REDIS_SCAN_COUNT "1000"
 #define CTL_REDIS_SHA_CAP 41
+/* Orders one confirm_batch call confirms at most: a pass's batch
+ * (ctl_sale_redis.c), and a bound on how long one script blocks Redis
+ * (tools/sim-hosts: ~5 us of Redis CPU an order on a loaded 2-CPU VM,
+ * so about a millisecond a call). */
+#define CTL_REDIS_CONFIRM_BATCH_MAX 256
+/* confirm_batch's fixed keys (sold, hosts, stock, released) and args (host, ttl). */
+#define CTL_REDIS_BATCH_KEYS 4
+#define CTL_REDIS_BATCH_ARGS 2
 
-enum ctl_script_id { S_TAKE, S_GIVE_BACK, S_CONFIRM, S_CREATE, S_STATUS, S_RELEASE_HOST,
-		     S_CAMPAIGNS, S_N };
+enum ctl_script_id { S_TAKE, S_GIVE_BACK, S_CONFIRM, S_CONFIRM_BATCH, S_CREATE, S_STATUS,
+		     S_RELEASE_HOST, S_CAMPAIGNS, S_N };
 
 static const struct {
 	const char *name;
@@ -50,6 +58,7 @@ static const struct {
 	[S_TAKE] = { "take", ctl_lua_take },
 	[S_GIVE_BACK] = { "give_back", ctl_lua_give_back },
 	[S_CONFIRM] = { "confirm", ctl_lua_confirm },
+	[S_CONFIRM_BATCH] = { "confirm_batch", ctl_lua_confirm_batch },
 	[S_CREATE] = { "create", ctl_lua_create },
 	[S_STATUS] = { "status", ctl_lua_status },
 	[S_RELEASE_HOST] = { "release_host", ctl_lua_release_host },
@@ -71,6 +80,12 @@ struct ctl_redis {
 	uint32_t claim_ttl_s;
 	char sha[S_N][CTL_REDIS_SHA_CAP];
 	char err[CTL_REDIS_ERR_CAP];
+	enum ctl_redis_confirm_mode confirm_mode;
+	/* One confirm_batch call's command line, built here (hiredis copies
+	 * it when it is appended): EVALSHA sha nkeys, keys, args. */
+	char batch_claims[CTL_REDIS_CONFIRM_BATCH_MAX][CTL_REDIS_KEY_CAP];
+	const char *batch_argv[3 + CTL_REDIS_BATCH_KEYS + CTL_REDIS_BATCH_ARGS +
+			       2 * CTL_REDIS_CONFIRM_BATCH_MAX];
 };
 
 static void __attribute__((format(printf, 2, 3)))
@@ -88,6 +103,7 @@ const char *ctl_redis_rc_str(int rc)
 	switch (rc) {
 	case CTL_REDIS_OK: return "ok";
 	case CTL_REDIS_DUPLICATE: return "duplicate";
+	case CTL_REDIS_RELEASED: return "released";
 	case CTL_REDIS_DOWN: return "down";
 	case CTL_REDIS_ERR: return "error";
 	case CTL_REDIS_NOT_FOUND: return "not_found";
@@ -218,6 +234,11 @@ int ctl_redis_set_host(struct ctl_redis *r, const char *name)
 const char *ctl_redis_host(const struct ctl_redis *r) { return r->host; }
 const char *ctl_redis_error(const struct ctl_redis *r) { return r->err; }
 bool ctl_redis_connected(const struct ctl_redis *r) { return r->c != NULL; }
+
+void ctl_redis_set_confirm_mode(struct ctl_redis *r, enum ctl_redis_confirm_mode m)
+{
+	r->confirm_mode = m;
+}
 
 void ctl_redis_set_claim_ttl(struct ctl_redis *r, uint32_t seconds)
 {
@@ -399,32 +420,42 @@ static int confirm_args(struct ctl_redis *r, const struct ctl_redis_confirm_req 
 	return CTL_REDIS_OK;
 }
 
+/* One order's outcome from the word the confirm scripts use for it. */
+static int confirm_outcome(struct ctl_redis *r, const struct ctl_redis_confirm_req *q,
+			   const char *word, bool *replayed)
+{
+	if (strcmp(word, "ok") == 0)
+		return CTL_REDIS_OK;
+	if (strcmp(word, "replay") == 0) {
+		*replayed = true;
+		return CTL_REDIS_OK;
+	}
+	if (strcmp(word, "duplicate") == 0) {
+		set_err(r, "buyer %" PRIu64 " already bought in campaign %" PRIu32
+			" with another order; reject order %s and return its unit", q->buyer,
+			q->campaign, q->order_id);
+		return CTL_REDIS_DUPLICATE;
+	}
+	if (strcmp(word, "released") == 0) {
+		set_err(r, "host %s was released in campaign %" PRIu32 " and the stock is "
+			"empty: order %s has no unit; reject it", r->host, q->campaign,
+			q->order_id);
+		return CTL_REDIS_RELEASED;
+	}
+	set_err(r, "redis %s:%d: confirm: unexpected reply", r->ip, r->port);
+	return CTL_REDIS_ERR;
+}
+
 /* The confirm script's answer: ok, replay, duplicate; frees rep. */
 static int confirm_reply(struct ctl_redis *r, const struct ctl_redis_confirm_req *q,
 			 redisReply *rep, bool *replayed)
 {
 	int rc = CTL_REDIS_ERR;
 
-	if (rep->type != REDIS_REPLY_STATUS && rep->type != REDIS_REPLY_STRING) {
-		rc = CTL_REDIS_ERR;
-	} else if (strcmp(rep->str, "ok") == 0) {
-		rc = CTL_REDIS_OK;
-	} else if (strcmp(rep->str, "replay") == 0) {
-		rc = CTL_REDIS_OK;
-		*replayed = true;
-	} else if (strcmp(rep->str, "duplicate") == 0) {
-		set_err(r, "buyer %" PRIu64 " already bought in campaign %" PRIu32
-			" with another order; reject order %s and return its unit", q->buyer,
-			q->campaign, q->order_id);
-		rc = CTL_REDIS_DUPLICATE;
-	} else if (strcmp(rep->str, "released") == 0) {
-		set_err(r, "host %s was released in campaign %" PRIu32 " and the stock is "
-			"empty: order %s has no unit; reject it", r->host, q->campaign,
-			q->order_id);
-		rc = CTL_REDIS_RELEASED;
-	}
-	if (rc == CTL_REDIS_ERR)
+	if (rep->type != REDIS_REPLY_STATUS && rep->type != REDIS_REPLY_STRING)
 		set_err(r, "redis %s:%d: confirm: unexpected reply", r->ip, r->port);
+	else
+		rc = confirm_outcome(r, q, rep->str, replayed);
 	freeReplyObject(rep);
 	return rc;
 }
@@ -459,8 +490,8 @@ int ctl_redis_confirm(struct ctl_redis *r, uint32_t id, uint64_t buyer, const ch
  * idempotent per order id, so the caller simply asks again). Redis having
  * forgotten the script (NOSCRIPT: it restarted) is answered one by one.
  */
-int ctl_redis_confirm_many(struct ctl_redis *r, size_t n, const struct ctl_redis_confirm_req *q,
-			   struct ctl_redis_confirm_res *res)
+static int confirm_each(struct ctl_redis *r, size_t n, const struct ctl_redis_confirm_req *q,
+			struct ctl_redis_confirm_res *res)
 {
 	struct confirm_args k;
 	const char *cmd[3 + CONFIRM_ARGC];
@@ -511,6 +542,215 @@ int ctl_redis_confirm_many(struct ctl_redis *r, size_t n, const struct ctl_redis
 						      &res[i].replayed);
 		}
 	return CTL_REDIS_OK;
+}
+
+/* ---- confirm_batch: one script call confirms a campaign's orders of a batch ---- */
+
+/* confirm_batch's per-order codes (ctl_redis_lua.h) as confirm's words;
+ * code 4 is "not held", which confirm answers with an error. */
+static const char *const ctl_batch_words[] = { "ok", "replay", "duplicate", "released" };
+#define CTL_REDIS_BATCH_NOTHELD 4
+
+static bool order_id_ok(struct ctl_redis *r, const struct ctl_redis_confirm_req *q)
+{
+	if (q->order_id != NULL && q->order_id[0] != '\0' &&
+	    strlen(q->order_id) <= CTL_REDIS_ORDER_MAX)
+		return true;
+	set_err(r, "confirm: order id must be 1..%d characters", CTL_REDIS_ORDER_MAX);
+	return false;
+}
+
+/*
+ * Groups the orders still CTL_REDIS_DOWN in res (the valid ones) into
+ * calls: one campaign and at most CTL_REDIS_CONFIRM_BATCH_MAX orders each,
+ * a campaign's orders in their order, so its calls, run one after the
+ * other, decide as confirms one by one would. Call k is q[idx[off[k]]] ..
+ * q[idx[off[k + 1] - 1]]. Returns the number of calls.
+ */
+static size_t batch_group(const struct ctl_redis_confirm_req *q,
+			  const struct ctl_redis_confirm_res *res, size_t n, size_t *idx,
+			  size_t *off, bool *taken)
+{
+	size_t m = 0, calls = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t cnt = 0;
+
+		if (taken[i] || res[i].rc != CTL_REDIS_DOWN)
+			continue;
+		off[calls++] = m;
+		for (size_t j = i; j < n && cnt < CTL_REDIS_CONFIRM_BATCH_MAX; j++) {
+			if (taken[j] || res[j].rc != CTL_REDIS_DOWN || q[j].campaign != q[i].campaign)
+				continue;
+			taken[j] = true;
+			idx[m++] = j;
+			cnt++;
+		}
+	}
+	off[calls] = m;
+	return calls;
+}
+
+/* Appends one confirm_batch call for the orders q[idx[0..cnt)) to the
+ * pipeline (hiredis copies the arguments). */
+static int batch_append(struct ctl_redis *r, const struct ctl_redis_confirm_req *q,
+			const size_t *idx, size_t cnt)
+{
+	char sold[CTL_REDIS_KEY_CAP], hosts[CTL_REDIS_KEY_CAP], stock[CTL_REDIS_KEY_CAP];
+	char rel[CTL_REDIS_KEY_CAP], nk[16], ttl[16];
+	const char **a = r->batch_argv;
+	uint32_t id = q[idx[0]].campaign;
+	size_t argc = 0;
+
+	KEY(sold, "sold:%" PRIu32, id);
+	KEY(hosts, "hosts:%" PRIu32, id);
+	KEY(stock, "stock:%" PRIu32, id);
+	KEY(rel, "released:%" PRIu32, id);
+	snprintf(nk, sizeof(nk), "%zu", CTL_REDIS_BATCH_KEYS + cnt);
+	snprintf(ttl, sizeof(ttl), "%" PRIu32, r->claim_ttl_s);
+	a[argc++] = "EVALSHA";
+	a[argc++] = r->sha[S_CONFIRM_BATCH];
+	a[argc++] = nk;
+	a[argc++] = sold;
+	a[argc++] = hosts;
+	a[argc++] = stock;
+	a[argc++] = rel;
+	for (size_t i = 0; i < cnt; i++) {
+		KEY(r->batch_claims[i], "buyer:%" PRIu32 ":%" PRIu64, id, q[idx[i]].buyer);
+		a[argc++] = r->batch_claims[i];
+	}
+	a[argc++] = r->host;
+	a[argc++] = ttl;
+	for (size_t i = 0; i < cnt; i++)
+		a[argc++] = q[idx[i]].order_id;
+	if (redisAppendCommandArgv(r->c, (int)argc, a, NULL) != REDIS_OK)
+		return conn_drop(r, "confirm_batch (pipelined)");
+	return CTL_REDIS_OK;
+}
+
+/* One order's code in confirm_batch's answer. */
+static int batch_code(struct ctl_redis *r, const struct ctl_redis_confirm_req *q,
+		      const redisReply *e, bool *replayed)
+{
+	if (e->type == REDIS_REPLY_INTEGER && e->integer >= 0 &&
+	    e->integer < (long long)(sizeof(ctl_batch_words) / sizeof(ctl_batch_words[0])))
+		return confirm_outcome(r, q, ctl_batch_words[e->integer], replayed);
+	if (e->type == REDIS_REPLY_INTEGER && e->integer == CTL_REDIS_BATCH_NOTHELD)
+		set_err(r, "redis %s:%d: script confirm_batch failed: NOTHELD host %s holds no "
+			"unit in seckill:hosts:%" PRIu32 "; order %s not claimed", r->ip, r->port,
+			r->host, q->campaign, q->order_id);
+	else
+		set_err(r, "redis %s:%d: confirm_batch: unexpected reply", r->ip, r->port);
+	return CTL_REDIS_ERR;
+}
+
+/* Settles the orders of one confirm_batch call from its reply; frees rep.
+ * True when Redis had forgotten the script: nothing ran, ask again. */
+static bool batch_settle(struct ctl_redis *r, const struct ctl_redis_confirm_req *q,
+			 const size_t *idx, size_t cnt, redisReply *rep,
+			 struct ctl_redis_confirm_res *res)
+{
+	bool noscript = rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0;
+	int rc = CTL_REDIS_ERR;
+
+	if (noscript) {
+		freeReplyObject(rep);
+		return true;
+	}
+	if (rep->type == REDIS_REPLY_ERROR)
+		rc = script_error(r, S_CONFIRM_BATCH, rep->str);
+	else if (rep->type != REDIS_REPLY_ARRAY || rep->elements != cnt)
+		set_err(r, "redis %s:%d: confirm_batch: unexpected reply", r->ip, r->port);
+	for (size_t i = 0; i < cnt; i++) {
+		struct ctl_redis_confirm_res *o = &res[idx[i]];
+
+		o->rc = rep->type == REDIS_REPLY_ARRAY && rep->elements == cnt ?
+			batch_code(r, &q[idx[i]], rep->element[i], &o->replayed) : rc;
+	}
+	freeReplyObject(rep);
+	return false;
+}
+
+/* One call sent and answered alone (after NOSCRIPT, the script reloaded). */
+static int batch_again(struct ctl_redis *r, const struct ctl_redis_confirm_req *q,
+		       const size_t *idx, size_t cnt, struct ctl_redis_confirm_res *res)
+{
+	redisReply *rep = NULL;
+	int rc = script_load(r, S_CONFIRM_BATCH);
+
+	if (rc == CTL_REDIS_OK)
+		rc = batch_append(r, q, idx, cnt);
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || rep == NULL)
+		return conn_drop(r, "confirm_batch");
+	if (batch_settle(r, q, idx, cnt, rep, res)) {
+		set_err(r, "redis %s:%d: confirm_batch: NOSCRIPT right after SCRIPT LOAD",
+			r->ip, r->port);
+		for (size_t i = 0; i < cnt; i++)
+			res[idx[i]].rc = CTL_REDIS_ERR;
+	}
+	return CTL_REDIS_OK;
+}
+
+/*
+ * The batched confirm_many: one confirm_batch call per campaign (per
+ * CTL_REDIS_CONFIRM_BATCH_MAX orders) of the batch, all calls in one
+ * round trip. A reply lost with the connection leaves its call's orders
+ * and those of the calls after it CTL_REDIS_DOWN (each call ran whole or
+ * not at all: confirm is idempotent per order id, the caller asks again).
+ */
+static int confirm_batched(struct ctl_redis *r, size_t n, const struct ctl_redis_confirm_req *q,
+			   struct ctl_redis_confirm_res *res)
+{
+	size_t *idx, *off, calls;
+	bool *taken, *again;
+	int rc = conn_ensure(r);
+
+	for (size_t i = 0; i < n; i++)
+		res[i] = (struct ctl_redis_confirm_res){ .rc = CTL_REDIS_DOWN };
+	if (rc != CTL_REDIS_OK || n == 0)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if (!order_id_ok(r, &q[i]))
+			res[i].rc = CTL_REDIS_INVAL;   /* never sent */
+	idx = malloc(n * sizeof(*idx));
+	off = malloc((n + 1) * sizeof(*off));
+	taken = calloc(n, sizeof(*taken));
+	again = calloc(n, sizeof(*again));
+	if (idx == NULL || off == NULL || taken == NULL || again == NULL) {
+		set_err(r, "confirm: out of memory for a batch of %zu orders", n);
+		rc = CTL_REDIS_ERR;
+		goto out;
+	}
+	calls = batch_group(q, res, n, idx, off, taken);
+	for (size_t k = 0; k < calls && rc == CTL_REDIS_OK; k++)
+		rc = batch_append(r, q, &idx[off[k]], off[k + 1] - off[k]);
+	for (size_t k = 0; k < calls && rc == CTL_REDIS_OK; k++) {
+		redisReply *rep = NULL;
+
+		if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || rep == NULL)
+			rc = conn_drop(r, "confirm_batch (pipelined)");
+		else
+			again[k] = batch_settle(r, q, &idx[off[k]], off[k + 1] - off[k], rep, res);
+	}
+	for (size_t k = 0; k < calls && rc == CTL_REDIS_OK; k++)
+		if (again[k])
+			rc = batch_again(r, q, &idx[off[k]], off[k + 1] - off[k], res);
+out:
+	free(idx);
+	free(off);
+	free(taken);
+	free(again);
+	return rc;
+}
+
+int ctl_redis_confirm_many(struct ctl_redis *r, size_t n, const struct ctl_redis_confirm_req *q,
+			   struct ctl_redis_confirm_res *res)
+{
+	if (r->confirm_mode == CTL_REDIS_CONFIRM_EACH)
+		return confirm_each(r, n, q, res);
+	return confirm_batched(r, n, q, res);
 }
 
 /* A plain command through the same drop-on-failure path. */

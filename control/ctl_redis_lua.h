@@ -93,6 +93,66 @@ static const char ctl_lua_confirm[] =
 	"return 'ok'\n";
 
 /*
+ * confirm_batch. KEYS: sold, hosts, stock, released, then one buyer claim
+ * per order. ARGV: host, ttl seconds, then the order ids, in the claims'
+ * order. Returns one code per order, what confirm would have answered had
+ * the orders been confirmed one after the other in this order:
+ *   0 ok, 1 replay, 2 duplicate, 3 released (stock empty), 4 not held.
+ * The idea: everything but the claims is read once and written once, so
+ * an order costs Redis one SET NX (and a GET only when that fails), not a
+ * script call. The host's budget is what it holds (or, released, the
+ * stock); each claim won spends one unit of it, and an order the budget
+ * cannot pay for is looked up, never claimed.
+ *
+ * Nothing is written before every argument and every counter it will
+ * write is checked (Redis does not roll a script back): a failed call
+ * leaves nothing behind. A claim key holding another type (a hand edit)
+ * counts as taken: duplicate.
+ */
+static const char ctl_lua_confirm_batch[] =
+	"local n = #KEYS - 4\n"
+	"if n < 1 or #ARGV ~= n + 2 then\n"
+	"  return redis.error_reply('BADARGS want 4 keys + 1 claim per order, host, ttl, 1 id per order') end\n"
+	"local ttl = ARGV[2]\n"
+	"if not string.match(ttl, '^[1-9]%d*$') then return redis.error_reply('BADARGS ttl ' .. ttl) end\n"
+	"for i = 3, n + 2 do\n"
+	"  if ARGV[i] == '' then return redis.error_reply('BADARGS empty order id') end\n"
+	"end\n"
+	"local function count(v)\n"
+	"  if not v then return 0 end\n"
+	"  if not string.match(v, '^-?%d+$') then return nil end\n"
+	"  return tonumber(v)\n"
+	"end\n"
+	"if not count(redis.call('GET', KEYS[1])) then\n"
+	"  return redis.error_reply('BADVALUE ' .. KEYS[1] .. ' is not an integer') end\n"
+	"local released = redis.call('SISMEMBER', KEYS[4], ARGV[1]) == 1\n"
+	"local budget\n"
+	"if released then budget = count(redis.call('GET', KEYS[3]))\n"
+	"else budget = count(redis.call('HGET', KEYS[2], ARGV[1])) end\n"
+	"if not budget then\n"
+	"  return redis.error_reply('BADVALUE ' .. ARGV[1] .. ' holding or the stock is not an integer') end\n"
+	"local out, won = {}, 0\n"
+	"for i = 1, n do\n"
+	"  local key, oid = KEYS[4 + i], ARGV[2 + i]\n"
+	"  if won < budget and redis.call('SET', key, oid, 'NX', 'EX', ttl) then\n"
+	"    won = won + 1\n"
+	"    out[i] = 0\n"
+	"  else\n"
+	"    local cur = redis.pcall('GET', key)\n"
+	"    if cur == oid then out[i] = 1\n"
+	"    elseif cur then out[i] = 2\n"
+	"    elseif released then out[i] = 3\n"
+	"    else out[i] = 4 end\n"
+	"  end\n"
+	"end\n"
+	"if won > 0 then\n"
+	"  redis.call('INCRBY', KEYS[1], won)\n"
+	"  if released then redis.call('DECRBY', KEYS[3], won)\n"
+	"  else redis.call('HINCRBY', KEYS[2], ARGV[1], -won) end\n"
+	"end\n"
+	"return out\n";
+
+/*
  * create. KEYS: campaign, stock, sold, hosts, campaigns, version, released.
  * ARGV: stock, starts_at, force, id.
  * Returns "ok" or "exists". Either way the id is in the campaigns set (a

@@ -102,8 +102,10 @@
 /* How often the campaigns' version is read: create, open and close on any
  * host reach this one within it (plus a pass). */
 #define CTL_SALE_REDIS_SYNC_MS 10
-/* Confirms sent in one pipelined round trip; a pass sends one batch, so a
- * burst of orders never starves the refills that come first in the pass. */
+/* Confirms sent in one round trip, one confirm_batch script call per
+ * campaign (ctl_redis_confirm_many: Redis pays a SET NX per order, not a
+ * script call); a pass sends one batch, so a burst of orders never starves
+ * the refills that come first in the pass. */
 #define CTL_SALE_REDIS_BATCH 256
 /* Redis said empty: look again this often (another host may give back). */
 #define CTL_SALE_REDIS_EMPTY_RETRY_MS 100
@@ -979,4 +981,9 @@ void ctl_sale_redis_close(struct ctl_plane *c)
 	free(d->dead);
 	free(d);
 	c->redis = NULL;
+}
+
+bool ctl_sale_redis_down(const struct ctl_plane *c)
+{
+	return c->redis != NULL && c->redis->down;
 }

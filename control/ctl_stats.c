@@ -265,6 +265,8 @@ static void ctl_print_orders(FILE *f, const struct ctl_plane *ctl)
 	fprintf(f, "%-28s %12" PRIu64 "\n", "orders.confirmed", o.confirmed);
 	fprintf(f, "%-28s %12" PRIu64 "\n", "orders.rejected", o.rejected);
 	fprintf(f, "%-28s %12" PRIu64 "\n", "orders.decide_unknown", o.decide_unknown);
+	fprintf(f, "%-28s %12" PRIu64 "\n", "orders.paid", o.paid);
+	fprintf(f, "%-28s %12" PRIu64 "\n", "orders.expired", o.expired);
 	for (unsigned int i = 0; ctl->kafka_on && i < CTL_KAFKA_NSTATS; i++) {
 		snprintf(name, sizeof(name), "kafka.%s", ctl_kafka_stats_names[i]);
 		fprintf(f, "%-28s %12" PRIu64 "\n", name, k[i]);
@@ -272,6 +274,10 @@ static void ctl_print_orders(FILE *f, const struct ctl_plane *ctl)
 	for (unsigned int i = 0; ctl->redis_on && i < CTL_SALE_REDIS_STATS_N; i++) {
 		snprintf(name, sizeof(name), "redis.%s", ctl_sale_redis_stats_names[i]);
 		fprintf(f, "%-28s %12" PRIu64 "\n", name, ((const uint64_t *)&ctl->redis_st)[i]);
+	}
+	for (unsigned int i = 0; ctl->redis_on && i < CTL_SALE_EVENTS_STATS_N; i++) {
+		snprintf(name, sizeof(name), "events.%s", ctl_sale_events_stats_names[i]);
+		fprintf(f, "%-28s %12" PRIu64 "\n", name, ((const uint64_t *)&ctl->events_st)[i]);
 	}
 }
 

@@ -12,9 +12,11 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
+#include "conf_file.h"
 #include "dp_conf.h"
 #include "now.h"
 #include "str2int.h"
@@ -60,6 +62,7 @@ enum {
 	OPT_BUYER_BURST, OPT_BLACK_IP, OPT_BLACK_BUYER, OPT_MAX_BUYERS, OPT_ORDER_RING,
 	OPT_NODE_ID, OPT_STATE_DIR, OPT_JOURNAL_MB, OPT_CTL_SOCKET, OPT_MAX_STOCK,
 	OPT_KAFKA, OPT_KAFKA_TOPIC, OPT_REDIS, OPT_REDIS_HOST, OPT_ANSWER_AFTER,
+	OPT_METRICS_LISTEN, OPT_CONFIG,
 };
 
 static const struct option dp_long_opts[] = {
@@ -94,6 +97,8 @@ static const struct option dp_long_opts[] = {
 	{ "redis",          required_argument, NULL, OPT_REDIS },
 	{ "redis-host",     required_argument, NULL, OPT_REDIS_HOST },
 	{ "answer-after",   required_argument, NULL, OPT_ANSWER_AFTER },
+	{ "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
+	{ "config",         required_argument, NULL, OPT_CONFIG },
 	{ "help",           no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -120,6 +125,11 @@ void dp_conf_usage(FILE *f, const char *prog)
 		"  --mbufs N               mbuf pool size (%u; fits --no-huge -m 256)\n"
 		"  --stats-interval S      print counters every S seconds; 0 = only at exit (0)\n"
 		"  --ctl-socket PATH       seckillctl's Unix socket (/run/seckill/<file-prefix>.sock)\n"
+		"  --metrics-listen [IP:]PORT  serve Prometheus's GET /metrics there, on a kernel\n"
+		"                          socket (IP default 127.0.0.1; default: no /metrics)\n"
+		"  --config FILE           these options from FILE, one 'key value' a line ('#'\n"
+		"                          comments; the command line wins; example:\n"
+		"                          etc/seckill-dp.conf.example)\n"
 		"  --help                  this text\n"
 		"\n"
 		"The sale (POST /api/campaigns/{id}/orders; without --campaign, /api/ is 404):\n"
@@ -478,6 +488,33 @@ static int dp_conf_sale_opt(struct dp_sale_conf *sc, int id, const char *arg,
 	return ok ? 1 : -1;
 }
 
+/* --metrics-listen [IP:]PORT, kept as "IP:PORT" for control/ctl_metrics.c. */
+static bool dp_conf_metrics(struct dp_conf *conf, const char *arg, char *err, size_t errlen)
+{
+	const char *colon = strrchr(arg, ':');
+	char ip[INET_ADDRSTRLEN] = DP_METRICS_ADDR_DEFAULT;
+	struct in_addr a;
+	uint64_t port;
+
+	if (colon != NULL) {
+		if ((size_t)(colon - arg) >= sizeof(ip))
+			goto bad;
+		memcpy(ip, arg, (size_t)(colon - arg));
+		ip[colon - arg] = '\0';
+	}
+	if (inet_pton(AF_INET, ip, &a) != 1 ||
+	    !str2u64(colon ? colon + 1 : arg, 1, 65535, &port))
+		goto bad;
+	snprintf(conf->metrics_listen, sizeof(conf->metrics_listen), "%s:%u", ip,
+		 (unsigned)port);
+	return true;
+bad:
+	dp_conf_error(err, errlen, "--metrics-listen '%s': expected [IP:]PORT, e.g. "
+		      "--metrics-listen 127.0.0.1:9480 (the IP defaults to %s)", arg,
+		      DP_METRICS_ADDR_DEFAULT);
+	return false;
+}
+
 /* Handles one option; false (with err set) when its value is unusable. */
 static bool dp_conf_opt(struct dp_conf *conf, int id, const char *arg, char *err, size_t errlen)
 {
@@ -501,6 +538,8 @@ static bool dp_conf_opt(struct dp_conf *conf, int id, const char *arg, char *err
 		snprintf(conf->ip_str, sizeof(conf->ip_str), "%s", arg);
 		return true;
 	}
+	if (id == OPT_METRICS_LISTEN)
+		return dp_conf_metrics(conf, arg, err, errlen);
 	if (id == OPT_COOKIES) {
 		if (strcmp(arg, "auto") == 0)
 			conf->tcp.cookies = TCP_COOKIES_AUTO;
@@ -614,31 +653,71 @@ static bool dp_conf_sale_check(struct dp_sale_conf *sc, char *err, size_t errlen
 	return true;
 }
 
-enum dp_conf_result dp_conf_parse(struct dp_conf *conf, int argc, char **argv,
-				  char *err, size_t errlen)
+/* Parses argv (after the --config file's settings, if any) onto conf. */
+static enum dp_conf_result dp_conf_args(struct dp_conf *conf, int argc, char **argv,
+					const struct conf_file *cf, const char *cf_path,
+					char *err, size_t errlen)
 {
-	const char *bad;
-	int c;
+	char msg[512];
+	int c, at;
 
-	dp_conf_defaults(conf);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", dp_long_opts, NULL)) != -1) {
 		if (c == 'h')
 			return DP_CONF_HELP;
-		if (c == '?' || c == ':') {
-			dp_conf_error(err, errlen, "unknown option or missing value: '%s'; "
-				      "run with -- --help for the list", argv[optind - 1]);
-			return DP_CONF_ERROR;
-		}
-		if (!dp_conf_opt(conf, c, optarg, err, errlen))
-			return DP_CONF_ERROR;
+		if (c == OPT_CONFIG)
+			continue;            /* read before: its settings come first */
+		if (c == '?' || c == ':')
+			snprintf(msg, sizeof(msg), "unknown option or missing value: '%s'; "
+				 "run with -- --help for the list", argv[optind - 1]);
+		else if (!dp_conf_opt(conf, c, optarg, msg, sizeof(msg)))
+			(void)0;
+		else
+			continue;
+		/* A file's settings are one "--key=value" argument each. */
+		at = optind - 1;
+		if (at >= 1 && at <= cf->n)
+			dp_conf_error(err, errlen, "%s line %u: %s", cf_path, cf->line[at - 1], msg);
+		else
+			dp_conf_error(err, errlen, "%s", msg);
+		return DP_CONF_ERROR;
 	}
 	if (optind < argc) {
 		dp_conf_error(err, errlen, "unexpected argument '%s'; options start with --",
 			      argv[optind]);
 		return DP_CONF_ERROR;
 	}
+	return DP_CONF_OK;
+}
+
+enum dp_conf_result dp_conf_parse(struct dp_conf *conf, int argc, char **argv,
+				  char *err, size_t errlen)
+{
+	static const char *const refuse[] = { "help", "config", NULL };
+	const char *cf_path = conf_file_arg(argc, argv), *bad;
+	struct conf_file cf = { 0 };
+	enum dp_conf_result r;
+	char **all;
+
+	dp_conf_defaults(conf);
+	if (cf_path != NULL &&
+	    conf_file_read(cf_path, dp_long_opts, refuse, &cf, err, errlen) < 0)
+		return DP_CONF_ERROR;
+	all = calloc((size_t)(argc + cf.n + 1), sizeof(*all));
+	if (all == NULL) {
+		conf_file_free(&cf);
+		dp_conf_error(err, errlen, "out of memory for the options");
+		return DP_CONF_ERROR;
+	}
+	all[0] = argv[0];
+	memcpy(all + 1, cf.argv, (size_t)cf.n * sizeof(*all));
+	memcpy(all + 1 + cf.n, argv + 1, (size_t)(argc > 0 ? argc - 1 : 0) * sizeof(*all));
+	r = dp_conf_args(conf, argc + cf.n, all, &cf, cf_path, err, errlen);
+	free(all);
+	conf_file_free(&cf);         /* every value was copied into conf */
+	if (r != DP_CONF_OK)
+		return r;
 	if (conf->ip == 0) {
 		dp_conf_error(err, errlen, "--ip is required: the address to serve on, "
 			      "e.g. --ip 198.18.0.1 (tools/netns sets it up)");

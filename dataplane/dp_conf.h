@@ -47,6 +47,10 @@
 #define DP_KAFKA_TOPIC_DEFAULT "seckill.orders"
 /* sun_path of struct sockaddr_un holds 108 bytes with the NUL. */
 #define DP_CTL_SOCKET_CAP 108
+/* --metrics-listen [IP:]PORT: Prometheus's /metrics on a kernel socket,
+ * loopback unless an address is given (control/ctl_metrics.c). */
+#define DP_METRICS_LISTEN_CAP 32
+#define DP_METRICS_ADDR_DEFAULT "127.0.0.1"
 
 struct dp_campaign {
 	uint32_t id;
@@ -101,6 +105,7 @@ struct dp_conf {
 	uint32_t stats_interval_s;   /* 0 = counters only at exit */
 	struct dp_sale_conf sale;
 	char ctl_socket[DP_CTL_SOCKET_CAP];   /* "": /run/seckill/<file-prefix>.sock */
+	char metrics_listen[DP_METRICS_LISTEN_CAP];   /* "IP:PORT" of GET /metrics; "": none */
 };
 
 enum dp_conf_result { DP_CONF_OK = 0, DP_CONF_HELP, DP_CONF_ERROR };

@@ -27,6 +27,7 @@
 #include <rte_malloc.h>
 #include <rte_pause.h>
 
+#include "ctl_metrics.h"
 #include "ctl_plane.h"
 #include "ctl_sock.h"
 
@@ -170,6 +171,12 @@ static void dp_banner(const struct dp_conf *conf, const struct net_iface *ifc, u
 	fflush(stdout);
 }
 
+/* seckill_durable_publish_seconds' buckets: a pass is 0.2 to 1 ms plus an
+ * fsync (tens of us on NVMe, ms on a disk, tens of ms when it stalls). */
+static const double dp_durable_le[] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
+};
+
 /* seckillctl's socket and the telemetry commands; exits when the socket
  * cannot be had (an operator needs it, and a typo should not go unnoticed). */
 static void dp_ctl_open(const struct dp_conf *conf, struct ctl_plane *ctl)
@@ -185,6 +192,13 @@ static void dp_ctl_open(const struct dp_conf *conf, struct ctl_plane *ctl)
 		dp_die("control socket", err);
 	printf("seckill-dp: control socket %s (seckillctl --socket %s)\n", path, path);
 	ctl_telemetry_init(ctl);
+	ctl_prom_hist_init(&ctl->durable_hist, dp_durable_le, RTE_DIM(dp_durable_le));
+	if (conf->metrics_listen[0] != '\0') {
+		ctl->metrics = ctl_metrics_open(conf->metrics_listen, ctl, err, sizeof(err));
+		if (ctl->metrics == NULL)
+			dp_die("metrics", err);
+		printf("seckill-dp: metrics on http://%s/metrics\n", conf->metrics_listen);
+	}
 }
 
 static void dp_teardown(struct rte_mempool *pool)
@@ -247,6 +261,8 @@ int main(int argc, char **argv)
 
 	if (ctl_sale_create(&conf, &ctl, workers, err, sizeof(err)) < 0)
 		dp_die("cannot set up the sale", err);
+	if (ctl_sale_events_open(&conf, &ctl, err, sizeof(err)) < 0)
+		dp_die("cannot follow the order service", err);
 
 	dp_lcores_alloc(&conf, pool, &ifc, ctl.sale);
 	dp_ctl_open(&conf, &ctl);
@@ -262,9 +278,12 @@ int main(int argc, char **argv)
 
 	rte_eal_mp_wait_lcore();
 	ctl_loop_finish(&ctl);
+	ctl_sale_events_close(&ctl);
 	ctl_telemetry_fini();
 	ctl_sock_close(ctl.sock);
 	ctl.sock = NULL;
+	ctl_metrics_close(ctl.metrics);
+	ctl.metrics = NULL;
 	if (ok)
 		ctl_stats_print_final(stdout, &ctl);
 	dp_teardown(pool);

@@ -9,6 +9,8 @@
  *   GET  /orders/{id}        200 {"order_id","campaign","buyer","qty","status",
  *                            "sold_at_ms","pay_by_ms"}; 404; 400
  *   GET  /stats              the counters, one JSON object
+ *   GET  /metrics            the counters in Prometheus's text format
+ *                            (seckill_orders_<counter>_total, control/ctl_prom.h)
  *   GET  /healthz            200 {"ok":true}
  *
  * One thread, epoll, non-blocking sockets; requests are parsed by lib/http's
@@ -31,6 +33,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ctl_prom.h"
 #include "http_parse.h"
 #include "orders.h"
 #include "orders_pg.h"
@@ -42,6 +45,7 @@
 #define OH_EVENTS 64
 #define OH_PREFIX "/orders/"
 #define OH_PAID_SUFFIX "/paid"
+#define OH_METRICS_CAP 16384        /* ~20 counters of ~150 bytes with HELP and TYPE */
 
 struct oh_conn {
 	int fd;
@@ -104,6 +108,30 @@ static void oh_send(int fd, int status, const char *body, bool close_after)
 			 "Content-Length: %zu\r\n%s\r\n", status, oh_reason(status), strlen(body),
 			 close_after ? "Connection: close\r\n" : "");
 	struct iovec iov[2] = { { head, (size_t)n }, { (void *)body, strlen(body) } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+
+	(void)!sendmsg(fd, &mh, MSG_NOSIGNAL);
+}
+
+/* GET /metrics: every counter of orders.h as seckill_orders_<name>_total. */
+static void oh_metrics(int fd, bool close_after)
+{
+	static char body[OH_METRICS_CAP];
+	struct ctl_prom w;
+	char head[256], name[96];
+	int n;
+
+	ctl_prom_init(&w, body, sizeof(body));
+#define OH_METRIC(c)                                                                   \
+	snprintf(name, sizeof(name), "seckill_orders_%s_total", #c);                   \
+	ctl_prom_family(&w, name, "counter", "seckill-orders: " #c " (GET /stats).");  \
+	ctl_prom_u64(&w, name, atomic_load_explicit(&orders_stats.c, memory_order_relaxed), NULL);
+	ORDERS_STATS(OH_METRIC)
+#undef OH_METRIC
+	n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
+		     "Content-Length: %zu\r\n%s\r\n", CTL_PROM_CONTENT_TYPE, w.len,
+		     close_after ? "Connection: close\r\n" : "");
+	struct iovec iov[2] = { { head, (size_t)n }, { body, w.len } };
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
 
 	(void)!sendmsg(fd, &mh, MSG_NOSIGNAL);
@@ -253,8 +281,12 @@ static void oh_serve(struct oh *h, int i)
 	c->len += (size_t)got;
 	while (c->len && (rc = http_parse_request(c->buf, c->len, 0, &lim, &q)) > 0) {
 		orders_count(&orders_stats.http_requests, 1);
-		oh_route(h, &q, &status, body);
-		oh_send(c->fd, status, body, !q.keep_alive);
+		if (http_span_eq(q.path, "/metrics") && q.method == HTTP_METHOD_GET) {
+			oh_metrics(c->fd, !q.keep_alive);
+		} else {
+			oh_route(h, &q, &status, body);
+			oh_send(c->fd, status, body, !q.keep_alive);
+		}
 		if (!q.keep_alive) {
 			oh_close(h, i);
 			return;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf_file.h"
 #include "orders.h"
 #include "str2int.h"
 
@@ -37,11 +38,14 @@ static const char usage[] =
 	"  --writer copy|pipeline|single  how rows are sent (default copy)\n"
 	"  --sweep-ms MS            expiry check period (default 200)\n"
 	"  --session-timeout-ms MS  Kafka group session (default 6000)\n"
-	"  --quiet                  log errors only\n";
+	"  --quiet                  log errors only\n"
+	"  --config FILE            these options from FILE, one 'key value' a line ('#'\n"
+	"                           comments; the command line wins; example:\n"
+	"                           etc/seckill-orders.conf.example)\n";
 
 enum {
 	O_KAFKA = 256, O_PG, O_REDIS, O_GROUP, O_TOPIC, O_PAY, O_HTTP, O_BIND, O_BATCH,
-	O_BATCH_MS, O_WRITER, O_SWEEP, O_SESSION, O_QUIET, O_HELP,
+	O_BATCH_MS, O_WRITER, O_SWEEP, O_SESSION, O_QUIET, O_HELP, O_CONFIG,
 };
 
 static const struct option opts[] = {
@@ -60,6 +64,7 @@ static const struct option opts[] = {
 	{ "session-timeout-ms", required_argument, NULL, O_SESSION },
 	{ "quiet", no_argument, NULL, O_QUIET },
 	{ "help", no_argument, NULL, O_HELP },
+	{ "config", required_argument, NULL, O_CONFIG },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -131,6 +136,33 @@ static int opt_one(int o, const char *v, struct orders_conf *c)
 	}
 }
 
+/* argv with the --config file's settings first (kept for the process's
+ * life: the conf points into them); NULL after an error it printed. */
+static char **opts_with_file(int *argc, char **argv)
+{
+	static const char *const refuse[] = { "help", "config", NULL };
+	const char *path = conf_file_arg(*argc, argv);
+	static struct conf_file cf;
+	char err[512], **all;
+
+	if (path == NULL)
+		return argv;
+	if (conf_file_read(path, opts, refuse, &cf, err, sizeof(err)) < 0) {
+		opt_err("%s", err);
+		return NULL;
+	}
+	all = calloc((size_t)(*argc + cf.n + 1), sizeof(*all));
+	if (all == NULL) {
+		opt_err("out of memory");
+		return NULL;
+	}
+	all[0] = argv[0];
+	memcpy(all + 1, cf.argv, (size_t)cf.n * sizeof(*all));
+	memcpy(all + 1 + cf.n, argv + 1, (size_t)(*argc - 1) * sizeof(*all));
+	*argc += cf.n;
+	return all;
+}
+
 int orders_opts_parse(int argc, char **argv, struct orders_conf *c)
 {
 	int o, rc;
@@ -142,8 +174,12 @@ int orders_opts_parse(int argc, char **argv, struct orders_conf *c)
 		.session_ms = ORDERS_DEFAULT_SESSION_MS, .writer = OW_COPY,
 		.http_bind = ORDERS_DEFAULT_HTTP_BIND,
 	};
+	if ((argv = opts_with_file(&argc, argv)) == NULL)
+		return 2;
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		if (o == O_CONFIG)
+			continue;        /* read before: its settings come first */
 		if (o == O_HELP) {
 			fputs(usage, stdout);
 			exit(0);

@@ -12,8 +12,6 @@
 #include "orders_write.h"
 #include "str2int.h"
 
-/* pg_advisory_xact_lock key for schema creation: "seckill" in a number. */
-#define ORDERS_SCHEMA_LOCK "7405311"
 #define ORDERS_CONNECT_TIMEOUT "5"
 
 static void orders_pg_err(PGconn *pg, const char *what, const char *hint, char *err,
@@ -61,8 +59,7 @@ PGconn *orders_pg_open(const char *conninfo, char *err, size_t cap)
 
 	if (pg == NULL)
 		return NULL;
-	r = PQexec(pg, "begin; select pg_advisory_xact_lock(" ORDERS_SCHEMA_LOCK ");\n"
-		   ORDERS_SQL_SCHEMA "commit;");
+	r = PQexec(pg, ORDERS_SQL_CREATE);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		orders_pg_err(pg, "creating the tables", "; the --pg user needs CREATE on the "
 			      "database", err, cap);

@@ -63,6 +63,12 @@
 	"  campaign     bigint primary key,\n" \
 	"  pay_within_s integer not null check (pay_within_s > 0));\n"
 
+/* The tables made by whichever program comes first (seckill-orders at start,
+ * seckillctl order pay-within), one at a time: CREATE ... IF NOT EXISTS can
+ * race itself, so under a transaction's advisory lock ("seckill" in a number). */
+#define ORDERS_SQL_CREATE \
+	"begin; select pg_advisory_xact_lock(7405311);\n" ORDERS_SQL_SCHEMA "commit;"
+
 /* The staging table COPY fills; emptied by every commit. */
 #define ORDERS_SQL_STAGE \
 	"create temp table if not exists orders_in (order_id text, campaign bigint,\n" \

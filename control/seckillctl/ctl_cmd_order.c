@@ -41,7 +41,8 @@ static const char window_usage[] =
 	"Usage: seckillctl order pay-within --campaign ID --seconds S [--pg CONNINFO] [--json]\n"
 	"\n"
 	"The campaign's own payment window for orders seckill-orders stores from now\n"
-	"on (the others get seckill-orders --pay-within).\n";
+	"on (the others get seckill-orders --pay-within). Works before seckill-orders\n"
+	"first ran: it makes the order service's tables if they are missing.\n";
 
 static const struct option order_opts[] = {
 	{ "id", required_argument, NULL, 300 },
@@ -216,6 +217,17 @@ static int order_pay_within(int argc, char **argv)
 		return ctl_usage_error(hint, "--seconds S is required: 1..2147483647");
 	if ((pg = order_connect(a.pg)) == NULL)
 		return CTL_EXIT_FAIL;
+	/* Before seckill-orders first ran too: a window set then applies to the
+	 * first orders it stores. */
+	r = PQexec(pg, ORDERS_SQL_CREATE);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		ctl_fail("PostgreSQL: creating the order service's tables: %s",
+			 PQresultErrorMessage(r));
+		PQclear(r);
+		PQfinish(pg);
+		return CTL_EXIT_FAIL;
+	}
+	PQclear(r);
 	v[0] = a.campaign, v[1] = a.seconds;
 	r = order_exec(pg, "insert into order_campaigns (campaign, pay_within_s) values ($1, $2) "
 		       "on conflict (campaign) do update set pay_within_s = excluded.pay_within_s",

@@ -12,6 +12,8 @@
  * from inside on_data, where the input path would otherwise send it with
  * its ACK a moment later), so earlier answers on the connection are not
  * held with the new one unless the peer's window keeps them back anyway.
+ * The request itself is still acknowledged at once, by a pure ACK: the
+ * peer must not retransmit it while its answer waits.
  */
 #include "tcp_priv.h"
 
@@ -20,7 +22,18 @@ void tcp_hold(struct tcp_core *tc, struct tcp_conn *c, uint32_t ticket)
 	if (c->flags & TCP_F_DYING)
 		return;
 	if (!(c->flags & TCP_F_HOLD)) {
-		tcp_output(tc, c);
+		if (tc->cur == c) {
+			/* Inside on_data: this segment is not acknowledged yet
+			 * (rcv_nxt moves when on_data returns), so the flush sends
+			 * data only and the input path still owes the ACK. */
+			uint16_t owed = c->flags & TCP_F_ACK_NOW;
+
+			c->flags &= (uint16_t)~TCP_F_ACK_NOW;
+			tcp_output(tc, c);
+			c->flags |= (uint16_t)(owed | TCP_F_ACK_NOW);
+		} else {
+			tcp_output(tc, c);
+		}
 		c->flags |= TCP_F_HOLD;
 	}
 	c->hold_ticket = ticket;

@@ -137,6 +137,10 @@ static uint32_t tcp_rto_due(const struct tcp_core *tc, const struct tcp_conn *c)
  * no buffer (try again); either way the RTX timer brings it out. */
 static inline bool tcp_tx_stalled(const struct tcp_conn *c)
 {
+	/* Bytes parked by tcp_hold are not stalled: nothing to resend or probe
+	 * for them; the idle timeout still bounds how long a peer waits. */
+	if ((c->flags & TCP_F_HOLD) && c->snd_max == c->snd_una)
+		return false;
 	return c->tx.len > c->snd_max - c->snd_una ||
 		((c->flags & (TCP_F_CLOSE_REQ | TCP_F_FIN_ACKED)) == TCP_F_CLOSE_REQ &&
 		 !tcp_fin_sent(c));

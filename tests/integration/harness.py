@@ -245,6 +245,17 @@ class Dataplane:
         self.exit_code = self.proc.returncode
         self.per_core = {}
         self.counters = parse_counters(self.lines, self.per_core)
+        self.remove_runtime_dir()
+
+    def file_prefix(self):
+        """The EAL file prefix tools/serve gives this dataplane."""
+        return "seckill-%s" % self.dp_if
+
+    def remove_runtime_dir(self):
+        """The EAL's /var/run/dpdk/<file prefix> (telemetry socket, config), which
+        the process leaves behind; only once it has exited."""
+        if self.proc is not None and self.proc.poll() is not None:
+            remove_dpdk_runtime_dir(self.file_prefix())
 
     def kill(self):
         """SIGKILL: a crash, no counters, nothing flushed by the dataplane."""
@@ -257,6 +268,7 @@ class Dataplane:
         try:
             self.stop()
         finally:
+            self.remove_runtime_dir()    # after a kill() too
             self._tool("netns", "down", check_rc=False)
 
     def __enter__(self):
@@ -284,6 +296,13 @@ class Dataplane:
         if name not in self.counters:
             raise TestFailure("no counter %s in the exit table:\n%s" % (name, self.output()))
         return self.counters[name]
+
+
+def remove_dpdk_runtime_dir(prefix):
+    """Removes /var/run/dpdk/<prefix>, the runtime dir a DPDK process run with
+    --file-prefix <prefix> leaves behind (call it once that process exited)."""
+    if prefix and "/" not in prefix and prefix not in (".", ".."):
+        shutil.rmtree(os.path.join("/var/run/dpdk", prefix), ignore_errors=True)
 
 
 def wait_for(pred, timeout_s, what, step_s=0.2):

@@ -3,11 +3,12 @@
 
 The EAL serves /var/run/dpdk/<file prefix>/dpdk_telemetry.v2, a SOCK_SEQPACKET
 socket that answers a command with one JSON message (what DPDK's
-usertools/dpdk-telemetry.py does; Debian's dpdk package does not ship it, so
-the few lines of that client are here). After two sales and a refusal on one
-worker: /seckill/stats has core0's exact counters, the same seckillctl stats
-shows, /seckill/campaigns has the campaign's stock, left and sold, and "/"
-lists both commands.
+usertools/dpdk-telemetry.py does; the few lines of that client are here).
+After two sales and a refusal on one worker: /seckill/stats has core0's exact
+counters, the same seckillctl stats shows, /seckill/campaigns has the
+campaign's stock, left and sold, and "/" lists both commands. DPDK's own
+client, `dpdk-telemetry.py` (Debian's dpdk-dev), says the same, as README
+shows it: `echo /seckill/stats | dpdk-telemetry.py -f <file prefix>`.
 
 Run by hand (root): tests/integration/test_ctl_telemetry.py  (SECKILL_BUILD=build dir)
 """
@@ -76,6 +77,12 @@ def run_telemetry(state):
         check_eq({k: {f: v for f, v in c.items() if f != "starts_at"} for k, c in camps.items()},
                  {"1": {"phase": "open", "stock": 10, "left": 8, "sold": 2}},
                  "/seckill/campaigns")
+        r = subprocess.run(["dpdk-telemetry.py", "-f", "seckill-%s" % dp.dp_if],
+                           input="/seckill/stats\n", capture_output=True, text=True, timeout=30)
+        check_eq(r.returncode, 0, "dpdk-telemetry.py exit status")
+        tool = json.loads(r.stdout)["/seckill/stats"]["core0"]
+        check_eq((tool["sales"], tool["buy_already_bought"]), (2, 1),
+                 "echo /seckill/stats | dpdk-telemetry.py -f seckill-%s" % dp.dp_if)
         r = subprocess.run([os.path.join(harness.build_dir(), "control", "seckillctl"), "stats",
                             "--json", "--socket", sock], capture_output=True, text=True,
                            timeout=30)
@@ -85,7 +92,9 @@ def run_telemetry(state):
                  "seckillctl stats says the same")
     dp.check_clean_exit()
     check(not os.path.exists(sock), "--ctl-socket's file is removed at exit")
+    check(not os.path.exists("/var/run/dpdk/%s" % dp.file_prefix()),
+          "the EAL runtime dir is removed after the test (harness)")
 
 
 if __name__ == "__main__":
-    harness.run(test)
+    harness.run(test, tools=("dpdk-telemetry.py",))

@@ -198,6 +198,8 @@ def test():
         check_eq(p.c("tcp.drop_bad_csum"), 0, "syn_flood: the pcap's checksums are right")
     finally:
         shutil.rmtree(d, ignore_errors=True)
+        for prefix in ("sktg-dp", "sktg-gen"):      # eal()'s file prefixes
+            harness.remove_dpdk_runtime_dir(prefix)
 
 
 if __name__ == "__main__":

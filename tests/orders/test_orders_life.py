@@ -13,12 +13,29 @@ and Kafka (mock brokers):
     rows;
   - a clean seckillctl audit, and sold - returned + left = stock.
 """
+import shutil
+import subprocess
 import threading
 import time
+import urllib.request
 
 from orders_env import Env, check, run, wait_for
 
 N = 300
+
+
+def check_metrics(o):
+    """GET /metrics: the counters of /stats in Prometheus's format; promtool's lint."""
+    with urllib.request.urlopen(o.url("/metrics"), timeout=10) as r:
+        ctype, text = r.headers["Content-Type"], r.read().decode()
+    check(ctype.startswith("text/plain; version=0.0.4"), "GET /metrics: %s" % ctype)
+    inserted = o.stats()["inserted"]
+    check("\nseckill_orders_inserted_total %d\n" % inserted in text,
+          "GET /metrics: seckill_orders_inserted_total %d, as /stats" % inserted)
+    if shutil.which("promtool"):
+        lint = subprocess.run(["promtool", "check", "metrics"], input=text, text=True,
+                              capture_output=True, timeout=30)
+        check(lint.returncode == 0, "promtool check metrics: %s%s" % (lint.stdout, lint.stderr))
 
 
 def main():
@@ -31,6 +48,7 @@ def main():
         env.sale.produce(lines)                       # and the whole topic again
         wait_for(lambda: o.stats().get("consumed", 0) >= 3 * N, "3N consumed")
         check(env.rows() == N, "%d messages (3 copies each) make %d rows" % (3 * N, N))
+        check_metrics(o)
 
         first, second = env.sale.orders[0][0], env.sale.orders[1][0]
         r = env.ctl("order", "pay", "--id", first, "--pg", env.pg.conninfo)

@@ -759,3 +759,216 @@ int main(int argc, char *argv[])
 	criterion_finalize(tests);
 	return result;
 }
+
+/* ---- confirm_batch against confirm, order by order ---------------------------- */
+
+#define CMP_HOSTS 3
+#define CMP_ORDERS 3000
+#define CMP_BUYERS 1200
+#define CMP_STOCK 1000
+#define CMP_BATCH_MAX 300       /* over the script's 256: a batch split in two calls */
+#define CMP_TAIL 10             /* host c's last orders, the stock drained: released */
+
+/* A small deterministic generator, so both modes see the same stream. */
+static uint64_t cmp_rand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+struct cmp_run {
+	int rc[CMP_ORDERS];
+	bool replayed[CMP_ORDERS];
+	uint64_t took[CMP_ORDERS];
+	size_t n;
+};
+
+/*
+ * One sale played against campaign id with every handle in mode m: hosts
+ * take chunks and confirm batches of random size with buyers overlapping
+ * across hosts, replays, bad ids, orders beyond the holding (not held),
+ * and host c released half-way (its confirms then draw on the stock, or
+ * are refused once it is empty: its last CMP_TAIL orders come after host a
+ * took the whole stock). The same seed plays the same sale.
+ */
+static void cmp_play(uint32_t id, enum ctl_redis_confirm_mode m, struct cmp_run *out)
+{
+	static const char *const names[CMP_HOSTS] = { "a", "b", "c" };
+	static char oids[CMP_ORDERS][24];
+	static uint64_t buyers[CMP_ORDERS];
+	struct ctl_redis *h[CMP_HOSTS];
+	struct ctl_redis_confirm_req q[CMP_BATCH_MAX];
+	struct ctl_redis_confirm_res res[CMP_BATCH_MAX];
+	uint64_t seed = 0x9e3779b97f4a7c15ull, got;
+	size_t made = 0;
+	bool released = false;
+
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < CMP_HOSTS; i++) {
+		h[i] = host(names[i]);
+		ctl_redis_set_confirm_mode(h[i], m);
+	}
+	cr_assert_eq(ctl_redis_campaign_create(h[0], id, CMP_STOCK, 0, false), CTL_REDIS_OK);
+	while (made < CMP_ORDERS - CMP_TAIL) {
+		unsigned k = (unsigned)(cmp_rand(&seed) % CMP_HOSTS);
+		size_t nb = 1 + cmp_rand(&seed) % CMP_BATCH_MAX;
+
+		if (nb > CMP_ORDERS - CMP_TAIL - made)
+			nb = CMP_ORDERS - CMP_TAIL - made;
+		if (!released && made > CMP_ORDERS / 2) {
+			cr_assert_eq(ctl_redis_release_host(h[0], id, "c", NULL), CTL_REDIS_OK);
+			released = true;
+		}
+		/* Takes a bit less than it will sell: some orders are not held. */
+		if (ctl_redis_take(h[k], id, CMP_HOSTS, nb, &got) == CTL_REDIS_OK)
+			out->took[made] = got;
+		for (size_t i = 0; i < nb; i++) {
+			uint64_t r = cmp_rand(&seed);
+
+			buyers[made + i] = (r >> 20) % CMP_BUYERS;
+			if (r % 17 == 0 && made > 0) {   /* a replay of an earlier order */
+				memcpy(oids[made + i], oids[(r >> 8) % made], sizeof(oids[0]));
+				buyers[made + i] = buyers[(r >> 8) % made];
+			} else if (r % 97 == 0)
+				oids[made + i][0] = '\0';      /* a bad id */
+			else
+				snprintf(oids[made + i], sizeof(oids[0]), "o-%s-%zu", names[k], made + i);
+			q[i] = (struct ctl_redis_confirm_req){ id, buyers[made + i], oids[made + i] };
+		}
+		cr_assert_eq(ctl_redis_confirm_many(h[k], nb, q, res), CTL_REDIS_OK, "%s",
+			     ctl_redis_error(h[k]));
+		for (size_t i = 0; i < nb; i++) {
+			out->rc[made + i] = res[i].rc;
+			out->replayed[made + i] = res[i].replayed;
+		}
+		made += nb;
+	}
+	do
+		cr_assert_eq(ctl_redis_take(h[0], id, 1, CMP_STOCK, &got), CTL_REDIS_OK);
+	while (got != 0);
+	for (size_t i = 0; i < CMP_TAIL; i++) {
+		snprintf(oids[made + i], sizeof(oids[0]), "o-c-tail-%zu", i);
+		q[i] = (struct ctl_redis_confirm_req){ id, CMP_BUYERS + i, oids[made + i] };
+	}
+	cr_assert_eq(ctl_redis_confirm_many(h[2], CMP_TAIL, q, res), CTL_REDIS_OK);
+	for (size_t i = 0; i < CMP_TAIL; i++)
+		out->rc[made + i] = res[i].rc;
+	out->n = made + CMP_TAIL;
+	assert_invariant(h[0], id);
+	for (int i = 0; i < CMP_HOSTS; i++)
+		ctl_redis_close(h[i]);
+}
+
+/* A claim's order id, or "" when the buyer has none. */
+static void raw_claim(uint32_t id, uint64_t buyer, char *out, size_t cap)
+{
+	redisReply *rep = redisCommand(raw_ctx, "GET seckill:buyer:%u:%llu", id,
+				       (unsigned long long)buyer);
+
+	cr_assert(rep != NULL);
+	snprintf(out, cap, "%s", rep->type == REDIS_REPLY_STRING ? rep->str : "");
+	freeReplyObject(rep);
+}
+
+Test(redis, confirm_batch_decides_as_confirm_one_by_one, .timeout = 120)
+{
+	static struct cmp_run each, batched;
+	unsigned seen[8] = { 0 };
+	char ca[64], cb[64];
+
+	cmp_play(40, CTL_REDIS_CONFIRM_EACH, &each);
+	cmp_play(41, CTL_REDIS_CONFIRM_BATCHED, &batched);
+	cr_assert_eq(each.n, batched.n);
+	for (size_t i = 0; i < each.n; i++) {
+		cr_assert_eq(each.took[i], batched.took[i], "take before order %zu", i);
+		cr_assert_eq(each.rc[i], batched.rc[i], "order %zu: one by one %s, batched %s", i,
+			     ctl_redis_rc_str(each.rc[i]), ctl_redis_rc_str(batched.rc[i]));
+		cr_assert_eq(each.replayed[i], batched.replayed[i], "order %zu replayed", i);
+		seen[each.rc[i] - CTL_REDIS_INVAL] += 1;
+		seen[7] += each.replayed[i];
+	}
+	cr_log_info("ok %u duplicate %u released %u not held %u bad id %u replayed %u",
+		    seen[CTL_REDIS_OK - CTL_REDIS_INVAL], seen[CTL_REDIS_DUPLICATE - CTL_REDIS_INVAL],
+		    seen[CTL_REDIS_RELEASED - CTL_REDIS_INVAL], seen[CTL_REDIS_ERR - CTL_REDIS_INVAL],
+		    seen[0], seen[7]);
+	/* The stream met every outcome, or the comparison proves little. */
+	cr_assert_gt(seen[CTL_REDIS_OK - CTL_REDIS_INVAL], 100);
+	cr_assert_gt(seen[CTL_REDIS_DUPLICATE - CTL_REDIS_INVAL], 10);
+	cr_assert_gt(seen[CTL_REDIS_RELEASED - CTL_REDIS_INVAL], 0);
+	cr_assert_gt(seen[CTL_REDIS_ERR - CTL_REDIS_INVAL], 0, "orders not held");
+	cr_assert_gt(seen[0], 0, "bad ids");
+	cr_assert_gt(seen[7], 10, "replays");
+	cr_assert_eq(raw_int("GET seckill:sold:40"), raw_int("GET seckill:sold:41"));
+	cr_assert_eq(raw_int("GET seckill:stock:40"), raw_int("GET seckill:stock:41"));
+	cr_assert_eq(raw_int("GET seckill:stock:40"), 0, "the stock drained");
+	for (int i = 0; i < CMP_HOSTS; i++) {
+		static const char *const names[CMP_HOSTS] = { "a", "b", "c" };
+
+		cr_assert_eq(raw_int("HGET seckill:hosts:40 %s", names[i]),
+			     raw_int("HGET seckill:hosts:41 %s", names[i]), "host %s", names[i]);
+	}
+	for (uint64_t b = 0; b < CMP_BUYERS; b++) {
+		raw_claim(40, b, ca, sizeof(ca));
+		raw_claim(41, b, cb, sizeof(cb));
+		cr_assert_str_eq(ca, cb, "buyer %" PRIu64 "'s claim", b);
+		if (ca[0] != '\0')
+			cr_assert_gt(raw_int("TTL seckill:buyer:41:%" PRIu64, b), 0);
+	}
+}
+
+Test(redis, confirm_batch_that_fails_leaves_nothing_behind)
+{
+	struct ctl_redis *a = host("a");
+	struct ctl_redis_confirm_req q[3] = { { 50, 1, "o1" }, { 50, 2, "o2" }, { 51, 3, "o3" } };
+	struct ctl_redis_confirm_res res[3];
+	uint64_t got;
+
+	cr_assert_eq(ctl_redis_campaign_create(a, 50, 10, 0, false), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_campaign_create(a, 51, 10, 0, false), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_take(a, 50, 1, 64, &got), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_take(a, 51, 1, 64, &got), CTL_REDIS_OK);
+	/* A hand edit broke campaign 50's sold counter: its call fails whole,
+	 * campaign 51's call in the same round trip is not affected. */
+	cr_assert_eq(raw_int("SET seckill:sold:50 oops"), 0);
+	cr_assert_eq(ctl_redis_confirm_many(a, 3, q, res), CTL_REDIS_OK);
+	cr_assert_eq(res[0].rc, CTL_REDIS_ERR);
+	cr_assert_eq(res[1].rc, CTL_REDIS_ERR);
+	cr_assert(strstr(ctl_redis_error(a), "BADVALUE") != NULL || res[2].rc == CTL_REDIS_OK);
+	cr_assert_eq(res[2].rc, CTL_REDIS_OK);
+	cr_assert_eq(raw_int("EXISTS seckill:buyer:50:1"), 0);
+	cr_assert_eq(raw_int("EXISTS seckill:buyer:50:2"), 0);
+	cr_assert_eq(raw_int("HGET seckill:hosts:50 a"), 5);
+	cr_assert_eq(raw_int("GET seckill:sold:51"), 1);
+	/* The same with the holding broken. */
+	cr_assert_eq(raw_int("SET seckill:sold:50 0"), 0);
+	cr_assert_eq(raw_int("HSET seckill:hosts:50 a 1.5"), 0);
+	cr_assert_eq(ctl_redis_confirm_many(a, 2, q, res), CTL_REDIS_OK);
+	cr_assert(res[0].rc == CTL_REDIS_ERR && res[1].rc == CTL_REDIS_ERR);
+	cr_assert(strstr(ctl_redis_error(a), "BADVALUE") != NULL, "%s", ctl_redis_error(a));
+	cr_assert_eq(raw_int("EXISTS seckill:buyer:50:1"), 0);
+	cr_assert_eq(raw_int("GET seckill:sold:50"), 0);
+	ctl_redis_close(a);
+}
+
+Test(redis, confirm_batch_not_held_claims_nothing_and_says_so)
+{
+	struct ctl_redis *a = host("a");
+	struct ctl_redis_confirm_req q[3] = { { 52, 1, "o1" }, { 52, 2, "o2" }, { 52, 1, "o1" } };
+	struct ctl_redis_confirm_res res[3];
+	uint64_t got;
+
+	cr_assert_eq(ctl_redis_campaign_create(a, 52, 2, 0, false), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_take(a, 52, 2, 1, &got), CTL_REDIS_OK);
+	cr_assert_eq(got, 1);
+	cr_assert_eq(ctl_redis_confirm_many(a, 3, q, res), CTL_REDIS_OK);
+	cr_assert_eq(res[0].rc, CTL_REDIS_OK);
+	cr_assert_eq(res[1].rc, CTL_REDIS_ERR, "one unit held, spent on o1");
+	cr_assert(res[2].rc == CTL_REDIS_OK && res[2].replayed, "a replay needs no unit");
+	cr_assert_eq(raw_int("EXISTS seckill:buyer:52:2"), 0);
+	cr_assert_eq(raw_int("GET seckill:sold:52"), 1);
+	cr_assert_eq(raw_int("HGET seckill:hosts:52 a"), 0);
+	assert_invariant(a, 52);
+	ctl_redis_close(a);
+}

@@ -65,8 +65,9 @@ static void ah_on_closed(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
 }
 
 /* A sale of campaign 1 (stock units, open), a core with a hold queue of
- * cap entries (0: no hold), its HTTP server on a fresh tcp_core. */
-static void ah_init(uint64_t stock, uint32_t cap)
+ * cap entries (0: no hold), its HTTP server on a fresh tcp_core with
+ * tx_bufs send blocks (0: the default, a quarter of the table). */
+static void ah_init_bufs(uint64_t stock, uint32_t cap, uint32_t tx_bufs)
 {
 	struct sale_conf cf;
 	struct http_server_conf hc;
@@ -96,6 +97,7 @@ static void ah_init(uint64_t stock, uint32_t cap)
 	http_server_set_time(fx.hs, NOW / 1000);
 
 	fx.h = th_new();
+	fx.h->conf.tx_bufs = tx_bufs;
 	memcpy(ifc.mac, th_our_mac, 6);
 	struct net_tx tx = { th_alloc, th_sendf, th_discard, fx.h };
 
@@ -104,6 +106,11 @@ static void ah_init(uint64_t stock, uint32_t cap)
 	fx.h->tc = tcp_core_create(&fx.h->conf, &ifc, &tx, &tapp);
 	cr_assert_not_null(fx.h->tc);
 	tcp_set_now(fx.h->tc, fx.h->now_us);
+}
+
+static void ah_init(uint64_t stock, uint32_t cap)
+{
+	ah_init_bufs(stock, cap, 0);
 }
 
 static void ah_fini(void)
@@ -469,5 +476,47 @@ Test(app_hold, without_a_hold_queue_answers_leave_at_once)
 	cr_assert_not(app_holding(&fx.a));
 	cr_assert_eq(app_stats(&fx.a)->held, 0);
 	cr_assert_eq(handle(fx.p[0].c, buy_req(2))->hold, 0);
+	ah_fini();
+}
+
+/*
+ * A held 200 keeps its send block until released: more connections holding
+ * than the core has send blocks (--max-conns / 4; the hold queue is two order
+ * rings, 32 Ki) must not leave a buyer whose unit was sold without an answer.
+ * Either the buy is refused before it takes stock (503), or its 200 leaves
+ * once blocks are free again. Here: 2 send blocks, 3 buyers on 3 connections.
+ */
+Test(app_hold, a_sold_buy_is_answered_when_the_send_blocks_run_short)
+{
+	ah_init_bufs(10, 16, 2);
+	for (unsigned i = 0; i < 3; i++) {
+		ah_open(i);
+		ah_send(i, buy_req(i + 1));
+	}
+	uint64_t sold = 10 - stock_left(sale_campaign_pool(fx.s, 1));
+
+	app_release(&fx.a, fx.h->tc, 3);
+	ah_drain();
+	/* The peers acknowledge what they got: the blocks are free again. */
+	for (unsigned i = 0; i < 3; i++) {
+		if (fx.p[i].out_len)
+			th_send_from(fx.h, (uint16_t)(TH_PEER_PORT + i), fx.p[i].snd,
+				     fx.p[i].iss + 1 + fx.p[i].out_len, TCP_ACK, 65535, 0, NULL, 0);
+	}
+	th_advance(fx.h, 1000);
+	ah_drain();
+	unsigned ok = 0, refused = 0;
+
+	for (unsigned i = 0; i < 3; i++) {
+		if (strncmp(fx.p[i].out, "HTTP/1.1 200 ", 13) == 0)
+			ok++;
+		else if (strncmp(fx.p[i].out, "HTTP/1.1 503 ", 13) == 0)
+			refused++;
+	}
+	cr_assert_eq(ok, sold, "%lu units sold, %u buyers told 200 (%u refused 503; "
+		     "tcp.drop_no_buf %lu): a sold buyer got no answer",
+		     (unsigned long)sold, ok, refused,
+		     (unsigned long)tcp_core_stats(fx.h->tc)->drop_no_buf);
+	cr_assert_eq(ok + refused, 3, "a buyer got no answer at all");
 	ah_fini();
 }

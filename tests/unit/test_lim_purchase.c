@@ -57,6 +57,29 @@ Test(lim_purchase, release_by_ticket_only)
 	lim_purchase_free(set);
 }
 
+/* An expired order of another host or an earlier run: no ticket here, the
+ * claim held now is released, once; a newer claim is a new one. */
+Test(lim_purchase, release_held_frees_the_current_claim_once)
+{
+	struct lim_purchase *set = lim_purchase_create(100, sipkey);
+	struct lim_purchase_stats st = { 0 };
+	uint64_t t1, t2;
+
+	cr_assert_eq(lim_purchase_release_held(set, 9, 10, &st), -1, "never claimed");
+	cr_assert_eq(lim_purchase_claim(set, 9, 10, &t1, &st), LIM_CLAIMED);
+	cr_assert_eq(lim_purchase_release_held(set, 9, 10, &st), 0);
+	cr_assert(!lim_purchase_held(set, 9, 10));
+	cr_assert_eq(lim_purchase_release_held(set, 9, 10, &st), -1, "idempotent");
+	cr_assert_eq(lim_purchase_release(set, 9, 10, t1, &st), -1, "the ticket is spent");
+	cr_assert_eq(lim_purchase_claim(set, 9, 10, &t2, &st), LIM_CLAIMED, "buys again");
+	cr_assert_eq(t2, t1 + 1);
+	cr_assert_eq(lim_purchase_claim(set, 9, 10, NULL, &st), LIM_ALREADY);
+	cr_assert_eq(lim_purchase_release_held(set, 9, 11, &st), -1, "another buyer's key");
+	cr_assert(lim_purchase_held(set, 9, 10));
+	cr_assert_eq(st.purchase_released, 1);
+	lim_purchase_free(set);
+}
+
 /* capacity 2 -> 4 slots, one probe range: the 5th buyer gets FULL, and the
  * four who hold a claim still get ALREADY, never a new claim. */
 Test(lim_purchase, full_is_503_never_a_second_sale)

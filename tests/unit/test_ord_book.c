@@ -78,6 +78,39 @@ Test(ord_book, reason_names)
 	cr_assert_null(ord_reason_str((enum ord_reason)-1));
 }
 
+Test(ord_book, state_names)
+{
+	cr_assert_str_eq(ord_state_str(ORD_PENDING), "pending");
+	cr_assert_str_eq(ord_state_str(ORD_CONFIRMED), "confirmed");
+	cr_assert_str_eq(ord_state_str(ORD_REJECTED), "rejected");
+	cr_assert_str_eq(ord_state_str(ORD_PAID), "paid");
+	cr_assert_str_eq(ord_state_str(ORD_EXPIRED), "expired");
+	cr_assert_str_eq(ord_state_str(ORD_EMPTY), "");
+	cr_assert_str_eq(ord_state_str(ORD_STATE_N), "");
+}
+
+/* The order service's word: confirmed -> paid | expired, once. */
+Test(ord_book, final_states_after_confirmed)
+{
+	struct ord_book *b = ord_book_create(2);
+	enum ord_state now;
+	struct ord_book_view v;
+
+	ord_book_publish(b, 1, 1, 10, 1, 1000);
+	ord_book_publish(b, 2, 1, 11, 1, 1000);
+	cr_assert_eq(ord_book_move(b, 1, ORD_PENDING, ORD_CONFIRMED, ORD_REASON_none, NULL), 0);
+	cr_assert_eq(ord_book_move(b, 1, ORD_CONFIRMED, ORD_EXPIRED, ORD_REASON_none, &now), 0);
+	cr_assert_eq(ord_book_move(b, 1, ORD_CONFIRMED, ORD_PAID, ORD_REASON_none, &now), -1);
+	cr_assert_eq(now, ORD_EXPIRED);
+	cr_assert(ord_book_get(b, 1, &v));
+	cr_assert_eq(v.state, ORD_EXPIRED);
+	cr_assert_eq(v.buyer, 10, "the fields stay");
+	cr_assert_eq(ord_book_move(b, 2, ORD_PENDING, ORD_PAID, ORD_REASON_none, &now), 0);
+	cr_assert_eq(ord_book_move(b, 2, ORD_PENDING, ORD_CONFIRMED, ORD_REASON_none, &now), -1);
+	cr_assert_eq(now, ORD_PAID);
+	ord_book_free(b);
+}
+
 #define RACE_N 20000
 
 struct race {

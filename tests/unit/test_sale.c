@@ -815,6 +815,206 @@ Test(sale, durable_position_never_goes_back_under_a_reader)
 	sale_destroy(r.s);
 }
 
+/* ---- the order service's word: paid, expired (sale_order_paid/expire) ---- */
+
+Test(sale, expiry_frees_the_buyer_but_not_the_unit)
+{
+	struct sale *s = make1(1);
+	struct sale_core *c = sale_core(s, 0);
+	struct sale_out out, out2;
+	struct ord_book_view v;
+	struct sale_ctl_stats cs;
+
+	cr_assert_eq(buy(c, 1, 42, &out), SALE_OK);
+	cr_assert_eq(sale_order_confirm(s, out.id), SALE_DECIDED);
+	cr_assert_eq(sale_order_expire(s, out.id), SALE_DECIDED);
+	cr_assert(sale_order_get(s, out.id, &v));
+	cr_assert_eq(v.state, ORD_EXPIRED);
+	cr_assert_str_eq(ord_state_str(v.state), "expired");
+	cr_assert(!sale_purchase_held(s, 1, 42), "the buyer may buy again");
+	/* The unit went back upstream (Redis), not into this host's pool. */
+	cr_assert_eq(left(s, 1), 0);
+	cr_assert_eq(stock_sold(sale_campaign_pool(s, 1)), 1);
+	cr_assert_eq(buy(c, 1, 42, &out2), SALE_SOLD_OUT, "410 sold_out, not 409 already_bought");
+	/* Idempotent, and final. */
+	cr_assert_eq(sale_order_expire(s, out.id), SALE_DECIDED_BEFORE);
+	cr_assert_eq(sale_order_paid(s, out.id), SALE_DECIDE_CONFLICT);
+	cr_assert_eq(sale_order_reject(s, out.id, ORD_REASON_other), SALE_DECIDE_CONFLICT);
+	cr_assert_eq(sale_order_confirm(s, out.id), SALE_DECIDED_BEFORE, "it was confirmed");
+	cr_assert_eq(left(s, 1), 0);
+	sale_ctl_stats(s, &cs);
+	cr_assert_eq(cs.expired, 1);
+	cr_assert_eq(cs.paid, 0);
+	cr_assert_eq(cs.confirmed, 1);
+	cr_assert_eq(cs.rejected, 0);
+	sale_destroy(s);
+}
+
+Test(sale, payment_keeps_the_claim)
+{
+	struct sale *s = make1(2);
+	struct sale_core *c = sale_core(s, 0);
+	struct sale_out out, out2;
+	struct ord_book_view v;
+	struct sale_ctl_stats cs;
+
+	cr_assert_eq(buy(c, 1, 42, &out), SALE_OK);
+	cr_assert_eq(sale_order_confirm(s, out.id), SALE_DECIDED);
+	cr_assert_eq(sale_order_paid(s, out.id), SALE_DECIDED);
+	cr_assert(sale_order_get(s, out.id, &v));
+	cr_assert_eq(v.state, ORD_PAID);
+	cr_assert_eq(sale_order_paid(s, out.id), SALE_DECIDED_BEFORE);
+	cr_assert_eq(sale_order_expire(s, out.id), SALE_DECIDE_CONFLICT);
+	cr_assert(sale_purchase_held(s, 1, 42), "a paid buyer stays bought");
+	cr_assert_eq(buy(c, 1, 42, &out2), SALE_ALREADY);
+	cr_assert_eq(left(s, 1), 1);
+	sale_ctl_stats(s, &cs);
+	cr_assert_eq(cs.paid, 1);
+	cr_assert_eq(cs.expired, 0);
+	sale_destroy(s);
+}
+
+/* A delivery report later than the order service: pending moves straight on,
+ * and the late confirm is a repeat, not a conflict. */
+Test(sale, a_pending_order_may_end_before_its_confirm)
+{
+	struct sale *s = make1(2);
+	struct sale_core *c = sale_core(s, 0);
+	struct sale_out a, b;
+	struct sale_ctl_stats cs;
+
+	cr_assert_eq(buy(c, 1, 1, &a), SALE_OK);
+	cr_assert_eq(buy(c, 1, 2, &b), SALE_OK);
+	cr_assert_eq(sale_order_expire(s, a.id), SALE_DECIDED);
+	cr_assert_eq(sale_order_paid(s, b.id), SALE_DECIDED);
+	cr_assert_eq(sale_order_confirm(s, a.id), SALE_DECIDED_BEFORE);
+	cr_assert_eq(sale_order_confirm(s, b.id), SALE_DECIDED_BEFORE);
+	cr_assert(!sale_purchase_held(s, 1, 1));
+	cr_assert(sale_purchase_held(s, 1, 2));
+	sale_ctl_stats(s, &cs);
+	cr_assert_eq(cs.confirmed, 0);
+	cr_assert_eq(cs.decide_conflict, 0);
+	cr_assert_eq(cs.decide_repeat, 2);
+	sale_destroy(s);
+}
+
+/* A rejected order never reached Kafka: the order service cannot end it. */
+Test(sale, a_rejected_order_is_not_paid_or_expired)
+{
+	struct sale *s = make1(2);
+	struct sale_core *c = sale_core(s, 0);
+	struct sale_out out, out2;
+
+	cr_assert_eq(buy(c, 1, 42, &out), SALE_OK);
+	cr_assert_eq(sale_order_reject(s, out.id, ORD_REASON_duplicate), SALE_DECIDED);
+	cr_assert_eq(buy(c, 1, 42, &out2), SALE_OK, "rebought after the reject");
+	cr_assert_eq(sale_order_expire(s, out.id), SALE_DECIDE_CONFLICT);
+	cr_assert(sale_purchase_held(s, 1, 42), "the new order's claim is not touched");
+	cr_assert_eq(sale_order_paid(s, out.id), SALE_DECIDE_CONFLICT);
+	sale_destroy(s);
+}
+
+/* The expired buyer buys again; an expiry of the old order, read again (a
+ * replayed event), never frees the new order's claim. */
+Test(sale, a_replayed_expiry_leaves_the_new_claim)
+{
+	struct sale *s = make1(3);
+	struct sale_core *c = sale_core(s, 0);
+	struct sale_out out, out2;
+	struct ord_book_view v;
+
+	cr_assert_eq(buy(c, 1, 42, &out), SALE_OK);
+	cr_assert_eq(sale_order_expire(s, out.id), SALE_DECIDED);
+	cr_assert_eq(buy(c, 1, 42, &out2), SALE_OK, "200, a new order");
+	cr_assert(!ord_id_eq(out.id, out2.id));
+	cr_assert_eq(sale_order_expire(s, out.id), SALE_DECIDED_BEFORE);
+	cr_assert(sale_purchase_held(s, 1, 42));
+	cr_assert_eq(buy(c, 1, 42, &out), SALE_ALREADY);
+	cr_assert(sale_order_get(s, out2.id, &v));
+	cr_assert_eq(v.state, ORD_PENDING);
+	sale_destroy(s);
+}
+
+Test(sale, foreign_order_ids_are_unknown_to_paid_and_expire)
+{
+	struct sale *s = make1(5);
+	struct sale_out out;
+	struct ord_id bad[] = {
+		ord_id_make(EPOCH - 1, NODE, 0, 1), ord_id_make(EPOCH, NODE + 1, 0, 1),
+		ord_id_make(EPOCH, NODE, 1, 1), ord_id_make(EPOCH, NODE, 0, 2),
+	};
+
+	cr_assert_eq(buy(sale_core(s, 0), 1, 42, &out), SALE_OK);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(sale_order_expire(s, bad[i]), SALE_DECIDE_UNKNOWN, "id %zu", i);
+		cr_assert_eq(sale_order_paid(s, bad[i]), SALE_DECIDE_UNKNOWN, "id %zu", i);
+	}
+	cr_assert(sale_purchase_held(s, 1, 42));
+	sale_destroy(s);
+}
+
+/* An earlier run's order (restored from the journal) has no ticket here: the
+ * control plane releases the buyer's claim as it stands. */
+Test(sale, purchase_release_frees_a_restored_claim_once)
+{
+	struct sale *s = make1(3);
+	struct sale_core *c = sale_core(s, 0);
+	struct ord_record rec = { .campaign = 1, .buyer = 7, .qty = 1 };
+	struct sale_out out;
+
+	cr_assert_eq(sale_restore_order(s, &rec), SALE_RESTORE_OK);
+	cr_assert_eq(buy(c, 1, 7, &out), SALE_ALREADY);
+	cr_assert(sale_purchase_release(s, 1, 7));
+	cr_assert(!sale_purchase_release(s, 1, 7), "idempotent");
+	cr_assert(!sale_purchase_release(s, 2, 7), "another campaign");
+	cr_assert(!sale_purchase_release(s, 1, 8), "another buyer");
+	cr_assert_eq(buy(c, 1, 7, &out), SALE_OK, "buys again");
+	cr_assert_eq(left(s, 1), 1, "the restored order kept its unit");
+	sale_destroy(s);
+}
+
+/*
+ * The whole resale on one host of a Redis sale: the host found Redis empty
+ * (upstream cleared: its cores answer 410), an order expires (its unit goes
+ * back to Redis, the buyer is freed here), the host's next take gets the
+ * unit (upstream set again, then the grant, as ctl_sale_redis.c does) and
+ * a sold-out core sells it.
+ */
+Test(sale, an_expired_unit_sells_again_once_granted_upstream)
+{
+	struct sale_conf cf;
+	struct sale *s;
+	struct sale_core *c0, *c1;
+	struct stock_pool *p;
+	struct sale_out out, late;
+
+	conf_small(&cf, 2);
+	s = make(&cf);
+	c0 = sale_core(s, 0);
+	c1 = sale_core(s, 1);
+	cr_assert_eq(sale_campaign_add_upstream(s, 1, 2, NOW - 1000), 0);
+	p = sale_campaign_pool(s, 1);
+	stock_grant(p, 2);
+	cr_assert_eq(buy(c0, 1, 1, &out), SALE_OK);
+	cr_assert_eq(buy(c1, 1, 2, &late), SALE_OK);
+	cr_assert_eq(buy(c0, 1, 3, &late), SALE_STOCK_RETRY, "Redis may still have units");
+	stock_set_upstream(p, false);                   /* the take found Redis empty */
+	cr_assert_eq(buy(c0, 1, 3, &late), SALE_SOLD_OUT);
+	cr_assert_eq(buy(c1, 1, 4, &late), SALE_SOLD_OUT);
+	cr_assert_eq(sale_order_expire(s, out.id), SALE_DECIDED);
+	cr_assert_eq(buy(c0, 1, 3, &late), SALE_SOLD_OUT, "the unit is in Redis, not here");
+	stock_set_upstream(p, true);                    /* the next take got it */
+	stock_grant(p, 1);
+	cr_assert_eq(buy(c1, 1, 3, &late), SALE_OK, "a sold-out core sells it again");
+	cr_assert_eq(buy(c0, 1, 1, &late), SALE_STOCK_RETRY, "the expired buyer is free: 503, "
+		     "not 409, while Redis may have more");
+	stock_set_upstream(p, false);
+	cr_assert_eq(buy(c0, 1, 1, &late), SALE_SOLD_OUT);
+	cr_assert(sale_purchase_held(s, 1, 2), "a buyer whose order did not expire holds on");
+	cr_assert(!sale_purchase_held(s, 1, 1));
+	sale_destroy(s);
+}
+
 /* Threads as cores: the stress lives in test_sale_stress.h, shared with
  * test_sale_tsan.c (the same runs under ThreadSanitizer, without Criterion). */
 #include "test_sale_stress.h"

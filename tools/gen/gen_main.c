@@ -233,6 +233,12 @@ int main(int argc, char **argv)
 	ifc.ip = opts.ip;
 	opts.tcp.mss = (uint16_t)RTE_MIN(opts.tcp.mss, ifc.mtu - GEN_IP_TCP_HLEN);
 	opts.tcp.max_conns = opts.tcp.max_conns / n + 64;
+	/* A closed loop keeps every connection's request in flight at once, and
+	 * a server that holds its answers (seckill-dp's durable 200s) keeps them
+	 * there for a group commit: every entry may need a block each way. The
+	 * default, a quarter of the table, failed tcp_send (send_failed) past
+	 * ~conns / 2 connections. */
+	opts.tcp.rx_bufs = opts.tcp.tx_bufs = opts.tcp.max_conns;
 	gen_lcores_alloc(&opts, pool, &ifc, opts.pcap ? &pcap : NULL, n);
 
 	ok = gen_run(&opts, n);

@@ -1,0 +1,427 @@
+/*
+ * sim_hosts.c - H hosts' control planes confirming one hot campaign on one
+ * Redis, without dataplanes (tools/sim-hosts starts the Redis and runs this).
+ *
+ * Each simulated host is what the control thread of a seckill-dp would be
+ * for one campaign: a ctl_redis handle with its own --redis-host name, a
+ * holding taken from Redis in chunks (ctl_redis_take, the chunk rule shared
+ * by H takers), and a stream of journaled orders it confirms in batches of
+ * up to --batch with ctl_redis_confirm_many, selling only what it holds. A
+ * duplicate puts its unit back into the host's holding, as the dataplane
+ * does. Buyers are drawn from one range for all hosts, so they overlap
+ * across hosts and the claims decide who bought.
+ *
+ * The hosts run round-robin on a few threads (a host's calls block on its
+ * round trip; Redis, not this program, is what is measured). Redis's CPU is
+ * read with INFO CPU (used_cpu_sys + used_cpu_user) before and after the
+ * sale, and divided by the orders confirmed. At the end every host gives
+ * back what it still holds and the invariants are checked: no buyer
+ * confirmed twice (here, and by counting the claims in Redis), sold = the
+ * orders confirmed, stock + sold + held = the campaign's stock.
+ *
+ *   sim_hosts --port P [--hosts H] [--orders N] [--buyers B] [--batch N]
+ *             [--mode each|batched|both] [--threads T] [--campaign ID]
+ * Exit status: 0 when every invariant held, 1 otherwise, 2 on bad usage.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "ctl_redis.h"
+#include "str2int.h"
+
+#define SIM_TIMEOUT_MS 5000
+/* The control thread's pass sends at most this many confirms (ctl_sale_redis.c). */
+#define SIM_BATCH_DEFAULT 256
+/* Chunks as large as a few batches: a take per few passes, as in a sale. */
+#define SIM_CHUNK_BATCHES 4
+#define SIM_HOSTS_MAX 1024
+#define SIM_THREADS_MAX 64
+
+struct sim_opts {
+	int port;
+	unsigned hosts, threads, batch;
+	uint64_t orders, buyers;      /* orders of all hosts together; buyer ids 0..buyers-1 */
+	uint32_t campaign;
+	const char *mode;
+};
+
+/* One simulated host: its connection, holding and stream of orders. */
+struct sim_host {
+	struct ctl_redis *r;
+	unsigned idx;
+	uint64_t rng;
+	uint64_t next, end;           /* its orders: next .. end-1 of the global numbering */
+	uint64_t held;                /* units taken and not sold */
+	bool empty, done;
+	uint64_t confirmed, dups, replays;
+};
+
+struct sim_run {
+	const struct sim_opts *o;
+	uint32_t id;
+	enum ctl_redis_confirm_mode mode;
+	struct sim_host *h;
+	_Atomic uint64_t *bought;     /* one bit a buyer */
+	atomic_uint_fast64_t twice;   /* buyers confirmed twice: must stay 0 */
+	atomic_int failed;
+};
+
+static uint64_t sim_rand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static double sim_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Redis's CPU seconds so far (INFO CPU: used_cpu_sys + used_cpu_user). */
+static double sim_redis_cpu(redisContext *c)
+{
+	redisReply *rep = redisCommand(c, "INFO CPU");
+	double sys = -1, user = -1;
+	const char *p;
+
+	if (rep == NULL || rep->type != REDIS_REPLY_STRING) {
+		fprintf(stderr, "sim_hosts: INFO CPU failed: %s\n", rep ? rep->str : c->errstr);
+		exit(1);
+	}
+	if ((p = strstr(rep->str, "used_cpu_sys:")) != NULL)
+		sys = strtod(p + strlen("used_cpu_sys:"), NULL);
+	if ((p = strstr(rep->str, "used_cpu_user:")) != NULL)
+		user = strtod(p + strlen("used_cpu_user:"), NULL);
+	freeReplyObject(rep);
+	if (sys < 0 || user < 0) {
+		fprintf(stderr, "sim_hosts: INFO CPU has no used_cpu_sys/used_cpu_user\n");
+		exit(1);
+	}
+	return sys + user;
+}
+
+/* Microseconds Redis spent inside EVALSHA since CONFIG RESETSTAT
+ * (INFO COMMANDSTATS): the scripts alone, without reading and writing. */
+static double sim_redis_evalsha_us(redisContext *c)
+{
+	redisReply *rep = redisCommand(c, "INFO COMMANDSTATS");
+	double us = 0;
+	const char *p;
+
+	if (rep && rep->type == REDIS_REPLY_STRING &&
+	    (p = strstr(rep->str, "cmdstat_evalsha:")) != NULL && (p = strstr(p, "usec=")) != NULL)
+		us = strtod(p + strlen("usec="), NULL);
+	if (rep)
+		freeReplyObject(rep);
+	return us;
+}
+
+static void sim_redis_resetstat(redisContext *c)
+{
+	redisReply *rep = redisCommand(c, "CONFIG RESETSTAT");
+
+	if (rep)
+		freeReplyObject(rep);
+}
+
+/* Records that buyer bought; counts it if it had bought already. */
+static void sim_bought(struct sim_run *s, uint64_t buyer)
+{
+	uint64_t bit = (uint64_t)1 << (buyer % 64);
+
+	if (atomic_fetch_or(&s->bought[buyer / 64], bit) & bit)
+		atomic_fetch_add(&s->twice, 1);
+}
+
+/* One pass of host h's control thread: top up the holding, confirm a batch. */
+static void sim_pass(struct sim_run *s, struct sim_host *h)
+{
+	const struct sim_opts *o = s->o;
+	struct ctl_redis_confirm_req q[SIM_BATCH_DEFAULT * 4];
+	struct ctl_redis_confirm_res res[SIM_BATCH_DEFAULT * 4];
+	char oid[SIM_BATCH_DEFAULT * 4][CTL_REDIS_ORDER_MAX + 1];
+	uint64_t got, nb;
+	int rc;
+
+	if (h->held < o->batch && !h->empty) {
+		rc = ctl_redis_take(h->r, s->id, o->hosts, (uint64_t)o->batch * SIM_CHUNK_BATCHES,
+				    &got);
+		if (rc != CTL_REDIS_OK) {
+			fprintf(stderr, "sim_hosts: host %u: take: %s\n", h->idx,
+				ctl_redis_error(h->r));
+			atomic_store(&s->failed, 1);
+			h->done = true;
+			return;
+		}
+		h->held += got;
+		h->empty = got == 0;
+	}
+	nb = h->end - h->next;
+	if (nb > o->batch)
+		nb = o->batch;
+	if (nb > h->held)
+		nb = h->held;           /* a host sells only what it holds */
+	if (nb == 0) {
+		h->done = h->next == h->end || h->empty;
+		return;
+	}
+	for (uint64_t i = 0; i < nb; i++) {
+		/* ord_id_format's shape and length: 35 characters. */
+		snprintf(oid[i], sizeof(oid[i]), "%08x-%010" PRIu64 "-%015" PRIu64, s->id,
+			 (uint64_t)h->idx, h->next + i);
+		q[i] = (struct ctl_redis_confirm_req){ .campaign = s->id,
+			.buyer = sim_rand(&h->rng) % o->buyers, .order_id = oid[i] };
+	}
+	h->next += nb;
+	rc = ctl_redis_confirm_many(h->r, nb, q, res);
+	for (uint64_t i = 0; i < nb; i++) {
+		if (res[i].rc == CTL_REDIS_OK && !res[i].replayed) {
+			h->confirmed++;
+			h->held--;
+			sim_bought(s, q[i].buyer);
+		} else if (res[i].rc == CTL_REDIS_OK) {
+			h->replays++;
+		} else if (res[i].rc == CTL_REDIS_DUPLICATE) {
+			h->dups++;          /* rejected: the unit stays in the holding */
+		} else {
+			fprintf(stderr, "sim_hosts: host %u: confirm %s: %s (%s)\n", h->idx, oid[i],
+				ctl_redis_rc_str(res[i].rc), ctl_redis_error(h->r));
+			atomic_store(&s->failed, 1);
+			h->done = true;
+			return;
+		}
+	}
+	(void)rc;
+}
+
+struct sim_thread {
+	struct sim_run *s;
+	unsigned first, n;
+	pthread_t tid;
+};
+
+/* Round-robin over this thread's hosts until each is done. */
+static void *sim_thread_main(void *arg)
+{
+	struct sim_thread *t = arg;
+	unsigned left = t->n;
+
+	while (left > 0 && !atomic_load(&t->s->failed)) {
+		left = 0;
+		for (unsigned i = t->first; i < t->first + t->n; i++) {
+			if (t->s->h[i].done)
+				continue;
+			sim_pass(t->s, &t->s->h[i]);
+			left += !t->s->h[i].done;
+		}
+	}
+	return NULL;
+}
+
+/* seckill:buyer:{id}:* keys in Redis (after the sale: SCAN does not disturb it). */
+static uint64_t sim_count_claims(redisContext *c, uint32_t id)
+{
+	char cursor[32] = "0";
+	uint64_t n = 0;
+
+	do {
+		redisReply *rep = redisCommand(c, "SCAN %s MATCH seckill:buyer:%u:* COUNT 10000",
+					       cursor, id);
+
+		if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+			fprintf(stderr, "sim_hosts: SCAN failed\n");
+			exit(1);
+		}
+		snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+		n += rep->element[1]->elements;
+		freeReplyObject(rep);
+	} while (strcmp(cursor, "0") != 0);
+	return n;
+}
+
+static struct ctl_redis *sim_connect(const struct sim_opts *o, const char *name)
+{
+	char err[CTL_REDIS_ERR_CAP];
+	struct ctl_redis *r = ctl_redis_connect("127.0.0.1", o->port, SIM_TIMEOUT_MS, err,
+						sizeof(err));
+
+	if (r == NULL) {
+		fprintf(stderr, "sim_hosts: %s\n", err);
+		exit(1);
+	}
+	if (ctl_redis_set_host(r, name) != 0)
+		exit(1);
+	return r;
+}
+
+/* One whole sale in one mode; prints its line; true when the invariants held. */
+static bool sim_sale(const struct sim_opts *o, uint32_t id, enum ctl_redis_confirm_mode mode,
+		     redisContext *raw)
+{
+	struct sim_run s = { .o = o, .id = id, .mode = mode };
+	struct sim_thread th[SIM_THREADS_MAX];
+	struct ctl_redis *admin = sim_connect(o, "sim-admin");
+	struct ctl_redis_status st;
+	uint64_t confirmed = 0, dups = 0, replays = 0, claims, given, left_back = 0;
+	double cpu0, cpu1, t0, t1, evalsha_us;
+	bool ok = true;
+	char name[32];
+
+	s.h = calloc(o->hosts, sizeof(*s.h));
+	s.bought = calloc(o->buyers / 64 + 1, sizeof(*s.bought));
+	if (s.h == NULL || s.bought == NULL) {
+		fprintf(stderr, "sim_hosts: out of memory\n");
+		exit(1);
+	}
+	/* Stock for every order: the sale measures confirms, not selling out. */
+	if (ctl_redis_campaign_create(admin, id, o->orders, 0, true) != CTL_REDIS_OK ||
+	    ctl_redis_set_state(admin, id, SALE_OPEN) != CTL_REDIS_OK) {
+		fprintf(stderr, "sim_hosts: create campaign %u: %s\n", id, ctl_redis_error(admin));
+		exit(1);
+	}
+	for (unsigned i = 0; i < o->hosts; i++) {
+		snprintf(name, sizeof(name), "sim-%03u", i);
+		s.h[i] = (struct sim_host){ .r = sim_connect(o, name), .idx = i,
+			.rng = 0x9e3779b97f4a7c15ull * (i + 1) ^ id,
+			.next = o->orders * i / o->hosts, .end = o->orders * (i + 1) / o->hosts };
+		ctl_redis_set_confirm_mode(s.h[i].r, mode);
+	}
+	sim_redis_resetstat(raw);
+	cpu0 = sim_redis_cpu(raw);
+	t0 = sim_now();
+	for (unsigned t = 0; t < o->threads; t++) {
+		th[t] = (struct sim_thread){ .s = &s, .first = o->hosts * t / o->threads,
+			.n = o->hosts * (t + 1) / o->threads - o->hosts * t / o->threads };
+		if (pthread_create(&th[t].tid, NULL, sim_thread_main, &th[t]) != 0)
+			exit(1);
+	}
+	for (unsigned t = 0; t < o->threads; t++)
+		pthread_join(th[t].tid, NULL);
+	t1 = sim_now();
+	cpu1 = sim_redis_cpu(raw);
+	evalsha_us = sim_redis_evalsha_us(raw);
+	for (unsigned i = 0; i < o->hosts; i++) {
+		confirmed += s.h[i].confirmed;
+		dups += s.h[i].dups;
+		replays += s.h[i].replays;
+		if (ctl_redis_give_back(s.h[i].r, id, s.h[i].held, &given) != CTL_REDIS_OK ||
+		    given != s.h[i].held) {
+			fprintf(stderr, "sim_hosts: host %u: give back %" PRIu64 ": %s\n", i,
+				s.h[i].held, ctl_redis_error(s.h[i].r));
+			ok = false;
+		}
+		left_back += given;
+		ctl_redis_close(s.h[i].r);
+	}
+	if (ctl_redis_status(admin, id, &st) != CTL_REDIS_OK) {
+		fprintf(stderr, "sim_hosts: status: %s\n", ctl_redis_error(admin));
+		exit(1);
+	}
+	claims = sim_count_claims(raw, id);
+	printf("%-7s hosts %u orders %" PRIu64 " batch %u: confirmed %" PRIu64 " in %.3f s = "
+	       "%.0f confirmations/s; redis cpu %.3f s = %.2f us per confirmed order; "
+	       "duplicates %" PRIu64 " replays %" PRIu64 "\n",
+	       mode == CTL_REDIS_CONFIRM_EACH ? "each" : "batched", o->hosts, o->orders, o->batch,
+	       confirmed, t1 - t0, (double)confirmed / (t1 - t0), cpu1 - cpu0,
+	       confirmed ? (cpu1 - cpu0) * 1e6 / (double)confirmed : 0.0, dups, replays);
+	printf("        redis: %.2f us wall clock inside EVALSHA per confirmed order (INFO COMMANDSTATS; more than the cpu when the machine is loaded); one "
+	       "redis core at %.2f us would confirm %.0f orders/s\n",
+	       confirmed ? evalsha_us / (double)confirmed : 0.0,
+	       confirmed ? (cpu1 - cpu0) * 1e6 / (double)confirmed : 0.0,
+	       cpu1 > cpu0 ? (double)confirmed / (cpu1 - cpu0) : 0.0);
+	printf("        invariants: buyers confirmed twice %" PRIu64 " (claims in redis %" PRIu64
+	       " for %" PRIu64 " confirmed); sold %" PRId64 " = confirmed %" PRIu64 "; "
+	       "stock %" PRId64 " + sold %" PRId64 " + held %" PRId64 " = %" PRId64
+	       " (initial %" PRIu64 ", %" PRIu64 " given back)\n",
+	       (uint64_t)atomic_load(&s.twice), claims, confirmed, st.sold, confirmed, st.stock,
+	       st.sold, st.held, st.stock + st.sold + st.held, o->orders, left_back);
+	ok = ok && !atomic_load(&s.failed) && atomic_load(&s.twice) == 0 && claims == confirmed &&
+	     st.sold >= 0 && (uint64_t)st.sold == confirmed && st.held == 0 &&
+	     st.stock >= 0 && st.total == (int64_t)o->orders &&
+	     st.stock + st.sold + st.held == st.total;
+	printf("        %s\n", ok ? "invariants hold" : "INVARIANT BROKEN");
+	ctl_redis_close(admin);
+	free(s.h);
+	free(s.bought);
+	return ok;
+}
+
+static void sim_usage(void)
+{
+	fprintf(stderr, "usage: sim_hosts --port P [--hosts H] [--orders N] [--buyers B] "
+		"[--batch 1..%d] [--mode each|batched|both] [--threads T] [--campaign ID]\n",
+		SIM_BATCH_DEFAULT * 4);
+	exit(2);
+}
+
+static uint64_t sim_arg(const char *v, uint64_t lo, uint64_t hi)
+{
+	uint64_t x;
+
+	if (v == NULL || !str2u64(v, lo, hi, &x))
+		sim_usage();
+	return x;
+}
+
+int main(int argc, char **argv)
+{
+	struct sim_opts o = { .hosts = 100, .threads = 8, .batch = SIM_BATCH_DEFAULT,
+			      .orders = 1000000, .buyers = 0, .campaign = 16, .mode = "both" };
+	struct timeval tv = { 5, 0 };
+	redisContext *raw;
+	bool ok = true;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(a, "--port") == 0)
+			o.port = (int)sim_arg(v, 1, 65535);
+		else if (strcmp(a, "--hosts") == 0)
+			o.hosts = (unsigned)sim_arg(v, 1, SIM_HOSTS_MAX);
+		else if (strcmp(a, "--threads") == 0)
+			o.threads = (unsigned)sim_arg(v, 1, SIM_THREADS_MAX);
+		else if (strcmp(a, "--batch") == 0)
+			o.batch = (unsigned)sim_arg(v, 1, SIM_BATCH_DEFAULT * 4);
+		else if (strcmp(a, "--orders") == 0)
+			o.orders = sim_arg(v, 1, CTL_REDIS_STOCK_MAX);
+		else if (strcmp(a, "--buyers") == 0)
+			o.buyers = sim_arg(v, 1, (uint64_t)1 << 40);
+		else if (strcmp(a, "--campaign") == 0)
+			o.campaign = (uint32_t)sim_arg(v, 1, UINT32_MAX - 1);
+		else if (strcmp(a, "--mode") == 0 && v)
+			o.mode = v;
+		else
+			sim_usage();
+		i++;
+	}
+	if (o.port == 0 || (strcmp(o.mode, "each") != 0 && strcmp(o.mode, "batched") != 0 &&
+			    strcmp(o.mode, "both") != 0))
+		sim_usage();
+	if (o.buyers == 0)
+		o.buyers = o.orders * 4;   /* ~12% of orders meet a buyer who already bought */
+	if (o.threads > o.hosts)
+		o.threads = o.hosts;
+	raw = redisConnectWithTimeout("127.0.0.1", o.port, tv);
+	if (raw == NULL || raw->err) {
+		fprintf(stderr, "sim_hosts: cannot connect to redis 127.0.0.1:%d\n", o.port);
+		return 1;
+	}
+	if (strcmp(o.mode, "batched") != 0)
+		ok = sim_sale(&o, o.campaign, CTL_REDIS_CONFIRM_EACH, raw) && ok;
+	if (strcmp(o.mode, "each") != 0)
+		ok = sim_sale(&o, o.campaign + 1, CTL_REDIS_CONFIRM_BATCHED, raw) && ok;
+	redisFree(raw);
+	return ok ? 0 : 1;
+}
