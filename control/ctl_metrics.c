@@ -26,7 +26,8 @@
  *     per order the pass journaled. Measured here rather than per answer on
  *     the cores (which would cost the hot path a clock read per sale): it
  *     leaves out the time an order sat in its ring before the pass (at most
- *     one pass period, 0.2 to 1 ms) and the core's next poll.
+ *     one pass period, 0.2 to 1 ms) and the core's next poll, and with
+ *     --answer-after kafka the further wait for Kafka's ack.
  */
 #define _GNU_SOURCE          /* accept4 */
 #include <arpa/inet.h>
@@ -269,7 +270,8 @@ static void ctl_metrics_control(struct ctl_prom *w, const struct ctl_plane *ctl)
 	ctl_prom_hist_write(w, "seckill_durable_publish_seconds", "Per order journaled: time "
 			    "from the start of the control pass that drained it to its fsync and "
 			    "the publication of the durable position (held 200s leave then; "
-			    "ring wait before the pass not included).", &ctl->durable_hist);
+			    "ring wait before the pass not included; with --answer-after kafka "
+			    "they wait further, for Kafka's ack).", &ctl->durable_hist);
 }
 
 /* The whole scrape into w. */

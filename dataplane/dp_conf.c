@@ -671,9 +671,7 @@ static enum dp_conf_result dp_conf_args(struct dp_conf *conf, int argc, char **a
 		if (c == '?' || c == ':')
 			snprintf(msg, sizeof(msg), "unknown option or missing value: '%s'; "
 				 "run with -- --help for the list", argv[optind - 1]);
-		else if (!dp_conf_opt(conf, c, optarg, msg, sizeof(msg)))
-			(void)0;
-		else
+		else if (dp_conf_opt(conf, c, optarg, msg, sizeof(msg)))
 			continue;
 		/* A file's settings are one "--key=value" argument each. */
 		at = optind - 1;

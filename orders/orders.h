@@ -48,6 +48,8 @@ struct orders_conf {
 	enum ow_mode writer;
 	int http_port;              /* 0: no HTTP endpoint */
 	const char *http_bind;
+	char metrics_ip[16];        /* --metrics-listen [IP:]PORT: GET /metrics alone */
+	int metrics_port;           /* 0: none (GET /metrics is on --http too) */
 	bool quiet;
 };
 
@@ -83,8 +85,8 @@ int orders_opts_parse(int argc, char **argv, struct orders_conf *c);
 void *orders_consumer_run(void *arg);
 void *orders_sweep_run(void *arg);
 void *orders_http_run(void *arg);
-/* orders_http.c: binds the listening socket before the threads start, so a
- * port in use is an error at start. -1 with err. */
+/* orders_http.c: binds the listening sockets (--http, --metrics-listen)
+ * before the threads start, so a port in use is an error at start. -1 with err. */
 int orders_http_listen(const struct orders_conf *c, char *err, size_t cap);
 
 /* Logging: "seckill-orders: ..." on stderr, one line. */

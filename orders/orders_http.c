@@ -49,6 +49,7 @@
 
 struct oh_conn {
 	int fd;
+	bool metrics_only;          /* accepted on --metrics-listen: GET /metrics alone */
 	size_t len;
 	uint8_t buf[OH_BUF];
 };
@@ -61,27 +62,41 @@ struct oh {
 	struct oh_conn *conns[OH_MAX_CONNS];
 };
 
-static int oh_listen_fd = -1;
+static int oh_listen_fd = -1, oh_metrics_fd = -1;
+/* epoll's data for the two listeners; a connection's is its slot. */
+#define OH_EV_HTTP UINT32_MAX
+#define OH_EV_METRICS (UINT32_MAX - 1)
 
-int orders_http_listen(const struct orders_conf *c, char *err, size_t cap)
+/* A listening socket on ip:port; -1 with err (opt: the option to change). */
+static int oh_bind(const char *ip, int port, const char *opt, char *err, size_t cap)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)c->http_port) };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	int one = 1, fd;
 
-	if (inet_pton(AF_INET, c->http_bind, &a.sin_addr) != 1) {
-		snprintf(err, cap, "--http-bind '%s' is not an IPv4 address", c->http_bind);
+	if (inet_pton(AF_INET, ip, &a.sin_addr) != 1) {
+		snprintf(err, cap, "%s: '%s' is not an IPv4 address", opt, ip);
 		return -1;
 	}
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0) {
-		snprintf(err, cap, "cannot listen on %s:%d: %s; pick another --http port",
-			 c->http_bind, c->http_port, strerror(errno));
+		snprintf(err, cap, "cannot listen on %s:%d: %s; pick another %s port",
+			 ip, port, strerror(errno), opt);
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
-	oh_listen_fd = fd;
+	return fd;
+}
+
+int orders_http_listen(const struct orders_conf *c, char *err, size_t cap)
+{
+	if (c->http_port &&
+	    (oh_listen_fd = oh_bind(c->http_bind, c->http_port, "--http", err, cap)) < 0)
+		return -1;
+	if (c->metrics_port && (oh_metrics_fd = oh_bind(c->metrics_ip, c->metrics_port,
+						       "--metrics-listen", err, cap)) < 0)
+		return -1;
 	return 0;
 }
 
@@ -283,6 +298,8 @@ static void oh_serve(struct oh *h, int i)
 		orders_count(&orders_stats.http_requests, 1);
 		if (http_span_eq(q.path, "/metrics") && q.method == HTTP_METHOD_GET) {
 			oh_metrics(c->fd, !q.keep_alive);
+		} else if (c->metrics_only) {
+			oh_send(c->fd, 404, "{\"error\":\"not_found\"}", !q.keep_alive);
 		} else {
 			oh_route(h, &q, &status, body);
 			oh_send(c->fd, status, body, !q.keep_alive);
@@ -305,11 +322,11 @@ static void oh_serve(struct oh *h, int i)
 	}
 }
 
-static void oh_accept(struct oh *h)
+static void oh_accept(struct oh *h, int lfd, bool metrics_only)
 {
 	int fd;
 
-	while ((fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		int i = 0;
 		struct epoll_event ev = { .events = EPOLLIN };
 
@@ -320,6 +337,7 @@ static void oh_accept(struct oh *h)
 			continue;
 		}
 		h->conns[i]->fd = fd;
+		h->conns[i]->metrics_only = metrics_only;
 		ev.data.u32 = (uint32_t)i;
 		epoll_ctl(h->ep, EPOLL_CTL_ADD, fd, &ev);
 	}
@@ -328,18 +346,24 @@ static void oh_accept(struct oh *h)
 void *orders_http_run(void *arg)
 {
 	static struct oh h;
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = UINT32_MAX }, evs[OH_EVENTS];
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = OH_EV_HTTP }, evs[OH_EVENTS];
+	struct epoll_event mev = { .events = EPOLLIN, .data.u32 = OH_EV_METRICS };
 
 	h.c = arg;
 	h.lfd = oh_listen_fd;
 	h.ep = epoll_create1(EPOLL_CLOEXEC);
-	epoll_ctl(h.ep, EPOLL_CTL_ADD, h.lfd, &ev);
+	if (h.lfd >= 0)
+		epoll_ctl(h.ep, EPOLL_CTL_ADD, h.lfd, &ev);
+	if (oh_metrics_fd >= 0)
+		epoll_ctl(h.ep, EPOLL_CTL_ADD, oh_metrics_fd, &mev);
 	while (!atomic_load(&orders_stop)) {
 		int n = epoll_wait(h.ep, evs, OH_EVENTS, 100);
 
 		for (int i = 0; i < n; i++) {
-			if (evs[i].data.u32 == UINT32_MAX)
-				oh_accept(&h);
+			if (evs[i].data.u32 == OH_EV_HTTP)
+				oh_accept(&h, h.lfd, false);
+			else if (evs[i].data.u32 == OH_EV_METRICS)
+				oh_accept(&h, oh_metrics_fd, true);
 			else if (h.conns[evs[i].data.u32])
 				oh_serve(&h, (int)evs[i].data.u32);
 		}
@@ -347,7 +371,10 @@ void *orders_http_run(void *arg)
 	for (int i = 0; i < OH_MAX_CONNS; i++)
 		if (h.conns[i])
 			oh_close(&h, i);
-	close(h.lfd);
+	if (h.lfd >= 0)
+		close(h.lfd);
+	if (oh_metrics_fd >= 0)
+		close(oh_metrics_fd);
 	close(h.ep);
 	PQfinish(h.pg);
 	return NULL;

@@ -87,14 +87,14 @@ int main(int argc, char **argv)
 		return rc;
 	if (check_pg(&c) < 0)
 		return 1;
-	if (c.http_port && orders_http_listen(&c, err, sizeof(err)) < 0) {
+	if ((c.http_port || c.metrics_port) && orders_http_listen(&c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "seckill-orders: %s\n", err);
 		return 1;
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	for (int i = 0; i < (c.http_port ? 3 : 2); i++, n++)
+	for (int i = 0; i < (c.http_port || c.metrics_port ? 3 : 2); i++, n++)
 		if (pthread_create(&th[i], NULL, bodies[i], &c) != 0) {
 			fprintf(stderr, "seckill-orders: cannot start a thread\n");
 			atomic_store(&orders_stop, true);
@@ -106,6 +106,9 @@ int main(int argc, char **argv)
 	       c.redis_host, c.redis_port, c.http_port ? ", HTTP on" : "");
 	if (c.http_port)
 		printf("seckill-orders: http://%s:%d/orders/{id}/paid\n", c.http_bind, c.http_port);
+	if (c.metrics_port)
+		printf("seckill-orders: metrics on http://%s:%d/metrics\n", c.metrics_ip,
+		       c.metrics_port);
 	fflush(stdout);
 	for (int i = 0; i < n; i++)
 		pthread_join(th[i], NULL);

@@ -2,6 +2,7 @@
  * orders_opts.c - seckill-orders' command line. Every error names the
  * option, says what is expected and exits 2.
  */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -33,6 +34,8 @@ static const char usage[] =
 	"                           campaign's own: table order_campaigns\n"
 	"  --http PORT              serve POST /orders/{id}/paid, GET /orders/{id}, /stats\n"
 	"  --http-bind IP           address for --http (default 127.0.0.1)\n"
+	"  --metrics-listen [IP:]PORT  GET /metrics (Prometheus) alone on its own port\n"
+	"                           (IP default 127.0.0.1; /metrics is on --http too)\n"
 	"  --batch N                orders per transaction at most (default 5000)\n"
 	"  --batch-ms MS            a batch waits at most this long (default 50)\n"
 	"  --writer copy|pipeline|single  how rows are sent (default copy)\n"
@@ -46,6 +49,7 @@ static const char usage[] =
 enum {
 	O_KAFKA = 256, O_PG, O_REDIS, O_GROUP, O_TOPIC, O_PAY, O_HTTP, O_BIND, O_BATCH,
 	O_BATCH_MS, O_WRITER, O_SWEEP, O_SESSION, O_QUIET, O_HELP, O_CONFIG,
+	O_METRICS,
 };
 
 static const struct option opts[] = {
@@ -65,6 +69,7 @@ static const struct option opts[] = {
 	{ "quiet", no_argument, NULL, O_QUIET },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "config", required_argument, NULL, O_CONFIG },
+	{ "metrics-listen", required_argument, NULL, O_METRICS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -107,6 +112,28 @@ static int opt_redis(const char *v, struct orders_conf *c)
 	return 0;
 }
 
+/* --metrics-listen [IP:]PORT. */
+static int opt_metrics(const char *v, struct orders_conf *c)
+{
+	const char *colon = strrchr(v, ':'), *port_s = colon ? colon + 1 : v;
+	struct in_addr a;
+	uint64_t port;
+
+	snprintf(c->metrics_ip, sizeof(c->metrics_ip), "%s", ORDERS_DEFAULT_HTTP_BIND);
+	if (colon != NULL) {
+		if ((size_t)(colon - v) >= sizeof(c->metrics_ip))
+			goto bad;
+		memcpy(c->metrics_ip, v, (size_t)(colon - v));
+		c->metrics_ip[colon - v] = '\0';
+	}
+	if (inet_pton(AF_INET, c->metrics_ip, &a) != 1 || !str2u64(port_s, 1, 65535, &port))
+		goto bad;
+	c->metrics_port = (int)port;
+	return 0;
+bad:
+	return opt_err("--metrics-listen '%s': expected [IP:]PORT, e.g. 127.0.0.1:9481", v);
+}
+
 static int opt_one(int o, const char *v, struct orders_conf *c)
 {
 	uint32_t port = 0;
@@ -124,6 +151,7 @@ static int opt_one(int o, const char *v, struct orders_conf *c)
 		c->http_port = (int)port;
 		return 0;
 	case O_BIND: c->http_bind = v; return 0;
+	case O_METRICS: return opt_metrics(v, c);
 	case O_BATCH: return opt_u32("batch", v, 1, OPT_MAX_BATCH, &c->batch);
 	case O_BATCH_MS: return opt_u32("batch-ms", v, 1, 60000, &c->batch_ms);
 	case O_SWEEP: return opt_u32("sweep-ms", v, 10, 60000, &c->sweep_ms);
@@ -143,7 +171,8 @@ static char **opts_with_file(int *argc, char **argv)
 	static const char *const refuse[] = { "help", "config", NULL };
 	const char *path = conf_file_arg(*argc, argv);
 	static struct conf_file cf;
-	char err[512], **all;
+	static char **all;          /* static: held, not leaked, until exit */
+	char err[512];
 
 	if (path == NULL)
 		return argv;

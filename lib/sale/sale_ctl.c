@@ -145,6 +145,8 @@ static enum sale_decision sale_finish(struct sale *s, struct ord_id id, enum ord
 	struct ord_book_view v;
 	enum ord_state now;
 
+	/* ord_book_get's acquire load pairs with the release store that
+	 * published the entry: the ticket read here is the claim's. */
 	if (b == NULL || !ord_book_get(b, ord_id_seq(id), &v)) {
 		ctl_count(s, CTL_UNKNOWN);
 		return SALE_DECIDE_UNKNOWN;

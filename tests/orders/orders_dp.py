@@ -43,23 +43,50 @@ SUM_LUA = ("if redis.call('EXISTS', KEYS[4]) == 0 then return -1 end "
            "tonumber(redis.call('GET', KEYS[2]) or '0') + h")
 
 
-def buy(dp, token, campaign=1):
-    """One buy: (status, order id or error code)."""
-    a = dp.http(CLIENT_IP, [{"method": "POST", "path": "/api/campaigns/%d/orders" % campaign,
-                             "body": "{}", "headers": {"Content-Type": "application/json",
-                                                       "Authorization": "Bearer " + token}}])[0]
+def _buy_req(token, campaign):
+    return {"method": "POST", "path": "/api/campaigns/%d/orders" % campaign, "body": "{}",
+            "headers": {"Content-Type": "application/json", "Authorization": "Bearer " + token}}
+
+
+def _answer(a):
     body = json.loads(a["body"])
     return a["status"], body.get("order_id", body.get("error"))
+
+
+def buy(dp, token, campaign=1):
+    """One buy: (status, order id or error code)."""
+    return _answer(dp.http(CLIENT_IP, [_buy_req(token, campaign)])[0])
+
+
+def buy_many(dp, tokens, campaign=1, seconds=10.0):
+    """Each token buys, pipelined on one connection (one client process: the
+    namespace's python start-up is most of a request's time); a 503 (a unit
+    on its way from Redis) is asked again after 50 ms. [(status, id or code)]."""
+    out, todo = [None] * len(tokens), list(range(len(tokens)))
+    deadline = time.time() + seconds
+    while todo:
+        got = dp.http(CLIENT_IP, [_buy_req(tokens[i], campaign) for i in todo], pipeline=True)
+        for i, a in zip(todo, got):
+            out[i] = _answer(a)
+        todo = [i for i in todo if out[i][0] == 503]
+        if not todo or time.time() > deadline:
+            return out
+        time.sleep(0.05)
 
 
 def buy_until(dp, token, campaign=1, ok=(200,), seconds=5.0):
     """Buys until an answer in ok (others asked again after 50 ms: a unit may
     be on its way from Redis); the last (status, order id or code)."""
-    deadline = time.time() + seconds
+    deadline, seen = time.time() + seconds, {}
     while True:
         got = buy(dp, token, campaign)
         if got[0] in ok or time.time() > deadline:
+            if seen:
+                print("buy: asked again after %s; then %d %s" % (
+                    ", ".join("%d %s x%d" % (k[0], k[1], n) for k, n in seen.items()),
+                    got[0], got[1]), flush=True)
             return got
+        seen[got] = seen.get(got, 0) + 1
         time.sleep(0.05)
 
 

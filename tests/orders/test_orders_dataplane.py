@@ -3,7 +3,7 @@
 seckill-dp (--redis --kafka, two worker cores, in a network namespace) sells,
 tools/kafka-mock carries the orders to seckill-orders, which stores them in
 PostgreSQL (tools/postgres), takes payments (seckillctl order pay) and
-expires what is unpaid after --pay-within 4; the dataplane reads the order
+expires what is unpaid after --pay-within 10; the dataplane reads the order
 service's events from Redis (control/ctl_sale_events.c):
 
   - a paid order: GET /api/orders/{id} on the dataplane says "paid";
@@ -33,12 +33,14 @@ import harness  # noqa: E402
 import kafka_mock  # noqa: E402
 import services  # noqa: E402
 from harness import check, check_eq  # noqa: E402
-from orders_dp import (Invariant, buy, buy_until, order_status, pay, pg_expired_at,  # noqa: E402
-                       pg_rows, seckillctl, watch, watched_at)
+from orders_dp import (Invariant, buy, buy_many, buy_until, order_status, pay,  # noqa: E402
+                       pg_expired_at, pg_rows, seckillctl, watch, watched_at)
 
 STOCK = 4
 NODE = 7
-PAY_WITHIN_S = 4
+# Long enough for the buys, the rows and a payment on a loaded 2-CPU box (a
+# request from the namespace costs a python start-up, ~0.5 s).
+PAY_WITHIN_S = 10
 EVENT_BAR_S = 1.0            # expiry -> the dataplane says expired (the issue's bar)
 
 
@@ -59,7 +61,7 @@ def paid(dp, pg, oid):
 def first_sale(dp, pg, redis, tokens):
     """Buyers 1..4 buy the 4 units; 1 pays, 2..4 expire; 2 and 5 buy the
     returned units and pay."""
-    got = [buy_until(dp, t) for t in tokens[0:STOCK]]
+    got = buy_many(dp, tokens[0:STOCK])
     check_eq([s for s, _ in got], [200] * STOCK, "buyers 1..%d: 200 each" % STOCK)
     oid = {b + 1: o for b, (_, o) in enumerate(got)}
     check_eq(buy_until(dp, tokens[4], ok=(410,)), (410, "sold_out"), "buyer 5: 410 sold_out")

@@ -17,17 +17,28 @@ import shutil
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 
-from orders_env import Env, check, run, wait_for
+from orders_env import Env, check, free_port, run, wait_for
 
 N = 300
 
 
-def check_metrics(o):
-    """GET /metrics: the counters of /stats in Prometheus's format; promtool's lint."""
+def check_metrics(o, mport):
+    """GET /metrics on --http and on --metrics-listen's own port: the counters
+    of /stats in Prometheus's format; promtool's lint; nothing else on that port."""
     with urllib.request.urlopen(o.url("/metrics"), timeout=10) as r:
         ctype, text = r.headers["Content-Type"], r.read().decode()
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10) as r:
+        own = r.read().decode()
+    check(own.split("\n")[:3] == text.split("\n")[:3],
+          "GET /metrics on --metrics-listen's port too")
+    try:
+        urllib.request.urlopen("http://127.0.0.1:%d/stats" % mport, timeout=10)
+        check(False, "--metrics-listen's port serves /metrics alone")
+    except urllib.error.HTTPError as e:
+        check(e.code == 404, "--metrics-listen's port serves /metrics alone (404)")
     check(ctype.startswith("text/plain; version=0.0.4"), "GET /metrics: %s" % ctype)
     inserted = o.stats()["inserted"]
     check("\nseckill_orders_inserted_total %d\n" % inserted in text,
@@ -40,7 +51,8 @@ def check_metrics(o):
 
 def main():
     with Env(stock=1000) as env:
-        o = env.orders("--pay-within", "6")
+        mport = free_port()
+        o = env.orders("--pay-within", "6", "--metrics-listen", str(mport))
         o.assigned()
         lines = env.sale.sell(N)
         env.sale.produce(lines)                       # every order twice
@@ -48,7 +60,7 @@ def main():
         env.sale.produce(lines)                       # and the whole topic again
         wait_for(lambda: o.stats().get("consumed", 0) >= 3 * N, "3N consumed")
         check(env.rows() == N, "%d messages (3 copies each) make %d rows" % (3 * N, N))
-        check_metrics(o)
+        check_metrics(o, mport)
 
         first, second = env.sale.orders[0][0], env.sale.orders[1][0]
         r = env.ctl("order", "pay", "--id", first, "--pg", env.pg.conninfo)

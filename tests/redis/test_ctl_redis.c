@@ -972,3 +972,39 @@ Test(redis, confirm_batch_not_held_claims_nothing_and_says_so)
 	assert_invariant(a, 52);
 	ctl_redis_close(a);
 }
+
+Test(redis, confirm_batch_lost_in_flight_is_asked_again_as_a_replay)
+{
+	char err[CTL_REDIS_ERR_CAP];
+	struct ctl_redis *r = ctl_redis_connect("127.0.0.1", srv.port, 300, err, sizeof(err));
+	struct ctl_redis_confirm_req q[3] = { { 53, 1, "o1" }, { 53, 2, "o2" }, { 54, 3, "o3" } };
+	struct ctl_redis_confirm_res res[3];
+	uint64_t got;
+	int rc = CTL_REDIS_DOWN;
+
+	cr_assert(r != NULL, "%s", err);
+	ctl_redis_set_host(r, "a");
+	cr_assert_eq(ctl_redis_campaign_create(r, 53, 10, 0, false), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_campaign_create(r, 54, 10, 0, false), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_take(r, 53, 1, 64, &got), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_take(r, 54, 1, 64, &got), CTL_REDIS_OK);
+	kill(srv.pid, SIGSTOP);   /* the calls are written, their replies never come */
+	cr_assert_eq(ctl_redis_confirm_many(r, 3, q, res), CTL_REDIS_DOWN);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(res[i].rc, CTL_REDIS_DOWN, "order %d", i);
+	kill(srv.pid, SIGCONT);
+	for (int i = 0; i < RECONNECT_WAIT_MS / 50 && rc == CTL_REDIS_DOWN; i++) {
+		rsrv_sleep_ms(50);
+		rc = ctl_redis_confirm_many(r, 3, q, res);
+	}
+	cr_assert_eq(rc, CTL_REDIS_OK, "%s", ctl_redis_error(r));
+	/* The lost calls did run once Redis went on: asked again, a replay each. */
+	for (int i = 0; i < 3; i++)
+		cr_assert(res[i].rc == CTL_REDIS_OK && res[i].replayed, "order %d: %s", i,
+			  ctl_redis_rc_str(res[i].rc));
+	cr_assert_eq(raw_int("GET seckill:sold:53"), 2, "counted once");
+	cr_assert_eq(raw_int("GET seckill:sold:54"), 1);
+	assert_invariant(r, 53);
+	assert_invariant(r, 54);
+	ctl_redis_close(r);
+}
