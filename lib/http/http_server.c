@@ -271,6 +271,7 @@ uint32_t http_server_on_data(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
 stalled:
 	hs->stats.stalled_tx_full++;
 	*st |= HTTP_ST_STALLED;
+	tcp_wait_space(tc, c);
 	return off;
 }
 

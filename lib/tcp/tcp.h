@@ -137,6 +137,10 @@ struct tcp_conn *tcp_connect(struct tcp_core *tc, uint32_t ip, uint16_t local_po
 
 /* What the application may do with a connection. */
 uint32_t tcp_send_space(const struct tcp_core *tc, const struct tcp_conn *c);
+/* The application stopped answering c because tcp_send_space was 0 while c
+ * holds no send block (the pool is empty): its bytes are offered again
+ * (on_data) once blocks come free. Harmless in any other case. */
+void tcp_wait_space(struct tcp_core *tc, struct tcp_conn *c);
 /* Queues len bytes, all or nothing: 0, or -1 when they do not fit or c is closing. */
 int tcp_send(struct tcp_core *tc, struct tcp_conn *c, const void *data, uint32_t len);
 /* Sends FIN after what is queued; no more on_data for c. */

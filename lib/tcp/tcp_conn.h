@@ -60,6 +60,7 @@ enum tcp_timer_kind {
 #define TCP_F_DEADLINE   0x0080  /* deadline_ms bounds the current state (fin_timeout) */
 #define TCP_F_FIN_ACKED  0x0100  /* the peer acknowledged our FIN */
 #define TCP_F_HOLD       0x0200  /* tcp_hold: nothing new is sent until tcp_release */
+#define TCP_F_WAIT_BUF   0x0400  /* in the core's waiters: wants a send block (tcp_wait_space) */
 
 /*
  * The bytes of one direction: a ring in a block of the core's pool for that

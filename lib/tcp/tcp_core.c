@@ -158,7 +158,8 @@ struct tcp_core *tcp_core_create(const struct tcp_conf *conf, const struct net_i
 	tcp_timer_init(tc);
 	if (tcp_table_init(tc) ||
 	    tcp_pool_init(&tc->rxp, conf->rx_buf, tcp_nbufs(conf->rx_bufs, conf->max_conns)) ||
-	    tcp_pool_init(&tc->txp, conf->tx_buf, tcp_nbufs(conf->tx_bufs, conf->max_conns))) {
+	    tcp_pool_init(&tc->txp, conf->tx_buf, tcp_nbufs(conf->tx_bufs, conf->max_conns)) ||
+	    !(tc->waiters = calloc(conf->max_conns, sizeof(*tc->waiters)))) {
 		tcp_core_destroy(tc);
 		return NULL;
 	}
@@ -173,6 +174,7 @@ void tcp_core_destroy(struct tcp_core *tc)
 	tcp_table_fini(tc);
 	tcp_pool_fini(&tc->rxp);
 	tcp_pool_fini(&tc->txp);
+	free(tc->waiters);
 	free(tc);
 }
 
@@ -271,6 +273,9 @@ uint32_t tcp_send_space(const struct tcp_core *tc, const struct tcp_conn *c)
 	if ((c->flags & (TCP_F_CLOSE_REQ | TCP_F_DYING)) ||
 	    (c->state != TCP_S_ESTABLISHED && c->state != TCP_S_CLOSE_WAIT))
 		return 0;
+	/* A connection that holds no block needs one from the pool. */
+	if (c->tx.len == 0 && tc->txp.nfree == 0)
+		return 0;
 	return tc->conf.tx_buf - c->tx.len;
 }
 
@@ -339,4 +344,41 @@ uint16_t tcp_conn_peer_port(const struct tcp_conn *c)
 uint64_t *tcp_conn_app(struct tcp_conn *c)
 {
 	return &c->app;
+}
+
+/*
+ * The application could not answer c for want of a send block: every block
+ * of the pool is taken (held answers, slow readers). Unlike a connection
+ * whose own send ring is full, c has nothing in flight whose ACK would bring
+ * it back, so it queues here and tcp_space_waiters_run offers its bytes
+ * again once blocks come free, oldest first.
+ */
+void tcp_wait_space(struct tcp_core *tc, struct tcp_conn *c)
+{
+	if (c->tx.len != 0 || tc->txp.nfree != 0 || (c->flags & TCP_F_WAIT_BUF) ||
+	    tc->nwait == tc->conf.max_conns)
+		return;
+	c->flags |= TCP_F_WAIT_BUF;
+	tc->waiters[(tc->wait_head + tc->nwait++) % tc->conf.max_conns] =
+		(uint32_t)(c - tc->conns);
+}
+
+void tcp_space_waiters_run(struct tcp_core *tc)
+{
+	while (tc->nwait != 0 && tc->txp.nfree != 0) {
+		struct tcp_conn *c = &tc->conns[tc->waiters[tc->wait_head]];
+
+		tc->wait_head = (tc->wait_head + 1) % tc->conf.max_conns;
+		tc->nwait--;
+		/* Freed since (and perhaps reused: a new entry has the flag clear). */
+		if (!(c->flags & TCP_F_WAIT_BUF) || c->state == TCP_S_FREE)
+			continue;
+		c->flags &= (uint16_t)~TCP_F_WAIT_BUF;
+		tc->cur = c;
+		tcp_rx_offer(tc, c);
+		if (tc->cur != c)
+			continue;               /* the application aborted it */
+		tc->cur = NULL;
+		tcp_output(tc, c);
+	}
 }

@@ -88,6 +88,12 @@ struct tcp_core {
 	uint32_t cookie_ms;      /* when we last sent a cookie */
 	bool     cookie_sent;
 	uint16_t mss_cap;        /* ifc.mtu - IP and TCP headers */
+
+	/* Connections whose application stopped for want of a send block
+	 * (tcp_wait_space), oldest first: offered their bytes again as blocks
+	 * come free (tcp_space_waiters_run). Indices into conns. */
+	uint32_t *waiters;
+	uint32_t wait_head, nwait;
 };
 
 /* A parsed incoming segment. */
@@ -205,5 +211,6 @@ uint32_t tcp_isn(const struct tcp_core *tc, const struct tcp_seg *s);
 
 /* tcp_input.c: bytes delivery shared with tcp_core.c */
 void tcp_rx_offer(struct tcp_core *tc, struct tcp_conn *c);
+void tcp_space_waiters_run(struct tcp_core *tc);
 
 #endif

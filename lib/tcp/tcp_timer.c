@@ -285,6 +285,9 @@ void tcp_timers_run(struct tcp_core *tc)
 {
 	uint32_t ticks = tc->now_ms - tc->wheel_ms;
 
+	if (tc->nwait != 0)
+		tcp_space_waiters_run(tc);
+
 	if ((int32_t)ticks <= 0)
 		return;
 	if (ticks >= TCP_WHEEL_SLOTS) {
