@@ -709,7 +709,8 @@ enum dp_conf_result dp_conf_parse(struct dp_conf *conf, int argc, char **argv,
 		return DP_CONF_ERROR;
 	}
 	all[0] = argv[0];
-	memcpy(all + 1, cf.argv, (size_t)cf.n * sizeof(*all));
+	if (cf.n != 0)                /* no file: cf.argv is NULL, which memcpy may not get */
+		memcpy(all + 1, cf.argv, (size_t)cf.n * sizeof(*all));
 	memcpy(all + 1 + cf.n, argv + 1, (size_t)(argc > 0 ? argc - 1 : 0) * sizeof(*all));
 	r = dp_conf_args(conf, argc + cf.n, all, &cf, cf_path, err, errlen);
 	free(all);

@@ -186,7 +186,8 @@ static char **opts_with_file(int *argc, char **argv)
 		return NULL;
 	}
 	all[0] = argv[0];
-	memcpy(all + 1, cf.argv, (size_t)cf.n * sizeof(*all));
+	if (cf.n != 0)                /* no file: cf.argv is NULL, which memcpy may not get */
+		memcpy(all + 1, cf.argv, (size_t)cf.n * sizeof(*all));
 	memcpy(all + 1 + cf.n, argv + 1, (size_t)(*argc - 1) * sizeof(*all));
 	*argc += cf.n;
 	return all;
