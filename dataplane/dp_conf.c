@@ -362,7 +362,7 @@ static bool dp_conf_blacklist(struct dp_sale_conf *sc, int id, const char *arg,
 	return true;
 }
 
-/* --kafka BOOTSTRAP, --kafka-topic NAME: kept as given, librdkafka checks
+/* --kafka BOOTSTRAP, --kafka-topic NAME: kept as given, the Kafka client checks
  * the servers when it connects. */
 static bool dp_conf_kafka(struct dp_sale_conf *sc, int id, const char *arg, char *err,
 			  size_t errlen)
@@ -400,7 +400,7 @@ static bool dp_conf_answer_after(struct dp_sale_conf *sc, const char *arg, char 
 	return false;
 }
 
-/* --redis IP:PORT (hiredis connects to an address, not a name). */
+/* --redis IP:PORT (the Redis client connects to an address, not a name). */
 static bool dp_conf_redis(struct dp_sale_conf *sc, const char *arg, char *err, size_t errlen)
 {
 	const char *colon = strrchr(arg, ':');

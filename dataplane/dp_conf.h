@@ -41,7 +41,7 @@
 /* Requests per second (or minute) a limit may be set to: above this a
  * limit is no limit, and the milli-request rate must fit 32 bits. */
 #define DP_RATE_MAX 4000000
-/* Kafka: the broker list and topic as given (librdkafka parses the list). */
+/* Kafka: the broker list and topic as given (the Kafka client parses the list). */
 #define DP_KAFKA_CAP 1024
 #define DP_KAFKA_TOPIC_CAP 250       /* Kafka's limit on a topic name is 249 */
 #define DP_KAFKA_TOPIC_DEFAULT "seckill.orders"

@@ -10,6 +10,8 @@
 
 #include <libpq-fe.h>
 
+#include "str2int.h"
+
 /* Partitions of the orders topic we keep offsets for (Kafka allows more;
  * a topic that large is refused with this reason). */
 #define ORDERS_MAX_PARTITIONS 4096
@@ -28,5 +30,16 @@ PGconn *orders_pg_open(const char *conninfo, char *err, size_t cap);
  */
 int orders_pg_offsets(PGconn *pg, const char *topic, int64_t *next, size_t n, char *err,
 		      size_t cap);
+
+/* Rows a command touched: PQcmdTuples' decimal ("" for a command that
+ * reports none), read with the one strict parser (lib/util/str2int.h). */
+static inline uint64_t orders_pg_rows(PGresult *r)
+{
+	uint64_t n = 0;
+
+	if (!str2u64(PQcmdTuples(r), 0, UINT64_MAX, &n))
+		n = 0;
+	return n;
+}
 
 #endif

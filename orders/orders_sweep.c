@@ -65,7 +65,7 @@ static int64_t os_expire(struct os *s)
 
 		got = -1;
 		if (PQresultStatus(r) == PGRES_COMMAND_OK)
-			got = strtoll(PQcmdTuples(r), NULL, 10);
+			got = (int64_t)orders_pg_rows(r);
 		else
 			orders_log("sweeper: expiring: %s", PQresultErrorMessage(r));
 		PQclear(r);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "orders_pg.h"
 #include "orders_sql.h"
 
 /* Pipeline mode: queries in flight before we read their results. Bounded so
@@ -217,7 +218,7 @@ static int ow_write_copy(PGconn *pg, const struct ow_batch *b, uint64_t *inserte
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		rc = ow_fail(pg, r, "insert from the staging table", err, cap);
 	else
-		*inserted = strtoull(PQcmdTuples(r), NULL, 10);
+		*inserted = orders_pg_rows(r);
 	PQclear(r);
 	if (rc == 0)
 		rc = ow_offsets_all(pg, b, err, cap);
@@ -239,7 +240,7 @@ static int ow_pipe_read(PGconn *pg, size_t n, uint64_t *inserted, int rc, char *
 		if (r == NULL)
 			return rc ? rc : ow_fail(pg, NULL, "pipeline", err, cap);
 		if (st == PGRES_COMMAND_OK && PQcmdTuples(r)[0])
-			*inserted += strtoull(PQcmdTuples(r), NULL, 10);
+			*inserted += orders_pg_rows(r);
 		else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && rc == 0)
 			rc = ow_fail(pg, r, "pipelined statement", err, cap);
 		PQclear(r);
@@ -338,7 +339,7 @@ static int ow_write_single(PGconn *pg, const struct ow_batch *b, uint64_t *inser
 		if (PQresultStatus(r) != PGRES_COMMAND_OK)
 			rc = ow_fail(pg, r, "insert", err, cap);
 		else
-			*inserted += strtoull(PQcmdTuples(r), NULL, 10);
+			*inserted += orders_pg_rows(r);
 		PQclear(r);
 		if (rc == 0)
 			rc = ow_offset_move(pg, b->topic, pt->partition, pt->offset,
