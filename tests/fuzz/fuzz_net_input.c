@@ -118,8 +118,11 @@ static void fz_check_tcp(const uint8_t *frame, uint32_t len)
 	if (!net_tcp_frame_parse(frame, len, &s))
 		abort();             /* the stack sent a frame no peer would accept */
 	/* From us, within our MSS. RAW frames may come from anyone, so the
-	 * destination is only compared to decide whether a client sees it. */
-	if (s.src_ip != srv_ip || s.sport != FZ_PORT || memcmp(s.src_mac, srv_mac, 6) != 0 ||
+	 * destination is only compared to decide whether a client sees it. A
+	 * RST answering a segment to a port we do not serve comes from that
+	 * port (RFC 9293 3.10.7.1), so only other segments must be from ours. */
+	if (s.src_ip != srv_ip || (s.sport != FZ_PORT && !(s.flags & TCP_RST)) ||
+	    memcmp(s.src_mac, srv_mac, 6) != 0 ||
 	    s.len > NET_MTU - NET_IPV4_HLEN - NET_TCP_HLEN)
 		abort();
 	if (fz.trace)
