@@ -861,30 +861,48 @@ int ctl_redis_preheat(struct ctl_redis *r, uint32_t id, struct ctl_redis_campaig
 	return rc;
 }
 
+/*
+ * One SCAN step over the keys matching pattern: sends SCAN from cursor,
+ * checks the reply's shape and moves cursor on. On CTL_REDIS_OK, *keys is
+ * the reply's key array and *rep the reply to free after use.
+ */
+static int scan_step(struct ctl_redis *r, const char *pattern, char cursor[32],
+		     redisReply **rep, const redisReply **keys)
+{
+	int rc = command(r, rep, "SCAN %s MATCH %s COUNT " CTL_REDIS_SCAN_COUNT, cursor,
+			 pattern);
+
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	if ((*rep)->type != REDIS_REPLY_ARRAY || (*rep)->elements != 2 ||
+	    (*rep)->element[0]->type != REDIS_REPLY_STRING ||
+	    (*rep)->element[1]->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(*rep);
+		set_err(r, "redis %s:%d: SCAN: unexpected reply", r->ip, r->port);
+		return CTL_REDIS_ERR;
+	}
+	snprintf(cursor, 32, "%s", (*rep)->element[0]->str);
+	*keys = (*rep)->element[1];
+	return CTL_REDIS_OK;
+}
+
 /* Deletes seckill:buyer:{id}:* a SCAN batch at a time (never one long block). */
 static int delete_claims(struct ctl_redis *r, uint32_t id)
 {
-	char cursor[32] = "0";
+	char cursor[32] = "0", pattern[CTL_REDIS_KEY_CAP];
+	const redisReply *keys;
 	redisReply *rep;
 	int rc;
 
+	snprintf(pattern, sizeof(pattern), "seckill:buyer:%" PRIu32 ":*", id);
 	do {
-		rc = command(r, &rep, "SCAN %s MATCH seckill:buyer:%" PRIu32 ":* COUNT "
-			     CTL_REDIS_SCAN_COUNT, cursor, id);
+		rc = scan_step(r, pattern, cursor, &rep, &keys);
 		if (rc != CTL_REDIS_OK)
 			return rc;
-		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-		    rep->element[0]->type != REDIS_REPLY_STRING ||
-		    rep->element[1]->type != REDIS_REPLY_ARRAY) {
-			freeReplyObject(rep);
-			set_err(r, "redis %s:%d: SCAN: unexpected reply", r->ip, r->port);
-			return CTL_REDIS_ERR;
-		}
-		snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
-		for (size_t i = 0; i < rep->element[1]->elements && rc == CTL_REDIS_OK; i++) {
+		for (size_t i = 0; i < keys->elements && rc == CTL_REDIS_OK; i++) {
 			redisReply *del;
 
-			rc = command(r, &del, "DEL %s", rep->element[1]->element[i]->str);
+			rc = command(r, &del, "DEL %s", keys->element[i]->str);
 			if (rc == CTL_REDIS_OK)
 				freeReplyObject(del);
 		}
@@ -1071,6 +1089,7 @@ static bool campaign_key_id(const char *key, uint32_t *id)
 static int campaigns_migrate(struct ctl_redis *r)
 {
 	char cursor[32] = "0";
+	const redisReply *keys;
 	redisReply *rep, *add;
 	uint32_t id;
 	int rc = command(r, &rep, "EXISTS " CTL_REDIS_CAMPAIGNS_KEY);
@@ -1082,20 +1101,11 @@ static int campaigns_migrate(struct ctl_redis *r)
 	if (rc == 1)
 		return CTL_REDIS_OK;
 	do {
-		rc = command(r, &rep, "SCAN %s MATCH seckill:campaign:* COUNT "
-			     CTL_REDIS_SCAN_COUNT, cursor);
+		rc = scan_step(r, "seckill:campaign:*", cursor, &rep, &keys);
 		if (rc != CTL_REDIS_OK)
 			return rc;
-		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-		    rep->element[0]->type != REDIS_REPLY_STRING ||
-		    rep->element[1]->type != REDIS_REPLY_ARRAY) {
-			freeReplyObject(rep);
-			set_err(r, "redis %s:%d: SCAN: unexpected reply", r->ip, r->port);
-			return CTL_REDIS_ERR;
-		}
-		snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
-		for (size_t i = 0; i < rep->element[1]->elements && rc == CTL_REDIS_OK; i++) {
-			const redisReply *k = rep->element[1]->element[i];
+		for (size_t i = 0; i < keys->elements && rc == CTL_REDIS_OK; i++) {
+			const redisReply *k = keys->element[i];
 
 			if (k->type != REDIS_REPLY_STRING || !campaign_key_id(k->str, &id))
 				continue;
