@@ -8,13 +8,16 @@
  * replay would find no campaign to restore them into: their units sold
  * again, their buyers free to buy again). So every campaign of the sale,
  * with its state as the operator last set it, is written to the file
- * `campaigns` in the state directory, at each create, open and close, and
+ * `campaigns` in the state directory, at each create, open, close and pow, and
  * read back at start, before the journal's replay (ctl_sale.c):
  *
- *   # seckill-dp campaigns: id stock starts_at_ms state origin
+ *   # seckill-dp campaigns: id stock starts_at_ms state origin [pow_bits]
  *   v1
- *   7 1000 1767225600000 open ctl
+ *   7 1000 1767225600000 open ctl 18
  *   1 500 1767225000000 closed conf
+ *
+ * pow_bits (seckillctl campaign pow) is written only when not 0, so a file
+ * of a sale without proof of work is what earlier versions wrote and read.
  *
  * origin `ctl`: made by seckillctl, added again at start; `conf`: a
  * --campaign option, whose stock and start come from the command line at
@@ -46,6 +49,7 @@ struct ctl_campaign_rec {
 	uint64_t starts_at_ms;
 	enum sale_state state;
 	bool from_conf;              /* a --campaign option */
+	unsigned pow_bits;           /* 0: no proof of work */
 };
 
 struct ctl_campaigns {
@@ -70,13 +74,15 @@ static struct ctl_campaign_rec *ctl_campaigns_find(struct ctl_campaigns *k, uint
 
 static bool ctl_campaigns_parse(char *line, struct ctl_campaign_rec *r)
 {
-	char *tok[5], *save = NULL;
-	uint64_t id;
+	char *tok[6], *save = NULL;
+	uint64_t id, bits = 0;
 	unsigned n = 0, st;
 
-	for (char *t = strtok_r(line, " \t\n", &save); t && n < 5; t = strtok_r(NULL, " \t\n", &save))
+	for (char *t = strtok_r(line, " \t\n", &save); t && n < 6; t = strtok_r(NULL, " \t\n", &save))
 		tok[n++] = t;
-	if (n != 5 || strtok_r(NULL, " \t\n", &save) != NULL)
+	if (n < 5 || strtok_r(NULL, " \t\n", &save) != NULL)
+		return false;
+	if (n == 6 && !str2u64(tok[5], 0, POW_MAX_BITS, &bits))
 		return false;
 	if (!str2u64(tok[0], 1, UINT32_MAX, &id) || !str2u64(tok[1], 1, DP_STOCK_MAX, &r->stock) ||
 	    !str2u64(tok[2], 0, UINT64_MAX, &r->starts_at_ms))
@@ -91,6 +97,7 @@ static bool ctl_campaigns_parse(char *line, struct ctl_campaign_rec *r)
 	r->id = (uint32_t)id;
 	r->state = (enum sale_state)st;
 	r->from_conf = tok[4][1] == 'o';
+	r->pow_bits = (unsigned)bits;
 	return true;
 }
 
@@ -126,8 +133,8 @@ static int ctl_campaigns_read(struct ctl_campaigns *k, char *err, size_t errlen)
 				 "by seckill-dp: restore it from a backup, or remove it to forget "
 				 "the campaigns made at run time", path, lineno, !magic ?
 				 "no " CTL_CAMPAIGNS_MAGIC " line first" :
-				 "want: id stock starts_at_ms scheduled|open|closed conf|ctl, "
-				 "each id once");
+				 "want: id stock starts_at_ms scheduled|open|closed conf|ctl "
+				 "[pow_bits], each id once");
 			fclose(f);
 			return -1;
 		}
@@ -165,12 +172,16 @@ static int ctl_campaigns_write(const struct ctl_campaigns *k, char *err, size_t 
 			close(fd);
 		return -1;
 	}
-	fprintf(f, "# seckill-dp campaigns: id stock starts_at_ms state origin\n"
+	fprintf(f, "# seckill-dp campaigns: id stock starts_at_ms state origin [pow_bits]\n"
 		CTL_CAMPAIGNS_MAGIC "\n");
-	for (unsigned i = 0; i < k->n; i++)
-		fprintf(f, "%" PRIu32 " %" PRIu64 " %" PRIu64 " %s %s\n", k->rec[i].id,
+	for (unsigned i = 0; i < k->n; i++) {
+		fprintf(f, "%" PRIu32 " %" PRIu64 " %" PRIu64 " %s %s", k->rec[i].id,
 			k->rec[i].stock, k->rec[i].starts_at_ms, ctl_state_word[k->rec[i].state],
 			k->rec[i].from_conf ? "conf" : "ctl");
+		if (k->rec[i].pow_bits != 0)
+			fprintf(f, " %u", k->rec[i].pow_bits);
+		fputc('\n', f);
+	}
 	ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
 	ok = fclose(f) == 0 && ok;
 	if (!ok || rename(tmp, path) < 0 || ctl_campaigns_fsync_dir(k->dir) < 0) {
@@ -221,10 +232,14 @@ int ctl_campaigns_restore(const struct dp_conf *conf, struct ctl_plane *ctl, cha
 
 		r = &k->rec[k->n++];
 		*r = (struct ctl_campaign_rec){ sc->camp[i].id, sc->camp[i].stock,
-						sc->camp[i].starts_at_ms, SALE_SCHEDULED, true };
+						sc->camp[i].starts_at_ms, SALE_SCHEDULED, true, 0 };
 		if (old != NULL && old->state != SALE_SCHEDULED) {
 			r->state = old->state;
 			sale_campaign_set_state(ctl->sale, r->id, r->state);
+		}
+		if (old != NULL && old->pow_bits != 0) {
+			r->pow_bits = old->pow_bits;
+			sale_campaign_set_pow(ctl->sale, r->id, r->pow_bits);
 		}
 	}
 	for (unsigned i = 0; i < was->n; i++) {
@@ -234,6 +249,7 @@ int ctl_campaigns_restore(const struct dp_conf *conf, struct ctl_plane *ctl, cha
 			goto out;
 		if (was->rec[i].state != SALE_SCHEDULED)
 			sale_campaign_set_state(ctl->sale, was->rec[i].id, was->rec[i].state);
+		sale_campaign_set_pow(ctl->sale, was->rec[i].id, was->rec[i].pow_bits);
 		k->rec[k->n++] = was->rec[i];
 		printf("seckill-dp: campaign %" PRIu32 " (made at run time, %" PRIu64 " units, %s) "
 		       "restored from the state dir\n", was->rec[i].id, was->rec[i].stock,
@@ -255,7 +271,8 @@ int ctl_campaigns_created(struct ctl_plane *ctl, uint32_t id, uint64_t stock,
 
 	if (k == NULL || k->n == SALE_MAX_CAMPAIGNS)
 		return 0;
-	k->rec[k->n++] = (struct ctl_campaign_rec){ id, stock, starts_at_ms, SALE_SCHEDULED, false };
+	k->rec[k->n++] = (struct ctl_campaign_rec){ id, stock, starts_at_ms, SALE_SCHEDULED, false,
+						    0 };
 	return ctl_campaigns_write(k, err, errlen);
 }
 
@@ -267,6 +284,17 @@ int ctl_campaigns_state(struct ctl_plane *ctl, uint32_t id, enum sale_state st, 
 	if (r == NULL)
 		return 0;
 	r->state = st;
+	return ctl_campaigns_write(ctl->camps, err, errlen);
+}
+
+int ctl_campaigns_pow(struct ctl_plane *ctl, uint32_t id, unsigned bits, char *err,
+		      size_t errlen)
+{
+	struct ctl_campaign_rec *r = ctl->camps ? ctl_campaigns_find(ctl->camps, id) : NULL;
+
+	if (r == NULL)
+		return 0;
+	r->pow_bits = bits;
 	return ctl_campaigns_write(ctl->camps, err, errlen);
 }
 

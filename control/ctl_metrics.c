@@ -13,10 +13,10 @@
  *
  * What is exported, by family (labels rather than names per core or reason):
  *   per worker core (label core, the worker index as in `seckillctl stats`):
- *     packets, HTTP requests, buys by result (the engine counts per core and
- *     result, not per campaign), drops and refusals by layer and reason,
- *     TCP connections by state, order-ring depth;
- *   per campaign: stock, units left and sold, phase;
+ *     packets, HTTP requests, buys by result, drops and refusals by layer
+ *     and reason, TCP connections by state, order-ring depth;
+ *   per campaign: buys by result (seckill_buys_total), stock, units left
+ *     and sold, phase;
  *   the control plane: journal depth and bytes, sales paused, its loop's
  *     counters, orders confirmed/rejected, Kafka's and Redis's counters and
  *     gauges (with --kafka, --redis), Redis up;
@@ -140,11 +140,12 @@ static void ctl_metrics_workers(struct ctl_prom *w, const struct ctl_plane *ctl)
 	}
 #undef CTL_PER_CORE
 	if (ctl->sale != NULL) {
-		ctl_prom_family(w, "seckill_buys_total", "counter", "Buy requests answered, by "
-				"worker core and result (ok: sold; else the refusal's error code).");
+		ctl_prom_family(w, "seckill_core_buys_total", "counter", "Buy requests answered, "
+				"by worker core and result (ok: sold; else the refusal's error "
+				"code); by campaign: seckill_buys_total.");
 		for (unsigned k = 0; k < n; k++)
 			for (unsigned r = 0; lcs[k]->sale != NULL && r < SALE_RESULT_N; r++)
-				ctl_prom_u64(w, "seckill_buys_total", lcs[k]->sale->results[r],
+				ctl_prom_u64(w, "seckill_core_buys_total", lcs[k]->sale->results[r],
 					     "core=\"%u\",result=\"%s\"", idx[k], sale_result_names[r]);
 	}
 	ctl_prom_family(w, "seckill_drops_total", "counter", "Frames dropped and requests "
@@ -168,6 +169,44 @@ static void ctl_metrics_workers(struct ctl_prom *w, const struct ctl_plane *ctl)
 		ctl_prom_u64(w, "seckill_tcp_connections", g->time_wait,
 			     "core=\"%u\",state=\"time_wait\"", idx[k]);
 	}
+	ctl_prom_family(w, "seckill_tcp_buffers_used", "gauge", "Receive and send buffer "
+			"blocks taken from the core's pools (--rx-bufs, --tx-bufs).");
+	for (unsigned k = 0; k < n; k++) {
+		ctl_prom_u64(w, "seckill_tcp_buffers_used", lcs[k]->gauges.rx_bufs_used,
+			     "core=\"%u\",dir=\"rx\"", idx[k]);
+		ctl_prom_u64(w, "seckill_tcp_buffers_used", lcs[k]->gauges.tx_bufs_used,
+			     "core=\"%u\",dir=\"tx\"", idx[k]);
+	}
+}
+
+/*
+ * seckill_buys_total{campaign,result}: every result of every campaign, 0s
+ * included (a rate over a series that appears late misses its first
+ * increase). A request for an id no campaign has counts under
+ * campaign="none": the id itself is the client's to choose, and a label
+ * per made-up id would let anyone grow the scrape without bound.
+ */
+static void ctl_metrics_buys(struct ctl_prom *w, struct sale *s, const uint32_t *ids,
+			     unsigned n)
+{
+	const struct dp_lcore *lcs[SALE_MAX_CORES];
+	unsigned idx[SALE_MAX_CORES], nc = ctl_metrics_cores(lcs, idx);
+	uint64_t res[SALE_RESULT_N], none = 0;
+
+	ctl_prom_family(w, "seckill_buys_total", "counter", "Buy requests answered, by campaign "
+			"and result (ok: sold; else the refusal's error code).");
+	for (unsigned i = 0; i < n; i++) {
+		if (!sale_campaign_results(s, ids[i], res))
+			continue;
+		for (unsigned r = 0; r < SALE_RESULT_N; r++)
+			ctl_prom_u64(w, "seckill_buys_total", res[r], "campaign=\"%" PRIu32
+				     "\",result=\"%s\"", ids[i], sale_result_names[r]);
+	}
+	for (unsigned k = 0; k < nc; k++)
+		if (lcs[k]->sale != NULL)
+			none += lcs[k]->sale->results[SALE_NO_CAMPAIGN];
+	ctl_prom_u64(w, "seckill_buys_total", none, "campaign=\"none\",result=\"%s\"",
+		     sale_result_names[SALE_NO_CAMPAIGN]);
 }
 
 static void ctl_metrics_campaigns(struct ctl_prom *w, struct sale *s)
@@ -183,6 +222,7 @@ static void ctl_metrics_campaigns(struct ctl_prom *w, struct sale *s)
 	for (unsigned i = 0; i < n; i++)
 		if (sale_campaign_info(s, ids[i], now_ms, &v[m]))
 			m++;
+	ctl_metrics_buys(w, s, ids, n);
 	ctl_prom_family(w, "seckill_campaign_stock_units", "gauge",
 			"Units the campaign started with.");
 	for (unsigned i = 0; i < m; i++)

@@ -135,6 +135,7 @@ struct ctl_plane {
 	struct ctl_sale_events_stats events_st;
 	struct ctl_campaigns *camps; /* without --redis: the state dir's record (ctl_campaigns.c) */
 	struct ctl_metrics *metrics; /* --metrics-listen (ctl_metrics.c), polled each pass; NULL: none */
+	struct lim_conn *ip_conns;   /* --ip-conns' table, shared with the workers (dp_main.c) */
 	/* Per order journaled: its pass's drain start to the durable position
 	 * published (ctl_loop.c), for /metrics. */
 	struct ctl_prom_hist durable_hist;
@@ -154,6 +155,8 @@ int ctl_campaigns_created(struct ctl_plane *ctl, uint32_t id, uint64_t stock,
 			  uint64_t starts_at_ms, char *err, size_t errlen);
 int ctl_campaigns_state(struct ctl_plane *ctl, uint32_t id, enum sale_state st, char *err,
 			size_t errlen);
+int ctl_campaigns_pow(struct ctl_plane *ctl, uint32_t id, unsigned bits, char *err,
+		      size_t errlen);
 void ctl_campaigns_free(struct ctl_plane *ctl);
 
 /* ctl_sale_kafka.c */
@@ -176,6 +179,7 @@ int ctl_sale_redis_before_produce(void *arg, uint64_t seq, const struct ord_reco
 void ctl_sale_redis_poll(struct ctl_plane *ctl);
 void ctl_sale_redis_confirm_ahead(struct ctl_plane *ctl);
 int ctl_sale_redis_set_state(struct ctl_plane *ctl, uint32_t id, enum sale_state st);
+int ctl_sale_redis_set_pow(struct ctl_plane *ctl, uint32_t id, unsigned bits);
 int ctl_sale_redis_release_host(struct ctl_plane *ctl, uint32_t id, const char *host,
 				uint64_t *given, char *err, size_t errlen);
 void ctl_sale_redis_close(struct ctl_plane *ctl);

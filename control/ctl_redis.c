@@ -802,11 +802,13 @@ static const char *elem_str(const redisReply *rep, size_t i)
 static int preheat_hash(struct ctl_redis *r, uint32_t id, struct ctl_redis_campaign *c)
 {
 	redisReply *rep;
-	int rc = command(r, &rep, "HMGET seckill:campaign:%" PRIu32 " stock starts_at state", id);
+	int rc = command(r, &rep, "HMGET seckill:campaign:%" PRIu32 " stock starts_at state "
+			 "pow_bits", id);
+	uint64_t bits = 0;
 
 	if (rc != CTL_REDIS_OK)
 		return rc;
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 4 ||
 	    (!elem_str(rep, 0) && !elem_str(rep, 1) && !elem_str(rep, 2))) {
 		set_err(r, "campaign %" PRIu32 " not found in Redis %s:%d (create it: HSET "
 			"seckill:campaign:%" PRIu32 " stock N starts_at UNIX_MS state scheduled; "
@@ -814,12 +816,14 @@ static int preheat_hash(struct ctl_redis *r, uint32_t id, struct ctl_redis_campa
 		rc = CTL_REDIS_NOT_FOUND;
 	} else if (!str2u64(elem_str(rep, 0), 0, UINT64_MAX, &c->stock) ||
 		   !str2u64(elem_str(rep, 1), 0, UINT64_MAX, &c->starts_at_ms) ||
-		   !parse_state(elem_str(rep, 2), &c->state)) {
+		   !parse_state(elem_str(rep, 2), &c->state) ||
+		   (elem_str(rep, 3) && !str2u64(elem_str(rep, 3), 0, POW_MAX_BITS, &bits))) {
 		set_err(r, "campaign %" PRIu32 " in Redis is malformed: seckill:campaign:%" PRIu32
 			" needs stock (integer), starts_at (Unix ms) and state "
-			"(scheduled|open|closed)", id, id);
+			"(scheduled|open|closed), and pow_bits 0..%d if any", id, id, POW_MAX_BITS);
 		rc = CTL_REDIS_ERR;
 	}
+	c->pow_bits = (unsigned)bits;
 	freeReplyObject(rep);
 	return rc;
 }
@@ -976,6 +980,32 @@ int ctl_redis_set_state(struct ctl_redis *r, uint32_t id, enum sale_state st)
 	return rc;
 }
 
+int ctl_redis_set_pow(struct ctl_redis *r, uint32_t id, unsigned bits)
+{
+	redisReply *rep;
+	int rc;
+
+	if (bits > POW_MAX_BITS) {
+		set_err(r, "set_pow: %u bits is more than %d", bits, POW_MAX_BITS);
+		return CTL_REDIS_INVAL;
+	}
+	/* As set_state: only an existing hash, the version in the same step. */
+	rc = command(r, &rep, "EVAL %s 2 seckill:campaign:%" PRIu32 " " CTL_REDIS_VERSION_KEY
+		     " %u",
+		     "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+		     "redis.call('HSET', KEYS[1], 'pow_bits', ARGV[1]) "
+		     "redis.call('INCR', KEYS[2]) return 1", id, bits);
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	if (rep->type != REDIS_REPLY_INTEGER || rep->integer != 1) {
+		set_err(r, "campaign %" PRIu32 " not found in Redis %s:%d; proof of work not set",
+			id, r->ip, r->port);
+		rc = CTL_REDIS_NOT_FOUND;
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
 int ctl_redis_status(struct ctl_redis *r, uint32_t id, struct ctl_redis_status *st)
 {
 	char camp[CTL_REDIS_KEY_CAP], stk[CTL_REDIS_KEY_CAP], sold[CTL_REDIS_KEY_CAP];
@@ -1118,20 +1148,23 @@ static int campaigns_migrate(struct ctl_redis *r)
 	return rc;
 }
 
-/* One {id, stock, starts_at, state} of the campaigns script's answer. */
+/* One {id, stock, starts_at, state, pow_bits} of the campaigns script's answer. */
+#define CAMPAIGN_DEF_FIELDS 5
 static bool campaign_def(const redisReply *const *e, struct ctl_redis_campaign_def *d)
 {
-	uint64_t id;
+	uint64_t id, bits;
 
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < CAMPAIGN_DEF_FIELDS; i++)
 		if (e[i]->type != REDIS_REPLY_STRING)
 			return false;
 	if (!str2u64(e[0]->str, 1, UINT32_MAX, &id) ||
 	    !str2u64(e[1]->str, 0, UINT64_MAX, &d->stock) ||
 	    !str2u64(e[2]->str, 0, UINT64_MAX, &d->starts_at_ms) ||
-	    !parse_state(e[3]->str, &d->state))
+	    !parse_state(e[3]->str, &d->state) ||
+	    !str2u64(e[4]->str, 0, POW_MAX_BITS, &bits))
 		return false;
 	d->id = (uint32_t)id;
+	d->pow_bits = (unsigned)bits;
 	return true;
 }
 
@@ -1149,20 +1182,22 @@ int ctl_redis_campaigns(struct ctl_redis *r, struct ctl_redis_campaign_def *out,
 	if (rc != CTL_REDIS_OK)
 		return rc;
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
-	    rep->element[0]->type != REDIS_REPLY_INTEGER || (rep->elements - 1) % 4 != 0) {
+	    rep->element[0]->type != REDIS_REPLY_INTEGER ||
+	    (rep->elements - 1) % CAMPAIGN_DEF_FIELDS != 0) {
 		freeReplyObject(rep);
 		set_err(r, "redis %s:%d: campaigns: unexpected reply", r->ip, r->port);
 		return CTL_REDIS_ERR;
 	}
 	*version = rep->element[0]->integer > 0 ? (uint64_t)rep->element[0]->integer : 0;
-	for (size_t i = 1; i + 4 <= rep->elements && *n < cap; i += 4) {
+	for (size_t i = 1; i + CAMPAIGN_DEF_FIELDS <= rep->elements && *n < cap;
+	     i += CAMPAIGN_DEF_FIELDS) {
 		if (campaign_def((const redisReply *const *)&rep->element[i], &out[*n])) {
 			(*n)++;
 			continue;
 		}
 		set_err(r, "redis %s:%d: a campaign in " CTL_REDIS_CAMPAIGNS_KEY " is malformed "
 			"(id %s): seckill:campaign:<id> needs stock, starts_at and state "
-			"(scheduled|open|closed); skipped", r->ip, r->port,
+			"(scheduled|open|closed), pow_bits 0..32 if any; skipped", r->ip, r->port,
 			rep->element[i]->type == REDIS_REPLY_STRING ? rep->element[i]->str : "?");
 	}
 	freeReplyObject(rep);

@@ -14,7 +14,9 @@
  *
  *   seckill:campaign:{id}        hash: stock (units the campaign started
  *                                with), starts_at (Unix ms), state
- *                                ("scheduled" | "open" | "closed")
+ *                                ("scheduled" | "open" | "closed"),
+ *                                pow_bits (the proof of work its orders
+ *                                need, 0..32; absent: 0)
  *   seckill:stock:{id}           integer: units not yet taken by any host
  *   seckill:sold:{id}            integer: units sold and confirmed
  *   seckill:hosts:{id}           hash: host name -> units the host holds
@@ -32,8 +34,8 @@
  *   seckill:campaigns            set: the ids of every campaign, so that a
  *                                starting host loads them all (a sale made
  *                                before it existed is found by SCAN once)
- *   seckill:campaigns:version    integer, INCRed by every create, open and
- *                                close: the hosts poll it and reload the
+ *   seckill:campaigns:version    integer, INCRed by every create, open,
+ *                                close and pow: the hosts poll it and reload the
  *                                campaigns when it moves
  *
  * The invariant the scripts keep, whatever the interleaving of hosts:
@@ -101,6 +103,7 @@ struct ctl_redis_campaign {
 	uint64_t stock;             /* campaign.stock: units the campaign started with */
 	uint64_t starts_at_ms;      /* Unix ms */
 	enum sale_state state;
+	unsigned pow_bits;          /* campaign.pow_bits (0 when absent) */
 	uint64_t remaining;         /* seckill:stock:{id} */
 	uint64_t sold;              /* seckill:sold:{id} (0 when absent) */
 };
@@ -122,6 +125,7 @@ struct ctl_redis_campaign_def {
 	uint64_t stock;
 	uint64_t starts_at_ms;
 	enum sale_state state;
+	unsigned pow_bits;
 };
 
 /*
@@ -226,6 +230,9 @@ int ctl_redis_campaign_create(struct ctl_redis *r, uint32_t id, uint64_t stock,
 /* Sets campaign.state (CTL_REDIS_NOT_FOUND if the campaign is missing) and
  * bumps the campaigns' version. */
 int ctl_redis_set_state(struct ctl_redis *r, uint32_t id, enum sale_state st);
+
+/* Sets campaign.pow_bits (0..POW_MAX_BITS) the same way. */
+int ctl_redis_set_pow(struct ctl_redis *r, uint32_t id, unsigned bits);
 
 /*
  * release_host: for a host that died and will not come back. Gives what

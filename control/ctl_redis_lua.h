@@ -204,7 +204,7 @@ static const char ctl_lua_release_host[] =
 
 /*
  * campaigns. KEYS: campaigns, version.
- * Returns {version, id, stock, starts_at, state, id, ...}: every campaign
+ * Returns {version, id, stock, starts_at, state, pow_bits, id, ...}: every campaign
  * of the set whose hash exists, read in one step. It reads the hashes
  * seckill:campaign:{id} it finds in the set, keys it is not given: like
  * the other scripts, fit for one Redis primary, not Redis Cluster.
@@ -212,12 +212,14 @@ static const char ctl_lua_release_host[] =
 static const char ctl_lua_campaigns[] =
 	"local out = {tonumber(redis.call('GET', KEYS[2]) or '0') or 0}\n"
 	"for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
-	"  local h = redis.call('HMGET', 'seckill:campaign:' .. id, 'stock', 'starts_at', 'state')\n"
+	"  local h = redis.call('HMGET', 'seckill:campaign:' .. id, 'stock', 'starts_at', 'state',\n"
+	"                       'pow_bits')\n"
 	"  if h[1] then\n"
 	"    out[#out + 1] = id\n"
 	"    out[#out + 1] = h[1]\n"
 	"    out[#out + 1] = h[2] or '0'\n"
 	"    out[#out + 1] = h[3] or 'scheduled'\n"
+	"    out[#out + 1] = h[4] or '0'\n"
 	"  end\n"
 	"end\n"
 	"return out\n";

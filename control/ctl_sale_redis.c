@@ -121,6 +121,8 @@ struct ctl_sale_redis_camp {
 	bool from_conf;                  /* a --campaign option, not only in Redis */
 	enum sale_state state;           /* as Redis last said, or as set here */
 	bool state_dirty;                /* set here, not yet recorded in Redis */
+	unsigned pow_bits;               /* as Redis last said, or as set here */
+	bool pow_dirty;                  /* set here, not yet recorded in Redis */
 	bool released;                   /* an operator released this host's holding */
 	uint64_t next_take_ms;
 	uint64_t next_status_ms;
@@ -254,6 +256,7 @@ static int ctl_sale_redis_read(struct ctl_sale_redis *d, uint32_t id,
 	rc->id = id;
 	rc->n_hosts = 1;
 	rc->state = rc->pre.state;
+	rc->pow_bits = rc->pre.pow_bits;
 	printf("seckill-dp: redis: campaign %u %s: stock %" PRIu64 ", %" PRIu64 " not taken by "
 	       "any host, %" PRIu64 " sold, %s\n", id, how, rc->pre.stock, rc->pre.remaining,
 	       rc->pre.sold, rc->pre.state == SALE_CLOSED_STATE ? "closed" :
@@ -360,6 +363,7 @@ static int ctl_sale_redis_publish(struct ctl_plane *c, struct ctl_sale_redis_cam
 		return r;
 	if (rc->pre.state != SALE_SCHEDULED)
 		sale_campaign_set_state(c->sale, rc->id, rc->pre.state);
+	sale_campaign_set_pow(c->sale, rc->id, rc->pre.pow_bits);
 	rc->pool = sale_campaign_pool(c->sale, rc->id);
 	sale_campaign_set_upstream_left(c->sale, rc->id, rc->pre.remaining);
 	return 0;
@@ -807,6 +811,21 @@ int ctl_sale_redis_set_state(struct ctl_plane *c, uint32_t id, enum sale_state s
 	return r == CTL_REDIS_OK ? 0 : -1;
 }
 
+int ctl_sale_redis_set_pow(struct ctl_plane *c, uint32_t id, unsigned bits)
+{
+	struct ctl_sale_redis_camp *rc = c->redis ? ctl_sale_redis_camp(c->redis, id) : NULL;
+	int r;
+
+	if (rc == NULL)
+		return 0;
+	rc->pow_bits = bits;
+	r = ctl_redis_set_pow(c->redis->r, id, bits);
+	ctl_sale_redis_health(c, r);
+	/* As the state: recorded at the next sync when Redis is back. */
+	rc->pow_dirty = r != CTL_REDIS_OK;
+	return r == CTL_REDIS_OK ? 0 : -1;
+}
+
 int ctl_sale_redis_release_host(struct ctl_plane *c, uint32_t id, const char *host,
 				uint64_t *given, char *err, size_t errlen)
 {
@@ -886,6 +905,12 @@ static void ctl_sale_redis_reload(struct ctl_plane *c)
 			ctl_sale_redis_join(c, &def[i]);
 		else
 			ctl_sale_redis_follow(c, rc, def[i].state);
+		/* The proof of work another host set, unless ours waits for Redis. */
+		if (rc != NULL && !rc->pow_dirty && rc->pow_bits != def[i].pow_bits) {
+			rc->pow_bits = def[i].pow_bits;
+			sale_campaign_set_pow(c->sale, rc->id, rc->pow_bits);
+			c->redis_st.campaign_syncs++;
+		}
 	}
 }
 
@@ -903,6 +928,9 @@ static void ctl_sale_redis_sync(struct ctl_plane *c, uint64_t now_ms)
 	for (unsigned i = 0; i < d->n; i++)
 		if (d->camp[i].state_dirty)
 			ctl_sale_redis_set_state(c, d->camp[i].id, d->camp[i].state);
+	for (unsigned i = 0; i < d->n; i++)
+		if (d->camp[i].pow_dirty)
+			ctl_sale_redis_set_pow(c, d->camp[i].id, d->camp[i].pow_bits);
 	r = ctl_redis_campaigns_version(d->r, &v);
 	ctl_sale_redis_health(c, r);
 	if (r == CTL_REDIS_OK && v != d->version)

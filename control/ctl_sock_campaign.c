@@ -1,5 +1,5 @@
 /*
- * ctl_sock_campaign.c - campaign.create, .list, .show, .open and .close on
+ * ctl_sock_campaign.c - campaign.create, .list, .show, .open, .close and .pow on
  * seckill-dp's control socket (seckillctl's side: ctl_cmd_campaign.c).
  *
  * A campaign made here is sold at once by every worker, without a restart:
@@ -13,6 +13,9 @@
  * other hosts (they follow within a few tens of ms, ctl_sale_redis.c) and
  * hosts that start later. Without Redis, create, open and close are
  * recorded in the state dir (ctl_campaigns.c), so a restart keeps them.
+ * pow sets the proof of work a campaign's orders need (lib/sale/pow.h),
+ * live, as one relaxed store the workers load per order, and records it as
+ * open and close record the state.
  * release_host gives a dead host's holding in Redis back to the stock.
  */
 #include <errno.h>
@@ -34,8 +37,8 @@ static void ctl_campaign_json(struct ctl_req *r, uint32_t id)
 	sale_campaign_info(s, id, now_wall_ms(), &v);
 	ctl_buf_printf(r->b, "{\"id\":%" PRIu32 ",\"phase\":\"%s\",\"stock\":%" PRIu64
 		       ",\"left\":%" PRIu64 ",\"sold\":%" PRIu64 ",\"starts_at\":%" PRIu64
-		       ",\"sold_per_core\":[", id, sale_phase_str(v.phase), v.stock, v.left,
-		       v.stock - v.left, v.starts_at_ms);
+		       ",\"pow_bits\":%u,\"sold_per_core\":[", id, sale_phase_str(v.phase),
+		       v.stock, v.left, v.stock - v.left, v.starts_at_ms, v.pow_bits);
 	for (unsigned i = 0; i < sale_n_cores(s); i++)
 		/* share.sold: the owner's atomic store; any thread may load it. */
 		ctl_buf_printf(r->b, "%s%" PRIu64, i ? "," : "",
@@ -195,6 +198,39 @@ void ctl_sock_campaign_open(struct ctl_req *r)
 void ctl_sock_campaign_close(struct ctl_req *r)
 {
 	ctl_campaign_state(r, SALE_CLOSED_STATE);
+}
+
+/* pow: the bits first (the workers check the next order against them), then
+ * the record, as ctl_campaign_state does. */
+void ctl_sock_campaign_pow(struct ctl_req *r)
+{
+	static const char *const f[] = { "id", "bits", NULL };
+	char err[512];
+	uint64_t id, bits;
+
+	if (!ctl_req_fields_ok(r, f) || !ctl_req_need_sale(r) ||
+	    ctl_req_u64(r, "id", 1, UINT32_MAX, true, &id) < 0 ||
+	    ctl_req_u64(r, "bits", 0, POW_MAX_BITS, true, &bits) < 0)
+		return;
+	if (sale_campaign_set_pow(r->st->ctl->sale, (uint32_t)id, (unsigned)bits) < 0) {
+		ctl_req_err(r, "unknown_campaign", "no campaign %" PRIu64 "; see 'seckillctl "
+			    "campaign list'", id);
+		return;
+	}
+	printf("seckill-dp: campaign %" PRIu64 ": proof of work %" PRIu64 " bits%s, set by "
+	       "seckillctl\n", id, bits, bits ? "" : " (off)");
+	if (ctl_sale_redis_set_pow(r->st->ctl, (uint32_t)id, (unsigned)bits) < 0)
+		fprintf(stderr, "seckill-dp: redis: campaign %" PRIu64 ": proof of work not "
+			"recorded in Redis (unreachable); recorded when it returns\n", id);
+	if (ctl_campaigns_pow(r->st->ctl, (uint32_t)id, (unsigned)bits, err, sizeof(err)) < 0) {
+		fprintf(stderr, "seckill-dp: campaign %" PRIu64 ": proof of work not recorded in "
+			"the state dir: %s\n", id, err);
+		ctl_req_err(r, "not_recorded", "campaign %" PRIu64 " asks %" PRIu64 " bits now, "
+			    "but that could not be recorded in the state dir (%s): a restart "
+			    "would forget it", id, bits, err);
+		return;
+	}
+	ctl_campaign_answer(r, (uint32_t)id);
 }
 
 /* A dead host's holding back to Redis's stock (ctl_redis.h, release_host). */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl_product.h"
 #include "ctl_sock_priv.h"
 
 /* Tokens of a request: "cmd" and a handful of fields, two tokens each. */
@@ -118,7 +119,9 @@ static const struct {
 	{ "campaign.show", ctl_sock_campaign_show },
 	{ "campaign.open", ctl_sock_campaign_open },
 	{ "campaign.close", ctl_sock_campaign_close },
+	{ "campaign.pow", ctl_sock_campaign_pow },
 	{ "campaign.release_host", ctl_sock_campaign_release_host },
+	{ "campaign.product", ctl_sock_campaign_product },
 	{ "stats", ctl_sock_stats },
 	{ "limits.get", ctl_sock_limits_get },
 	{ "limits.set", ctl_sock_limits_set },

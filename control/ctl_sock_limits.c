@@ -1,13 +1,16 @@
 /*
  * ctl_sock_limits.c - limits.get and limits.set on seckill-dp's control
  * socket (seckillctl's side: ctl_cmd_limits.c): the per-IP and per-buyer
- * rate limits, changed while the workers sell.
+ * rate limits, changed while the workers sell, and the per-IP connection
+ * limit (--ip-conns), which needs no sale.
  *
  * sale_set_limit stores the new rule as one word, which the workers load
  * whole (old or new, never half of each); the limit tables exist from start,
  * so a rule that was off can be switched on. The sale keeps a rule in
  * milli-requests per second (lim_bucket.h); this file keeps the rules as
  * given, rate per second or per minute, so limits.get shows what was typed.
+ * The connection limit is one word in the shared lim_conn table, read and
+ * stored there (the workers read it at each new connection).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -33,26 +36,36 @@ void ctl_sock_limits_seed(struct ctl_sock_cmd *st)
 	st->rule[SALE_RULE_BUYER].burst = sc->buyer_burst;
 }
 
-/* {"ok":true,"ip":{"rate":..,"per":"s"|"m","burst":..},"buyer":{...}} */
+/* {"ok":true,"ip":{"rate":..,"per":"s"|"m","burst":..},"buyer":{...},
+ *  "ip_conns":N}; ip and buyer only with a sale. */
 static void ctl_limits_json(struct ctl_req *r)
 {
 	ctl_buf_printf(r->b, "{\"ok\":true");
-	for (int i = 0; i < SALE_RULE_N; i++) {
+	for (int i = 0; r->st->ctl->sale != NULL && i < SALE_RULE_N; i++) {
 		ctl_buf_key(r->b, ctl_rule_names[i]);
 		ctl_buf_printf(r->b, "{\"rate\":%" PRIu32 ",\"per\":\"%s\",\"burst\":%" PRIu32 "}",
 			       r->st->rule[i].rate, r->st->rule[i].per == 60 ? "m" : "s",
 			       r->st->rule[i].burst);
 	}
-	ctl_buf_printf(r->b, "}");
+	ctl_buf_printf(r->b, ",\"ip_conns\":%" PRIu32 "}", lim_conn_limit(r->st->ctl->ip_conns));
 }
 
 void ctl_sock_limits_get(struct ctl_req *r)
 {
 	static const char *const f[] = { NULL };
 
-	if (!ctl_req_fields_ok(r, f) || !ctl_req_need_sale(r))
+	if (!ctl_req_fields_ok(r, f))
 		return;
 	ctl_limits_json(r);
+}
+
+/* Whether the request names any rate-limit field (those need a sale). */
+static bool ctl_rules_given(const struct ctl_req *r, const char *const *f)
+{
+	for (; *f != NULL; f++)
+		if (strcmp(*f, "ip_conns") != 0 && ctl_json_get(r->text, r->t, 0, *f) >= 0)
+			return true;
+	return false;
 }
 
 /* One rule's fields ("ip_rate", "ip_per", "ip_burst") over the rule in force:
@@ -93,16 +106,34 @@ static int ctl_rule_fields(struct ctl_req *r, enum sale_rule which, struct lim_r
 void ctl_sock_limits_set(struct ctl_req *r)
 {
 	static const char *const f[] = { "ip_rate", "ip_per", "ip_burst", "buyer_rate",
-					 "buyer_per", "buyer_burst", NULL };
+					 "buyer_per", "buyer_burst", "ip_conns", NULL };
 	struct lim_rule rule[SALE_RULE_N];
 	struct ctl_limit_given given[SALE_RULE_N];
+	bool rules;
+	uint64_t conns;
+	int has_conns;
 
-	if (!ctl_req_fields_ok(r, f) || !ctl_req_need_sale(r))
+	if (!ctl_req_fields_ok(r, f))
 		return;
-	/* Both checked before either is applied: all or nothing. */
-	for (int i = 0; i < SALE_RULE_N; i++)
+	rules = ctl_rules_given(r, f);
+	if (rules && !ctl_req_need_sale(r))
+		return;
+	/* Everything checked before anything is applied: all or nothing. */
+	has_conns = ctl_req_u64(r, "ip_conns", 0, DP_IP_CONNS_MAX, false, &conns);
+	if (has_conns < 0)
+		return;
+	for (int i = 0; rules && i < SALE_RULE_N; i++)
 		if (ctl_rule_fields(r, (enum sale_rule)i, &rule[i], &given[i]) < 0)
 			return;
+	if (has_conns > 0) {
+		lim_conn_set_limit(r->st->ctl->ip_conns, (uint32_t)conns);
+		printf("seckill-dp: --ip-conns set by seckillctl: %" PRIu64 "%s\n", conns,
+		       conns ? " per address" : " (off)");
+	}
+	if (!rules) {
+		ctl_limits_json(r);
+		return;
+	}
 	for (int i = 0; i < SALE_RULE_N; i++) {
 		if (sale_set_limit(r->st->ctl->sale, (enum sale_rule)i, &rule[i]) < 0) {
 			ctl_req_err(r, "failed", "the %s limit cannot be switched on: its table "

@@ -82,6 +82,7 @@ void ctl_sock_campaign_list(struct ctl_req *r);
 void ctl_sock_campaign_show(struct ctl_req *r);
 void ctl_sock_campaign_open(struct ctl_req *r);
 void ctl_sock_campaign_close(struct ctl_req *r);
+void ctl_sock_campaign_pow(struct ctl_req *r);
 void ctl_sock_campaign_release_host(struct ctl_req *r);
 void ctl_sock_stats(struct ctl_req *r);
 void ctl_sock_limits_get(struct ctl_req *r);

@@ -43,13 +43,16 @@ void ctl_core_sample(const struct dp_lcore *lc, struct ctl_core_sample *s)
 	s->sales = lc->sale ? lc->sale->results[SALE_OK] : 0;
 }
 
-/* fn for each counter of one set: all, or only those named drop_*. */
+/* fn for each counter of one set: all, or only the drops: those named
+ * drop_*, and the connections a deadline or a full table ended (timeout_*,
+ * evicted_*: lib/tcp's answers to slow and greedy clients). */
 static void ctl_drops_of(const char *set, const char *const *names, unsigned n,
 			 const uint64_t *v, bool all,
 			 void (*fn)(void *, const char *, const char *, uint64_t), void *ctx)
 {
 	for (unsigned i = 0; i < n; i++)
-		if (all || strncmp(names[i], "drop_", 5) == 0)
+		if (all || strncmp(names[i], "drop_", 5) == 0 ||
+		    strncmp(names[i], "timeout_", 8) == 0 || strncmp(names[i], "evicted_", 8) == 0)
 			fn(ctx, set, names[i], v[i]);
 }
 

@@ -11,7 +11,7 @@
  * and at exit the full table, one "module.counter total per-lcore..." line per
  * counter (tests/integration parses it), then the connection gauges. With a
  * sale the table also has the engine's counters per worker (buy.<result
- * code>, sale.*, token.*, lim_ip.*, lim_buyer.*, purchase.*, ring.* for the
+ * code>, sale.*, token.*, pow.*, lim_ip.*, lim_buyer.*, purchase.*, ring.* for the
  * producer side of each order ring), each campaign's stock counters
  * (stock<ID>.*) and totals (campaign<ID>.left/sold), and the control
  * thread's (ctl.*, ring.depth and ring.drained per worker).
@@ -70,6 +70,7 @@ static const uint64_t *ctl_get_app(const struct dp_lcore *lc)
 CTL_SALE_GET(ctl_get_buy, lc->sale->results)
 CTL_SALE_GET(ctl_get_sale, &lc->sale->stats)
 CTL_SALE_GET(ctl_get_token, &lc->sale->token)
+CTL_SALE_GET(ctl_get_pow, &lc->sale->pow)
 CTL_SALE_GET(ctl_get_lim_ip, &lc->sale->lim_ip)
 CTL_SALE_GET(ctl_get_lim_buyer, &lc->sale->lim_buyer)
 CTL_SALE_GET(ctl_get_purchase, &lc->sale->purchase)
@@ -86,6 +87,7 @@ static const struct ctl_counter_set ctl_sets[] = {
 	[CTL_SET_BUY] = { "buy", sale_result_names,         SALE_RESULT_N,       ctl_get_buy },
 	{ "sale",      sale_stats_names,          SALE_STATS_N,        ctl_get_sale },
 	{ "token",     token_stats_names,         TOKEN_STATS_N,       ctl_get_token },
+	{ "pow",       pow_stats_names,           POW_STATS_N,         ctl_get_pow },
 	{ "lim_ip",    lim_stats_names,           CTL_LIM_STATS_N,      ctl_get_lim_ip },
 	{ "lim_buyer", lim_stats_names,           CTL_LIM_STATS_N,      ctl_get_lim_buyer },
 	{ "purchase",  lim_purchase_stats_names,  CTL_PURCHASE_STATS_N, ctl_get_purchase },

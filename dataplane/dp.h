@@ -4,10 +4,12 @@
  * Everything one worker touches per packet lives in its struct dp_lcore,
  * found through dp_lcores[rte_lcore_id()] as in DPDK's l3fwd: its RX/TX queue
  * pair, its TX burst, its own net_core + tcp_core + http_server, its counters.
- * Workers share only the (read-only) configuration and the mbuf pool, whose
- * per-lcore cache keeps them off each other's cache lines. Flows are pinned to
- * a queue by the port (af_packet fanout, or RSS on a NIC), so each queue's TCP
- * table sees every segment of its connections and nothing is locked.
+ * Workers share only the (read-only) configuration, the mbuf pool, whose
+ * per-lcore cache keeps them off each other's cache lines, and the lock-free
+ * --ip-conns table (one CAS per accepted connection, none per packet). Flows
+ * are pinned to a queue by the port (af_packet fanout, or RSS on a NIC), so
+ * each queue's TCP table sees every segment of its connections and nothing is
+ * locked.
  */
 #ifndef SECKILL_DP_H
 #define SECKILL_DP_H
@@ -25,6 +27,7 @@
 #include "dp_port.h"
 #include "dp_txq.h"
 #include "http_server.h"
+#include "lim_conn.h"
 #include "net_core.h"
 #include "sale.h"
 #include "stats.h"
@@ -35,7 +38,8 @@
 	X(rx_pkts) X(rx_bursts) X(rx_drop_multiseg) X(tx_pkts) X(tx_bursts) \
 	X(tx_drops) X(tx_nombuf) X(idle_sleeps) \
 	X(busy_cycles)  /* TSC cycles spent on non-empty bursts: RX, stack, timers, TX */ \
-	X(stack_cycles) /* of them, in the stack: net_input to the answer queued */
+	X(stack_cycles) /* of them, in the stack: net_input to the answer queued */ \
+	X(ip_conns_full) /* connections let in uncounted: --ip-conns table range full */
 
 struct dp_stats { DP_STATS(STATS_FIELD) };
 extern const char *const dp_stats_names[];
@@ -56,12 +60,16 @@ struct dp_lcore {
 	uint16_t port;
 	uint16_t queue;
 	unsigned int lcore_id;
+	struct lim_conn *ip_conns;   /* --ip-conns: shared by every worker (dp_main.c) */
+	const struct app_site *site; /* the sale page as built at start; the worker copies it */
+	const struct app_products *products;   /* published by the control thread */
 
 	/* The worker's own stack, created on the worker (its socket, its cache). */
 	struct net_core net;
 	struct tcp_core *tcp;
 	struct http_server *http;
 	struct app app;              /* the routes' per-core state (app_handle's ctx) */
+	struct app_site *site_copy;  /* this worker's copy of the sale page */
 	struct sale_core *sale;      /* this worker's part of the sale; NULL: none */
 	struct net_tx tx;
 
@@ -75,6 +83,10 @@ struct dp_lcore {
 	/* Idle back-off (dp_worker.c). */
 	uint32_t idle_polls;
 	uint32_t idle_sleep_us;
+	/* Held answers (dp_worker_release): the durable position last seen and
+	 * when it last moved (or the holding began), in TSC. */
+	uint64_t durable_seen;
+	uint64_t durable_moved_tsc;
 
 	struct dp_stats st;
 	/* Gauges copied out by the worker every clock tick, so the main lcore can

@@ -27,6 +27,8 @@
 #define DP_MAX_CONNS_LIMIT (1u << 22)
 /* Per-connection buffers above 16 MiB would take the whole pool for one peer. */
 #define DP_BUF_LIMIT (16u << 20)
+/* The request and send deadlines (ms): lib/tcp's timers take up to 2^30 ms. */
+#define DP_TIMEOUT_LIMIT (1u << 30)
 
 /*
  * Rate-limit defaults, nginx limit_req with burst and nodelay:
@@ -38,6 +40,17 @@
  *    most; the purchase set already makes a second buy 409, so this only
  *    sheds a script hammering with one token.
  */
+/*
+ * Connections per address, all cores together (nginx limit_conn), chosen as
+ * the rate limits were, for carrier-grade NAT: hundreds of phones behind one
+ * address, each holding one keep-alive connection (two while the page
+ * loads). 256 lets the 100 buyers of an --ip-burst through on two each with
+ * room to spare, while one bot's address holds at most 1/64 of a worker's
+ * default table. It bounds one address, not a botnet: 64 addresses at the
+ * limit still fill 16,384 entries (the deadlines and the full-table policy
+ * are what answer many addresses).
+ */
+#define DP_IP_CONNS_DEFAULT 256
 #define DP_IP_RATE_DEFAULT 50
 #define DP_IP_BURST_DEFAULT 100
 #define DP_BUYER_RATE_DEFAULT 2
@@ -57,12 +70,13 @@
 
 enum {
 	OPT_IP = 256, OPT_PORT, OPT_MAX_CONNS, OPT_COOKIES, OPT_RX_BUF, OPT_TX_BUF,
-	OPT_IDLE_TIMEOUT, OPT_IDLE_SLEEP, OPT_BURST, OPT_MBUFS, OPT_STATS_INTERVAL,
+	OPT_IDLE_TIMEOUT, OPT_HEADER_TIMEOUT, OPT_FIRST_REQUEST_TIMEOUT, OPT_SEND_TIMEOUT,
+	OPT_IDLE_SLEEP, OPT_BURST, OPT_MBUFS, OPT_STATS_INTERVAL,
 	OPT_CAMPAIGN, OPT_TOKEN_KEY, OPT_IP_RATE, OPT_IP_BURST, OPT_BUYER_RATE,
 	OPT_BUYER_BURST, OPT_BLACK_IP, OPT_BLACK_BUYER, OPT_MAX_BUYERS, OPT_ORDER_RING,
 	OPT_NODE_ID, OPT_STATE_DIR, OPT_JOURNAL_MB, OPT_CTL_SOCKET, OPT_MAX_STOCK,
 	OPT_KAFKA, OPT_KAFKA_TOPIC, OPT_REDIS, OPT_REDIS_HOST, OPT_ANSWER_AFTER,
-	OPT_METRICS_LISTEN, OPT_CONFIG,
+	OPT_METRICS_LISTEN, OPT_CONFIG, OPT_IP_CONNS, OPT_SITE, OPT_RX_BUFS, OPT_TX_BUFS,
 };
 
 static const struct option dp_long_opts[] = {
@@ -72,13 +86,19 @@ static const struct option dp_long_opts[] = {
 	{ "syn-cookies",    required_argument, NULL, OPT_COOKIES },
 	{ "rx-buf",         required_argument, NULL, OPT_RX_BUF },
 	{ "tx-buf",         required_argument, NULL, OPT_TX_BUF },
+	{ "rx-bufs",        required_argument, NULL, OPT_RX_BUFS },
+	{ "tx-bufs",        required_argument, NULL, OPT_TX_BUFS },
 	{ "idle-timeout",   required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
+	{ "first-request-timeout", required_argument, NULL, OPT_FIRST_REQUEST_TIMEOUT },
+	{ "send-timeout",   required_argument, NULL, OPT_SEND_TIMEOUT },
 	{ "idle-sleep-us",  required_argument, NULL, OPT_IDLE_SLEEP },
 	{ "burst",          required_argument, NULL, OPT_BURST },
 	{ "mbufs",          required_argument, NULL, OPT_MBUFS },
 	{ "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
 	{ "campaign",       required_argument, NULL, OPT_CAMPAIGN },
 	{ "token-key",      required_argument, NULL, OPT_TOKEN_KEY },
+	{ "ip-conns",       required_argument, NULL, OPT_IP_CONNS },
 	{ "ip-rate",        required_argument, NULL, OPT_IP_RATE },
 	{ "ip-burst",       required_argument, NULL, OPT_IP_BURST },
 	{ "buyer-rate",     required_argument, NULL, OPT_BUYER_RATE },
@@ -98,6 +118,7 @@ static const struct option dp_long_opts[] = {
 	{ "redis-host",     required_argument, NULL, OPT_REDIS_HOST },
 	{ "answer-after",   required_argument, NULL, OPT_ANSWER_AFTER },
 	{ "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
+	{ "site",           required_argument, NULL, OPT_SITE },
 	{ "config",         required_argument, NULL, OPT_CONFIG },
 	{ "help",           no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -119,14 +140,27 @@ void dp_conf_usage(FILE *f, const char *prog)
 		"  --syn-cookies MODE      auto|always|never (auto: cookies once the SYN backlog is full)\n"
 		"  --rx-buf BYTES          receive buffer per connection (%" PRIu32 ")\n"
 		"  --tx-buf BYTES          send buffer per connection (%" PRIu32 ")\n"
+		"  --rx-bufs N             receive buffers per worker, taken by a connection only\n"
+		"                          while it holds bytes (0: --max-conns / 4)\n"
+		"  --tx-bufs N             send buffers per worker, likewise (0: --max-conns / 4)\n"
 		"  --idle-timeout MS       close connections idle this long (%" PRIu32 ")\n"
+		"  --header-timeout MS     reset a request not whole this long after its first\n"
+		"                          byte (nginx client_header_timeout); 0 = off (%" PRIu32 ")\n"
+		"  --first-request-timeout MS  reset a connection that sends no request this long\n"
+		"                          after its handshake; 0 = off (%" PRIu32 ")\n"
+		"  --send-timeout MS       reset a peer that takes none of our bytes (no ACK, zero\n"
+		"                          window) this long (nginx send_timeout); 0 = off (%" PRIu32 ")\n"
 		"  --idle-sleep-us US      longest sleep of an idle worker; 0 = busy poll (%u)\n"
 		"  --burst N               RX burst size, 1..%u (%u)\n"
 		"  --mbufs N               mbuf pool size (%u; fits --no-huge -m 256)\n"
 		"  --stats-interval S      print counters every S seconds; 0 = only at exit (0)\n"
+		"  --ip-conns N            connections one address may hold, all workers\n"
+		"                          together (nginx limit_conn); 0 = off (%u)\n"
 		"  --ctl-socket PATH       seckillctl's Unix socket (/run/seckill/<file-prefix>.sock)\n"
 		"  --metrics-listen [IP:]PORT  serve Prometheus's GET /metrics there, on a kernel\n"
 		"                          socket (IP default 127.0.0.1; default: no /metrics)\n"
+		"  --site DIR              the sale page's files (index.html, app.js ...) instead\n"
+		"                          of the built-in page; read once at start\n"
 		"  --config FILE           these options from FILE, one 'key value' a line ('#'\n"
 		"                          comments; the command line wins; example:\n"
 		"                          etc/seckill-dp.conf.example)\n"
@@ -169,9 +203,10 @@ void dp_conf_usage(FILE *f, const char *prog)
 		"Example (see tools/serve, which builds the EAL part for you):\n"
 		"  %s --no-huge -m 256 --no-pci --file-prefix sk --lcores 0@0,1@1 \\\n"
 		"     --vdev net_af_packet0,iface=sk-dp0 -- --ip 198.18.0.1\n",
-		prog, t.max_conns, t.rx_buf, t.tx_buf, t.idle_timeout_ms,
+		prog, t.max_conns, t.rx_buf, t.tx_buf, t.idle_timeout_ms, t.header_timeout_ms,
+		t.first_request_timeout_ms, t.send_timeout_ms,
 		DP_IDLE_SLEEP_US_DEFAULT, DP_BURST_MAX, DP_BURST_DEFAULT, DP_MBUFS_DEFAULT,
-		SALE_MAX_CAMPAIGNS, DP_STOCK_MAX, DP_IP_RATE_DEFAULT, DP_IP_BURST_DEFAULT,
+		DP_IP_CONNS_DEFAULT, SALE_MAX_CAMPAIGNS, DP_STOCK_MAX, DP_IP_RATE_DEFAULT, DP_IP_BURST_DEFAULT,
 		DP_BUYER_RATE_DEFAULT, DP_BUYER_BURST_DEFAULT, DP_BLACKLIST_MAX, DP_BLACKLIST_MAX,
 		DP_MAX_BUYERS_MIN_DEFAULT, DP_ORDER_RING_DEFAULT, DP_STATE_DIR_DEFAULT,
 		DP_JOURNAL_MB_DEFAULT, DP_KAFKA_TOPIC_DEFAULT, prog);
@@ -195,6 +230,7 @@ static void dp_conf_defaults(struct dp_conf *conf)
 	conf->idle_sleep_us = DP_IDLE_SLEEP_US_DEFAULT;
 	conf->burst = DP_BURST_DEFAULT;
 	conf->mbufs = DP_MBUFS_DEFAULT;
+	conf->ip_conns = DP_IP_CONNS_DEFAULT;
 	conf->sale.ip_rate = DP_IP_RATE_DEFAULT;
 	conf->sale.ip_per = 1;
 	conf->sale.ip_burst = DP_IP_BURST_DEFAULT;
@@ -220,11 +256,17 @@ static const struct dp_num_opt dp_num_opts[] = {
 	{ OPT_MAX_CONNS,      "--max-conns",      1, DP_MAX_CONNS_LIMIT },
 	{ OPT_RX_BUF,         "--rx-buf",         1, DP_BUF_LIMIT },
 	{ OPT_TX_BUF,         "--tx-buf",         1, DP_BUF_LIMIT },
+	{ OPT_RX_BUFS,        "--rx-bufs",        0, DP_MAX_CONNS_LIMIT },
+	{ OPT_TX_BUFS,        "--tx-bufs",        0, DP_MAX_CONNS_LIMIT },
 	{ OPT_IDLE_TIMEOUT,   "--idle-timeout",   1, UINT32_MAX },
+	{ OPT_HEADER_TIMEOUT, "--header-timeout", 0, DP_TIMEOUT_LIMIT },
+	{ OPT_FIRST_REQUEST_TIMEOUT, "--first-request-timeout", 0, DP_TIMEOUT_LIMIT },
+	{ OPT_SEND_TIMEOUT,   "--send-timeout",   0, DP_TIMEOUT_LIMIT },
 	{ OPT_IDLE_SLEEP,     "--idle-sleep-us",  0, DP_IDLE_SLEEP_US_MAX },
 	{ OPT_BURST,          "--burst",          1, DP_BURST_MAX },
 	{ OPT_MBUFS,          "--mbufs",          DP_MBUFS_MIN, 1u << 24 },
 	{ OPT_STATS_INTERVAL, "--stats-interval", 0, 86400 },
+	{ OPT_IP_CONNS,       "--ip-conns",       0, DP_IP_CONNS_MAX },
 	{ OPT_IP_BURST,       "--ip-burst",       0, LIM_EXCESS_MAX / 1000 },
 	{ OPT_BUYER_BURST,    "--buyer-burst",    0, LIM_EXCESS_MAX / 1000 },
 	{ OPT_MAX_BUYERS,     "--max-buyers",     1, DP_MAX_BUYERS_LIMIT },
@@ -241,11 +283,17 @@ static void dp_conf_store(struct dp_conf *conf, int id, uint64_t v)
 	case OPT_MAX_CONNS:      conf->tcp.max_conns = (uint32_t)v; break;
 	case OPT_RX_BUF:         conf->tcp.rx_buf = (uint32_t)v; break;
 	case OPT_TX_BUF:         conf->tcp.tx_buf = (uint32_t)v; break;
+	case OPT_RX_BUFS:        conf->tcp.rx_bufs = (uint32_t)v; break;
+	case OPT_TX_BUFS:        conf->tcp.tx_bufs = (uint32_t)v; break;
 	case OPT_IDLE_TIMEOUT:   conf->tcp.idle_timeout_ms = (uint32_t)v; break;
+	case OPT_HEADER_TIMEOUT: conf->tcp.header_timeout_ms = (uint32_t)v; break;
+	case OPT_FIRST_REQUEST_TIMEOUT: conf->tcp.first_request_timeout_ms = (uint32_t)v; break;
+	case OPT_SEND_TIMEOUT:   conf->tcp.send_timeout_ms = (uint32_t)v; break;
 	case OPT_IDLE_SLEEP:     conf->idle_sleep_us = (uint32_t)v; break;
 	case OPT_BURST:          conf->burst = (uint16_t)v; break;
 	case OPT_MBUFS:          conf->mbufs = (uint32_t)v; break;
 	case OPT_STATS_INTERVAL: conf->stats_interval_s = (uint32_t)v; break;
+	case OPT_IP_CONNS:       conf->ip_conns = (uint32_t)v; break;
 	case OPT_IP_BURST:       conf->sale.ip_burst = (uint32_t)v; break;
 	case OPT_BUYER_BURST:    conf->sale.buyer_burst = (uint32_t)v; break;
 	case OPT_MAX_BUYERS:     conf->sale.max_buyers = (uint32_t)v; break;
@@ -540,6 +588,15 @@ static bool dp_conf_opt(struct dp_conf *conf, int id, const char *arg, char *err
 	}
 	if (id == OPT_METRICS_LISTEN)
 		return dp_conf_metrics(conf, arg, err, errlen);
+	if (id == OPT_SITE) {
+		if (arg[0] == '\0' || strlen(arg) >= sizeof(conf->site_dir)) {
+			dp_conf_error(err, errlen, "--site '%s': give a directory path (not "
+				      "empty, under %d bytes)", arg, DP_PATH_CAP);
+			return false;
+		}
+		snprintf(conf->site_dir, sizeof(conf->site_dir), "%s", arg);
+		return true;
+	}
 	if (id == OPT_COOKIES) {
 		if (strcmp(arg, "auto") == 0)
 			conf->tcp.cookies = TCP_COOKIES_AUTO;

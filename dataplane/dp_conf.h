@@ -41,6 +41,9 @@
 /* Requests per second (or minute) a limit may be set to: above this a
  * limit is no limit, and the milli-request rate must fit 32 bits. */
 #define DP_RATE_MAX 4000000
+/* --ip-conns: above this (a whole default table per core, times 1024) a
+ * limit is no limit. */
+#define DP_IP_CONNS_MAX (1u << 24)
 /* Kafka: the broker list and topic as given (the Kafka client parses the list). */
 #define DP_KAFKA_CAP 1024
 #define DP_KAFKA_TOPIC_CAP 250       /* Kafka's limit on a topic name is 249 */
@@ -103,9 +106,11 @@ struct dp_conf {
 	uint16_t burst;
 	uint32_t mbufs;
 	uint32_t stats_interval_s;   /* 0 = counters only at exit */
+	uint32_t ip_conns;           /* --ip-conns: connections per address, all cores; 0 = off */
 	struct dp_sale_conf sale;
 	char ctl_socket[DP_CTL_SOCKET_CAP];   /* "": /run/seckill/<file-prefix>.sock */
 	char metrics_listen[DP_METRICS_LISTEN_CAP];   /* "IP:PORT" of GET /metrics; "": none */
+	char site_dir[DP_PATH_CAP];  /* --site: the sale page's files; "": the built-in site */
 };
 
 enum dp_conf_result { DP_CONF_OK = 0, DP_CONF_HELP, DP_CONF_ERROR };

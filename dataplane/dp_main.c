@@ -27,7 +27,9 @@
 #include <rte_malloc.h>
 #include <rte_pause.h>
 
+#include "app_site.h"
 #include "ctl_metrics.h"
+#include "ctl_product.h"
 #include "ctl_plane.h"
 #include "ctl_sock.h"
 
@@ -93,6 +95,24 @@ static void dp_parse_or_exit(struct dp_conf *conf, int argc, char **argv, int se
 	}
 }
 
+/* The sale page: --site DIR, or the built-in one; read, gzipped and hashed
+ * here, once, before the EAL starts (a bad --site is a configuration error). */
+static struct app_site *dp_site_or_exit(const struct dp_conf *conf)
+{
+	struct app_site *s;
+	char err[512];
+
+	if (conf->site_dir[0] != '\0')
+		s = app_site_load_dir(conf->site_dir, err, sizeof(err));
+	else
+		s = app_site_build(app_site_builtin, app_site_builtin_n, err, sizeof(err));
+	if (s == NULL) {
+		fprintf(stderr, "seckill-dp: the sale page: %s\n", err);
+		exit(2);
+	}
+	return s;
+}
+
 static void dp_die(const char *what, const char *detail)
 {
 	fprintf(stderr, "seckill-dp: %s: %s\n", what, detail);
@@ -102,7 +122,8 @@ static void dp_die(const char *what, const char *detail)
 
 /* One dp_lcore per worker, on the worker's socket, each with its own queue. */
 static unsigned int dp_lcores_alloc(struct dp_conf *conf, struct rte_mempool *pool,
-				    const struct net_iface *ifc, struct sale *sale)
+				    const struct net_iface *ifc, struct sale *sale,
+				    struct lim_conn *ip_conns)
 {
 	struct dp_lcore *lc;
 	unsigned int id, q = 0;
@@ -118,11 +139,24 @@ static unsigned int dp_lcores_alloc(struct dp_conf *conf, struct rte_mempool *po
 		lc->port = DP_PORT_ID;
 		lc->queue = (uint16_t)q++;
 		lc->lcore_id = id;
+		lc->ip_conns = ip_conns;
 		/* The worker index, not the lcore id, names the sale's core. */
 		lc->sale = sale ? sale_core(sale, lc->queue) : NULL;
 		dp_lcores[id] = lc;
 	}
 	return q;
+}
+
+/* The sale page for every worker: the site each copies at set-up, and the
+ * products table the control thread publishes in (ctl_product.c). */
+static void dp_lcores_page(const struct app_site *site, const struct app_products *products)
+{
+	unsigned int id;
+
+	RTE_LCORE_FOREACH_WORKER(id) {
+		dp_lcores[id]->site = site;
+		dp_lcores[id]->products = products;
+	}
 }
 
 /* Launches every worker and waits until each is polling or has failed. */
@@ -221,6 +255,7 @@ int main(int argc, char **argv)
 	static struct dp_conf conf;
 	static struct ctl_plane ctl;
 	struct net_iface ifc = { 0 };
+	struct app_site *site;
 	struct rte_mempool *pool;
 	unsigned int workers;
 	char err[256];
@@ -230,6 +265,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sep = dp_split(argc, argv);
 	dp_parse_or_exit(&conf, argc, argv, sep);
+	site = dp_site_or_exit(&conf);
 	if (ctl_sale_open(&conf, &ctl, err, sizeof(err)) < 0) {
 		fprintf(stderr, "seckill-dp: %s\n", err);
 		return EXIT_FAILURE;
@@ -261,10 +297,17 @@ int main(int argc, char **argv)
 
 	if (ctl_sale_create(&conf, &ctl, workers, err, sizeof(err)) < 0)
 		dp_die("cannot set up the sale", err);
+	ctl_product_restore(&conf, ctl.sale);
 	if (ctl_sale_events_open(&conf, &ctl, err, sizeof(err)) < 0)
 		dp_die("cannot follow the order service", err);
 
-	dp_lcores_alloc(&conf, pool, &ifc, ctl.sale);
+	/* --ip-conns: one count per address for every worker (RSS spreads an
+	 * address's flows over them), sized for every worker's table full. */
+	ctl.ip_conns = lim_conn_create((size_t)conf.tcp.max_conns * workers, conf.ip_conns, NULL);
+	if (ctl.ip_conns == NULL)
+		dp_die("cannot create the --ip-conns table", "out of memory; lower --max-conns");
+	dp_lcores_alloc(&conf, pool, &ifc, ctl.sale, ctl.ip_conns);
+	dp_lcores_page(site, ctl_product_table());
 	dp_ctl_open(&conf, &ctl);
 	ok = dp_launch();
 	if (ok) {
@@ -287,7 +330,11 @@ int main(int argc, char **argv)
 	if (ok)
 		ctl_stats_print_final(stdout, &ctl);
 	dp_teardown(pool);
+	lim_conn_free(ctl.ip_conns);
+	ctl.ip_conns = NULL;
 	ctl_sale_close(&ctl);
+	app_site_free(site);
+	ctl_product_fini();
 	rte_eal_cleanup();
 	return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -22,7 +22,12 @@
  * on a small machine that CPU is someone else's. After DP_IDLE_SPIN_POLLS
  * empty polls in a row the worker sleeps, 1 us, then 2, 4 ... up to
  * --idle-sleep-us, and goes back to busy polling on the first packet. Under
- * load it never sleeps; idle, it wakes once per --idle-sleep-us.
+ * load it never sleeps; idle, it wakes once per --idle-sleep-us. Answers held
+ * for their orders' durability keep it polling, so a 200 leaves the moment
+ * its fsync is published, but only while the durable position moves: when
+ * it has stood still DP_HOLD_SPIN_MS (Kafka down with --answer-after kafka,
+ * a stalled disk) the back-off applies again, a sleep of at most
+ * --idle-sleep-us added to an answer already that late.
  */
 #include <sys/prctl.h>
 
@@ -30,6 +35,7 @@
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
+#include "app_site.h"
 #include "dp.h"
 #include "now.h"
 
@@ -43,9 +49,33 @@
 /* Timer slack of a worker: the kernel's default 50 us would stretch the
  * back-off's first sleeps (1, 2, 4 ... us) to 50 us each. */
 #define DP_TIMER_SLACK_NS 1000
+/* A group commit takes 0.3-3 ms here; one standing still this long is stalled. */
+#define DP_HOLD_SPIN_MS 5
 /* Housekeeping ticks per second: Date header, gauges for the stats printer. */
 #define DP_TICKS_PER_SEC 10
 #define DP_MS_PER_S 1000
+
+/*
+ * Held 200s leave once the control thread says their orders are durable.
+ * True while answers are held and the durable position moved (or the
+ * holding began) within hold_tsc: the worker should poll on for it.
+ */
+static inline bool dp_worker_release(struct dp_lcore *lc, uint64_t now, uint64_t hold_tsc)
+{
+	uint64_t d;
+
+	if (!app_holding(&lc->app)) {
+		lc->durable_moved_tsc = 0;
+		return false;
+	}
+	d = sale_durable_seq(lc->sale);
+	if (d != lc->durable_seen || lc->durable_moved_tsc == 0) {
+		lc->durable_seen = d;
+		lc->durable_moved_tsc = now;
+	}
+	app_release(&lc->app, lc->tcp, d);
+	return app_holding(&lc->app) && now - lc->durable_moved_tsc < hold_tsc;
+}
 
 static void dp_worker_fail(struct dp_lcore *lc, const char *msg)
 {
@@ -55,11 +85,38 @@ static void dp_worker_fail(struct dp_lcore *lc, const char *msg)
 	__atomic_store_n(&lc->state, DP_LCORE_FAILED, __ATOMIC_RELEASE);
 }
 
+/* lib/tcp's admission hook on the shared --ip-conns table (lib/sale's
+ * lim_conn): asked once per completed handshake, never per packet. */
+static enum tcp_admit_verdict dp_worker_admit(void *ctx, uint32_t peer_ip)
+{
+	struct dp_lcore *lc = ctx;
+
+	switch (lim_conn_admit(lc->ip_conns, peer_ip)) {
+	case LIM_CONN_COUNTED:
+		return TCP_ADMIT_COUNTED;
+	case LIM_CONN_REFUSE:
+		return TCP_ADMIT_REFUSE;
+	case LIM_CONN_FULL:
+		lc->st.ip_conns_full++;
+		return TCP_ADMIT_PASS;
+	default:
+		return TCP_ADMIT_PASS;           /* off */
+	}
+}
+
+static void dp_worker_unadmit(void *ctx, uint32_t peer_ip)
+{
+	struct dp_lcore *lc = ctx;
+
+	lim_conn_release(lc->ip_conns, peer_ip);
+}
+
 /* Builds this worker's stack on this lcore, so its memory is first touched
  * (and therefore placed) on the worker's own NUMA node. */
 static int dp_worker_setup(struct dp_lcore *lc)
 {
 	const struct dp_conf *conf = lc->conf;
+	struct tcp_conf tconf = conf->tcp;
 	struct tcp_app app = {
 		.on_data = http_server_on_data,
 		.on_peer_fin = http_server_on_peer_fin,
@@ -77,6 +134,16 @@ static int dp_worker_setup(struct dp_lcore *lc)
 		dp_worker_fail(lc, "out of memory for the held answers' queue; lower --order-ring");
 		return -1;
 	}
+	/* The sale page, copied into this worker's own memory. */
+	if (lc->site != NULL) {
+		lc->site_copy = app_site_copy(lc->site);
+		if (lc->site_copy == NULL) {
+			dp_worker_fail(lc, "out of memory for the sale page's copy; raise EAL -m");
+			return -1;
+		}
+		app_set_site(&lc->app, lc->site_copy);
+	}
+	app_set_products(&lc->app, lc->products);
 	lc->http = http_server_create(&conf->http, app_handle, &lc->app);
 	if (lc->http == NULL) {
 		dp_worker_fail(lc, "cannot create the HTTP server: out of memory");
@@ -87,7 +154,9 @@ static int dp_worker_setup(struct dp_lcore *lc)
 	dp_txq_init(&lc->txq, &lc->tx, lc->pool, lc->port, lc->queue, (struct dp_txq_counters){
 		&lc->st.tx_pkts, &lc->st.tx_bursts, &lc->st.tx_drops, &lc->st.tx_nombuf });
 	prctl(PR_SET_TIMERSLACK, DP_TIMER_SLACK_NS, 0, 0, 0);
-	lc->tcp = tcp_core_create(&conf->tcp, &lc->ifc, &lc->tx, &app);
+	/* Installed even with --ip-conns 0, so seckillctl can switch it on. */
+	tconf.admit = (struct tcp_admit){ dp_worker_admit, dp_worker_unadmit, lc };
+	lc->tcp = tcp_core_create(&tconf, &lc->ifc, &lc->tx, &app);
 	if (lc->tcp == NULL) {
 		dp_worker_fail(lc, "cannot create the TCP core: out of memory for --max-conns "
 			       "x (--rx-buf + --tx-buf); lower one of them");
@@ -162,7 +231,9 @@ int dp_worker_main(void *arg)
 	const uint64_t tsc_per_us = RTE_MAX(rte_get_tsc_hz() / US_PER_S, (uint64_t)1);
 	const uint64_t tick_tsc = rte_get_tsc_hz() / DP_TICKS_PER_SEC;
 	const uint64_t tsc_per_ms = RTE_MAX(rte_get_tsc_hz() / DP_MS_PER_S, (uint64_t)1);
+	const uint64_t hold_tsc = tsc_per_ms * DP_HOLD_SPIN_MS;
 	uint64_t now, stack_t0, next_tick = 0;
+	bool wait_durable;
 	uint16_t nb;
 
 	(void)arg;
@@ -184,9 +255,7 @@ int dp_worker_main(void *arg)
 			lc->st.stack_cycles += rte_rdtsc() - stack_t0;
 		}
 		tcp_timers_run(lc->tcp);
-		/* Held 200s leave once the control thread says their orders are durable. */
-		if (app_holding(&lc->app))
-			app_release(&lc->app, lc->tcp, sale_durable_seq(lc->sale));
+		wait_durable = dp_worker_release(lc, now, hold_tsc);
 		dp_txq_flush(&lc->txq);
 		if (nb != 0)
 			lc->st.busy_cycles += rte_rdtsc() - now;
@@ -195,8 +264,8 @@ int dp_worker_main(void *arg)
 			dp_worker_tick(lc, now);
 			next_tick = now + tick_tsc;
 		}
-		/* Answers waiting for the sync: poll on rather than sleep. */
-		dp_worker_idle(lc, nb != 0 || app_holding(&lc->app));
+		/* Answers waiting for a sync that is moving: poll on rather than sleep. */
+		dp_worker_idle(lc, nb != 0 || wait_durable);
 	}
 	tcp_core_gauges(lc->tcp, &lc->gauges);
 	__atomic_store_n(&lc->state, DP_LCORE_STOPPED, __ATOMIC_RELEASE);
@@ -213,4 +282,7 @@ void dp_worker_fini(struct dp_lcore *lc)
 	lc->tcp = NULL;
 	lc->http = NULL;
 	app_set_hold(&lc->app, 0);
+	app_set_site(&lc->app, NULL);
+	app_site_free(lc->site_copy);
+	lc->site_copy = NULL;
 }

@@ -71,6 +71,17 @@ static inline void orders_count(_Atomic uint64_t *c, uint64_t n)
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
+/*
+ * Consumer lag, per partition: the partition's end (its high watermark, as
+ * the last fetch response said) minus the next offset the database holds
+ * for it, i.e. orders in Kafka not yet in PostgreSQL. -1 while the partition
+ * is not assigned here or its end is not known yet. Written by the consumer
+ * thread at most every ORDERS_LAG_MS, read by GET /metrics.
+ */
+#define ORDERS_LAG_PARTITIONS 4096      /* = ORDERS_MAX_PARTITIONS (orders_pg.h) */
+#define ORDERS_LAG_MS 500
+extern _Atomic int64_t orders_lag[ORDERS_LAG_PARTITIONS];
+
 /* Writes "name value\n" lines (or one JSON object) into buf; length. */
 int orders_stats_format(const struct orders_stats *st, bool json, char *buf, size_t cap);
 

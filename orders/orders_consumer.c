@@ -37,6 +37,10 @@
 #define OC_BACKOFF_MIN_MS 100
 #define OC_BACKOFF_MAX_MS 2000
 #define OC_LOG_BAD_MAX 20           /* bad messages logged one by one, then counted only */
+#define OC_LAG_QUERY_MS 100         /* a broker's answer for one partition's end, stalled */
+
+_Static_assert(ORDERS_LAG_PARTITIONS == ORDERS_MAX_PARTITIONS, "a lag gauge per partition");
+_Atomic int64_t orders_lag[ORDERS_LAG_PARTITIONS];
 
 struct oc {
 	const struct orders_conf *c;
@@ -58,6 +62,7 @@ struct oc {
 	size_t n_parts;
 	int32_t slot[ORDERS_MAX_PARTITIONS];     /* partition -> index in parts, -1 */
 	uint64_t first_ms;                       /* when the batch's first message came */
+	uint64_t lag_at_ms;                      /* next oc_lag_update */
 };
 
 static void oc_batch_reset(struct oc *o)
@@ -249,6 +254,8 @@ static int oc_init(struct oc *o, const struct orders_conf *c)
 
 	memset(o, 0, sizeof(*o));
 	o->c = c;
+	for (int i = 0; i < ORDERS_LAG_PARTITIONS; i++)
+		atomic_store_explicit(&orders_lag[i], -1, memory_order_relaxed);
 	o->backoff_ms = OC_BACKOFF_MIN_MS;
 	for (int i = 0; i < ORDERS_MAX_PARTITIONS; i++) {
 		o->slot[i] = -1;
@@ -276,6 +283,44 @@ static int oc_init(struct oc *o, const struct orders_conf *c)
 	return 0;
 }
 
+/*
+ * orders_lag for the assignment: what is in Kafka and not yet written here.
+ * The next offset is what the database holds (o->stored), or the
+ * partition's start when it has no row yet. The partition's end is
+ * librdkafka's cached watermark from the last fetch response (no request
+ * to a broker) while fetching; while stalled nothing is fetched and that
+ * copy goes stale just when the lag grows (the database is down), so then
+ * the brokers are asked, OC_LAG_QUERY_MS at most per partition: the
+ * thread has nothing else to do until its retry.
+ */
+static void oc_lag_update(struct oc *o)
+{
+	static bool shown[ORDERS_MAX_PARTITIONS];
+	bool now_shown[ORDERS_MAX_PARTITIONS] = { false };
+
+	for (int i = 0; o->assigned && i < o->assigned->cnt; i++) {
+		int32_t p = o->assigned->elems[i].partition;
+		int64_t lo, hi, from;
+
+		if (p < 0 || p >= ORDERS_MAX_PARTITIONS || o->stored[p] < -1)
+			continue;
+		if ((o->need_resync ? rd_kafka_query_watermark_offsets(o->rk, o->c->topic, p,
+								       &lo, &hi, OC_LAG_QUERY_MS)
+				    : rd_kafka_get_watermark_offsets(o->rk, o->c->topic, p,
+								     &lo, &hi)) || hi < 0)
+			continue;
+		from = o->stored[p] >= 0 ? o->stored[p] : (lo >= 0 ? lo : 0);
+		atomic_store_explicit(&orders_lag[p], hi > from ? hi - from : 0,
+				      memory_order_relaxed);
+		now_shown[p] = true;
+	}
+	for (int p = 0; p < ORDERS_MAX_PARTITIONS; p++) {
+		if (shown[p] && !now_shown[p])
+			atomic_store_explicit(&orders_lag[p], -1, memory_order_relaxed);
+		shown[p] = now_shown[p];
+	}
+}
+
 static void oc_poll_once(struct oc *o)
 {
 	uint64_t now = now_mono_ms(), wait = OC_POLL_MS;
@@ -296,6 +341,10 @@ static void oc_poll_once(struct oc *o)
 	if (o->pending >= o->c->batch ||
 	    (o->pending && now_mono_ms() >= o->first_ms + o->c->batch_ms))
 		oc_flush(o);
+	if (now_mono_ms() >= o->lag_at_ms) {
+		oc_lag_update(o);
+		o->lag_at_ms = now_mono_ms() + ORDERS_LAG_MS;
+	}
 }
 
 void *orders_consumer_run(void *arg)

@@ -45,7 +45,9 @@
 #define OH_EVENTS 64
 #define OH_PREFIX "/orders/"
 #define OH_PAID_SUFFIX "/paid"
-#define OH_METRICS_CAP 16384        /* ~20 counters of ~150 bytes with HELP and TYPE */
+/* ~20 counters of ~150 bytes with HELP and TYPE, and a lag line (~60 bytes)
+ * per partition assigned, 4096 at most. */
+#define OH_METRICS_CAP (16384 + 64 * ORDERS_LAG_PARTITIONS)
 
 struct oh_conn {
 	int fd;
@@ -143,6 +145,17 @@ static void oh_metrics(int fd, bool close_after)
 	ctl_prom_u64(&w, name, atomic_load_explicit(&orders_stats.c, memory_order_relaxed), NULL);
 	ORDERS_STATS(OH_METRIC)
 #undef OH_METRIC
+	ctl_prom_family(&w, "seckill_orders_consumer_lag_messages", "gauge",
+			"Orders in the partition not yet in PostgreSQL (its end as last "
+			"fetched minus the next offset the database holds), per partition "
+			"assigned to this member.");
+	for (int p = 0; p < ORDERS_LAG_PARTITIONS; p++) {
+		int64_t lag = atomic_load_explicit(&orders_lag[p], memory_order_relaxed);
+
+		if (lag >= 0)
+			ctl_prom_u64(&w, "seckill_orders_consumer_lag_messages", (uint64_t)lag,
+				     "partition=\"%d\"", p);
+	}
 	n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
 		     "Content-Length: %zu\r\n%s\r\n", CTL_PROM_CONTENT_TYPE, w.len,
 		     close_after ? "Connection: close\r\n" : "");

@@ -7,7 +7,9 @@
  * and, when built with OpenSSL's libcrypto (Debian: libssl-dev; optional,
  * only this tool links it), HMAC-SHA-256 of the same bytes, both one-shot and
  * with the keyed context reused (HMAC's best case: the key's inner and outer
- * pads already hashed).
+ * pads already hashed). Then the proof of work's check on an order
+ * (lib/sale/pow.h): pow_verify of a solved challenge (parse, SipHash,
+ * SHA-256), its SHA-256 alone, and a wrong nonce (the same work, refused).
  *
  *   bench_token [iterations]     default 2000000
  */
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "now.h"
+#include "pow.h"
 #include "siphash.h"
 #include "str2int.h"
 #include "token.h"
@@ -73,6 +76,80 @@ static void bench_mint(long iters)
 		acc += (uint64_t)token_mint(&key, 42 + (uint64_t)i, 1700000000, out, sizeof(out));
 	sink = acc;
 	report("token_mint (snprintf + SipHash)", t0, iters);
+}
+
+/* A solved X-Seckill-PoW value for buyer 123456789, campaign 7, at BENCH_NOW. */
+#define BENCH_POW_BITS 12
+static size_t pow_value(const struct pow_key *k, char *out, size_t cap)
+{
+	char ch[POW_CHALLENGE_CAP], nonce[24];
+	uint64_t i = 0;
+	int n = pow_challenge(k, 123456789, 7, BENCH_POW_BITS, BENCH_NOW, ch, sizeof(ch));
+
+	pow_solve(ch, (size_t)n, BENCH_POW_BITS, &i, nonce, sizeof(nonce));
+	return (size_t)snprintf(out, cap, "%s:%s", ch, nonce);
+}
+
+static void bench_pow(long iters)
+{
+	struct pow_key k;
+	char v[128], bad[128];
+	size_t len, colon;
+	uint8_t d[32];
+	uint64_t t0, acc = 0;
+
+	pow_key_derive(&key, &k);
+	len = pow_value(&k, v, sizeof(v));
+	if (pow_verify(&k, NULL, v, len, 123456789, 7, BENCH_POW_BITS, BENCH_NOW) != POW_OK) {
+		fprintf(stderr, "bench_token: the solved challenge does not verify\n");
+		exit(1);
+	}
+	printf("X-Seckill-PoW: %s (%zu bytes, %d bits)\n", v, len, BENCH_POW_BITS);
+	t0 = now_mono_ns();
+	for (long i = 0; i < iters; i++)
+		acc += pow_verify(&k, NULL, v, len, 123456789, 7, BENCH_POW_BITS, BENCH_NOW);
+	sink = acc;
+	report("pow_verify (parse + SipHash + SHA-256)", t0, iters);
+	colon = (size_t)(strchr(v, ':') - v);
+	t0 = now_mono_ns();
+	for (long i = 0; i < iters; i++) {
+		v[len - 1] ^= (char)(i & 1);     /* keep the hash from being hoisted */
+		pow_sha256(v, colon, v + colon + 1, len - colon - 1, d);
+		acc += d[0];
+	}
+	sink = acc;
+	report("SHA-256 of challenge || nonce (OpenSSL)", t0, iters);
+	/* A nonce that does not solve it: the whole check, then refused. */
+	memcpy(bad, v, len + 1);
+	for (bad[len - 1] = '0'; bad[len - 1] <= '9'; bad[len - 1]++)
+		if (pow_verify(&k, NULL, bad, len, 123456789, 7, BENCH_POW_BITS, BENCH_NOW) ==
+		    POW_UNSOLVED)
+			break;
+	t0 = now_mono_ns();
+	for (long i = 0; i < iters; i++)
+		acc += pow_verify(&k, NULL, bad, len, 123456789, 7, BENCH_POW_BITS, BENCH_NOW);
+	sink = acc;
+	report("pow_verify, wrong nonce (refused)", t0, iters);
+	/* What a solver pays per try, natively (the bot's side): pow_solve at
+	 * the default bits over a few challenges, per hash. */
+	{
+		uint64_t tries = 0, n;
+		char ch[POW_CHALLENGE_CAP], nonce[24];
+
+		t0 = now_mono_ns();
+		for (uint64_t c = 0; c < 16; c++) {
+			int len = pow_challenge(&k, 1000 + c, 7, POW_DEFAULT_BITS, BENCH_NOW, ch,
+						sizeof(ch));
+
+			n = 0;
+			pow_solve(ch, (size_t)len, POW_DEFAULT_BITS, &n, nonce, sizeof(nonce));
+			tries += n + 1;
+		}
+		printf("%-44s %8.1f ns/hash, %.1f ms per solve (%d bits, 16 solves)\n",
+		       "pow_solve (the solver's side, one core)",
+		       (double)(now_mono_ns() - t0) / (double)tries,
+		       (double)(now_mono_ns() - t0) / 16e6, POW_DEFAULT_BITS);
+	}
 }
 
 #ifdef BENCH_HAVE_OPENSSL
@@ -143,6 +220,7 @@ int main(int argc, char **argv)
 	bench_siphash(tok, signed_len, iters);
 	bench_verify(tok, (size_t)len, iters);
 	bench_mint(iters);
+	bench_pow(iters);
 #ifdef BENCH_HAVE_OPENSSL
 	bench_hmac_oneshot(tok, signed_len, iters);
 	bench_hmac_reused(tok, signed_len, iters);

@@ -21,7 +21,8 @@
 struct ctl_opts {
 	const char *socket, *id, *stock, *starts_at, *ip, *buyer;
 	const char *ip_rate, *ip_burst, *buyer_rate, *buyer_burst;
-	const char *host, *redis;
+	const char *host, *redis, *bits, *ip_conns;
+	const char *name, *price, *image, *description;   /* the campaign's product */
 	bool json, help;
 	int first_arg;
 };
@@ -30,7 +31,7 @@ struct ctl_opts {
  * Parses argv (argv[0] is the command) allowing only the options whose
  * letters are in allowed: s socket, j json, i id, k stock, a starts-at,
  * p ip, b buyer, r ip-rate, R ip-burst, u buyer-rate, U buyer-burst, h help,
- * H host, x redis.
+ * H host, x redis, B bits, c ip-conns, n name, P price, I image, d description.
  * Positional arguments are refused. Returns 0 or a usage exit code.
  */
 int ctl_opts_parse(int argc, char **argv, const char *allowed, const char *hint,

@@ -2,9 +2,13 @@
  * ctl_cmd_campaign.c - "seckillctl campaign": the running dataplane's campaigns.
  *
  *   create --id ID --stock N [--starts-at T]   a new campaign, at run time
+ *          [--name --price --image FILE --description]   with its product
+ *   set --id ID [--name ..] [--price ..] [--image ..] [--description ..]
+ *                                              its product (ctl_cmd_product.c)
  *   list                                       every campaign, one per line
  *   show --id ID                               one campaign, with per-core sales
  *   open|close --id ID                         force it open, or close it (410)
+ *   pow --id ID [--bits N]                     the proof of work its orders need
  *   release-host --id ID --host NAME           a dead host's holding back to Redis
  *
  * Each is one request on the control socket (ctl_proto.h); the input is
@@ -19,11 +23,13 @@
 
 #include "ctl.h"
 #include "ctl_client.h"
+#include "ctl_cmd_product.h"
 #include "now.h"
 #include "str2int.h"
 #ifdef SECKILLCTL_REDIS
 #include "ctl_redis.h"
 #endif
+#include "pow.h"
 
 #define CTL_MS_PER_S 1000
 /* Host names in seckill:hosts:{id} (CTL_REDIS_HOST_MAX in ctl_redis.h). */
@@ -33,11 +39,14 @@
 
 static const char create_usage[] =
 	"Usage: seckillctl campaign create --id ID --stock N [--starts-at T]\n"
-	"                                  [--socket PATH] [--json]\n"
+	"                                  [--name TEXT] [--price DECIMAL] [--image FILE]\n"
+	"                                  [--description TEXT] [--socket PATH] [--json]\n"
 	"\n"
 	"Adds campaign ID (1..4294967295) with N units to the running sale. It opens\n"
 	"at T (Unix seconds, or +SECONDS from now; default now). The dataplane must\n"
-	"have room: at most 64 campaigns, and seckill-dp --max-stock units in all.\n";
+	"have room: at most 64 campaigns, and seckill-dp --max-stock units in all.\n"
+	"--name, --price, --image (PNG, JPEG, GIF, WebP or SVG, at most 256 KiB) and\n"
+	"--description are what the sale page shows (see 'campaign set --help').\n";
 static const char list_usage[] =
 	"Usage: seckillctl campaign list [--socket PATH] [--json]\n"
 	"\n"
@@ -55,6 +64,15 @@ static const char close_usage[] =
 	"\n"
 	"Closes the campaign: buys get 410 closed until it is opened again.\n"
 	"With --redis, every host of the sale closes it within ~10 ms.\n";
+static const char pow_usage[] =
+	"Usage: seckillctl campaign pow --id ID [--bits N] [--socket PATH] [--json]\n"
+	"\n"
+	"Sets the proof of work campaign ID asks of every order, live: N leading zero\n"
+	"bits of SHA-256(challenge || nonce), 0..32; 0 turns it off. Without --bits, 16:\n"
+	"~2^16 hashes, a fraction of a second on a laptop (README \"Proof of work\").\n"
+	"Orders without a solution get 428 pow_required; with a wrong, expired or\n"
+	"another buyer's one, 403 pow_invalid. Recorded with the campaign (Redis or\n"
+	"the state dir).\n";
 static const char release_usage[] =
 	"Usage: seckillctl campaign release-host --id ID --host NAME\n"
 	"                                        [--socket PATH | --redis IP:PORT] [--json]\n"
@@ -107,6 +125,7 @@ static void print_campaign(const struct ctl_answer *a, int c)
 	printf("left       %" PRIu64 "\n", ctl_ans_u64(a, c, "left"));
 	printf("sold       %" PRIu64 "\n", ctl_ans_u64(a, c, "sold"));
 	printf("starts_at  %s\n", when);
+	printf("pow_bits   %" PRIu64 "\n", ctl_ans_u64(a, c, "pow_bits"));
 	printf("sold/core ");
 	for (int i = per + 1; per >= 0 && i < (int)a->t[per].next; i++)
 		printf(" %" PRIu64, a->t[i].num);
@@ -150,8 +169,8 @@ static int campaign_create(int argc, char **argv)
 	const char *hint = CTL_HINT("campaign", "create");
 	struct ctl_opts o;
 	uint64_t id, stock, at;
-	char req[256];
-	int rc = ctl_opts_parse(argc, argv, "sjikah", hint, &o);
+	char req[256], preq[4096];
+	int rc = ctl_opts_parse(argc, argv, "sjikanPIdh", hint, &o);
 
 	if (rc || o.help)
 		return rc ? rc : (fputs(create_usage, stdout), CTL_EXIT_OK);
@@ -164,9 +183,16 @@ static int campaign_create(int argc, char **argv)
 				       o.stock);
 	if ((rc = starts_at(&o, hint, &at)) != 0)
 		return rc;
+	/* The product is checked before the campaign is made, sent after. */
+	if (ctl_product_given(&o) &&
+	    (rc = ctl_product_prepare(&o, hint, id, preq, sizeof(preq))) != 0)
+		return rc;
 	snprintf(req, sizeof(req), "{\"cmd\":\"campaign.create\",\"id\":%" PRIu64 ",\"stock\":%"
 		 PRIu64 ",\"starts_at\":%" PRIu64 "}", id, stock, at);
-	return campaign_call(&o, req);
+	rc = campaign_call(&o, req);
+	if (rc != CTL_EXIT_OK || !ctl_product_given(&o))
+		return rc;
+	return ctl_product_send(&o, preq);
 }
 
 static int campaign_list(int argc, char **argv)
@@ -182,15 +208,15 @@ static int campaign_list(int argc, char **argv)
 		return rc;
 	if (!o.json) {
 		arr = ctl_json_get(a.text, a.t, 0, "campaigns");
-		printf("%-10s %-9s %10s %10s %10s  %s\n", "ID", "PHASE", "STOCK", "LEFT", "SOLD",
-		       "STARTS_AT");
+		printf("%-10s %-9s %10s %10s %10s %4s  %s\n", "ID", "PHASE", "STOCK", "LEFT",
+		       "SOLD", "POW", "STARTS_AT");
 		for (int c = arr + 1; arr >= 0 && c < (int)a.t[arr].next; c = (int)a.t[c].next) {
 			print_time(ctl_ans_u64(&a, c, "starts_at"), when, sizeof(when));
-			printf("%-10" PRIu64 " %-9s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 "  %s\n",
-			       ctl_ans_u64(&a, c, "id"), ctl_ans_str(&a, c, "phase", phase,
-								      sizeof(phase)),
+			printf("%-10" PRIu64 " %-9s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %4"
+			       PRIu64 "  %s\n", ctl_ans_u64(&a, c, "id"),
+			       ctl_ans_str(&a, c, "phase", phase, sizeof(phase)),
 			       ctl_ans_u64(&a, c, "stock"), ctl_ans_u64(&a, c, "left"),
-			       ctl_ans_u64(&a, c, "sold"), when);
+			       ctl_ans_u64(&a, c, "sold"), ctl_ans_u64(&a, c, "pow_bits"), when);
 		}
 	}
 	ctl_answer_free(&a);
@@ -228,6 +254,26 @@ static int campaign_open(int argc, char **argv)
 static int campaign_close(int argc, char **argv)
 {
 	return campaign_by_id(argc, argv, "campaign.close", close_usage);
+}
+
+static int campaign_pow(int argc, char **argv)
+{
+	const char *hint = CTL_HINT("campaign", "pow");
+	struct ctl_opts o;
+	uint64_t id, bits = POW_DEFAULT_BITS;
+	char req[128];
+	int rc = ctl_opts_parse(argc, argv, "sjiBh", hint, &o);
+
+	if (rc || o.help)
+		return rc ? rc : (fputs(pow_usage, stdout), CTL_EXIT_OK);
+	if ((rc = campaign_id(&o, hint, &id)) != 0)
+		return rc;
+	if (o.bits != NULL && !str2u64(o.bits, 0, POW_MAX_BITS, &bits))
+		return ctl_usage_error(hint, "--bits '%s': expected 0..%d (0: off)", o.bits,
+				       POW_MAX_BITS);
+	snprintf(req, sizeof(req), "{\"cmd\":\"campaign.pow\",\"id\":%" PRIu64 ",\"bits\":%"
+		 PRIu64 "}", id, bits);
+	return campaign_call(&o, req);
 }
 
 /* release-host straight to Redis: no dataplane needs to run. */
@@ -307,10 +353,14 @@ static int campaign_release_host(int argc, char **argv)
 static const struct ctl_cmd campaign_cmds[] = {
 	{ "create", "--id ID --stock N [--starts-at T]", "add a campaign to the running sale",
 	  campaign_create },
+	{ "set", "--id ID [--name ..] [--price ..] [--image FILE] [--description ..]",
+	  "its product, as the sale page shows it", ctl_campaign_set },
 	{ "list", "", "every campaign: phase, stock, left, sold", campaign_list },
 	{ "show", "--id ID", "one campaign, with per-core sales", campaign_show },
 	{ "open", "--id ID", "open it now, whatever its start time", campaign_open },
 	{ "close", "--id ID", "close it: buys get 410 closed", campaign_close },
+	{ "pow", "--id ID [--bits N]", "the proof of work its orders need (0: off)",
+	  campaign_pow },
 	{ "release-host", "--id ID --host NAME [--redis IP:PORT]",
 	  "give a dead host's Redis holding back to the stock (see its --help)",
 	  campaign_release_host },
@@ -318,8 +368,8 @@ static const struct ctl_cmd campaign_cmds[] = {
 
 const struct ctl_group ctl_campaign_group = {
 	.name = "campaign",
-	.summary = "Campaigns of the running seckill-dp: create, list, show, open, close, "
-		   "release-host",
+	.summary = "Campaigns of the running seckill-dp: create, set, list, show, open, "
+		   "close, pow, release-host",
 	.cmds = campaign_cmds,
 	.ncmds = sizeof(campaign_cmds) / sizeof(campaign_cmds[0]),
 };

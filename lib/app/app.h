@@ -27,6 +27,8 @@
 	X(order_get)         /* GET /api/orders/{id} answered 200 */ \
 	X(order_unknown)     /* ... 404 unknown_order */ \
 	X(buy)               /* POST .../orders reaching the sale engine */ \
+	X(challenge)         /* GET .../challenge answered 200 */ \
+	X(challenge_refused) /* ... 404 unknown_campaign or 401 (token) */ \
 	X(bad_campaign_id)   /* 400: not a canonical u32 */ \
 	X(bad_order_id)      /* 400: not an ord_id_format text */ \
 	X(bad_json)          /* 400: body is not JSON */ \
@@ -35,7 +37,14 @@
 	X(not_found) X(method_not_allowed) \
 	X(held)              /* sold orders' 200s held until durable (app_hold.c) */ \
 	X(released)          /* connections whose held answers were released */ \
-	X(hold_full)         /* 503 order_queue_full: the hold queue is full */
+	X(hold_full)         /* 503 order_queue_full: the hold queue is full */ \
+	X(page)              /* the sale page's files (app_page.c) answered */ \
+	X(page_gzip)         /* ... with the gzip copy */ \
+	X(page_not_modified) /* ... 304: If-None-Match named the ETag */ \
+	X(product)           /* GET /c/{id}/product answered 200 or 304 */ \
+	X(image)             /* GET /c/{id}/image answered 200 or 304 */ \
+	X(product_none)      /* ... none set: an empty product, or 404 for the image */ \
+	X(campaign_list)     /* GET /api/campaigns answered 200 */
 
 struct app_stats { APP_STATS(STATS_FIELD) };
 extern const char *const app_stats_names[];
@@ -47,6 +56,12 @@ extern const char *const app_stats_names[];
 #define APP_JSON_DEPTH 8
 
 struct sale_core;
+struct app_site;
+struct app_products;
+
+/* The largest GET /api/campaigns answer: SALE_MAX_CAMPAIGNS entries of at
+ * most ~150 bytes and the clock. */
+#define APP_LIST_CAP 10240
 
 /* A held answer: its connection and its order's sequence (app_hold.c). */
 struct app_held {
@@ -63,6 +78,11 @@ struct app {
 	 * held_cap 0: answers leave at once. */
 	struct app_held *held;
 	uint32_t held_cap, held_head, held_n;
+	/* The sale page (app_page.c): this core's copy of the site, and the
+	 * products the control thread publishes; NULL: none (404). */
+	const struct app_site *site;
+	const struct app_products *products;
+	char list[APP_LIST_CAP];     /* GET /api/campaigns being answered */
 };
 
 /* Zeroes a: no sale, time 0. */
@@ -70,6 +90,11 @@ void app_init(struct app *a);
 
 /* The worker's part of the sale, for the /api/ routes. */
 void app_set_sale(struct app *a, struct sale_core *sc);
+
+/* The sale page (app_page.c, app_site.h): the site this core answers /
+ * and its files from (it must outlive a), and the products table. */
+void app_set_site(struct app *a, const struct app_site *site);
+void app_set_products(struct app *a, const struct app_products *t);
 
 /*
  * Durable answers (app_hold.c): with a hold queue of cap entries, a buy that

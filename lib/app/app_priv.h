@@ -22,4 +22,14 @@ void app_route_campaigns(struct app *a, struct tcp_conn *c,
 void app_route_orders(struct app *a, struct tcp_conn *c,
 		      const struct http_request *req, struct http_reply *rep);
 
+/* The sale page (app_page.c): /, /c/{id}..., /api/campaigns, the site's files. */
+void app_route_page(struct app *a, struct tcp_conn *c,
+		    const struct http_request *req, struct http_reply *rep);
+void app_route_c(struct app *a, struct tcp_conn *c,
+		 const struct http_request *req, struct http_reply *rep);
+void app_route_list(struct app *a, struct tcp_conn *c,
+		    const struct http_request *req, struct http_reply *rep);
+void app_route_asset(struct app *a, struct tcp_conn *c,
+		     const struct http_request *req, struct http_reply *rep);
+
 #endif

@@ -57,11 +57,15 @@ static const char index_html[] =
 	"(an order's state).</p>\n"
 	"</body></html>\n";
 
+/* The sale page when the dataplane gave a site (app_page.c), else the
+ * API's index above. */
 static void route_index(struct app *a, struct tcp_conn *c,
 			const struct http_request *req, struct http_reply *rep)
 {
-	(void)c;
-	(void)req;
+	if (a->site != NULL) {
+		app_route_page(a, c, req, rep);
+		return;
+	}
 	a->stats.index++;
 	app_reply(rep, 200, "text/html; charset=utf-8", index_html);
 }
@@ -97,6 +101,11 @@ static const struct app_route app_routes[] = {
 	{ "/healthz", 0, M_GET_HEAD, "Allow: GET, HEAD\r\n", route_healthz },
 	{ "/api/campaigns/", 1, M_ANY, NULL, app_route_campaigns },
 	{ "/api/orders/", 1, M_ANY, NULL, app_route_orders },
+	/* The sale page (app_page.c); the last row takes every other path:
+	 * one of the site's files, or 404. */
+	{ "/api/campaigns", 0, M_ANY, NULL, app_route_list },
+	{ "/c/", 1, M_ANY, NULL, app_route_c },
+	{ "/", 1, M_ANY, NULL, app_route_asset },
 };
 
 void app_init(struct app *a)

@@ -2,7 +2,9 @@
  * app_sale.c - the sale API: HTTP in, sale engine, JSON out.
  *
  *   GET  /api/campaigns/{id}          a campaign and its stock
- *   POST /api/campaigns/{id}/orders   buy (Authorization: Bearer <token>)
+ *   GET  /api/campaigns/{id}/challenge   a proof-of-work challenge (Bearer)
+ *   POST /api/campaigns/{id}/orders   buy (Authorization: Bearer <token>,
+ *                                     X-Seckill-PoW when the campaign asks)
  *   GET  /api/orders/{order_id}       an order's state
  *
  * This file only checks the request's syntax (ids, JSON body, the
@@ -27,6 +29,7 @@
 #define CAMPAIGNS_PREFIX "/api/campaigns/"
 #define ORDERS_PREFIX "/api/orders/"
 #define ORDERS_SUFFIX "/orders"
+#define CHALLENGE_SUFFIX "/challenge"
 /* Digits of UINT32_MAX: a longer campaign id is refused before any arithmetic. */
 #define U32_DIGITS 10
 /* a->hdr takes the longest Retry-After whole, so refusal_headers never cuts one. */
@@ -193,8 +196,8 @@ static void route_buy(struct app *a, struct tcp_conn *c, const struct http_reque
 		return;
 	}
 	tok = bearer_token(req, &tok_len);
-	r = sale_buy(a->sale, campaign, tok, tok_len, c ? tcp_conn_peer_ip(c) : 0, a->now_ms,
-		     &out);
+	r = sale_buy_pow(a->sale, campaign, tok, tok_len, req->pow.p, req->pow.len,
+			 c ? tcp_conn_peer_ip(c) : 0, a->now_ms, &out);
 	if (r != SALE_OK) {
 		app_reply_error(rep, sale_result_status(r), sale_result_code(r));
 		rep->extra_headers = refusal_headers(a, r, out.retry_after_s);
@@ -233,6 +236,37 @@ static void route_campaign(struct app *a, struct http_reply *rep, uint32_t id)
 	jb_u64(&b, v.stock);
 	jb_str(&b, ",\"left\":");
 	jb_u64(&b, v.left);
+	jb_str(&b, ",\"pow_bits\":");
+	jb_u64(&b, v.pow_bits);
+	jb_str(&b, "}");
+	jb_done(&b, rep, 200);
+}
+
+/* GET /api/campaigns/{id}/challenge: {"challenge":..,"bits":..,"expires_ms":..}. */
+static void route_challenge(struct app *a, const struct http_request *req,
+			    struct http_reply *rep, uint32_t id)
+{
+	struct sale_challenge ch;
+	enum sale_result r;
+	const char *tok;
+	size_t tok_len;
+	struct jb b = { rep->body, 0, rep->body_cap, 0 };
+
+	tok = bearer_token(req, &tok_len);
+	r = sale_challenge(a->sale, id, tok, tok_len, a->now_ms, &ch);
+	if (r != SALE_OK) {
+		a->stats.challenge_refused++;
+		app_reply_error(rep, sale_result_status(r), sale_result_code(r));
+		rep->extra_headers = refusal_headers(a, r, 0);
+		return;
+	}
+	a->stats.challenge++;
+	jb_str(&b, "{\"challenge\":\"");
+	jb_str(&b, ch.text);
+	jb_str(&b, "\",\"bits\":");
+	jb_u64(&b, ch.bits);
+	jb_str(&b, ",\"expires_ms\":");
+	jb_u64(&b, ch.expires_ms);
 	jb_str(&b, "}");
 	jb_done(&b, rep, 200);
 }
@@ -270,20 +304,26 @@ static bool api_ready(struct app *a, const struct http_request *req, struct http
 	return method_ok(a, req, rep, post);
 }
 
-/* /api/campaigns/{id} and /api/campaigns/{id}/orders; anything else below is 404. */
+/* Whether the path's rest after the id (p[0..n)) is exactly suffix. */
+static bool suffix_is(const char *p, size_t n, const char *suffix)
+{
+	return n == strlen(suffix) && memcmp(p, suffix, n) == 0;
+}
+
+/* /api/campaigns/{id}, .../orders and .../challenge; anything else below is 404. */
 void app_route_campaigns(struct app *a, struct tcp_conn *c, const struct http_request *req,
 			 struct http_reply *rep)
 {
 	const char *id = req->path.p + strlen(CAMPAIGNS_PREFIX);
 	size_t rest = req->path.len - strlen(CAMPAIGNS_PREFIX), n = 0;
-	int post;
+	int post, challenge;
 	uint32_t cid;
 
 	while (n < rest && id[n] != '/')
 		n++;
-	post = n < rest;        /* something after the id: only "/orders" is a route */
-	if (n == 0 || (post && (rest - n != strlen(ORDERS_SUFFIX) ||
-				memcmp(id + n, ORDERS_SUFFIX, strlen(ORDERS_SUFFIX)) != 0))) {
+	post = n < rest && suffix_is(id + n, rest - n, ORDERS_SUFFIX);
+	challenge = n < rest && suffix_is(id + n, rest - n, CHALLENGE_SUFFIX);
+	if (n == 0 || (n < rest && !post && !challenge)) {
 		not_found(a, rep);
 		return;
 	}
@@ -296,6 +336,8 @@ void app_route_campaigns(struct app *a, struct tcp_conn *c, const struct http_re
 	}
 	if (post)
 		route_buy(a, c, req, rep, cid);
+	else if (challenge)
+		route_challenge(a, req, rep, cid);
 	else
 		route_campaign(a, rep, cid);
 }

@@ -18,6 +18,7 @@
 
 #include "arp.h"
 #include "http_resp.h"
+#include "pow.h"
 
 const char *const gen_stats_names[] = { GEN_STATS(STATS_NAME) };
 _Static_assert(sizeof(gen_stats_names) / sizeof(gen_stats_names[0]) == GEN_STATS_N,
@@ -43,6 +44,11 @@ _Static_assert(sizeof(struct gen_stats) == GEN_STATS_N * sizeof(uint64_t),
 #define GEN_TOKENS_PRE_MAX (1u << 22)
 #define GEN_TOKEN_STRIDE 64
 _Static_assert(TOKEN_MAX_LEN < GEN_TOKEN_STRIDE, "a token and its length fit a stride");
+/* One buyer's "X-Seckill-PoW: <challenge>:<nonce>\r\n", its length in the last byte. */
+#define GEN_POW_STRIDE 128
+#define GEN_POW_HEAD POW_HEADER ": "
+_Static_assert(sizeof(GEN_POW_HEAD) + POW_CHALLENGE_CAP + 1 + 20 + 2 < GEN_POW_STRIDE,
+	       "a proof-of-work line and its length fit a stride");
 
 enum gen_slot_state { GS_FREE = 0, GS_CONNECTING, GS_BUSY, GS_IDLE, GS_CLOSING };
 
@@ -81,6 +87,7 @@ struct gen_load {
 	uint64_t *retry;             /* retry_503: buyers answered 503, to ask again (a ring) */
 	uint32_t rt_head, rt_n;
 	char *tokens;                /* buyers x GEN_TOKEN_STRIDE: text, length in the last byte */
+	char *pows;                  /* pow_bits: buyers x GEN_POW_STRIDE, likewise */
 	char head_get[GEN_REQ_MAX], head_buy[GEN_REQ_MAX];
 	uint32_t head_get_len, head_buy_len;
 	struct gen_stats st;
@@ -180,7 +187,7 @@ static bool gen_send(struct gen_load *g, uint32_t i, uint64_t t0)
 {
 	struct gen_slot *s = &g->slots[i];
 	bool last = g->conf.reqs_per_conn && s->done + 1 >= g->conf.reqs_per_conn;
-	char req[GEN_REQ_MAX + TOKEN_STR_CAP + 64];
+	char req[GEN_REQ_MAX + TOKEN_STR_CAP + GEN_POW_STRIDE + 64];
 	uint32_t n;
 
 	if (g->conf.campaign) {
@@ -211,6 +218,12 @@ static bool gen_send(struct gen_load *g, uint32_t i, uint64_t t0)
 		n += (uint32_t)(tl > 0 ? tl : 0);
 		memcpy(req + n, "\r\n", 2);
 		n += 2;
+		if (g->pows != NULL) {
+			const char *p = g->pows + s->buyer * GEN_POW_STRIDE;
+
+			memcpy(req + n, p, (uint8_t)p[GEN_POW_STRIDE - 1]);
+			n += (uint8_t)p[GEN_POW_STRIDE - 1];
+		}
 	} else {
 		memcpy(req, g->head_get, g->head_get_len);
 		n = g->head_get_len;
@@ -485,6 +498,31 @@ static int gen_mint_tokens(struct gen_load *g)
 	return 0;
 }
 
+/* Each buyer's proof of work, solved now (pow.h): ~2^pow_bits hashes a buyer. */
+static int gen_solve_pows(struct gen_load *g)
+{
+	const struct gen_conf *cf = &g->conf;
+	struct pow_key k;
+
+	if (cf->pow_bits == 0)
+		return 0;
+	g->pows = malloc(cf->buyers * GEN_POW_STRIDE);
+	if (g->pows == NULL)
+		return -1;
+	pow_key_derive(&cf->key, &k);
+	for (uint64_t b = 0; b < cf->buyers; b++) {
+		char *p = g->pows + b * GEN_POW_STRIDE, ch[POW_CHALLENGE_CAP], nonce[24];
+		uint64_t i = 0;
+		int n = pow_challenge(&k, cf->buyer_first + b, cf->campaign, cf->pow_bits,
+				      cf->pow_issued_s, ch, sizeof(ch));
+
+		pow_solve(ch, (size_t)n, cf->pow_bits, &i, nonce, sizeof(nonce));
+		n = snprintf(p, GEN_POW_STRIDE - 1, GEN_POW_HEAD "%s:%s\r\n", ch, nonce);
+		p[GEN_POW_STRIDE - 1] = (char)n;
+	}
+	return 0;
+}
+
 static const char *gen_conf_check(const struct gen_conf *cf, const struct tcp_conf *tcp)
 {
 	if (cf->server_ip == 0)
@@ -499,6 +537,9 @@ static const char *gen_conf_check(const struct gen_conf *cf, const struct tcp_co
 		return "the TCP table is smaller than conns: raise its max_conns";
 	if (cf->campaign && (cf->buyers == 0 || cf->buyer_first == 0))
 		return "buy requests need buyers (first >= 1, count >= 1)";
+	if (cf->pow_bits && (!cf->campaign || cf->buyers > GEN_TOKENS_PRE_MAX ||
+			     cf->pow_bits > POW_MAX_BITS))
+		return "a proof of work needs buy requests, at most 4194304 buyers and 1..32 bits";
 	if (cf->opens_per_poll == 0)
 		return "opens_per_poll must be at least 1";
 	return NULL;
@@ -535,7 +576,7 @@ struct gen_load *gen_load_create(const struct gen_conf *conf, const struct tcp_c
 	g->backlog = conf->rate ? calloc(GEN_BACKLOG_MAX, sizeof(*g->backlog)) : NULL;
 	g->retry = conf->retry_503 && conf->campaign ? calloc(GEN_RETRY_MAX, sizeof(*g->retry)) : NULL;
 	if (g->slots == NULL || (conf->rate && g->backlog == NULL) || gen_mint_tokens(g) < 0 ||
-	    (conf->retry_503 && conf->campaign && g->retry == NULL))
+	    gen_solve_pows(g) < 0 || (conf->retry_503 && conf->campaign && g->retry == NULL))
 		goto oom_free;
 	g->free_head = g->idle_head = GEN_NONE;
 	for (uint32_t i = g->nslots; i-- > 0;)
@@ -551,6 +592,7 @@ struct gen_load *gen_load_create(const struct gen_conf *conf, const struct tcp_c
 			 why ? why : "out of memory for its table and buffers");
 		free(g->retry);
 		free(g->tokens);
+	free(g->pows);
 		free(g->backlog);
 		free(g->slots);
 		free(g);
@@ -563,6 +605,7 @@ struct gen_load *gen_load_create(const struct gen_conf *conf, const struct tcp_c
 oom_free:
 	free(g->retry);
 	free(g->tokens);
+	free(g->pows);
 	free(g->backlog);
 	free(g->slots);
 	free(g);
@@ -578,6 +621,7 @@ void gen_load_destroy(struct gen_load *g)
 	tcp_core_destroy(g->tcp);
 	free(g->retry);
 	free(g->tokens);
+	free(g->pows);
 	free(g->backlog);
 	free(g->slots);
 	free(g);

@@ -27,6 +27,10 @@
  * can be checked against the server's counters and its stock. With
  * retry_503 a buyer answered 503 (the server's "try again": stock on its way,
  * order queue full) is asked again before any new buyer, as a real one would.
+ * With pow_bits, each buyer's order carries X-Seckill-PoW (lib/sale/pow.h):
+ * the challenge the server would give that buyer at pow_issued_s (the
+ * generator holds the operator key, from which the challenge key derives),
+ * solved at create, before the timed part; good for POW_TTL_S from then.
  */
 #ifndef SECKILL_GEN_LOAD_H
 #define SECKILL_GEN_LOAD_H
@@ -59,6 +63,8 @@ struct gen_conf {
 	uint64_t token_expiry;       /* Unix seconds */
 	bool retry_503;              /* buyers answered 503 (stock busy, order queue
 	                              * full) are asked again before new ones */
+	unsigned pow_bits;           /* != 0: orders carry a solved proof of work */
+	uint64_t pow_issued_s;       /* the challenges' issue time, Unix seconds */
 };
 
 void gen_conf_default(struct gen_conf *conf);

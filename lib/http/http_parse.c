@@ -386,6 +386,9 @@ static int field_known(const struct http_header *h, struct http_request *req,
 	case 13:
 		if (token_ieq(h->name.p, "authorization", 13))
 			return field_once(&req->authorization, h->value);
+		/* Same length: only the requests that carry one pay for it. */
+		if (token_ieq(h->name.p, "x-seckill-pow", 13))
+			return field_once(&req->pow, h->value);
 		break;
 	case 14:
 		if (token_ieq(h->name.p, "content-length", 14))

@@ -32,8 +32,8 @@
  *     the two: the classic smuggling shape (RFC 9112 6.3 item 3). Content-
  *     Length must be 1*DIGIT without sign, space inside or list; repeats must
  *     agree.
- *   - HTTP/1.1 requires exactly one Host (RFC 9112 3.2); Content-Type and
- *     Authorization may appear once.
+ *   - HTTP/1.1 requires exactly one Host (RFC 9112 3.2); Content-Type,
+ *     Authorization and X-Seckill-PoW may appear once.
  *
  * Errors are decided left to right from the bytes seen so far, so a prefix of
  * a request either returns HTTP_PARSE_INCOMPLETE or the very answer the whole
@@ -105,6 +105,7 @@ struct http_request {
 	struct http_span host;
 	struct http_span authorization;
 	struct http_span content_type;
+	struct http_span pow;        /* X-Seckill-PoW: an order's proof of work (lib/sale/pow.h) */
 	uint32_t n_headers;
 	struct http_header headers[HTTP_MAX_HEADERS];
 };

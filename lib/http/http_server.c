@@ -10,10 +10,19 @@
  * buffer, so its last pipelined requests are still answered before our FIN.
  *
  * Each answer (head and body) is formatted into one buffer of the server and
- * queued with one tcp_send. Handlers have side effects (an order placed), so
+ * queued with one tcp_send; an answer whose body is by reference (a static
+ * asset larger than the send buffer) is queued in pieces as ACKs free space,
+ * its request left unconsumed until the last piece (stream_body). Handlers have side effects (an order placed), so
  * the send space is checked for the largest possible answer BEFORE the handler
  * runs: a request that cannot be answered now is left unconsumed and handed
  * again once ACKs free space, never run twice.
+ *
+ * TCP's request deadlines and its full-table policy rest on this (tcp.h,
+ * "Requests"): a request is consumed whole or not at all, and a stall is
+ * always either an answer in the send ring or tcp_wait_space, so bytes left
+ * unconsumed while nothing is owed are an incomplete request. TCP then ends
+ * it after --header-timeout, or hands its entry to a newcomer when the table
+ * is full, and on_closed says so (TCP_CLOSE_DEADLINE, TCP_CLOSE_EVICTED).
  */
 #include "http_server.h"
 
@@ -28,10 +37,19 @@
 #define HTTP_HEAD_RESERVE 512
 #define HTTP_ANSWER_MAX (HTTP_REPLY_BODY_CAP + HTTP_HEAD_RESERVE)
 
-/* tcp_conn_app word: low 32 bits the parser's last_len, then two flags. */
+/* tcp_conn_app word: low 32 bits the parser's last_len, then flags. While an
+ * answer by reference is being streamed (HTTP_ST_STREAM) the low 32 bits are
+ * instead the body bytes already queued, and the top 24 bits the low bits of
+ * its ext_tag: its head is complete, so no last_len hint is needed. */
 #define HTTP_ST_LAST_LEN  0xffffffffULL
 #define HTTP_ST_STALLED   (1ULL << 32)   /* on_data stopped on a full send buffer */
 #define HTTP_ST_PEER_FIN  (1ULL << 33)   /* the peer's FIN came while stalled */
+#define HTTP_ST_STREAM    (1ULL << 34)   /* the first request's body is half sent */
+#define HTTP_ST_TAG_SHIFT 40
+#define HTTP_ST_TAG_MASK  0xffffffULL
+
+/* answer_request's outcomes. */
+enum { ANSWER_CLOSED = 0, ANSWER_KEEP, ANSWER_STREAMING, ANSWER_ABORTED };
 
 const char *const http_server_stats_names[] = { HTTP_SERVER_STATS(STATS_NAME) };
 _Static_assert(sizeof(http_server_stats_names) / sizeof(http_server_stats_names[0]) ==
@@ -177,7 +195,13 @@ static int format_reply(struct http_server *hs, const struct http_request *req,
 	int n = -1;
 
 	*status = rep->status;
-	if (rep->body_len <= rep->body_cap && rep->status >= 100 && rep->status <= 999)
+	/* A body by reference: the head alone, saying its length; the bytes
+	 * follow from where they are (stream_body). */
+	if (rep->ext_body != NULL && rep->body_len == 0 && rep->status >= 100 &&
+	    rep->status <= 999)
+		n = format_answer(hs, rep->status, rep->content_type, conn, rep->extra_headers,
+				  rep->ext_body, rep->ext_len, 1);
+	else if (rep->body_len <= rep->body_cap && rep->status >= 100 && rep->status <= 999)
 		n = format_answer(hs, rep->status, rep->content_type, conn, rep->extra_headers,
 				  rep->body, rep->body_len, head_only);
 	if (n < 0) {
@@ -191,9 +215,64 @@ static int format_reply(struct http_server *hs, const struct http_request *req,
 }
 
 /*
+ * Queues what send space allows of the body by reference, from byte sent on.
+ * Returns ANSWER_KEEP when all of it is queued, else ANSWER_STREAMING with
+ * the position and the tag recorded in the connection's word.
+ */
+static int stream_body(struct tcp_core *tc, struct tcp_conn *c, const struct http_reply *rep,
+		       uint32_t sent)
+{
+	uint64_t *st = tcp_conn_app(c);
+	uint32_t room = tcp_send_space(tc, c), n = rep->ext_len - sent;
+
+	if (n > room)
+		n = room;
+	if (n != 0 && tcp_send(tc, c, rep->ext_body + sent, n) == 0)
+		sent += n;
+	*st &= ~(HTTP_ST_LAST_LEN | HTTP_ST_STREAM | (HTTP_ST_TAG_MASK << HTTP_ST_TAG_SHIFT));
+	if (sent == rep->ext_len)
+		return ANSWER_KEEP;
+	*st |= HTTP_ST_STREAM | sent |
+	       ((uint64_t)(rep->ext_tag & HTTP_ST_TAG_MASK) << HTTP_ST_TAG_SHIFT);
+	return ANSWER_STREAMING;
+}
+
+/*
+ * The rest of a streamed answer: the handler is asked again for the same
+ * request (resume set) and must give the same bytes. ANSWER_KEEP when the
+ * body is now all queued, ANSWER_STREAMING when more waits for space,
+ * ANSWER_ABORTED when the bytes changed (c is gone).
+ */
+static int stream_resume(struct http_server *hs, struct tcp_core *tc, struct tcp_conn *c,
+			 const struct http_request *req)
+{
+	uint64_t st = *tcp_conn_app(c);
+	struct http_reply rep = {
+		.status = 200, .body = hs->body, .body_cap = sizeof(hs->body), .resume = 1,
+	};
+
+	int ret;
+
+	hs->handler(hs->handler_ctx, c, req, &rep);
+	if (rep.ext_body == NULL || rep.ext_len <= (uint32_t)(st & HTTP_ST_LAST_LEN) ||
+	    (rep.ext_tag & HTTP_ST_TAG_MASK) != ((st >> HTTP_ST_TAG_SHIFT) & HTTP_ST_TAG_MASK)) {
+		hs->stats.stream_changed++;
+		tcp_abort(tc, c);
+		return ANSWER_ABORTED;
+	}
+	ret = stream_body(tc, c, &rep, (uint32_t)(st & HTTP_ST_LAST_LEN));
+	if (ret == ANSWER_KEEP && !(req->keep_alive && !rep.close)) {
+		tcp_close(tc, c);
+		return ANSWER_CLOSED;
+	}
+	return ret;
+}
+
+/*
  * Runs the handler for one parsed request (or answers 501 for a method we
- * do not implement) and queues the answer. Returns whether the connection
- * stays open.
+ * do not implement) and queues the answer. Returns ANSWER_KEEP when the
+ * connection stays open, ANSWER_CLOSED when it closes after the answer,
+ * ANSWER_STREAMING when a body by reference waits for send space.
  */
 static int answer_request(struct http_server *hs, struct tcp_core *tc, struct tcp_conn *c,
 			  const struct http_request *req)
@@ -202,6 +281,7 @@ static int answer_request(struct http_server *hs, struct tcp_core *tc, struct tc
 		.status = 200, .body = hs->body, .body_cap = sizeof(hs->body),
 	};
 	uint16_t status;
+	int ext, ret;
 
 	hs->stats.requests++;
 	if (req->method == HTTP_METHOD_OTHER) {
@@ -226,9 +306,17 @@ static int answer_request(struct http_server *hs, struct tcp_core *tc, struct tc
 	/* Space for HTTP_ANSWER_MAX was checked before the handler ran. */
 	if (tcp_send(tc, c, hs->out, (uint32_t)n) == 0)
 		count_status(hs, status);
+	/* Its body by reference, as much as fits now (none for HEAD). */
+	ext = rep.ext_body != NULL && rep.body_len == 0 && status == rep.status &&
+	      req->method != HTTP_METHOD_HEAD;
+	ret = ext ? stream_body(tc, c, &rep, 0) : ANSWER_KEEP;
+	if (ret == ANSWER_STREAMING) {
+		hs->stats.streamed++;
+		return ret;              /* closed, if asked, once all is queued */
+	}
 	if (!keep)
 		tcp_close(tc, c);
-	return keep;
+	return keep ? ANSWER_KEEP : ANSWER_CLOSED;
 }
 
 uint32_t http_server_on_data(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
@@ -237,12 +325,35 @@ uint32_t http_server_on_data(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
 	struct http_server *hs = ctx;
 	struct http_request *req = &hs->req;
 	uint64_t *st = tcp_conn_app(c);
-	size_t last = (size_t)(*st & HTTP_ST_LAST_LEN);
+	/* While streaming, the low bits are the body's position, not a hint. */
+	size_t last = (*st & HTTP_ST_STREAM) ? 0 : (size_t)(*st & HTTP_ST_LAST_LEN);
 	uint32_t off = 0;
+	int ret;
 
-	*st &= ~(HTTP_ST_LAST_LEN | HTTP_ST_STALLED);
+	if (!(*st & HTTP_ST_STREAM))
+		*st &= ~HTTP_ST_LAST_LEN;
+	*st &= ~HTTP_ST_STALLED;
 	while (off < len) {
 		int rc = http_parse_request(data + off, len - off, off ? 0 : last, &hs->lim, req);
+
+		/* The first request's answer is half sent: its rest first. It
+		 * parsed before, so it parses again, whole (TCP kept it). */
+		if ((*st & HTTP_ST_STREAM) && off == 0 && rc <= 0) {
+			hs->stats.stream_changed++;      /* cannot be: the same bytes */
+			tcp_abort(tc, c);
+			return 0;
+		}
+		if ((*st & HTTP_ST_STREAM) && off == 0) {
+			ret = stream_resume(hs, tc, c, req);
+			if (ret == ANSWER_ABORTED)
+				return 0;
+			if (ret == ANSWER_STREAMING)
+				goto stalled;
+			if (ret == ANSWER_CLOSED)
+				return len;
+			off += (uint32_t)rc;
+			continue;
+		}
 
 		if (rc == HTTP_PARSE_INCOMPLETE) {
 			/* The next delivery starts here: the hint stays valid. */
@@ -257,8 +368,11 @@ uint32_t http_server_on_data(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
 		}
 		if (tcp_send_space(tc, c) < HTTP_ANSWER_MAX)
 			goto stalled;
-		if (!answer_request(hs, tc, c, req))
+		ret = answer_request(hs, tc, c, req);
+		if (ret == ANSWER_CLOSED)
 			return len;
+		if (ret == ANSWER_STREAMING)
+			goto stalled;    /* this request stays, to be offered again */
 		off += (uint32_t)rc;
 	}
 	if (*st & HTTP_ST_PEER_FIN) {
@@ -291,7 +405,8 @@ void http_server_on_peer_fin(void *ctx, struct tcp_core *tc, struct tcp_conn *c)
 void http_server_on_closed(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
 			   enum tcp_close_reason why)
 {
-	/* Nothing to free: the server holds no per-connection state. */
+	/* Nothing to free: the server holds no per-connection state, whatever
+	 * ended it (TCP counts why: timeouts, evictions). */
 	(void)ctx;
 	(void)tc;
 	(void)c;

@@ -30,7 +30,8 @@ struct http_server_conf {
  * from TCP's configuration: a request at the limits (head + body) must fit
  * tcp_conf.rx_buf, or it can never be consumed, and tcp_conf.tx_buf must hold
  * HTTP_REPLY_BODY_CAP + 512 bytes (the largest answer, whose room is checked
- * before the handler runs), or no answer is ever sent.
+ * before the handler runs), or no answer is ever sent. Bodies by reference
+ * (http_reply.ext_body) may be any size: they are sent in pieces.
  */
 void http_server_conf_default(struct http_server_conf *conf);
 
@@ -57,6 +58,21 @@ struct http_reply {
 	 * a sold order's 200 waits until the order is durable. */
 	uint8_t hold;
 	uint32_t hold_ticket;
+	/*
+	 * A body by reference instead of body[] (the page, its scripts, an
+	 * image): ext_len bytes at ext_body that stay unchanged while they are
+	 * sent, which may take many ACKs when they are larger than the send
+	 * buffer. The request then stays unconsumed in TCP's receive buffer and
+	 * the handler is asked again each time ACKs free space, with resume set
+	 * by the server: it must count nothing and answer the same ext_len and
+	 * ext_tag (an identity of the bytes, e.g. a hash), or the connection is
+	 * reset (the bytes changed under a half-sent answer). Only for answers
+	 * without side effects (GET).
+	 */
+	const uint8_t *ext_body;
+	uint32_t ext_len;
+	uint32_t ext_tag;
+	uint8_t resume;              /* set by the server: the rest of a streamed answer */
 };
 
 typedef void (*http_handler_fn)(void *ctx, struct tcp_conn *c,
@@ -65,7 +81,9 @@ typedef void (*http_handler_fn)(void *ctx, struct tcp_conn *c,
 #define HTTP_SERVER_STATS(X) \
 	X(requests) X(responses_2xx) X(responses_4xx) X(responses_5xx) \
 	X(bad_request) X(too_large_header) X(too_large_target) X(too_large_body) \
-	X(bad_version) X(bad_method) X(stalled_tx_full) X(handler_overflow)
+	X(bad_version) X(bad_method) X(stalled_tx_full) X(handler_overflow) \
+	X(streamed)        /* answers by reference too large for one send: sent in pieces */ \
+	X(stream_changed)  /* ... whose bytes changed half-way: connection reset */
 
 struct http_server_stats { HTTP_SERVER_STATS(STATS_FIELD) };
 extern const char *const http_server_stats_names[];

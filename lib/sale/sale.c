@@ -17,6 +17,12 @@
  *                                      million late buyers cost no cache-line
  *                                      traffic. A repeat buyer of a sold-out
  *                                      campaign is told 410, not 409.
+ * 4b. proof of work, when the          428 / 403  after the token (the
+ *     campaign asks one                challenge is the buyer's) and the
+ *                                      sold-out flag (nobody solves to hear
+ *                                      410); one SipHash and one SHA-256,
+ *                                      nothing shared; bits 0: one relaxed
+ *                                      load
  *  5. blacklist IP, then buyer         403  skipped while the lists are empty
  *  6. per-IP limit, per-buyer limit    429  nginx limit_req, Retry-After
  *  7. paused, order book room,         503  BEFORE anything is claimed or
@@ -74,6 +80,8 @@ static const struct sale_answer sale_answers[SALE_RESULT_N] = {
 	[SALE_ALREADY] = { 409, "already_bought" },
 	[SALE_PURCHASE_FULL] = { 503, "buyer_table_full" },
 	[SALE_STOCK_RETRY] = { 503, "stock_busy" },
+	[SALE_POW_REQUIRED] = { 428, "pow_required" },
+	[SALE_POW_INVALID] = { 403, "pow_invalid" },
 };
 
 const char *const sale_result_names[] = {
@@ -81,7 +89,7 @@ const char *const sale_result_names[] = {
 	"token_malformed", "token_forged", "token_expired", "bad_buyer", "sold_out",
 	"blacklisted_ip", "blacklisted_buyer", "rate_limited_ip", "rate_limited_buyer",
 	"order_book_full", "order_queue_full", "already_bought", "buyer_table_full",
-	"stock_busy",
+	"stock_busy", "pow_required", "pow_invalid",
 };
 _Static_assert(sizeof(sale_result_names) / sizeof(sale_result_names[0]) == SALE_RESULT_N,
 	       "one name per result");
@@ -128,6 +136,14 @@ static inline enum sale_result done(struct sale_core *c, enum sale_result r)
 {
 	c->results[r]++;
 	return r;
+}
+
+/* The answer for campaign slot `slot`: counted per core and per campaign
+ * (two increments in this core's own lines). */
+static inline enum sale_result done_in(struct sale_core *c, size_t slot, enum sale_result r)
+{
+	c->camp_results[slot][r]++;
+	return done(c, r);
 }
 
 /* Step 2: relaxed, the state word publishes no other data; a change seen a
@@ -180,6 +196,39 @@ static enum sale_result sale_token(struct sale_core *c, const char *tok, size_t 
 		c->token.token_malformed++;
 		return SALE_TOKEN_MALFORMED;
 	}
+}
+
+/* Step 4b: the order's proof of work, for a campaign that asks bits > 0,
+ * under the challenge key or the previous one during a key rotation. */
+static enum sale_result sale_pow(struct sale_core *c, uint32_t campaign, uint64_t buyer,
+				 unsigned bits, const char *pow, size_t pow_len, uint64_t now_ms)
+{
+	struct sale *s = c->s;
+
+	if (pow == NULL || pow_len == 0)
+		return SALE_POW_REQUIRED;
+	switch (pow_verify(&s->pow_key, s->has_prev_key ? &s->pow_key_prev : NULL, pow, pow_len,
+			   buyer, campaign, bits, now_ms / MS_PER_S)) {
+	case POW_OK:
+		return SALE_OK;
+	case POW_BAD_MAC:
+		c->pow.pow_bad_mac++;
+		break;
+	case POW_EXPIRED:
+		c->pow.pow_expired++;
+		break;
+	case POW_WEAK:
+		c->pow.pow_weak++;
+		break;
+	case POW_UNSOLVED:
+		c->pow.pow_unsolved++;
+		break;
+	case POW_MALFORMED:
+	default:
+		c->pow.pow_malformed++;
+		break;
+	}
+	return SALE_POW_INVALID;
 }
 
 /*
@@ -338,31 +387,38 @@ static enum sale_result sale_take(struct sale_core *c, struct sale_campaign *cp,
 	return SALE_OK;
 }
 
-enum sale_result sale_buy(struct sale_core *c, uint32_t campaign_id, const char *token,
-			  size_t token_len, uint32_t peer_ip, uint64_t now_ms,
-			  struct sale_out *out)
+enum sale_result sale_buy_pow(struct sale_core *c, uint32_t campaign_id, const char *token,
+			      size_t token_len, const char *pow, size_t pow_len,
+			      uint32_t peer_ip, uint64_t now_ms, struct sale_out *out)
 {
 	struct sale *s = c->s;
 	struct sale_campaign *cp;
 	struct lim_rule buyer_rule;
 	uint64_t buyer = 0;
+	uint32_t pow_bits;
+	size_t slot;
 	enum sale_result r;
 
 	memset(out, 0, sizeof(*out));
 	cp = sale_campaign_find(s, campaign_id);
 	if (cp == NULL)
 		return done(c, SALE_NO_CAMPAIGN);
+	slot = (size_t)(cp - s->camp);
 	r = sale_gate(cp, now_ms, out);
 	if (r != SALE_OK)
-		return done(c, r);
+		return done_in(c, slot, r);
 	r = sale_token(c, token, token_len, now_ms, &buyer);
 	if (r != SALE_OK)
-		return done(c, r);
+		return done_in(c, slot, r);
 	out->buyer = buyer;
 	if (sale_sold_out_seen(cp->pool, c->index)) {
 		c->stats.sold_out_fast++;
-		return done(c, SALE_SOLD_OUT);
+		return done_in(c, slot, SALE_SOLD_OUT);
 	}
+	pow_bits = atomic_load_explicit(&cp->pow_bits, memory_order_relaxed);
+	if (pow_bits != 0 &&
+	    (r = sale_pow(c, cp->id, buyer, pow_bits, pow, pow_len, now_ms)) != SALE_OK)
+		return done_in(c, slot, r);
 	/* The buyer's purchase-set slot (and its rate-limit slot, when that rule
 	 * is on) are cache misses in tables of millions: start both now, so they
 	 * load together while the blacklists, limits, book and ring are checked.
@@ -373,11 +429,39 @@ enum sale_result sale_buy(struct sale_core *c, uint32_t campaign_id, const char 
 		lim_table_prefetch(s->lim_buyer, &buyer);
 	r = sale_blacklist(s, peer_ip, buyer);
 	if (r != SALE_OK)
-		return done(c, r);
+		return done_in(c, slot, r);
 	r = sale_limits(c, peer_ip, buyer, buyer_rule, now_ms, &out->retry_after_s);
 	if (r != SALE_OK)
-		return done(c, r);
-	return done(c, sale_take(c, cp, buyer, now_ms, out));
+		return done_in(c, slot, r);
+	return done_in(c, slot, sale_take(c, cp, buyer, now_ms, out));
+}
+
+enum sale_result sale_buy(struct sale_core *c, uint32_t campaign_id, const char *token,
+			  size_t token_len, uint32_t peer_ip, uint64_t now_ms,
+			  struct sale_out *out)
+{
+	return sale_buy_pow(c, campaign_id, token, token_len, NULL, 0, peer_ip, now_ms, out);
+}
+
+enum sale_result sale_challenge(struct sale_core *c, uint32_t campaign_id, const char *token,
+				size_t token_len, uint64_t now_ms, struct sale_challenge *ch)
+{
+	struct sale_campaign *cp = sale_campaign_find(c->s, campaign_id);
+	uint64_t buyer = 0;
+	enum sale_result r;
+
+	if (cp == NULL)
+		return SALE_NO_CAMPAIGN;
+	r = sale_token(c, token, token_len, now_ms, &buyer);
+	if (r != SALE_OK)
+		return r;
+	/* Relaxed, as sale_buy_pow reads it. */
+	ch->bits = atomic_load_explicit(&cp->pow_bits, memory_order_relaxed);
+	pow_challenge(&c->s->pow_key, buyer, campaign_id, ch->bits, now_ms / MS_PER_S, ch->text,
+		      sizeof(ch->text));
+	ch->expires_ms = pow_expires_ms(now_ms / MS_PER_S);
+	c->pow.pow_challenges++;
+	return SALE_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -445,9 +529,10 @@ static int sale_cores(struct sale *s)
 		c->s = s;
 		c->index = i;
 		ord_idgen_init(&c->gen, cf->epoch, cf->node, (uint16_t)i);
+		c->camp_results = calloc(SALE_MAX_CAMPAIGNS, sizeof(*c->camp_results));
 		c->ring = ord_ring_create(cf->ring_size);
 		c->book = ord_book_create(cf->max_stock + cf->return_headroom);
-		if (c->ring == NULL || c->book == NULL)
+		if (c->camp_results == NULL || c->ring == NULL || c->book == NULL)
 			return -1;
 	}
 	return 0;
@@ -465,6 +550,8 @@ struct sale *sale_create(const struct sale_conf *conf, char *err, size_t cap)
 	memset(s, 0, sizeof(*s));
 	s->conf = *conf;
 	s->has_prev_key = !key_is_zero(&conf->key_prev);
+	pow_key_derive(&conf->key, &s->pow_key);
+	pow_key_derive(&conf->key_prev, &s->pow_key_prev);
 	if (sale_tables(s) < 0 || sale_cores(s) < 0) {
 		sale_destroy(s);
 		goto nomem;
@@ -485,6 +572,7 @@ void sale_destroy(struct sale *s)
 		free(s->camp[i].pool);
 	if (s->cores) {
 		for (unsigned i = 0; i < s->conf.n_cores; i++) {
+			free(s->cores[i].camp_results);
 			ord_ring_free(s->cores[i].ring);
 			ord_book_free(s->cores[i].book);
 		}
@@ -566,6 +654,7 @@ static int sale_campaign_publish(struct sale *s, uint32_t id, uint64_t stock, ui
 	cp->stock = stock;
 	cp->starts_at_ms = starts_at_ms;
 	atomic_store_explicit(&cp->state, SALE_SCHEDULED, memory_order_relaxed);
+	atomic_store_explicit(&cp->pow_bits, 0, memory_order_relaxed);
 	s->stock_total += stock;
 	/* Release pairs with the acquire in sale_campaign_find. */
 	atomic_store_explicit(&s->n_campaigns, n + 1, memory_order_release);
@@ -596,6 +685,7 @@ bool sale_campaign_info(struct sale *s, uint32_t id, uint64_t now_ms,
 	v->id = id;
 	v->starts_at_ms = cp->starts_at_ms;
 	v->stock = cp->stock;
+	v->pow_bits = atomic_load_explicit(&cp->pow_bits, memory_order_relaxed);
 	/* A snapshot: reads every share's line, which a GET may afford. */
 	v->left = stock_left(cp->pool) +
 		  atomic_load_explicit(&cp->upstream_left, memory_order_relaxed);

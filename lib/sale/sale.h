@@ -30,6 +30,7 @@
 #include "ord_book.h"
 #include "ord_record.h"
 #include "ord_ring.h"
+#include "pow.h"
 #include "stats.h"
 #include "stock_pool.h"
 #include "token.h"
@@ -68,6 +69,9 @@ enum sale_result {
 	SALE_ALREADY,           /* 409 already_bought */
 	SALE_PURCHASE_FULL,     /* 503 buyer_table_full */
 	SALE_STOCK_RETRY,       /* 503 stock_busy */
+	/* Added later: at the end, so the indices above (counters, metrics) stay. */
+	SALE_POW_REQUIRED,      /* 428 pow_required: the campaign asks a proof of work */
+	SALE_POW_INVALID,       /* 403 pow_invalid: wrong, expired, another buyer's (pow.h) */
 	SALE_RESULT_N
 };
 
@@ -134,8 +138,12 @@ struct sale_core {
 	struct ord_ring *ring;
 	struct ord_book *book;
 	uint64_t results[SALE_RESULT_N];     /* by enum sale_result (sale_result_names) */
+	/* The same by campaign: row i is the campaign in slot i (slots are
+	 * never reused); requests for no campaign count in results alone. */
+	uint64_t (*camp_results)[SALE_RESULT_N];
 	struct sale_stats stats;
 	struct token_stats token;
+	struct pow_stats pow;
 	struct lim_stats lim_ip;
 	struct lim_stats lim_buyer;
 	struct lim_purchase_stats purchase;
@@ -192,6 +200,7 @@ struct sale_campaign_view {
 	uint64_t left;              /* units not yet sold (a snapshot; for an upstream
 	                             * campaign, what this host holds plus what upstream
 	                             * has not handed out, as last heard) */
+	unsigned pow_bits;          /* the proof of work asked of an order; 0: none */
 };
 
 /* GET /api/campaigns/{id}: false when there is no such campaign. */
@@ -211,10 +220,36 @@ unsigned sale_campaign_ids(struct sale *s, uint32_t *ids, unsigned cap);
  * The buy decision for the request of `token` (token_len bytes, NULL or 0
  * when the request has none) from `peer_ip` (network order) for campaign
  * `campaign_id` at Unix time now_ms. Only from the worker that owns c.
+ * sale_buy is sale_buy_pow without a proof of work.
  */
 enum sale_result sale_buy(struct sale_core *c, uint32_t campaign_id, const char *token,
 			  size_t token_len, uint32_t peer_ip, uint64_t now_ms,
 			  struct sale_out *out);
+
+/* The same with the request's X-Seckill-PoW value (pow.h; NULL or 0 when it
+ * has none), checked when the campaign asks for a proof of work. */
+enum sale_result sale_buy_pow(struct sale_core *c, uint32_t campaign_id, const char *token,
+			      size_t token_len, const char *pow, size_t pow_len,
+			      uint32_t peer_ip, uint64_t now_ms, struct sale_out *out);
+
+/* What GET /api/campaigns/{id}/challenge answers (pow.h). */
+struct sale_challenge {
+	char text[POW_CHALLENGE_CAP];
+	unsigned bits;              /* the campaign's now; 0: no proof needed */
+	uint64_t expires_ms;        /* Unix ms */
+};
+
+/*
+ * A challenge for the buyer of `token` in campaign_id at now_ms: SALE_OK,
+ * SALE_NO_CAMPAIGN or a token result (counted in c->token and c->pow, not
+ * in c->results: it is not a buy). Only from the worker that owns c.
+ */
+enum sale_result sale_challenge(struct sale_core *c, uint32_t campaign_id, const char *token,
+				size_t token_len, uint64_t now_ms, struct sale_challenge *ch);
+
+/* Control plane, any thread: the proof of work a campaign's orders need,
+ * 0 (none) .. POW_MAX_BITS, live. 0, -ENOENT or -EINVAL. */
+int sale_campaign_set_pow(struct sale *s, uint32_t id, unsigned bits);
 
 /* GET /api/orders/{id}, from any thread: false for an unknown id (another
  * epoch or node, a core or sequence that never sold). */
@@ -339,5 +374,9 @@ bool sale_purchase_held(struct sale *s, uint32_t campaign, uint64_t buyer);
 
 /* The campaign's stock pool (for stats and tests), or NULL. */
 struct stock_pool *sale_campaign_pool(struct sale *s, uint32_t id);
+/* The campaign's answers by enum sale_result, summed over the cores (plain
+ * loads of counters each core writes alone: a moment old, never torn).
+ * false when no campaign has this id. Any thread. */
+bool sale_campaign_results(struct sale *s, uint32_t id, uint64_t out[SALE_RESULT_N]);
 
 #endif

@@ -10,6 +10,7 @@
 #include "sale.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "sale_priv.h"
 
@@ -31,6 +32,19 @@ int sale_campaign_set_state(struct sale *s, uint32_t id, enum sale_state st)
 	return 0;
 }
 
+int sale_campaign_set_pow(struct sale *s, uint32_t id, unsigned bits)
+{
+	struct sale_campaign *cp = sale_campaign_find(s, id);
+
+	if (cp == NULL)
+		return -ENOENT;
+	if (bits > POW_MAX_BITS)
+		return -EINVAL;
+	/* Relaxed: see sale_pow in sale.c. */
+	atomic_store_explicit(&cp->pow_bits, bits, memory_order_relaxed);
+	return 0;
+}
+
 bool sale_campaign_get(struct sale_core *c, uint32_t id, uint64_t now_ms,
 		       struct sale_campaign_view *v)
 {
@@ -45,6 +59,21 @@ struct stock_pool *sale_campaign_pool(struct sale *s, uint32_t id)
 	struct sale_campaign *cp = sale_campaign_find(s, id);
 
 	return cp ? cp->pool : NULL;
+}
+
+bool sale_campaign_results(struct sale *s, uint32_t id, uint64_t out[SALE_RESULT_N])
+{
+	struct sale_campaign *cp = sale_campaign_find(s, id);
+	size_t slot;
+
+	memset(out, 0, SALE_RESULT_N * sizeof(out[0]));
+	if (cp == NULL)
+		return false;
+	slot = (size_t)(cp - s->camp);
+	for (unsigned i = 0; i < s->conf.n_cores; i++)
+		for (unsigned r = 0; r < SALE_RESULT_N; r++)
+			out[r] += s->cores[i].camp_results[slot][r];
+	return true;
 }
 
 bool sale_purchase_held(struct sale *s, uint32_t campaign, uint64_t buyer)

@@ -21,6 +21,10 @@ enum { CTL_CONFIRMED, CTL_REJECTED, CTL_REPEAT, CTL_CONFLICT, CTL_UNKNOWN, CTL_P
 struct sale_campaign {
 	uint32_t id;
 	_Atomic uint32_t state;     /* enum sale_state; relaxed (see sale_gate) */
+	/* Proof-of-work bits asked of an order, 0: none (sale_campaign_set_pow);
+	 * relaxed: it guards no other data, and an order checked against the
+	 * old value a moment longer is one that arrived a moment earlier. */
+	_Atomic uint32_t pow_bits;
 	uint64_t stock;
 	uint64_t starts_at_ms;
 	struct stock_pool *pool;
@@ -32,6 +36,8 @@ struct sale_campaign {
 struct sale {
 	struct sale_conf conf;      /* read-only after sale_create */
 	bool has_prev_key;
+	/* Challenge keys derived from conf.key and conf.key_prev (pow.h). */
+	struct pow_key pow_key, pow_key_prev;
 	struct lim_table *lim_ip;   /* NULL when the rule is off */
 	struct lim_table *lim_buyer;
 	struct lim_purchase *purchase;

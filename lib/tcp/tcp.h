@@ -13,6 +13,23 @@
  * (whose free space is the window we advertise) and is handed again, followed
  * by newer bytes, on the next delivery, including when ACKs free send space.
  *
+ * Requests, deadlines and a full table (nginx's client_header_timeout,
+ * send_timeout and ngx_drain_connections). TCP knows what an application
+ * request is without asking: on_data consumes a request whole or not at all
+ * (lib/http does), so bytes left unconsumed while c has nothing to send and
+ * waits for no send block (tcp_wait_space) are an incomplete request, and a
+ * connection with no such bytes and nothing to send is idle between requests.
+ * An incomplete request must be complete within header_timeout_ms of its
+ * first byte, whatever trickles in meanwhile; a new connection must send the
+ * first byte of its first request within first_request_timeout_ms; a peer
+ * that takes none of our bytes for send_timeout_ms is reset. A connection
+ * whose answer is held (tcp_hold) owes nothing: no request deadline applies.
+ * When the table is full, a new connection takes the entry of the connection
+ * idle or incomplete the longest (tcp_table.c says why that one); a
+ * connection with an answer held, in flight or waiting for space is never
+ * taken. Each such end is counted (timeout_*, evicted_*) and on_closed says
+ * why (EVICTED, DEADLINE, SEND_TIMEOUT).
+ *
  * Behaviour follows RFC 9293 (segment arrival rules), RFC 5961 (challenge ACKs
  * for in-window RST and SYN), RFC 6298 (RTO with exponential back-off) and
  * RFC 4987 (SYN cookies).
@@ -42,6 +59,33 @@ enum tcp_cookie_mode {
 	TCP_COOKIES_NEVER,       /* always stateful; SYNs over the backlog are dropped */
 };
 
+/*
+ * Admission (nginx's limit_conn): asked once per connection, when its
+ * handshake completes (the ACK of our SYN-ACK, or the ACK that brings back a
+ * cookie, before that takes an entry: on a full table it would evict), with
+ * the peer's address. lib/tcp knows when a connection starts
+ * and when it is finished, but how many one address may hold is a policy
+ * shared by every core (RSS spreads one address's flows over them), so it
+ * lives above: the dataplane wires this hook to lib/sale's lim_conn table.
+ * lib/tcp stays free of shared state and of lib/sale. Left NULL (the
+ * default), every connection is let in and nothing is called. Like the
+ * application's callbacks, release is not called by tcp_core_destroy.
+ */
+enum tcp_admit_verdict {
+	TCP_ADMIT_REFUSE = 0,        /* answer the ACK with RST, forget the entry, count
+				      * drop_ip_conns */
+	TCP_ADMIT_PASS,              /* let it in; nothing to release */
+	TCP_ADMIT_COUNTED,           /* let it in; release(peer_ip) once when it is
+				      * finished: freed on any path, or entering TIME_WAIT
+				      * (the entry is TCP's own then, as nginx's kernel's is) */
+};
+
+struct tcp_admit {
+	enum tcp_admit_verdict (*admit)(void *ctx, uint32_t peer_ip);   /* network order */
+	void (*release)(void *ctx, uint32_t peer_ip);
+	void *ctx;
+};
+
 struct tcp_conf {
 	uint32_t max_conns;          /* connection table capacity of this core */
 	uint32_t syn_backlog;        /* half-open (SYN_RCVD) entries allowed before cookies */
@@ -66,6 +110,15 @@ struct tcp_conf {
 	uint32_t tx_bufs;            /* send buffer blocks of tx_buf bytes; 0: max_conns/4 */
 	uint32_t challenge_ack_limit;/* RFC 5961 challenge ACKs per second per core */
 	bool client;                 /* active opener (tcp_connect); listen_port is the server's */
+	struct tcp_admit admit;      /* server only; admit NULL: everyone is let in */
+	/* Deadlines on what a peer owes us (tcp_timer.c; 0: off). What a request
+	 * is to TCP: "Requests, deadlines and a full table" at the top. */
+	uint32_t first_request_timeout_ms; /* no byte of a first request this long after
+	                                    * the handshake: reset */
+	uint32_t header_timeout_ms;  /* a request not complete this long after its first
+	                              * byte (nginx's client_header_timeout): reset */
+	uint32_t send_timeout_ms;    /* the peer took none of our bytes (no ACK, or a zero
+	                              * window) this long (nginx's send_timeout): reset */
 };
 
 /* Fills in the defaults documented in README.md. */
@@ -79,6 +132,11 @@ enum tcp_close_reason {
 	TCP_CLOSE_RETRANS,           /* retransmissions exhausted */
 	TCP_CLOSE_IDLE,              /* idle or half-open timeout */
 	TCP_CLOSE_ABORT,             /* the application called tcp_abort */
+	TCP_CLOSE_EVICTED,           /* the table was full: a new connection took this idle
+	                              * (or incomplete-request) one's entry (tcp_table.c) */
+	TCP_CLOSE_DEADLINE,          /* its first request did not come, or its request was
+	                              * not complete, in time (first_request / header timeout) */
+	TCP_CLOSE_SEND_TIMEOUT,      /* the peer took none of our bytes for send_timeout_ms */
 };
 
 struct tcp_app {
@@ -174,7 +232,10 @@ uint64_t *tcp_conn_app(struct tcp_conn *c);
 	X(drop_bad_csum) X(drop_bad_hdr) X(drop_bad_port) X(drop_no_conn) X(drop_out_of_window) \
 	X(drop_ooo) X(drop_dup) X(drop_table_full) X(drop_syn_backlog) X(drop_no_buf) \
 	X(drop_no_tx) X(time_wait_recycled) \
-	X(syn_sent) X(syn_retrans) X(connects_refused) X(connects_timed_out)
+	X(syn_sent) X(syn_retrans) X(connects_refused) X(connects_timed_out) \
+	X(drop_ip_conns)             /* handshakes refused by conf.admit (per-address limit) */ \
+	X(timeout_first_request) X(timeout_header) X(timeout_send) \
+	X(evicted_idle) X(evicted_head)
 
 struct tcp_stats { TCP_STATS(STATS_FIELD) };
 extern const char *const tcp_stats_names[];

@@ -61,6 +61,11 @@ enum tcp_timer_kind {
 #define TCP_F_FIN_ACKED  0x0100  /* the peer acknowledged our FIN */
 #define TCP_F_HOLD       0x0200  /* tcp_hold: nothing new is sent until tcp_release */
 #define TCP_F_WAIT_BUF   0x0400  /* in the core's waiters: wants a send block (tcp_wait_space) */
+#define TCP_F_RCVD       0x0800  /* a data byte was taken: the first request has begun */
+#define TCP_F_ADMITTED   0x4000  /* conf.admit was asked and let it in (a cookie's
+				  * ACK asks before the entry is taken) */
+#define TCP_F_COUNTED    0x8000  /* conf.admit counted it: release once when finished
+				  * (the top bits, clear of flags added below them) */
 
 /*
  * The bytes of one direction: a ring in a block of the core's pool for that
@@ -110,7 +115,11 @@ struct tcp_conn {
 		};
 	};
 	uint32_t last_rx_ms;     /* last segment carrying data or FIN: idle timeout base */
-	uint32_t deadline_ms;    /* fin_timeout end when TCP_F_DEADLINE */
+	union {
+		uint32_t deadline_ms;    /* fin_timeout end when TCP_F_DEADLINE (closing states) */
+		uint32_t head_ms;        /* ESTABLISHED: when the incomplete request the receive
+					  * ring holds began (tcp_head_pending) */
+	};
 	uint32_t hold_ticket;    /* TCP_F_HOLD: the application's ticket (tcp_hold) */
 
 	uint64_t app;            /* tcp_conn_app */

@@ -57,6 +57,18 @@ void tcp_conf_default(struct tcp_conf *conf)
 	conf->syn_retries = 3;
 	conf->data_retries = 6;
 	conf->idle_timeout_ms = 30000;
+	/* A buyer's request is a few hundred bytes, one segment, sent the
+	 * moment the handshake completes; a head split over segments is whole
+	 * within an RTT unless a segment is lost, and 10 s covers three losses
+	 * of it in a row (RTO 1 + 2 + 4 s). A browser's unused preconnect that
+	 * is closed after 5 s just connects again. nginx's 60 s defaults serve
+	 * uploads on slow links, not a sale under a slowloris. */
+	conf->header_timeout_ms = 10000;
+	conf->first_request_timeout_ms = 5000;
+	/* Answers are a few KiB, inside any window: a peer that takes none of
+	 * our bytes for 10 s (zero window, or no ACK through four RTOs) is not
+	 * a buyer waiting for its answer. */
+	conf->send_timeout_ms = 10000;
 	conf->fin_timeout_ms = 5000;
 	conf->time_wait_ms = 2000;
 	conf->max_time_wait = 4096;
@@ -118,6 +130,9 @@ const char *tcp_conf_check(const struct tcp_conf *conf)
 	    conf->fin_timeout_ms == 0 || conf->fin_timeout_ms > TCP_MAX_TIMER_MS ||
 	    conf->time_wait_ms == 0 || conf->time_wait_ms > TCP_MAX_TIMER_MS)
 		return "tcp: idle, fin and time_wait timeouts must be 1 ms..2^30 ms";
+	if (conf->first_request_timeout_ms > TCP_MAX_TIMER_MS ||
+	    conf->header_timeout_ms > TCP_MAX_TIMER_MS || conf->send_timeout_ms > TCP_MAX_TIMER_MS)
+		return "tcp: first_request, header and send timeouts must be 0 (off)..2^30 ms";
 	if (conf->rx_bufs > conf->max_conns || conf->tx_bufs > conf->max_conns)
 		return "tcp: rx_bufs and tx_bufs must not exceed max_conns";
 	if (conf->cookie_key[0] == 0 && conf->cookie_key[1] == 0)
@@ -155,6 +170,10 @@ struct tcp_core *tcp_core_create(const struct tcp_conf *conf, const struct net_i
 		tc->conf.max_time_wait = conf->max_conns / TCP_TIME_WAIT_SHARE;
 	if (tc->conf.mss > tc->mss_cap)
 		tc->conf.mss = tc->mss_cap;
+	/* A client's peer owes it answers, not requests: no request deadlines
+	 * (tcp_table.c never evicts for a client either). */
+	if (conf->client)
+		tc->conf.first_request_timeout_ms = tc->conf.header_timeout_ms = 0;
 	tcp_timer_init(tc);
 	if (tcp_table_init(tc) ||
 	    tcp_pool_init(&tc->rxp, conf->rx_buf, tcp_nbufs(conf->rx_bufs, conf->max_conns)) ||
@@ -215,9 +234,14 @@ void tcp_set_state(struct tcp_core *tc, struct tcp_conn *c, enum tcp_state s)
 {
 	if (c->state != TCP_S_FREE)
 		tc->n_state[c->state]--;
+	/* ESTABLISHED entries are the ones a full table may evict (tcp_table.c). */
+	if (c->state == TCP_S_ESTABLISHED)
+		tcp_evq_remove(tc, c);
 	c->state = (uint8_t)s;
 	if (s != TCP_S_FREE)
 		tc->n_state[s]++;
+	if (s == TCP_S_ESTABLISHED)
+		tcp_evq_append(tc, c);
 }
 
 /* Tells the application c is gone (once); c's calls are no-ops meanwhile. */
@@ -232,10 +256,70 @@ static void tcp_notify_closed(struct tcp_core *tc, struct tcp_conn *c, enum tcp_
 		tc->app.on_closed(tc->app.ctx, tc, c, why);
 }
 
-/* The only way an entry is freed: callback, timer, buffers, table. */
+/*
+ * conf.admit for a handshake from ip that completes now: the verdict, a
+ * refusal counted. One indirect call per accepted connection, none per
+ * packet; PASS when no hook is set.
+ */
+enum tcp_admit_verdict tcp_admit_peer(struct tcp_core *tc, uint32_t ip)
+{
+	enum tcp_admit_verdict v;
+
+	if (tc->conf.admit.admit == NULL)
+		return TCP_ADMIT_PASS;
+	v = tc->conf.admit.admit(tc->conf.admit.ctx, ip);
+	if (v == TCP_ADMIT_REFUSE)
+		tc->st.drop_ip_conns++;
+	return v;
+}
+
+/* c was let in with verdict v (not REFUSE): remember it, and whether
+ * there is a count to give back. */
+void tcp_admit_mark(struct tcp_conn *c, enum tcp_admit_verdict v)
+{
+	c->flags |= TCP_F_ADMITTED;
+	if (v == TCP_ADMIT_COUNTED)
+		c->flags |= TCP_F_COUNTED;
+}
+
+/* A counted admission that got no entry after all: give it back. */
+void tcp_admit_cancel(struct tcp_core *tc, uint32_t ip, enum tcp_admit_verdict v)
+{
+	if (v == TCP_ADMIT_COUNTED)
+		tc->conf.admit.release(tc->conf.admit.ctx, ip);
+}
+
+/* c's handshake completes: true when it may enter ESTABLISHED (asked now,
+ * unless it was when its entry was made), false when refused. */
+bool tcp_admit(struct tcp_core *tc, struct tcp_conn *c)
+{
+	enum tcp_admit_verdict v;
+
+	if (c->flags & TCP_F_ADMITTED)
+		return true;
+	v = tcp_admit_peer(tc, c->peer_ip);
+	if (v == TCP_ADMIT_REFUSE)
+		return false;
+	tcp_admit_mark(c, v);
+	return true;
+}
+
+/* Gives back what tcp_admit counted, once: c is finished (freed, or
+ * entering TIME_WAIT, where the entry is TCP's own). */
+static void tcp_admit_release(struct tcp_core *tc, struct tcp_conn *c)
+{
+	if (!(c->flags & TCP_F_COUNTED))
+		return;
+	c->flags &= (uint16_t)~TCP_F_COUNTED;
+	tc->conf.admit.release(tc->conf.admit.ctx, c->peer_ip);
+}
+
+/* The only way an entry is freed: callback, admission count, timer,
+ * buffers, table. */
 void tcp_conn_free(struct tcp_core *tc, struct tcp_conn *c, enum tcp_close_reason why)
 {
 	tcp_notify_closed(tc, c, why);
+	tcp_admit_release(tc, c);
 	if (c->state == TCP_S_TIME_WAIT)
 		tcp_tw_remove(tc, c);
 	tcp_timer_cancel(tc, c);
@@ -255,6 +339,7 @@ void tcp_conn_free(struct tcp_core *tc, struct tcp_conn *c, enum tcp_close_reaso
 void tcp_enter_time_wait(struct tcp_core *tc, struct tcp_conn *c)
 {
 	tcp_notify_closed(tc, c, TCP_CLOSE_NORMAL);
+	tcp_admit_release(tc, c);
 	if (tc->n_state[TCP_S_TIME_WAIT] >= tc->conf.max_time_wait) {
 		tc->st.time_wait_recycled++;
 		tcp_conn_free(tc, c, TCP_CLOSE_NORMAL);

@@ -185,6 +185,7 @@ static struct tcp_conn *tcp_cookie_open(struct tcp_core *tc, const struct tcp_se
 	uint16_t mss;
 	struct tcp_seg syn = *s;
 	struct tcp_conn *c;
+	enum tcp_admit_verdict v;
 
 	*dropped = false;
 	if (tc->conf.cookies == TCP_COOKIES_NEVER || !tc->cookie_sent || (s->flags & TCP_SYN))
@@ -193,15 +194,27 @@ static struct tcp_conn *tcp_cookie_open(struct tcp_core *tc, const struct tcp_se
 		tc->st.cookies_bad++;
 		return NULL;
 	}
+	/* Admission (conf.admit) before the entry is taken: on a full table
+	 * taking one evicts an idle connection, which a newcomer refused by
+	 * its address's limit must cost nobody. Refused: RST, as the
+	 * stateful handshake's ACK gets. */
+	v = tcp_admit_peer(tc, s->ih->src);
+	if (v == TCP_ADMIT_REFUSE) {
+		tcp_out_reset_reply(tc, s);
+		*dropped = true;
+		return NULL;
+	}
 	syn.seq = s->seq - 1;                /* the SYN this cookie answered */
 	c = tcp_conn_new(tc, &syn, s->ack - 1, mss);
 	if (!c) {
 		/* Table policy: no entry for a completed cookie; the client's
 		 * retransmission may find one. */
+		tcp_admit_cancel(tc, s->ih->src, v);
 		tc->st.drop_table_full++;
 		*dropped = true;
 		return NULL;
 	}
+	tcp_admit_mark(c, v);
 	tc->st.cookies_accepted++;
 	return c;
 }
@@ -347,6 +360,15 @@ static bool tcp_ack_arrives(struct tcp_core *tc, struct tcp_conn *c, const struc
 			tcp_out_reset_reply(tc, s);
 			return false;
 		}
+		/* Acceptable: the connection is accepted now, if its address
+		 * may hold one more (conf.admit; a cookie's was asked before
+		 * its entry was made); refused, the peer hears RST and the
+		 * entry goes back to LISTEN's nothing. */
+		if (!tcp_admit(tc, c)) {
+			tcp_out_reset_reply(tc, s);
+			tcp_conn_free(tc, c, TCP_CLOSE_RESET);
+			return false;
+		}
 		tcp_established(tc, c, s);
 		return true;
 	}
@@ -423,7 +445,25 @@ static uint32_t tcp_rx_deliver(struct tcp_core *tc, struct tcp_conn *c, const ui
 		tc->st.drop_no_buf++;
 		return used;
 	}
+	tcp_head_start(tc, c);
 	return len;
+}
+
+/*
+ * The receive ring now begins with bytes of a request the application
+ * left incomplete (tcp.h, "Requests"): its header deadline runs from now,
+ * and for the eviction order c is idle from now. Called when a request is
+ * left over, never for one consumed whole.
+ */
+void tcp_head_start(struct tcp_core *tc, struct tcp_conn *c)
+{
+	if (c->state != TCP_S_ESTABLISHED)
+		return;
+	c->head_ms = tc->now_ms;
+	if (!tcp_head_pending(c))
+		return;                 /* stalled for send space: not the peer's to finish */
+	tcp_evq_touch(tc, c);
+	tcp_timer_request(tc, c);
 }
 
 /* Offers the buffered bytes to the application again and drops what it took. */
@@ -439,6 +479,8 @@ void tcp_rx_offer(struct tcp_core *tc, struct tcp_conn *c)
 	tcp_ring_drop(&tc->rxp, &c->rx, (c->flags & TCP_F_CLOSE_REQ) ? c->rx.len : used);
 	if (before == 0 && tcp_rcv_wnd(tc, c))
 		c->flags |= TCP_F_ACK_NOW;              /* window update: the peer is waiting */
+	if (used && c->rx.len)                  /* a request done, the next one begun */
+		tcp_head_start(tc, c);
 }
 
 /*
@@ -477,7 +519,13 @@ static bool tcp_text_arrives(struct tcp_core *tc, struct tcp_conn *c, const stru
 	if (tc->cur != c)
 		return false;
 	c->rcv_nxt += taken;
-	c->last_rx_ms = tc->now_ms;
+	/* Bytes refused for want of a receive block (drop_no_buf) are not
+	 * received: they neither begin a request nor keep c alive, or a peer
+	 * resending them would hold c past every deadline. */
+	if (taken) {
+		c->last_rx_ms = tc->now_ms;
+		c->flags |= TCP_F_RCVD;         /* the first request has begun */
+	}
 	tc->st.rx_bytes += taken;
 	return true;
 }

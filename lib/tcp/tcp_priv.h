@@ -53,6 +53,17 @@ struct tcp_pool {
 	uint32_t  blk_size, nblk, nfree;
 };
 
+/*
+ * Per-connection fields kept out of struct tcp_conn, which is full at two
+ * cache lines: touched when a connection is established or freed, becomes
+ * idle or starts a request (at most once a request, and not at all while it
+ * stays the last to have done so), or stalls. Indexed like conns.
+ */
+struct tcp_aux {
+	uint32_t ev_next, ev_prev;   /* the eviction FIFO (tcp_table.c), oldest first */
+	uint32_t stall_ms;           /* RTX: since when the peer took none of our bytes */
+};
+
 struct tcp_core {
 	struct tcp_conf conf;
 	struct net_iface ifc;
@@ -72,6 +83,8 @@ struct tcp_core {
 	uint32_t  bucket_mask;
 	uint32_t  free_head;
 	uint32_t  tw_head, tw_tail; /* TIME_WAIT entries, oldest (first to expire) first */
+	struct tcp_aux *aux;     /* conf.max_conns entries, beside conns */
+	uint32_t  ev_head, ev_tail; /* ESTABLISHED entries, the longest idle first */
 	uint64_t  hash_key[2];   /* random: a peer cannot aim at one chain */
 
 	struct tcp_pool rxp, txp;
@@ -120,9 +133,28 @@ static inline uint32_t tcp_conn_idx(const struct tcp_core *tc, const struct tcp_
 	return (uint32_t)(c - tc->conns);
 }
 
+/* c owes its peer nothing: nothing queued or in flight, no answer held, no
+ * send block awaited, not closing (tcp.h, "Requests"). */
+static inline bool tcp_conn_quiet(const struct tcp_conn *c)
+{
+	return c->tx.len == 0 && c->snd_max == c->snd_una &&
+	       !(c->flags & (TCP_F_HOLD | TCP_F_WAIT_BUF | TCP_F_CLOSE_REQ | TCP_F_DYING));
+}
+
+/* The receive ring holds an incomplete request the peer owes us: its
+ * deadline runs from head_ms (conf.header_timeout_ms). */
+static inline bool tcp_head_pending(const struct tcp_conn *c)
+{
+	return c->state == TCP_S_ESTABLISHED && c->rx.len != 0 && tcp_conn_quiet(c);
+}
+
 /* tcp_core.c */
 void tcp_set_state(struct tcp_core *tc, struct tcp_conn *c, enum tcp_state s);
 void tcp_conn_free(struct tcp_core *tc, struct tcp_conn *c, enum tcp_close_reason why);
+bool tcp_admit(struct tcp_core *tc, struct tcp_conn *c);
+enum tcp_admit_verdict tcp_admit_peer(struct tcp_core *tc, uint32_t ip);
+void tcp_admit_mark(struct tcp_conn *c, enum tcp_admit_verdict v);
+void tcp_admit_cancel(struct tcp_core *tc, uint32_t ip, enum tcp_admit_verdict v);
 void tcp_enter_time_wait(struct tcp_core *tc, struct tcp_conn *c);
 void tcp_rtt_sample(struct tcp_core *tc, struct tcp_conn *c, uint32_t rtt_ms);
 
@@ -135,6 +167,18 @@ void tcp_table_release(struct tcp_core *tc, struct tcp_conn *c);
 bool tcp_table_has_room(const struct tcp_core *tc);
 void tcp_tw_append(struct tcp_core *tc, struct tcp_conn *c);
 void tcp_tw_remove(struct tcp_core *tc, struct tcp_conn *c);
+void tcp_evq_append(struct tcp_core *tc, struct tcp_conn *c);
+void tcp_evq_remove(struct tcp_core *tc, struct tcp_conn *c);
+void tcp_evq_move_tail(struct tcp_core *tc, struct tcp_conn *c);
+
+/* c (ESTABLISHED) just became idle or began a request: it goes to the tail
+ * of the eviction FIFO. Once per request; at the tail already (one busy
+ * connection, or the last to finish) it costs a compare. */
+static inline void tcp_evq_touch(struct tcp_core *tc, struct tcp_conn *c)
+{
+	if (c->state == TCP_S_ESTABLISHED && tcp_conn_idx(tc, c) != tc->ev_tail)
+		tcp_evq_move_tail(tc, c);
+}
 
 /* tcp_timer.c */
 void tcp_timer_init(struct tcp_core *tc);
@@ -142,6 +186,7 @@ void tcp_timer_arm(struct tcp_core *tc, struct tcp_conn *c, uint32_t due_ms,
 		   enum tcp_timer_kind kind);
 void tcp_timer_cancel(struct tcp_core *tc, struct tcp_conn *c);
 void tcp_timer_update(struct tcp_core *tc, struct tcp_conn *c, bool restart_rtx);
+void tcp_timer_request(struct tcp_core *tc, struct tcp_conn *c);
 
 /* tcp_buf.c */
 int  tcp_pool_init(struct tcp_pool *p, uint32_t blk_size, uint32_t nblk);
@@ -211,6 +256,7 @@ uint32_t tcp_isn(const struct tcp_core *tc, const struct tcp_seg *s);
 
 /* tcp_input.c: bytes delivery shared with tcp_core.c */
 void tcp_rx_offer(struct tcp_core *tc, struct tcp_conn *c);
+void tcp_head_start(struct tcp_core *tc, struct tcp_conn *c);
 void tcp_space_waiters_run(struct tcp_core *tc);
 
 #endif

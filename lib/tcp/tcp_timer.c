@@ -13,9 +13,16 @@
  *    conf.data_retries the connection is reset. Zero-window probes count
  *    as retransmissions: a peer that keeps its window shut through
  *    data_retries probes is reset too, so it cannot pin a connection;
+ *    A peer that takes none of our bytes for send_timeout_ms (no ACK moves
+ *    snd_una: zero window, or silence) is reset sooner (timeout_send);
  *  - IDLE: nothing in flight; the connection is reset when no data or FIN has
  *    arrived for idle_timeout_ms. Arrivals only stamp last_rx_ms and the timer
- *    re-arms itself when it finds it moved;
+ *    re-arms itself when it finds it moved. Two request deadlines come first
+ *    when they apply (tcp.h, "Requests"; tcp_idle_due): no first request
+ *    first_request_timeout_ms after the handshake, and an incomplete request
+ *    header_timeout_ms after its first byte, or after the answer before it
+ *    was acknowledged if that came later (head_ms; later bytes do not move
+ *    it: a slowloris trickling a byte at a time gains nothing);
  *  - FIN: FIN_WAIT_2 (and CLOSING / LAST_ACK, through the deadline) waiting on
  *    the peer longer than fin_timeout_ms;
  *  - TIME_WAIT: the entry is freed.
@@ -146,6 +153,72 @@ static inline bool tcp_tx_stalled(const struct tcp_conn *c)
 		 !tcp_fin_sent(c));
 }
 
+/* Which deadline an IDLE timer waits for. */
+enum tcp_idle_why {
+	TCP_IDLE_QUIET,          /* idle_timeout_ms after the last bytes in */
+	TCP_IDLE_FIRST,          /* first_request_timeout_ms after the handshake */
+	TCP_IDLE_HEAD,           /* header_timeout_ms after the request's first byte */
+};
+
+/*
+ * When c's IDLE timer is due, and for what: the earliest of the idle timeout
+ * and the request deadline that applies. Until its first byte, last_rx_ms is
+ * when the handshake completed.
+ */
+static uint32_t tcp_idle_due(const struct tcp_core *tc, const struct tcp_conn *c,
+			     enum tcp_idle_why *why)
+{
+	uint32_t due = c->last_rx_ms + tc->conf.idle_timeout_ms, d;
+
+	*why = TCP_IDLE_QUIET;
+	if (c->state != TCP_S_ESTABLISHED)
+		return due;
+	if (!(c->flags & TCP_F_RCVD)) {
+		d = c->last_rx_ms + tc->conf.first_request_timeout_ms;
+		if (tc->conf.first_request_timeout_ms && tcp_conn_quiet(c) && seq_leq(d, due)) {
+			due = d;
+			*why = TCP_IDLE_FIRST;
+		}
+	} else if (tc->conf.header_timeout_ms && tcp_head_pending(c)) {
+		d = c->head_ms + tc->conf.header_timeout_ms;
+		if (seq_leq(d, due)) {
+			due = d;
+			*why = TCP_IDLE_HEAD;
+		}
+	}
+	return due;
+}
+
+/*
+ * tcp_idle_due for a connection that just stopped owing its peer anything
+ * (tcp_timer_update): a request already begun behind the answer has its
+ * whole header_timeout_ms from now (to gain more time, a peer must complete
+ * a request).
+ */
+static __attribute__((noinline)) uint32_t tcp_idle_due_begin(struct tcp_core *tc,
+							    struct tcp_conn *c)
+{
+	enum tcp_idle_why why;
+
+	if (c->rx.len && c->state == TCP_S_ESTABLISHED)
+		c->head_ms = tc->now_ms;
+	return tcp_idle_due(tc, c, &why);
+}
+
+/*
+ * c's receive ring just began holding a new incomplete request (head_ms is
+ * set): if c waits on its IDLE timer, the header deadline may be earlier
+ * than where the entry sits. Off the per-segment path: only when a request
+ * is left incomplete.
+ */
+void tcp_timer_request(struct tcp_core *tc, struct tcp_conn *c)
+{
+	enum tcp_idle_why why;
+
+	if (c->tm_kind == TCP_TM_IDLE)
+		tcp_timer_set(tc, c, tcp_idle_due(tc, c, &why), TCP_TM_IDLE);
+}
+
 /*
  * Puts c's timer in line with its state after input or output. restart_rtx
  * re-arms a running retransmission timer (RFC 6298 5.3: an ACK for new data
@@ -171,8 +244,18 @@ void tcp_timer_update(struct tcp_core *tc, struct tcp_conn *c, bool restart_rtx)
 			tcp_timer_set(tc, c, tcp_rto_due(tc, c), TCP_TM_RTX);
 		return;
 	}
-	if (c->tm_kind != TCP_TM_IDLE)
-		tcp_timer_set(tc, c, c->last_rx_ms + tc->conf.idle_timeout_ms, TCP_TM_IDLE);
+	if (c->tm_kind != TCP_TM_IDLE) {
+		uint32_t due = c->last_rx_ms + tc->conf.idle_timeout_ms;
+
+		/* Its answer is acknowledged (or it has just been established):
+		 * c owes nothing from now, and is idle from now for the eviction
+		 * order. A keep-alive connection between requests (the case once
+		 * per request) needs no more; the others may have a deadline. */
+		if (!(c->flags & TCP_F_RCVD) || c->rx.len)
+			due = tcp_idle_due_begin(tc, c);
+		tcp_timer_set(tc, c, due, TCP_TM_IDLE);
+		tcp_evq_touch(tc, c);
+	}
 }
 
 static void tcp_timer_synack(struct tcp_core *tc, struct tcp_conn *c)
@@ -198,6 +281,15 @@ static void tcp_timer_synack(struct tcp_core *tc, struct tcp_conn *c)
 
 static void tcp_timer_rtx(struct tcp_core *tc, struct tcp_conn *c)
 {
+	struct tcp_aux *a = &tc->aux[tcp_conn_idx(tc, c)];
+	uint32_t send_end, due;
+
+	/* The first expiry since the peer last took bytes (an ACK that moves
+	 * snd_una zeroes retries and restarts the timer): the stall began when
+	 * the timer was armed, an RTO before it was due. */
+	if (c->retries == 0)
+		a->stall_ms = c->tm_due - c->rto_ms;
+	send_end = a->stall_ms + tc->conf.send_timeout_ms;
 	if (((c->flags & TCP_F_DEADLINE) && seq_geq(tc->now_ms, c->deadline_ms)) ||
 	    c->retries >= tc->conf.data_retries) {
 		/* Give up; the reset tells a peer that is still there. */
@@ -206,23 +298,38 @@ static void tcp_timer_rtx(struct tcp_core *tc, struct tcp_conn *c)
 		tcp_conn_free(tc, c, TCP_CLOSE_RETRANS);
 		return;
 	}
+	if (tc->conf.send_timeout_ms && seq_geq(tc->now_ms, send_end)) {
+		tc->st.conns_timed_out++;
+		tc->st.timeout_send++;
+		tcp_out_rst(tc, c);
+		tcp_conn_free(tc, c, TCP_CLOSE_SEND_TIMEOUT);
+		return;
+	}
 	c->retries++;
 	c->rto_ms = c->rto_ms * 2 > tc->conf.rto_max_ms ? tc->conf.rto_max_ms : c->rto_ms * 2;
 	tcp_out_retransmit(tc, c);
-	tcp_timer_arm(tc, c, tcp_rto_due(tc, c), TCP_TM_RTX);
+	due = tcp_rto_due(tc, c);
+	if (tc->conf.send_timeout_ms && seq_lt(send_end, due))
+		due = send_end;
+	tcp_timer_arm(tc, c, due, TCP_TM_RTX);
 }
 
 static void tcp_timer_idle(struct tcp_core *tc, struct tcp_conn *c)
 {
-	uint32_t due = c->last_rx_ms + tc->conf.idle_timeout_ms;
+	enum tcp_idle_why why;
+	uint32_t due = tcp_idle_due(tc, c, &why);
 
 	if (seq_lt(tc->now_ms, due)) {          /* bytes arrived since it was armed */
 		tcp_timer_arm(tc, c, due, TCP_TM_IDLE);
 		return;
 	}
 	tc->st.conns_timed_out++;
+	if (why == TCP_IDLE_FIRST)
+		tc->st.timeout_first_request++;
+	else if (why == TCP_IDLE_HEAD)
+		tc->st.timeout_header++;
 	tcp_out_rst(tc, c);
-	tcp_conn_free(tc, c, TCP_CLOSE_IDLE);
+	tcp_conn_free(tc, c, why == TCP_IDLE_QUIET ? TCP_CLOSE_IDLE : TCP_CLOSE_DEADLINE);
 }
 
 static void tcp_timer_fire(struct tcp_core *tc, struct tcp_conn *c)

@@ -92,10 +92,11 @@ def raw(path, data):
     return json.loads(buf)
 
 
-def campaign_lines(cid, phase, stock, left, sold, per_core, starts="-"):
+def campaign_lines(cid, phase, stock, left, sold, per_core, starts="-", pow_bits=0):
     return ("campaign   %d\nphase      %s\nstock      %d\nleft       %d\nsold       %d\n"
-            "starts_at  %s\nsold/core  %s\n" % (cid, phase, stock, left, sold, starts,
-                                                " ".join(str(v) for v in per_core)))
+            "starts_at  %s\npow_bits   %d\nsold/core  %s\n"
+            % (cid, phase, stock, left, sold, starts, pow_bits,
+               " ".join(str(v) for v in per_core)))
 
 
 def usage_errors():
@@ -119,8 +120,10 @@ def usage_errors():
           "seckillctl blacklist add --help")
     usage(["blacklist", "del", "--ip", "1.2.3.4", "--buyer", "5"],
           "give exactly one of --ip A.B.C.D and --buyer ID", "seckillctl blacklist del --help")
-    usage(["limits", "set"], "nothing to set: give --ip-rate, --ip-burst, --buyer-rate or "
-          "--buyer-burst", "seckillctl limits set --help")
+    usage(["limits", "set"], "nothing to set: give --ip-rate, --ip-burst, --buyer-rate, "
+          "--buyer-burst or --ip-conns", "seckillctl limits set --help")
+    usage(["limits", "set", "--ip-conns", "-1"], "--ip-conns '-1': expected a number of "
+          "connections, 0..16777216 (0 = off)", "seckillctl limits set --help")
     usage(["limits", "set", "--ip-rate", "5/h"], "--ip-rate '5/h': expected N, N/s or N/m",
           "seckillctl limits set --help")
     usage(["stats", "--frob"], "stats: unknown option '--frob'", "seckillctl stats --help")
@@ -192,6 +195,13 @@ def no_sale(state):
         fails(["campaign", "list", "--socket", sock], "no_sale",
               "seckill-dp runs without a sale (start it with --token-key and --campaign, "
               "or --max-stock for campaigns made here)")
+        check_eq(ok("limits", "show", "--socket", sock), "conns per ip    256\n",
+                 "limits show without a sale: the connection limit alone")
+        check_eq(ok_json("limits", "set", "--ip-conns", "0", "--socket", sock),
+                 {"ok": True, "ip_conns": 0}, "limits set --ip-conns without a sale")
+        fails(["limits", "set", "--ip-rate", "5", "--socket", sock], "no_sale",
+              "seckill-dp runs without a sale (start it with --token-key and --campaign, "
+              "or --max-stock for campaigns made here)")
     dp.check_clean_exit()
 
 
@@ -222,8 +232,9 @@ def campaigns(sock, dp, tok):
     out = ok("campaign", "list", *S)
     # --campaign 1:10 opens when seckill-dp started: that time, in UTC.
     check_eq(re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n$", "TIME\n", out),
-             "ID         PHASE          STOCK       LEFT       SOLD  STARTS_AT\n"
-             "1          open              10         10          0  TIME\n", "campaign list")
+             "ID         PHASE          STOCK       LEFT       SOLD  POW  STARTS_AT\n"
+             "1          open              10         10          0    0  TIME\n",
+             "campaign list")
     out = ok("campaign", "create", "--id", "7", "--stock", "5", *S)
     check_eq(out, campaign_lines(7, "open", 5, 5, 0, [0]), "campaign create 7 (human)")
     fails(["campaign", "create", "--id", "7", "--stock", "5", *S], "exists",
@@ -247,7 +258,7 @@ def campaigns(sock, dp, tok):
     check_eq(a[0]["status"], 200, "a buy on the campaign made at run time")
     c = ok_json("campaign", "show", "--id", "7", *S)["campaign"]
     check_eq(c, {"id": 7, "phase": "open", "stock": 5, "left": 4, "sold": 1, "starts_at": 0,
-                 "sold_per_core": [1]}, "campaign show --json after the sale")
+                 "pow_bits": 0, "sold_per_core": [1]}, "campaign show --json after the sale")
     check_eq(ok("campaign", "show", "--id", "7", *S), campaign_lines(7, "open", 5, 4, 1, [1]),
              "campaign show (human)")
 
@@ -298,9 +309,10 @@ def blacklists(sock, dp, tok):
              "adding a listed buyer is harmless")
 
 
-def limits_table(ip_rate, ip_burst, buyer_rate, buyer_burst):
-    return "%-6s %12s %8s\n%-6s %12s %8s\n%-6s %12s %8s\n" % (
-        "LIMIT", "RATE", "BURST", "ip", ip_rate, ip_burst, "buyer", buyer_rate, buyer_burst)
+def limits_table(ip_rate, ip_burst, buyer_rate, buyer_burst, ip_conns="256"):
+    return "%-6s %12s %8s\n%-6s %12s %8s\n%-6s %12s %8s\nconns per ip %6s\n" % (
+        "LIMIT", "RATE", "BURST", "ip", ip_rate, ip_burst, "buyer", buyer_rate, buyer_burst,
+        ip_conns)
 
 
 def limits(sock, dp, tok):
@@ -308,7 +320,8 @@ def limits(sock, dp, tok):
     check_eq(ok("limits", "show", *S), limits_table("50/s", "2", "2/s", "5"), "limits show")
     check_eq(ok_json("limits", "show", *S), {"ok": True, "ip": {"rate": 50, "per": "s",
                                                                  "burst": 2},
-                                             "buyer": {"rate": 2, "per": "s", "burst": 5}},
+                                             "buyer": {"rate": 2, "per": "s", "burst": 5},
+                                             "ip_conns": 256},
              "limits show --json")
     # Changed while selling: the new rule holds at the next request.
     check_eq(ok("limits", "set", "--ip-rate", "100/s", "--ip-burst", "4", *S),

@@ -11,6 +11,9 @@ campaign 1, and one seckill-gen run (one worker, memif client):
   one_per_conn    stock 100, 300 buyers, one request per connection
                   (Connection: close): 100 x 200, 200 x 410, 300 handshakes
                   on both sides, nothing left open
+  pow             stock 500, campaign pow 8 bits (seckillctl), 200 buyers with
+                  --pow 8 (challenges minted and solved before the run):
+                  200 x 200, no 428 or 403 on the server
   syn_flood       open loop, 500 buys/s for 2 s, beside a replayed SYN flood
                   of 5,000 frames/s from forged sources (tools/synflood-pcap):
                   every buy answered, the flood met with SYN cookies
@@ -140,6 +143,19 @@ def scenario(d, key, stock, want, what, *gen_args):
     return p, g
 
 
+def pow_scenario(d, key):
+    """seckill-gen --pow: every order carries a good proof of work."""
+    p = Pair(d, key, 500)
+    p.start_dp()
+    harness.seckillctl("campaign", "pow", "--id", "1", "--bits", "8",
+                       "--socket", os.path.join(d, "ctl.sock"))
+    g = p.gen("--campaign", "1", "--conns", "8", "--buyers", "200", "--requests", "200",
+              "--pow", "8")
+    agree(p, g, (200, 0, 0), "pow")
+    check_eq((p.c("buy.pow_required"), p.c("buy.pow_invalid")), (0, 0),
+             "pow: no order refused for its proof of work")
+
+
 def options():
     """Bad options are refused before the EAL starts, each with its reason."""
     gen = os.path.join(harness.build_dir(), "tools", "seckill-gen")
@@ -169,6 +185,7 @@ def test():
         scenario(d, key, 500, (500, 0, 300), "sold_out",
                  "--conns", "8", "--buyer-first", "5000", "--buyers", "800", "--requests", "800")
 
+        pow_scenario(d, key)
         p, g = scenario(d, key, 100, (100, 0, 200), "one_per_conn",
                         "--conns", "16", "--close", "--buyers", "300", "--requests", "300")
         check_eq(g["gen.conns_opened"], 300, "one_per_conn: a handshake per request")

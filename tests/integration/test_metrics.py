@@ -127,7 +127,9 @@ def run_metrics(state):
               "start-up names the port of the command line, not the config file's")
         st, text = get("http://%s/metrics" % target)
         check_eq(st, 200, "GET /metrics")
-        check("seckill_buys_total{core=\"0\",result=\"ok\"} 0" in text, "no sale yet")
+        check("seckill_buys_total{campaign=\"1\",result=\"ok\"} 0" in text, "no sale yet")
+        check("seckill_core_buys_total{core=\"1\",result=\"ok\"} 0" in text,
+              "per core as well")
         check_eq(get("http://%s/nope" % target)[0], 404, "another path is 404")
         r = dp.ns(["curl", "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}",
                    "http://%s:%d/metrics" % (dp.ip, mport)], check_rc=False)
@@ -156,6 +158,11 @@ def run_metrics(state):
         check_eq(int(got["ok"]), STOCK, "Prometheus: buys with result ok = the stock")
         check_eq(int(got["sold_out"]), codes.get("sold_out", 0), "Prometheus: sold_out buys")
         check_eq(int(sum(got.values())), answered, "Prometheus: every buy answered, by result")
+        camp = {(m["campaign"], m["result"]): v for m, v in prom_query(
+            base, 'sum by (campaign, result) (seckill_buys_total{result="ok"})')}
+        check_eq(camp, {("1", "ok"): float(STOCK)}, "Prometheus: campaign 1 sold its stock")
+        per_core = prom_query(base, 'sum(seckill_core_buys_total)')
+        check_eq(per_core[0][1], float(answered), "per core, the same buys")
 
         # The README's three queries.
         rate = prom_query(base, "sum by (result) (rate(seckill_buys_total[1m]))")

@@ -24,6 +24,10 @@ CASES = [
      "--syn-cookies 'maybe': use auto, always or never"),
     (["--ip", "198.18.0.1", "--rx-buf", "70000"], "TCP settings rejected: tcp: rx_buf must be"),
     (["--ip", "198.18.0.1", "--mbufs", "10"], "--mbufs '10': expected a whole number from 511"),
+    (["--ip", "198.18.0.1", "--ip-conns", "-1"],
+     "--ip-conns '-1': expected a whole number from 0 to 16777216"),
+    (["--ip", "198.18.0.1", "--max-conns", "100", "--tx-bufs", "200"],
+     "TCP settings rejected: tcp: rx_bufs and tx_bufs must not exceed max_conns"),
     (["--ip", "198.18.0.1", "--frobnicate"], "unknown option or missing value: '--frobnicate'"),
     (["--ip", "198.18.0.1", "stray"], "unexpected argument 'stray'"),
 ]

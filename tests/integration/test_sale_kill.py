@@ -112,7 +112,7 @@ def run(variant):
         tokfile = harness.tokens_file(d, key, BUYERS)
         state = os.path.join(d, "state")
         args = ["--token-key", key, "--state-dir", state, "--kafka", mock.bootstrap,
-                "--redis", redis.addr, "--ip-rate", "0", "--buyer-rate", "0"]
+                "--redis", redis.addr, "--ip-rate", "0", "--buyer-rate", "0", "--ip-conns", "0"]
         args += ["--max-stock", str(STOCK)] if runtime else ["--campaign", "1:%d" % STOCK]
         args += ANSWER_AFTER.get(variant, [])
         dp = harness.Dataplane(dp_args=args)

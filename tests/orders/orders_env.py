@@ -186,6 +186,14 @@ class Orders:
         except OSError:
             return {}
 
+    def lag(self):
+        """seckill_orders_consumer_lag_messages from GET /metrics: (the sum,
+        how many partitions report one)."""
+        with urllib.request.urlopen(self.url("/metrics"), timeout=10) as r:
+            lines = [l for l in r.read().decode().split("\n")
+                     if l.startswith("seckill_orders_consumer_lag_messages{")]
+        return sum(int(l.rsplit(" ", 1)[1]) for l in lines), len(lines)
+
     def assigned(self):
         wait_for(lambda: self.stats().get("resyncs", 0) >= 1, "partitions assigned")
 

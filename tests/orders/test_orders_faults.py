@@ -51,11 +51,14 @@ def fault_pg():
         env.pg.stop_immediate()
         print("ok: pg_ctl -m immediate stop", flush=True)
         env.sale.sell(n // 2, first=n // 2 + 1)
-        time.sleep(2)
+        wait_for(lambda: o.lag()[0] >= n // 2, "the consumer lag grows while the database "
+                 "is down (at least the %d orders sold since)" % (n // 2))
+        print("ok: consumer lag %d" % o.lag()[0], flush=True)
+        time.sleep(1)
         env.pg.up()
         print("ok: PostgreSQL started again", flush=True)
         env.wait_rows(n)
-        time.sleep(1)
+        wait_for(lambda: o.lag()[0] == 0, "the consumer lag back to 0")
         st = o.stats()
         check(st["write_errors"] + st["resyncs"] >= 2, "the consumer saw the outage and re-read "
               "its offsets (%d write errors, %d resyncs)" % (st["write_errors"], st["resyncs"]))

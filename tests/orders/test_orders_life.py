@@ -43,6 +43,8 @@ def check_metrics(o, mport):
     inserted = o.stats()["inserted"]
     check("\nseckill_orders_inserted_total %d\n" % inserted in text,
           "GET /metrics: seckill_orders_inserted_total %d, as /stats" % inserted)
+    wait_for(lambda: o.lag() == (0, 3), "consumer lag 0 on each of the 3 partitions, "
+             "all written")
     if shutil.which("promtool"):
         lint = subprocess.run(["promtool", "check", "metrics"], input=text, text=True,
                               capture_output=True, timeout=30)

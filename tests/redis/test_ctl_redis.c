@@ -720,6 +720,32 @@ Test(redis, campaigns_listed_with_a_version_every_change_moves)
 	ctl_redis_close(a);
 }
 
+Test(redis, pow_bits_are_kept_read_and_move_the_version)
+{
+	struct ctl_redis *a = host("a");
+	struct ctl_redis_campaign_def def[8];
+	struct ctl_redis_campaign c;
+	uint64_t v0, v;
+	size_t n;
+
+	cr_assert_eq(ctl_redis_campaign_create(a, 81, 10, 0, false), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_preheat(a, 81, &c), CTL_REDIS_OK, "%s", ctl_redis_error(a));
+	cr_assert_eq(c.pow_bits, 0, "absent: 0 (a campaign of an older version)");
+	cr_assert_eq(ctl_redis_campaigns_version(a, &v0), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_set_pow(a, 81, 16), CTL_REDIS_OK, "%s", ctl_redis_error(a));
+	cr_assert_eq(ctl_redis_campaigns_version(a, &v), CTL_REDIS_OK);
+	cr_assert_eq(v, v0 + 1, "the other hosts follow it");
+	cr_assert_eq(ctl_redis_set_pow(a, 89, 16), CTL_REDIS_NOT_FOUND);
+	cr_assert_eq(ctl_redis_set_pow(a, 81, POW_MAX_BITS + 1), CTL_REDIS_INVAL);
+	cr_assert_eq(ctl_redis_preheat(a, 81, &c), CTL_REDIS_OK, "%s", ctl_redis_error(a));
+	cr_assert_eq(c.pow_bits, 16);
+	cr_assert_eq(ctl_redis_campaigns(a, def, 8, &n, &v), CTL_REDIS_OK, "%s", ctl_redis_error(a));
+	cr_assert(n == 1 && def[0].id == 81 && def[0].pow_bits == 16);
+	raw_int("HSET seckill:campaign:81 pow_bits 99");
+	cr_assert_eq(ctl_redis_preheat(a, 81, &c), CTL_REDIS_ERR, "out of range: malformed");
+	ctl_redis_close(a);
+}
+
 Test(redis, campaigns_of_a_sale_older_than_the_set_are_found_by_scan)
 {
 	struct ctl_redis *a = host("a");

@@ -515,3 +515,101 @@ Test(http_server, peer_fin_while_stalled_answers_everything_then_closes)
 	cr_assert(cli.got_fin, "FIN once all answers are queued");
 	cr_assert_eq(st()->responses_2xx, 20);
 }
+
+/* ---- answers by reference, larger than the send buffer (http_reply.ext_body) ---- */
+
+#define BIG_LEN 20000
+static uint8_t big[BIG_LEN];
+static uint32_t big_tag = 7;
+static int resumes;
+
+/* GET /big: BIG_LEN bytes by reference; anything else goes to the app. */
+static void big_handler(void *ctx, struct tcp_conn *c, const struct http_request *req,
+			struct http_reply *rep)
+{
+	(void)ctx;
+	handler_calls++;
+	if (!http_span_eq(req->path, "/big")) {
+		app_handle(&app, c, req, rep);
+		return;
+	}
+	resumes += rep->resume;
+	rep->content_type = "text/plain";
+	rep->ext_body = big;
+	rep->ext_len = BIG_LEN;
+	rep->ext_tag = big_tag;
+}
+
+/* ACKs what came until the stream stops growing. */
+static void ack_until_quiet(void)
+{
+	uint32_t before;
+
+	do {
+		before = cli.stream_len;
+		cli_send(TCP_ACK, NULL, 0);
+		cli_read();
+	} while (cli.stream_len != before);
+}
+
+static void big_setup(void)
+{
+	for (uint32_t i = 0; i < BIG_LEN; i++)
+		big[i] = (uint8_t)('a' + i % 26);
+	big_tag = 7;
+	resumes = 0;
+	setup_with(4096, big_handler, NULL);
+}
+
+Test(http_server_stream, body_larger_than_the_send_buffer_sent_in_pieces, .fini = teardown)
+{
+	static char exp[BIG_LEN + 512];
+	int n;
+
+	big_setup();
+	/* The big answer, then a pipelined healthz that must wait for it. */
+	send_str("GET /big HTTP/1.1\r\nHost: x\r\n\r\n" REQ_HEALTHZ);
+	ack_until_quiet();
+	n = snprintf(exp, sizeof(exp), "HTTP/1.1 200 OK\r\nDate: " DATE "\r\nContent-Type: "
+		     "text/plain\r\nContent-Length: %d\r\n\r\n", BIG_LEN);
+	memcpy(exp + n, big, BIG_LEN);
+	memcpy(exp + n + BIG_LEN, HEALTHZ_200, sizeof(HEALTHZ_200));
+	assert_stream(exp);
+	cr_assert_gt(resumes, 2, "asked again as space came free (%d)", resumes);
+	cr_assert_eq(st()->requests, 2, "a resumed answer is one request");
+	cr_assert_eq(st()->streamed, 1);
+	cr_assert_eq(st()->responses_2xx, 2);
+	cr_assert_not(cli.got_fin);
+	cr_assert_not(cli.got_rst);
+}
+
+Test(http_server_stream, head_sends_no_body, .fini = teardown)
+{
+	big_setup();
+	send_str("HEAD /big HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_stream("HTTP/1.1 200 OK\r\nDate: " DATE "\r\nContent-Type: text/plain\r\n"
+		      "Content-Length: 20000\r\n\r\n");
+	cr_assert_eq(st()->streamed, 0);
+}
+
+Test(http_server_stream, close_after_the_last_piece, .fini = teardown)
+{
+	big_setup();
+	send_str("GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	ack_until_quiet();
+	cr_assert_gt(cli.stream_len, BIG_LEN);
+	cr_assert(memcmp(cli.stream + cli.stream_len - BIG_LEN, big, BIG_LEN) == 0);
+	cr_assert(cli.got_fin, "FIN after the whole body");
+}
+
+Test(http_server_stream, bytes_changed_half_way_reset, .fini = teardown)
+{
+	big_setup();
+	send_str("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+	cr_assert_lt(cli.stream_len, BIG_LEN, "not all at once");
+	big_tag = 8;                     /* a new image published meanwhile */
+	ack_until_quiet();
+	cr_assert(cli.got_rst, "reset rather than splice two bodies");
+	cr_assert_lt(cli.stream_len, BIG_LEN);
+	cr_assert_eq(st()->stream_changed, 1);
+}

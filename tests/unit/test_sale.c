@@ -112,6 +112,8 @@ Test(sale, every_result_has_its_status_and_code)
 		{ SALE_ALREADY, 409, "already_bought" },
 		{ SALE_PURCHASE_FULL, 503, "buyer_table_full" },
 		{ SALE_STOCK_RETRY, 503, "stock_busy" },
+		{ SALE_POW_REQUIRED, 428, "pow_required" },
+		{ SALE_POW_INVALID, 403, "pow_invalid" },
 	};
 
 	cr_assert_eq(sizeof(t) / sizeof(t[0]), SALE_RESULT_N);
@@ -206,6 +208,46 @@ Test(sale, unknown_campaign_is_404_before_the_token)
 	cr_assert_eq(sale_buy(c, 2, NULL, 0, IP_A, NOW, &out), SALE_NO_CAMPAIGN);
 	cr_assert_eq(c->results[SALE_NO_CAMPAIGN], 2);
 	cr_assert_eq(c->token.token_bad_mac, 0, "the token was not even looked at");
+	sale_destroy(s);
+}
+
+/* Per campaign and per core, every answer counted once, and a request for
+ * no campaign in the core's counters alone. */
+Test(sale, results_are_counted_per_campaign_across_cores)
+{
+	struct sale_conf cf;
+	struct sale *s;
+	struct sale_out out;
+	uint64_t r1[SALE_RESULT_N], r2[SALE_RESULT_N];
+
+	conf_small(&cf, 2);
+	s = make(&cf);
+	cr_assert_eq(sale_campaign_add(s, 1, 1, NOW - 1000), 0);
+	cr_assert_eq(sale_campaign_add(s, 2, 5, NOW - 1000), 0);
+	cr_assert_eq(buy(sale_core(s, 0), 1, 42, &out), SALE_OK);
+	cr_assert_eq(buy(sale_core(s, 1), 1, 43, &out), SALE_SOLD_OUT);
+	cr_assert_eq(buy(sale_core(s, 1), 1, 42, &out), SALE_SOLD_OUT);
+	cr_assert_eq(buy(sale_core(s, 1), 2, 42, &out), SALE_OK);
+	cr_assert_eq(buy(sale_core(s, 0), 2, 42, &out), SALE_ALREADY);
+	cr_assert_eq(sale_buy(sale_core(s, 0), 2, NULL, 0, IP_A, NOW, &out), SALE_TOKEN_MISSING);
+	cr_assert_eq(sale_buy(sale_core(s, 0), 9, NULL, 0, IP_A, NOW, &out), SALE_NO_CAMPAIGN);
+
+	cr_assert(sale_campaign_results(s, 1, r1));
+	cr_assert(sale_campaign_results(s, 2, r2));
+	cr_assert_eq(r1[SALE_OK], 1);
+	cr_assert_eq(r1[SALE_SOLD_OUT], 2);
+	cr_assert_eq(r1[SALE_ALREADY], 0);
+	cr_assert_eq(r2[SALE_OK], 1);
+	cr_assert_eq(r2[SALE_ALREADY], 1);
+	cr_assert_eq(r2[SALE_TOKEN_MISSING], 1);
+	cr_assert_eq(r2[SALE_SOLD_OUT], 0);
+	cr_assert_eq(r1[SALE_NO_CAMPAIGN] + r2[SALE_NO_CAMPAIGN], 0,
+		     "an unknown id is nobody's campaign");
+	cr_assert_eq(sale_core(s, 0)->results[SALE_NO_CAMPAIGN], 1);
+	cr_assert_eq(sale_core(s, 0)->results[SALE_OK] + sale_core(s, 1)->results[SALE_OK], 2,
+		     "the per-core counters hold the same answers");
+	cr_assert_not(sale_campaign_results(s, 9, r1), "no campaign 9");
+	cr_assert_eq(r1[SALE_OK], 0, "zeroed when there is no such campaign");
 	sale_destroy(s);
 }
 

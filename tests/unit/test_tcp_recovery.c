@@ -295,7 +295,11 @@ Test(tcp_recovery, pure_ack_seq_is_snd_nxt_inside_the_window)
 
 Test(tcp_recovery, gives_up_after_data_retries_timeouts_without_progress)
 {
-	struct th *h = th_new();
+	struct tcp_conf conf;
+
+	th_conf(&conf);
+	conf.send_timeout_ms = 0;       /* the retries alone (test_tcp_deadlines.c: with it) */
+	struct th *h = th_new_conf(&conf);
 	uint32_t iss = lost_flight_of_three(h);
 	uint32_t rto = 200;
 

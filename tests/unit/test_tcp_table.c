@@ -11,10 +11,18 @@ Test(tcp_table, full_table_drops_syn_without_cookies)
 	th_conf(&conf);
 	conf.max_conns = 8;
 	conf.syn_backlog = 8;
+	conf.tx_bufs = 8;
 	struct th *h = th_new_conf(&conf);
 
-	for (uint16_t p = 1; p <= 8; p++)
-		th_open_port(h, p);
+	/* Each has an answer in flight: none may be evicted (test_tcp_deadlines.c
+	 * has a table of idle ones). */
+	h->reply = "a";
+	for (uint16_t p = 1; p <= 8; p++) {
+		uint32_t iss = th_open_port(h, p);
+
+		th_send_from(h, p, TH_ISN + 1, iss + 1, TCP_ACK, 65535, 0, "q", 1);
+		th_next(h);
+	}
 	cr_assert_eq(th_gauges(h).conns, 8);
 	th_send_from(h, 9, TH_ISN, 0, TCP_SYN, 65535, 1460, NULL, 0);
 	th_none(h);
@@ -30,9 +38,11 @@ Test(tcp_table, full_table_answers_cookie_and_drops_its_ack_until_room)
 	conf.max_conns = 4;
 	conf.syn_backlog = 4;
 	conf.cookies = TCP_COOKIES_AUTO;
+	conf.tx_bufs = 4;
 	struct th *h = th_new_conf(&conf);
 	struct tcp_conn *victim = NULL;
 
+	h->reply = "y";                 /* answers in flight: none may be evicted */
 	for (uint16_t p = 1; p <= 4; p++) {
 		uint32_t iss = th_open_port(h, p);
 

@@ -33,6 +33,7 @@ Test(tcp_timers, data_backoff_doubles_and_clamps_then_gives_up)
 
 	th_conf(&conf);
 	conf.rto_min_ms = 1000;
+	conf.send_timeout_ms = 0;       /* the retries alone (test_tcp_deadlines.c: with it) */
 	struct th *h = th_new_conf(&conf);
 	uint32_t iss = th_open(h);
 
@@ -132,7 +133,11 @@ Test(tcp_timers, idle_connection_reset_after_idle_timeout)
 
 Test(tcp_timers, data_postpones_idle_timeout)
 {
-	struct th *h = th_new();
+	struct tcp_conf conf;
+
+	th_conf(&conf);
+	conf.first_request_timeout_ms = 0;      /* 20 s before a first byte: off for this */
+	struct th *h = th_new_conf(&conf);
 	uint32_t iss = th_open(h);
 
 	th_advance(h, 20000);

@@ -16,6 +16,7 @@
 
 #include "gen.h"
 #include "now.h"
+#include "pow.h"
 #include "str2int.h"
 
 #define GEN_DURATION_DEFAULT 10.0
@@ -32,7 +33,7 @@ enum {
 	O_IP = 256, O_SERVER, O_SERVER_PORT, O_SERVER_MAC, O_CONNS, O_RATE, O_REQUESTS,
 	O_DURATION, O_DRAIN, O_REQS_PER_CONN, O_CLOSE, O_PATH, O_HOST, O_CAMPAIGN, O_TOKEN_KEY,
 	O_BUYERS, O_BUYER_FIRST, O_TOKEN_TTL, O_PORTS, O_BURST, O_MBUFS, O_IDLE_SLEEP, O_PCAP,
-	O_PCAP_RATE, O_HIST, O_LABEL, O_LINGER, O_RETRY_503, O_HELP,
+	O_PCAP_RATE, O_HIST, O_LABEL, O_LINGER, O_RETRY_503, O_HELP, O_POW,
 };
 
 /* In the order of the enum above: gen_opt finds an option's name by its value. */
@@ -66,6 +67,7 @@ static const struct option gen_longopts[] = {
 	{ "linger", required_argument, NULL, O_LINGER },
 	{ "retry-503", no_argument, NULL, O_RETRY_503 },
 	{ "help", no_argument, NULL, O_HELP },
+	{ "pow", required_argument, NULL, O_POW },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -101,6 +103,11 @@ void gen_opts_usage(FILE *f, const char *prog)
 		"  --buyers N            distinct buyers, used round robin (1)\n"
 		"  --buyer-first ID      the first buyer id (1)\n"
 		"  --token-ttl S         tokens expire S seconds from now (%u)\n"
+		"  --pow BITS            orders carry X-Seckill-PoW, the campaign's proof of work\n"
+		"                        (seckillctl campaign pow --bits BITS): each buyer's\n"
+		"                        challenge minted with --token-key's derived key and\n"
+		"                        solved before the run (~2^BITS SHA-256 a buyer);\n"
+		"                        good for 120 s from the start\n"
 		"  --retry-503           a buyer answered 503 (stock on its way, order queue\n"
 		"                        full) is asked again before new ones, as a person would\n"
 		"  --ports LO-HI         our local ports, split between workers (1024-65535)\n"
@@ -241,6 +248,11 @@ static int gen_opt(struct gen_opts *o, int opt, const char *arg, const char **ke
 	case O_TOKEN_KEY:
 		*key_file = arg;
 		return 0;
+	case O_POW:
+		if (!str2u64(arg, 1, POW_MAX_BITS, &v))
+			return bad(err, errlen, name, arg, "bits, 1..32");
+		l->pow_bits = (unsigned)v;
+		return 0;
 	case O_BUYERS:
 	case O_BUYER_FIRST:
 		if (!str2u64(arg, 1, UINT64_MAX / 2, &v))
@@ -323,6 +335,11 @@ static int gen_opts_check(struct gen_opts *o, const char *key_file, uint64_t ttl
 			return -1;
 		}
 		o->load.token_expiry = now_wall_s() + ttl;
+		o->load.pow_issued_s = now_wall_s();
+	}
+	if (o->load.pow_bits && !o->load.campaign) {
+		snprintf(err, errlen, "--pow needs --campaign");
+		return -1;
 	}
 	if (o->load.host == NULL) {
 		inet_ntop(AF_INET, &o->load.server_ip, host, sizeof(host));

@@ -60,6 +60,8 @@ static void gen_mode(FILE *f, const struct gen_opts *o, unsigned n)
 			fprintf(f, ", buying campaign %u as %" PRIu64 " buyers", l->campaign, l->buyers);
 		else
 			fprintf(f, ", GET %s", l->path);
+		if (l->pow_bits)
+			fprintf(f, ", proof of work %u bits", l->pow_bits);
 	}
 	if (o->pcap)
 		fprintf(f, ", replaying %s at %" PRIu64 " frames/s", o->pcap, o->pcap_rate);
