@@ -35,8 +35,9 @@ _Static_assert(sizeof(struct gen_stats) == GEN_STATS_N * sizeof(uint64_t),
 #define GEN_BACKLOG_MAX (1u << 16)
 /* retry_503: buyers waiting to be asked again; more are counted, not kept. */
 #define GEN_RETRY_MAX (1u << 16)
-/* Longest request we build: head lines plus a token. */
-#define GEN_REQ_MAX 512
+/* Longest request head we build before the token: request line, Host and
+ * the --header lines. */
+#define GEN_REQ_MAX 1024
 #define GEN_NONE UINT32_MAX
 /* Tokens are minted once at create for up to this many buyers (64 bytes
  * each: 256 MiB at most), so a request costs a copy, not a SipHash and two
@@ -346,8 +347,11 @@ static void gen_count_status(struct gen_load *g, uint16_t status)
 {
 	switch (status) {
 	case 200: g->st.s200++; return;
+	case 304: g->st.s304++; return;
+	case 403: g->st.s403++; return;
 	case 409: g->st.s409++; return;
 	case 410: g->st.s410++; return;
+	case 428: g->st.s428++; return;
 	case 429: g->st.s429++; return;
 	case 503: g->st.s503++; return;
 	default: break;
@@ -407,6 +411,7 @@ static uint32_t gen_on_data(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
 			return 0;
 		if (hl > 0) {
 			used = (uint32_t)hl;
+			g->st.resp_bytes += (uint64_t)hl + r.content_length;
 			s->status = r.status;
 			s->close = r.close;
 			s->body_left = r.content_length;
@@ -456,6 +461,19 @@ static void gen_on_closed(void *ctx, struct tcp_core *tc, struct tcp_conn *c,
 
 /* ---- set-up ---------------------------------------------------------------- */
 
+/* Appends conf.headers, each with its CRLF, to head[*n..cap); false when they do not fit. */
+static bool gen_add_headers(const struct gen_conf *cf, char *head, size_t cap, int *n)
+{
+	for (unsigned i = 0; i < cf->n_headers; i++) {
+		int k = snprintf(head + *n, cap - (size_t)*n, "%s\r\n", cf->headers[i]);
+
+		if (k < 0 || (size_t)k >= cap - (size_t)*n)
+			return false;
+		*n += k;
+	}
+	return true;
+}
+
 static int gen_build_heads(struct gen_load *g, char *err, size_t errlen)
 {
 	const struct gen_conf *cf = &g->conf;
@@ -463,19 +481,23 @@ static int gen_build_heads(struct gen_load *g, char *err, size_t errlen)
 
 	n = snprintf(g->head_get, sizeof(g->head_get), "GET %s HTTP/1.1\r\nHost: %s\r\n",
 		     cf->path, cf->host);
-	if (n < 0 || (size_t)n >= sizeof(g->head_get)) {
-		snprintf(err, errlen, "the request path and host are too long (%d bytes at most)",
-			 GEN_REQ_MAX - 32);
+	if (n < 0 || (size_t)n >= sizeof(g->head_get) ||
+	    !gen_add_headers(cf, g->head_get, sizeof(g->head_get), &n)) {
+		snprintf(err, errlen, "the request path, host and headers are too long "
+			 "(%d bytes at most)", GEN_REQ_MAX - 1);
 		return -1;
 	}
 	g->head_get_len = (uint32_t)n;
 	n = snprintf(g->head_buy, sizeof(g->head_buy),
-		     "POST /api/campaigns/%u/orders HTTP/1.1\r\nHost: %s\r\n"
-		     "Authorization: Bearer ", cf->campaign, cf->host);
-	if (n < 0 || (size_t)n >= sizeof(g->head_buy)) {
-		snprintf(err, errlen, "the host name is too long");
+		     "POST /api/campaigns/%u/orders HTTP/1.1\r\nHost: %s\r\n", cf->campaign, cf->host);
+	if (n < 0 || (size_t)n >= sizeof(g->head_buy) ||
+	    !gen_add_headers(cf, g->head_buy, sizeof(g->head_buy), &n) ||
+	    (size_t)n + sizeof("Authorization: Bearer ") > sizeof(g->head_buy)) {
+		snprintf(err, errlen, "the host name and headers are too long (%d bytes at most)",
+			 GEN_REQ_MAX - 32);
 		return -1;
 	}
+	n += snprintf(g->head_buy + n, sizeof(g->head_buy) - (size_t)n, "Authorization: Bearer ");
 	g->head_buy_len = (uint32_t)n;
 	return 0;
 }
@@ -542,6 +564,8 @@ static const char *gen_conf_check(const struct gen_conf *cf, const struct tcp_co
 		return "a proof of work needs buy requests, at most 4194304 buyers and 1..32 bits";
 	if (cf->opens_per_poll == 0)
 		return "opens_per_poll must be at least 1";
+	if (cf->n_headers > GEN_HEADERS_MAX)
+		return "more extra header lines than GEN_HEADERS_MAX";
 	return NULL;
 }
 

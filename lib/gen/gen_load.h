@@ -31,6 +31,8 @@
  * the challenge the server would give that buyer at pow_issued_s (the
  * generator holds the operator key, from which the challenge key derives),
  * solved at create, before the timed part; good for POW_TTL_S from then.
+ * conf.headers are added to every request, GET or buy, after Host (an
+ * Accept-Encoding, an If-None-Match, a cookie ...).
  */
 #ifndef SECKILL_GEN_LOAD_H
 #define SECKILL_GEN_LOAD_H
@@ -43,6 +45,9 @@
 #include "stats.h"
 #include "tcp.h"
 #include "token.h"
+
+/* Extra header lines a run may add to every request (--header). */
+#define GEN_HEADERS_MAX 8
 
 struct gen_conf {
 	uint32_t server_ip;          /* network order */
@@ -65,6 +70,8 @@ struct gen_conf {
 	                              * full) are asked again before new ones */
 	unsigned pow_bits;           /* != 0: orders carry a solved proof of work */
 	uint64_t pow_issued_s;       /* the challenges' issue time, Unix seconds */
+	const char *headers[GEN_HEADERS_MAX];  /* "Name: value" lines added to every request */
+	unsigned n_headers;
 };
 
 void gen_conf_default(struct gen_conf *conf);
@@ -73,8 +80,9 @@ void gen_conf_default(struct gen_conf *conf);
 #define GEN_STATS(X) \
 	X(requests)        /* requests sent */ \
 	X(responses)       /* complete answers read */ \
-	X(s200) X(s409) X(s410) X(s429) X(s503) \
+	X(s200) X(s304) X(s403) X(s409) X(s410) X(s428) X(s429) X(s503) \
 	X(s2xx_other) X(s4xx_other) X(s5xx_other) X(s1xx_3xx) \
+	X(resp_bytes)      /* bytes of the complete answers, head and body */ \
 	X(conns_opened)    /* handshakes completed */ \
 	X(connects_failed) /* refused (RST) or never answered */ \
 	X(conns_broken)    /* closed with a request unanswered (reset, timeout, early FIN) */ \

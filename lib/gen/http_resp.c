@@ -107,7 +107,9 @@ int http_resp_head(const uint8_t *p, uint32_t len, struct http_resp *r)
 		}
 		line = eol + 2;
 	}
-	if (!seen_cl && r->status >= 200 && r->status != 204 && r->status != 304)
+	if (r->status < 200 || r->status == 204 || r->status == 304)
+		r->content_length = 0;           /* never a body, whatever a length says (RFC 9112 6.3) */
+	else if (!seen_cl)
 		return HTTP_RESP_BAD;            /* only a close would end the body */
 	return (int)(eol + 2 - p);
 }

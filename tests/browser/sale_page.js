@@ -11,6 +11,14 @@
  * countdown is seconds long however slow the browser was to start. Then it
  * prints one JSON object: what it saw at each step, for the test to check.
  * $SECKILL_SCREENSHOTS=DIR saves sale-page-before.png, -click.png and -after.png there.
+ *
+ * The click's proof of work is timed by the page itself (app.js leaves
+ * data-pow-ms and data-pow-tries on #result: the worker's start included).
+ * $SECKILL_POW_SOLVES=N (and $SECKILL_POW_BITS, default 16) then has the page
+ * start its Web Worker N more times, one after the other, each on a fresh
+ * challenge of the server's shape (campaign.bits.issued_s.mac, the mac random:
+ * the server would give one buyer the same challenge within a second), and
+ * reports each solve's time, as the page's own solve() measures it.
  */
 'use strict';
 
@@ -49,6 +57,29 @@ async function shot(page, name) {
 		return;
 	fs.mkdirSync(shots, { recursive: true });
 	await page.screenshot({ path: path.join(shots, name) });
+}
+
+/* N solves at bits in the page's Web Worker, one at a time: ms and tries each. */
+async function powSolves(page, bits, n) {
+	return page.evaluate(async (bits, n) => {
+		const times = [], tries = [];
+		for (let i = 0; i < n; i++) {
+			let mac = '';
+			while (mac.length < 16)
+				mac += Math.floor(Math.random() * 16).toString(16);
+			const challenge = '1.' + bits + '.' + Math.floor(Date.now() / 1000) + '.' + mac;
+			const t0 = performance.now();
+			const r = await new Promise((resolve, reject) => {
+				const w = new Worker('/worker.js');
+				w.onmessage = (e) => { w.terminate(); resolve(e.data); };
+				w.onerror = (e) => { w.terminate(); reject(new Error(e.message)); };
+				w.postMessage({ challenge, bits });
+			});
+			times.push(performance.now() - t0);
+			tries.push(r.tries);
+		}
+		return { bits, times, tries };
+	}, bits, n);
 }
 
 async function waitResult(page, re, timeout) {
@@ -115,7 +146,9 @@ async function main() {
 		await page.click('#buy');
 		await shot(page, 'sale-page-click.png');
 		const r1 = await waitResult(page, /confirmed|refused|sold out|limited|closed/, 25000);
-		step('first_click', { result: r1, left: await text(page, 'left') });
+		step('first_click', { result: r1, left: await text(page, 'left'),
+				      pow_ms: await page.$eval('#result', (e) => Number(e.dataset.powMs)),
+				      pow_tries: await page.$eval('#result', (e) => Number(e.dataset.powTries)) });
 		await new Promise((r) => setTimeout(r, 1200));   /* the units left poll */
 		await shot(page, 'sale-page-after.png');
 
@@ -137,6 +170,11 @@ async function main() {
 		await page.waitForSelector('#campaigns a', { timeout: 5000 });
 		const links = await page.$$eval('#campaigns a', (as) => as.map((a) => a.getAttribute('href')));
 		step('list', { links });
+
+		const solves = Number(process.env.SECKILL_POW_SOLVES || 0);
+		if (solves > 0)
+			step('pow_solves', await powSolves(page,
+				Number(process.env.SECKILL_POW_BITS || 16), solves));
 	} catch (e) {
 		if (failPage)
 			out.page_text = await failPage.evaluate(() => document.body.innerText).catch(() => '');

@@ -18,7 +18,14 @@ seckill-dp, with tools/kafka-mock so orders get confirmed:
   explains aside, which chromium logs as failed loads).
 
 SECKILL_SCREENSHOTS=DIR saves sale-page-before.png, -click.png and -after.png there
-(docs/ holds the committed ones). Skipped (77) when chromium or
+(docs/ holds the committed ones).
+
+The proof of work's cost in chromium: the click's solve time (the page's Web
+Worker, its start included) is printed. SECKILL_POW_BITS=B sets campaign 1's
+bits (10 unless said); SECKILL_POW_SOLVES=N has the page solve N more
+challenges at B bits (16 when only N is given), one after the other, and
+prints their median, p90 and mean, e.g.
+  SECKILL_POW_BITS=16 SECKILL_POW_SOLVES=10 tests/integration/test_browser.py Skipped (77) when chromium or
 tests/browser/node_modules is missing: run tools/deps.
 
 Run by hand (root): tests/integration/test_browser.py  (SECKILL_BUILD=build dir)
@@ -26,6 +33,7 @@ Run by hand (root): tests/integration/test_browser.py  (SECKILL_BUILD=build dir)
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,7 +46,8 @@ from harness import check, check_eq
 BROWSER_DIR = os.path.join(harness.ROOT, "tests", "browser")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 OPEN_IN_S = 6          # the page loads within a second or two, then counts down
-POW_BITS = 10
+POW_SOLVES = int(os.environ.get("SECKILL_POW_SOLVES", "0"))
+POW_BITS = int(os.environ.get("SECKILL_POW_BITS", "16" if POW_SOLVES else "10"))
 BUYER, OTHER = 42, 43
 
 
@@ -56,6 +65,19 @@ def skip_unless_browser():
 def token(key, buyer):
     return harness.seckillctl("token", "mint", "--key-file", key, "--buyer", str(buyer),
                               "--ttl", "600").strip()
+
+
+def report_solves(s):
+    """Median, p90 and mean of the page's N solves (SECKILL_POW_SOLVES)."""
+    t = sorted(s["times"])
+    n = len(t)
+    check_eq(n, POW_SOLVES, "every solve finished")
+    p90 = t[min(n - 1, int(0.9 * n + 0.5) - 1)]   # nearest rank
+    tries = sum(s["tries"])
+    print("chromium (headless, this machine): %d solves at %d bits: median %.0f ms, p90 %.0f ms, "
+          "mean %.0f ms, min %.0f, max %.0f; %.2f M hashes/s; tries mean %.0f (2^%d = %d)"
+          % (n, s["bits"], statistics.median(t), p90, sum(t) / n, t[0], t[-1],
+             tries / sum(t) / 1e3, tries / n, s["bits"], 2 ** s["bits"]))
 
 
 def test():
@@ -88,7 +110,7 @@ def run(state, mock):
                    "-H", "Authorization: Bearer " + other, dp.url("/api/campaigns/2/orders")])
         check_eq(r.stdout, "200", "campaign 2's one unit sold to another buyer")
         env = dict(os.environ, NODE_PATH=os.path.join(BROWSER_DIR, "node_modules"),
-                   HOME=state)
+                   HOME=state, SECKILL_POW_BITS=str(POW_BITS))
         if env.get("SECKILL_SCREENSHOTS"):    # relative to where the test was run
             env["SECKILL_SCREENSHOTS"] = os.path.abspath(env["SECKILL_SCREENSHOTS"])
         t0 = time.time()
@@ -107,7 +129,10 @@ def run(state, mock):
                                "One per buyer. Ships in two days.", "--socket", sock)
             harness.seckillctl("campaign", "pow", "--id", "1", "--bits", str(POW_BITS),
                                "--socket", sock)
-            stdout, stderr = node.communicate("%d\n" % (starts * 1000), timeout=75)
+            # a 16-bit solve is ~0.1-0.5 s here; allow each 2^(B-16) x 5 s
+            stdout, stderr = node.communicate(
+                "%d\n" % (starts * 1000),
+                timeout=75 + POW_SOLVES * 5 * 2 ** max(0, POW_BITS - 16))
         finally:
             if node.poll() is None:
                 node.kill()
@@ -140,6 +165,13 @@ def run(state, mock):
         check("sold out" in steps["sold_out"]["result"].lower(),
               "the sold-out campaign says sold out: %r" % steps["sold_out"]["result"])
         check("/c/1" in steps["list"]["links"], "/ lists campaign 1")
+        click = steps["first_click"]
+        check(click.get("pow_ms") is not None and click["pow_ms"] > 0,
+              "the page timed its proof of work")
+        print("chromium: the click's proof of work, %d bits: %.1f ms (%d tries, the worker's "
+              "start included)" % (POW_BITS, click["pow_ms"], click["pow_tries"]))
+        if POW_SOLVES:
+            report_solves(steps["pow_solves"])
         check_eq(out["console_errors"], [], "the browser console's errors")
         check_eq(r.returncode, 0, "the browser script's exit code")
         camp = dp.ctl_json("campaign", "show", "--id", "1")["campaign"]

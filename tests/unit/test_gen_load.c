@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "app_site.h"
 #include "gen_hist.h"
 #include "gen_load.h"
 #include "gen_pcap.h"
@@ -266,6 +267,62 @@ Test(gen_load, an_answer_larger_than_the_receive_buffer_is_read_as_it_comes)
 	bench_free(&B);
 }
 
+/* A site whose /app.js is compressible: it has a gzip copy. */
+static struct app_site *js_site(void)
+{
+	static char js[3000];
+	static const char html[] = "<!DOCTYPE html><title>t</title>\n";
+	struct app_site_src src[2] = {
+		{ "index.html", (const uint8_t *)html, sizeof(html) - 1 },
+		{ "app.js", (const uint8_t *)js, sizeof(js) },
+	};
+	char err[256];
+	struct app_site *s;
+
+	for (size_t i = 0; i < sizeof(js); i++)
+		js[i] = "var x = 1; /* compressible */\n"[i % 30];
+	s = app_site_build(src, 2, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	return s;
+}
+
+Test(gen_load, extra_headers_go_with_every_request_and_answers_are_counted_in_bytes)
+{
+	struct app_site *site = js_site();
+	struct gen_conf gc;
+	const struct gen_stats *st;
+
+	srv_new(&B, 0);
+	app_set_site(&B.app, site);
+	gen_conf_default(&gc);
+	memcpy(gc.server_mac, srv_mac, 6);
+	gc.conns = 2;
+	gc.requests = 20;
+	gc.path = "/app.js";
+	gc.headers[gc.n_headers++] = "Accept-Encoding: gzip";
+	gen_new(&B, &gc);
+	run_until_done(&B, 20000);
+	st = gen_load_stats(B.gen);
+	cr_assert_eq(st->s200, 20);
+	cr_assert_eq(B.app.stats.page_gzip, 20, "every request asked for the gzip copy");
+	cr_assert_eq(st->resp_bytes % 20, 0, "twenty answers of the same size");
+	cr_assert_gt(st->resp_bytes / 20, 100, "a head and a body");
+	cr_assert_lt(st->resp_bytes / 20, 1000, "the gzip copy, not the 3,000 bytes");
+	bench_free(&B);
+
+	srv_new(&B, 0);
+	app_set_site(&B.app, site);
+	gc.headers[gc.n_headers++] = "If-None-Match: *";
+	gen_new(&B, &gc);
+	run_until_done(&B, 20000);
+	st = gen_load_stats(B.gen);
+	cr_assert_eq(st->s304, 20, "If-None-Match: * matches: 304, no body");
+	cr_assert_eq(B.app.stats.page_not_modified, 20);
+	cr_assert_eq(st->s1xx_3xx + st->bad_responses + st->conns_broken, 0);
+	bench_free(&B);
+	app_site_free(site);
+}
+
 Test(gen_load, buys_count_what_the_sale_did_and_stock_is_exactly_sold)
 {
 	struct gen_conf gc;
@@ -498,6 +555,14 @@ Test(http_resp, framing_it_cannot_trust_is_refused)
 	cr_assert_eq(head("HTTP/1.1 2x0 OK\r\n\r\n", &r), HTTP_RESP_BAD);
 	cr_assert_eq(head("HTTP/1.1 200 OK\rX\n", &r), HTTP_RESP_BAD, "CR without LF");
 	cr_assert_eq(head("HTTP/1.1 200 OK\r\n folded\r\n\r\n", &r), HTTP_RESP_BAD);
+}
+
+Test(http_resp, a_304_has_no_body_whatever_its_length_says)
+{
+	struct http_resp r;
+
+	cr_assert_gt(head("HTTP/1.1 304 Not Modified\r\nContent-Length: 548\r\n\r\n", &r), 0);
+	cr_assert_eq(r.content_length, 0, "RFC 9112 6.3: a 304 ends at its empty line");
 }
 
 /* ---- pcap files (lib/gen/gen_pcap.c) -------------------------------------------- */

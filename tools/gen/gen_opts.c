@@ -33,7 +33,7 @@ enum {
 	O_IP = 256, O_SERVER, O_SERVER_PORT, O_SERVER_MAC, O_CONNS, O_RATE, O_REQUESTS,
 	O_DURATION, O_DRAIN, O_REQS_PER_CONN, O_CLOSE, O_PATH, O_HOST, O_CAMPAIGN, O_TOKEN_KEY,
 	O_BUYERS, O_BUYER_FIRST, O_TOKEN_TTL, O_PORTS, O_BURST, O_MBUFS, O_IDLE_SLEEP, O_PCAP,
-	O_PCAP_RATE, O_HIST, O_LABEL, O_LINGER, O_RETRY_503, O_HELP, O_POW,
+	O_PCAP_RATE, O_HIST, O_LABEL, O_LINGER, O_RETRY_503, O_HELP, O_POW, O_HEADER,
 };
 
 /* In the order of the enum above: gen_opt finds an option's name by its value. */
@@ -68,6 +68,7 @@ static const struct option gen_longopts[] = {
 	{ "retry-503", no_argument, NULL, O_RETRY_503 },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "pow", required_argument, NULL, O_POW },
+	{ "header", required_argument, NULL, O_HEADER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -97,6 +98,8 @@ void gen_opts_usage(FILE *f, const char *prog)
 		"  --close               one request per connection (--reqs-per-conn 1)\n"
 		"  --path P              GET this path (/healthz)\n"
 		"  --host NAME           the Host header (the server's address)\n"
+		"  --header 'NAME: V'    add this line to every request, GET or buy (up to\n"
+		"                        %u times), e.g. --header 'Accept-Encoding: gzip'\n"
 		"  --campaign ID         buy instead: POST /api/campaigns/ID/orders with tokens\n"
 		"  --token-key FILE      the operator key to mint buyer tokens with (seckillctl\n"
 		"                        token keygen); required with --campaign\n"
@@ -130,7 +133,8 @@ void gen_opts_usage(FILE *f, const char *prog)
 		"  %s --no-huge -m 512 --no-pci --file-prefix gen --lcores 0@0,1@1 \\\n"
 		"     --vdev net_memif0,role=client,socket=/run/seckill/memif.sock -- \\\n"
 		"     --ip 198.18.0.2 --server 198.18.0.1 --conns 64 --duration 5\n",
-		prog, GEN_DURATION_DEFAULT, GEN_DRAIN_DEFAULT, GEN_TTL_DEFAULT, GEN_BURST_MAX,
+		prog, GEN_DURATION_DEFAULT, GEN_DRAIN_DEFAULT, GEN_HEADERS_MAX, GEN_TTL_DEFAULT,
+		GEN_BURST_MAX,
 		GEN_BURST_DEFAULT, GEN_MBUFS_DEFAULT, GEN_IDLE_SLEEP_DEFAULT, prog);
 }
 
@@ -160,6 +164,24 @@ static int mac(const char *s, uint8_t out[NET_ETH_ALEN])
 		return -1;
 	memcpy(out, ea.addr_bytes, NET_ETH_ALEN);
 	return 0;
+}
+
+/* "Name: value": a header name of token characters (RFC 9110 5.6.2), a colon,
+ * a value of visible characters, spaces and tabs (no CR, LF or other control). */
+static bool header_line_ok(const char *s)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+	const char *p = s;
+
+	while (*p && (('a' <= (*p | 0x20) && (*p | 0x20) <= 'z') || ('0' <= *p && *p <= '9') ||
+		      strchr(tchar, *p) != NULL))
+		p++;
+	if (p == s || *p != ':')
+		return false;
+	for (p++; *p; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return false;
+	return true;
 }
 
 static void gen_opts_default(struct gen_opts *o)
@@ -239,6 +261,13 @@ static int gen_opt(struct gen_opts *o, int opt, const char *arg, const char **ke
 		if (strpbrk(arg, " \r\n") != NULL || !*arg)
 			return bad(err, errlen, name, arg, "a host name, no spaces");
 		l->host = arg;
+		return 0;
+	case O_HEADER:
+		if (!header_line_ok(arg))
+			return bad(err, errlen, name, arg, "'Name: value', a token, a colon, no CR or LF");
+		if (l->n_headers == GEN_HEADERS_MAX)
+			return bad(err, errlen, name, arg, "too many --header (8 at most)");
+		l->headers[l->n_headers++] = arg;
 		return 0;
 	case O_CAMPAIGN:
 		if (!str2u64(arg, 1, UINT32_MAX, &v))

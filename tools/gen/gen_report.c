@@ -62,6 +62,8 @@ static void gen_mode(FILE *f, const struct gen_opts *o, unsigned n)
 			fprintf(f, ", GET %s", l->path);
 		if (l->pow_bits)
 			fprintf(f, ", proof of work %u bits", l->pow_bits);
+		for (unsigned i = 0; i < l->n_headers; i++)
+			fprintf(f, ", \"%s\"", l->headers[i]);
 	}
 	if (o->pcap)
 		fprintf(f, ", replaying %s at %" PRIu64 " frames/s", o->pcap, o->pcap_rate);
@@ -110,6 +112,8 @@ void gen_report(FILE *f, const struct gen_opts *o, struct gen_lcore *const *lcs,
 	fprintf(f, "gen.latency_us.mean %.1f\n", h.n ? (double)h.sum / (double)h.n / 1e3 : 0.0);
 	fprintf(f, "gen.cycles_per_request %.0f\n",
 		st->responses ? (double)ds->busy_cycles / (double)st->responses : 0.0);
+	fprintf(f, "gen.resp_bytes_per_request %.0f\n",
+		st->responses ? (double)st->resp_bytes / (double)st->responses : 0.0);
 	fprintf(f, "gen.errors %" PRIu64 "\n", st->connects_failed + st->conns_broken +
 		st->bad_responses + st->send_failed + st->backlog_full + st->no_port +
 		st->unanswered + st->retry_overflow);
