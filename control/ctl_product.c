@@ -17,7 +17,12 @@
  *     keys (fields name, price, description, image_type, image), so a host
  *     that starts on an empty state dir finds the products other hosts set.
  *     Written and read with a short timeout: the control loop must not wait
- *     on a slow Redis for a picture.
+ *     on a slow Redis for a picture. Each write also bumps the hash's `rev`
+ *     and seckill:campaigns:version, which every host polls (ctl_sale_redis.c):
+ *     a host that sees the version move asks each campaign's rev (one HGET)
+ *     and reloads the products whose rev it has not loaded (ctl_product_sync),
+ *     so a change made on one host is on every host's page within a sync
+ *     period or two.
  *
  * Reclaiming a replaced blob: a worker holds the pointer it loaded only for
  * the request it is answering (a streamed image looks it up again for each
@@ -40,6 +45,7 @@
 #include <unistd.h>
 
 #include "ctl_plane.h"
+#include "ctl_redis.h"
 #include "ctl_sock_priv.h"
 #include "now.h"
 
@@ -58,6 +64,24 @@ static unsigned ctl_n_retired;
 static char ctl_product_dir[DP_PATH_CAP + 16];
 static char ctl_redis_ip[16];
 static uint16_t ctl_redis_port;
+/* The Redis rev of each product this host loaded or wrote (0: none). */
+static struct {
+	uint32_t campaign;
+	long long rev;
+} ctl_revs[APP_PRODUCTS_MAX];
+static unsigned ctl_n_revs;
+
+static long long *ctl_product_rev(uint32_t campaign)
+{
+	for (unsigned i = 0; i < ctl_n_revs; i++)
+		if (ctl_revs[i].campaign == campaign)
+			return &ctl_revs[i].rev;
+	if (ctl_n_revs == APP_PRODUCTS_MAX)
+		return NULL;
+	ctl_revs[ctl_n_revs].campaign = campaign;
+	ctl_revs[ctl_n_revs].rev = 0;
+	return &ctl_revs[ctl_n_revs++].rev;
+}
 
 struct app_products *ctl_product_table(void)
 {
@@ -248,6 +272,16 @@ static int ctl_product_save_redis(const struct app_product *p, char *err, size_t
 		snprintf(err, errlen, "Redis refused the product: %s",
 			 rep ? rep->str : c->errstr);
 	freeReplyObject(rep);
+	/* The other hosts learn of it by the version they poll. */
+	if (ok) {
+		long long *rev = ctl_product_rev(p->campaign);
+
+		rep = redisCommand(c, "HINCRBY seckill:product:{%" PRIu32 "} rev 1", p->campaign);
+		if (rep != NULL && rep->type == REDIS_REPLY_INTEGER && rev != NULL)
+			*rev = rep->integer;
+		freeReplyObject(rep);
+		freeReplyObject(redisCommand(c, "INCR " CTL_REDIS_VERSION_KEY));
+	}
 	redisFree(c);
 	return ok ? 0 : -1;
 }
@@ -309,6 +343,43 @@ void ctl_product_restore(const struct dp_conf *conf, struct sale *s)
 	}
 	if (c != NULL)
 		redisFree(c);
+}
+
+void ctl_product_sync(struct sale *s)
+{
+	uint32_t ids[SALE_MAX_CAMPAIGNS];
+	unsigned n = sale_campaign_ids(s, ids, SALE_MAX_CAMPAIGNS);
+	char err[256];
+	redisContext *c;
+
+	if (ctl_redis_port == 0 || n == 0 || (c = ctl_product_redis()) == NULL)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		redisReply *rep = redisCommand(c, "HGET seckill:product:{%" PRIu32 "} rev", ids[i]);
+		long long *have = ctl_product_rev(ids[i]), rev;
+		struct app_product *p;
+
+		if (rep == NULL)
+			break;                  /* Redis went away: the next change */
+		rev = rep->type == REDIS_REPLY_STRING ? strtoll(rep->str, NULL, 10) : 0;
+		freeReplyObject(rep);
+		if (rev == 0 || have == NULL || rev == *have)
+			continue;
+		p = ctl_product_load_redis(c, ids[i]);
+		if (p == NULL)
+			continue;
+		if (ctl_product_publish(p, err, sizeof(err)) < 0) {
+			fprintf(stderr, "seckill-dp: campaign %" PRIu32 "'s product from Redis: %s\n",
+				ids[i], err);
+			app_product_free(p);
+			continue;               /* tried again at the next change */
+		}
+		*have = rev;
+		/* A restart on this state dir shows it too. */
+		if (ctl_product_save_file(p, err, sizeof(err)) < 0)
+			fprintf(stderr, "seckill-dp: campaign %" PRIu32 "'s product: %s\n", ids[i], err);
+	}
+	redisFree(c);
 }
 
 /* ---- the control socket: "campaign.product" ---- */

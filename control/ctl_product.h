@@ -24,6 +24,13 @@ struct app_products *ctl_product_table(void);
 struct sale;
 void ctl_product_restore(const struct dp_conf *conf, struct sale *s);
 
+/*
+ * With --redis, after seckill:campaigns:version moved (ctl_sale_redis.c):
+ * reloads from Redis the products another host changed (their rev is not
+ * the one loaded here), publishes them and records them in the state dir.
+ */
+void ctl_product_sync(struct sale *s);
+
 /* After the workers stopped: frees every blob. */
 void ctl_product_fini(void);
 

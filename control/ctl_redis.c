@@ -67,7 +67,6 @@ static const struct {
 
 /* Keys every campaign shares (ctl_redis.h). */
 #define CTL_REDIS_CAMPAIGNS_KEY "seckill:campaigns"
-#define CTL_REDIS_VERSION_KEY "seckill:campaigns:version"
 
 struct ctl_redis {
 	redisContext *c;            /* NULL while down */

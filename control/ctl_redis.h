@@ -71,6 +71,9 @@
 
 #include "sale.h"
 
+/* INCRed by every change to a campaign or its product; hosts poll it. */
+#define CTL_REDIS_VERSION_KEY "seckill:campaigns:version"
+
 /* Results of every call. Negative: nothing was decided. */
 enum ctl_redis_rc {
 	CTL_REDIS_OK = 0,

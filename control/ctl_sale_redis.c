@@ -63,6 +63,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctl_product.h"
 #include "ctl_redis.h"
 #include "ctl_plane.h"
 
@@ -933,8 +934,10 @@ static void ctl_sale_redis_sync(struct ctl_plane *c, uint64_t now_ms)
 			ctl_sale_redis_set_pow(c, d->camp[i].id, d->camp[i].pow_bits);
 	r = ctl_redis_campaigns_version(d->r, &v);
 	ctl_sale_redis_health(c, r);
-	if (r == CTL_REDIS_OK && v != d->version)
+	if (r == CTL_REDIS_OK && v != d->version) {
 		ctl_sale_redis_reload(c);
+		ctl_product_sync(c->sale);
+	}
 }
 
 /* One campaign's turn in a pass: give back, drop, or top up. */

@@ -291,6 +291,20 @@ def case_two_hosts_sync(d, key, mock, redis):
                     lat[verb + (" a->b" if src is sa else " b->a")] = time.monotonic() - t0 + \
                         time_until(dst, lambda r: r["campaign"]["phase"] == want,
                                    "%s seen on the other host" % verb)
+                # A product set on a is on b's page once b sees the version move.
+                t0 = time.monotonic()
+                check(sa.ask(cmd="campaign.product", id=9, name="Blue phone",
+                             price="9.99")["ok"], "a: campaign set 9 --name")
+
+                def b_product():
+                    r = b.ns(["curl", "-s", "-m", "1", b.url("/c/9/product")], check_rc=False)
+                    try:
+                        return json.loads(r.stdout).get("name") == "Blue phone"
+                    except ValueError:
+                        return False
+                harness.wait_for(b_product, 5, "b's /c/9/product shows a's change", step_s=0.05)
+                print("product set on a, on b's page after %.0f ms (curl polls included)"
+                      % ((time.monotonic() - t0) * 1000), flush=True)
             finally:
                 sa.close()
                 sb.close()
