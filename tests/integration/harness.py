@@ -305,6 +305,49 @@ def remove_dpdk_runtime_dir(prefix):
         shutil.rmtree(os.path.join("/var/run/dpdk", prefix), ignore_errors=True)
 
 
+TCP_STATE_CLOSE, TCP_STATE_CLOSE_WAIT = 7, 8     # struct tcp_info.tcpi_state
+
+
+def tcp_ended(s):
+    """Whether the server ended socket s (RST or FIN), without reading its data."""
+    import socket
+    try:
+        st = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+    except OSError:
+        return True
+    return st in (TCP_STATE_CLOSE, TCP_STATE_CLOSE_WAIT)
+
+
+class Prober:
+    """A legitimate buyer beside an attack: curl GET /healthz from the
+    namespace every period_s, in a thread, while the with-block runs. times:
+    each answer's seconds, or None when it was not a 200 within 2 s."""
+
+    def __init__(self, dp, period_s=0.5):
+        self.dp, self.period_s, self.times = dp, period_s, []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run)
+
+    def _run(self):
+        while not self.stop.is_set():
+            r = self.dp.ns(["curl", "-s", "-o", "/dev/null", "-m", "2", "-w",
+                            "%{http_code} %{time_total}", self.dp.url("/healthz")],
+                           check_rc=False)
+            parts = r.stdout.split()
+            ok = len(parts) == 2 and parts[0] == "200"
+            self.times.append(float(parts[1]) if ok else None)
+            self.stop.wait(self.period_s)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        return False
+
+
 def wait_for(pred, timeout_s, what, step_s=0.2):
     """Polls pred() until it is true (returns its value) or fails the test after timeout_s."""
     deadline = time.time() + timeout_s

@@ -33,6 +33,8 @@ import threading
 import time
 import urllib.request
 
+from harness import tcp_ended
+
 HEADER_MS = 4000
 FIRST_MS = 1000
 SEND_MS = 2000
@@ -42,17 +44,10 @@ SLOWLORIS = 6
 SILENT = 3
 PIPELINED = 200
 SLACK_S = 1.2            # timer wheel tick, worker back-off, namespace scheduling
-TCP_CLOSE_STATE = 7      # struct tcp_info.tcpi_state of a reset socket
 
 
 def request(path="/healthz"):
     return ("GET %s HTTP/1.1\r\nHost: seckill\r\n\r\n" % path).encode()
-
-
-def ended(s):
-    """Whether the server ended s (RST or FIN), without reading its data."""
-    info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)
-    return info[0] == TCP_CLOSE_STATE or info[0] == 8   # CLOSE, or CLOSE_WAIT (FIN)
 
 
 def slowloris(ip, port, out, i):
@@ -62,7 +57,7 @@ def slowloris(ip, port, out, i):
     sent = 0
     while time.monotonic() - t0 < 10:
         r, _, _ = select.select([s], [], [], 1.0)
-        if r or ended(s):
+        if r or tcp_ended(s):
             break
         try:
             s.send(b"x")            # one byte a second, never the end of the head
@@ -70,7 +65,7 @@ def slowloris(ip, port, out, i):
         except OSError:
             break
     out[i] = {"seconds": round(time.monotonic() - t0, 2), "trickled": sent,
-              "ended": ended(s) or bool(r)}
+              "ended": tcp_ended(s) or bool(r)}
     s.close()
 
 
@@ -78,7 +73,7 @@ def silent(ip, port, out, i):
     s = socket.create_connection((ip, port), timeout=5)
     t0 = time.monotonic()
     r, _, _ = select.select([s], [], [], 5.0)
-    out[i] = {"seconds": round(time.monotonic() - t0, 2), "ended": bool(r) or ended(s)}
+    out[i] = {"seconds": round(time.monotonic() - t0, 2), "ended": bool(r) or tcp_ended(s)}
     s.close()
 
 
@@ -98,7 +93,7 @@ def slow_reader(ip, port, out, i):
                 pass
             except OSError:
                 pass
-        if ended(s):
+        if tcp_ended(s):
             end = time.monotonic()
             break
         time.sleep(0.02)
@@ -145,7 +140,7 @@ def cmd_fill(ip, port, n):
                         "http://%s:%d/healthz" % (ip, port)], capture_output=True, text=True)
     curl_s = time.monotonic() - t0
     time.sleep(0.2)
-    gone = [i for i, s in enumerate(conns) if ended(s)]
+    gone = [i for i, s in enumerate(conns) if tcp_ended(s)]
     for s in conns:
         s.close()
     return {"curl": r.stdout, "curl_seconds": round(curl_s, 3), "ended": gone}
@@ -163,34 +158,17 @@ def test():
     args = ["--max-conns", str(MAX_CONNS), "--header-timeout", str(HEADER_MS),
             "--first-request-timeout", str(FIRST_MS), "--send-timeout", str(SEND_MS),
             "--metrics-listen", "127.0.0.1:%d" % metrics]
-    worst = []
-    stop = threading.Event()
-
-    def buyer(dp):
-        """A legitimate curl every 0.5 s; its time, or None when not answered."""
-        while not stop.is_set():
-            r = dp.ns(["curl", "-s", "-o", "/dev/null", "-m", "2", "-w",
-                       "%{http_code} %{time_total}", dp.url("/healthz")], check_rc=False)
-            parts = r.stdout.split()
-            ok = len(parts) == 2 and parts[0] == "200"
-            worst.append(float(parts[1]) if ok else None)
-            stop.wait(0.5)
-
     with harness.Dataplane(dp_args=args) as dp:
         me = os.path.abspath(__file__)
-        t = threading.Thread(target=buyer, args=(dp,))
-        t.start()
-        try:
+        with harness.Prober(dp) as probe:
             r = json.loads(dp.ns_python_file(me, "client", dp.ip, 80, timeout=60))
-        finally:
-            stop.set()
-            t.join()
         print("client:", json.dumps(r), flush=True)
         f = json.loads(dp.ns_python_file(me, "fill", dp.ip, 80, MAX_CONNS, timeout=60))
         print("fill:", json.dumps(f), flush=True)
         st = dp.ctl_json("stats")
         prom = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics,
                                       timeout=5).read().decode()
+    worst = probe.times
     buyers = len(worst)
     check(buyers >= 4 and None not in worst and max(worst) < 1.0,
           "every legitimate curl answered within 1 s (%d, slowest %s s)"

@@ -29,8 +29,9 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
+
+from harness import tcp_ended
 
 ADDRS = 240
 IP_CONNS = 4
@@ -43,21 +44,11 @@ FLOOD_PPS = 2000
 FLOOD_FRAMES = 20000
 SLACK_S = 1.5            # timer wheel tick, back-off, the client loop's own pace
 HEAD = b"GET /healthz HTTP/1.1\r\nHost: seckill\r\nX-Slow: "
-TCP_CLOSE, TCP_CLOSE_WAIT = 7, 8
 
 
 def src_addrs():
     """The slowloris addresses, then the readers': all in the namespace's /24."""
     return ["198.18.0.%d" % (10 + i) for i in range(ADDRS + READERS)]
-
-
-def ended(s):
-    """Whether the server ended s (RST or FIN), without reading its data."""
-    try:
-        st = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
-    except OSError:
-        return True
-    return st in (TCP_CLOSE, TCP_CLOSE_WAIT)
 
 
 # ---- inside the namespace --------------------------------------------------------
@@ -79,7 +70,7 @@ class Loris:
         for c in self.conns:
             if c[3] is not None:
                 continue
-            if ended(c[0]):
+            if tcp_ended(c[0]):
                 c[3] = now
             elif now >= c[2]:
                 try:
@@ -121,9 +112,9 @@ def cmd_loris(ip, port):
             if k == IP_CONNS:
                 # Over the limit: reset at the handshake.
                 deadline = time.monotonic() + 2
-                while not ended(s) and time.monotonic() < deadline:
+                while not tcp_ended(s) and time.monotonic() < deadline:
                     time.sleep(0.005)
-                refused += ended(s)
+                refused += tcp_ended(s)
                 s.close()
                 continue
             try:
@@ -152,7 +143,7 @@ def cmd_loris(ip, port):
                         r[1] = r[1][r[0].send(r[1]):]
                     except OSError:
                         pass
-                if ended(r[0]):
+                if tcp_ended(r[0]):
                     r[3] = time.monotonic()
         if loris.done() and all(r[3] is not None for r in readers):
             break
@@ -221,32 +212,16 @@ def test():
     # shows is the deadlines and the per-address limit, not a full table.
     args = ["--ip-conns", str(IP_CONNS), "--header-timeout", str(HEADER_MS),
             "--send-timeout", str(SEND_MS), "--max-conns", "8192", "--rx-bufs", "4096"]
-    worst = []
-    stop = threading.Event()
-
-    def buyer(dp):
-        """A legitimate curl every 0.5 s; its time, or None when not answered."""
-        while not stop.is_set():
-            r = dp.ns(["curl", "-s", "-o", "/dev/null", "-m", "2", "-w",
-                       "%{http_code} %{time_total}", dp.url("/healthz")], check_rc=False)
-            parts = r.stdout.split()
-            ok = len(parts) == 2 and parts[0] == "200"
-            worst.append(float(parts[1]) if ok else None)
-            stop.wait(0.5)
-
     me = os.path.abspath(__file__)
     with harness.Dataplane(dp_args=args) as dp:
         dp.add_client_ips(src_addrs())
         flood = dp.ns_popen([sys.executable, me, "flood", pcap, dp.cl_if, dp.dp_mac(), "120"])
-        t = threading.Thread(target=buyer, args=(dp,))
-        t.start()
-        try:
-            r = json.loads(dp.ns_python_file(me, "loris", dp.ip, 80, timeout=120))
-        finally:
-            stop.set()
-            t.join()
-            flood.send_signal(signal.SIGTERM)
-            out, _ = flood.communicate(timeout=30)
+        with harness.Prober(dp) as probe:
+            try:
+                r = json.loads(dp.ns_python_file(me, "loris", dp.ip, 80, timeout=120))
+            finally:
+                flood.send_signal(signal.SIGTERM)
+                out, _ = flood.communicate(timeout=30)
         sent = json.loads(out)["sent"]
         st = dp.ctl_json("stats")
     print("loris: opened %d, refused %d, failed %d %s, trickled %d, lives %s..., readers %s; "
@@ -254,6 +229,7 @@ def test():
                              sorted(set(x for x in r["lives"] if x is not None))[:10],
                              r["reader_lives"], sent), flush=True)
     held = ADDRS * IP_CONNS
+    worst = probe.times
     check(len(worst) >= 6 and None not in worst and max(worst) < 1.0,
           "every legitimate curl answered within 1 s beside the attack (%d, slowest %s s)"
           % (len(worst), max([w for w in worst if w is not None], default=None)))
