@@ -1,13 +1,14 @@
 /*
  * bench_orders.c - orders/s into PostgreSQL by the order service's writer
- * (orders_write.c), its three ways side by side in one run: COPY into a
- * staging table + INSERT ... SELECT, pipelined prepared INSERTs, and one row
- * per transaction. Every batch is what seckill-orders commits: the rows with
- * ON CONFLICT DO NOTHING and the partitions' offsets, fenced, in one
+ * (orders_write.c), its four ways side by side in one run: COPY straight
+ * into orders (redone through the stage when a batch meets a copy), COPY
+ * into a staging table + INSERT ... SELECT, pipelined prepared INSERTs, and
+ * one row per transaction. Every batch is what seckill-orders commits: the
+ * rows, copies absorbed, and the partitions' offsets, fenced, in one
  * transaction. Each way starts from empty tables.
  *
  *   bench-orders-db --pg CONNINFO [--orders N] [--batch N] [--single-orders N]
- *                   [--copies PCT] [--modes copy,pipeline,single]
+ *                   [--copies PCT] [--modes copy,stage,pipeline,single]
  *
  * --copies PCT: that share of each batch is sent again in the next batch (the
  * front end's at-least-once copies). Prints one line per way: orders/s
@@ -15,6 +16,7 @@
  * tools/bench-orders runs it on a private PostgreSQL (tools/postgres).
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,8 @@ static uint64_t cpu_ns(void)
 	return now_ts_ns(CLOCK_PROCESS_CPUTIME_ID);
 }
 
+/* Two campaigns, alternating: a window of its own (order_campaigns) applies to
+ * one of them when the caller has set it (tests/orders/test_orders_writers.py). */
 static void make_orders(struct ord_record *rec, int32_t *part, int64_t *off, uint64_t n)
 {
 	int64_t next[BENCH_PARTS] = { 0 };
@@ -48,7 +52,7 @@ static void make_orders(struct ord_record *rec, int32_t *part, int64_t *off, uin
 		rec[i] = (struct ord_record){
 			.id = ord_id_make(BENCH_EPOCH, 1, (uint16_t)(i % 4), i + 1),
 			.buyer = 1000000 + i, .time_ms = (uint64_t)BENCH_EPOCH * 1000 + i,
-			.campaign = 1, .qty = 1,
+			.campaign = 1 + (uint32_t)(i % 2), .qty = 1,
 		};
 		part[i] = p;
 		off[i] = next[p]++;
@@ -83,8 +87,9 @@ static int run_mode(PGconn *pg, enum ow_mode m, const struct bench *b, uint64_t 
 {
 	struct ow_part parts[BENCH_PARTS];
 	int64_t stored[BENCH_PARTS] = { -1, -1, -1 };
-	uint64_t t0, c0, ins_all = 0, sent = 0, copies = b->batch * b->copies_pct / 100;
+	uint64_t t0, c0, ins_all = 0, sent = 0, copies = b->batch * b->copies_pct / 100, staged_n = 0;
 	char err[512];
+	bool staged;
 
 	if (reset_tables(pg) < 0)
 		return -1;
@@ -106,13 +111,14 @@ static int run_mode(PGconn *pg, enum ow_mode m, const struct bench *b, uint64_t 
 		for (uint64_t i = from; i < from + len; i++)
 			if (off[i] + 1 > parts[part[i]].next)
 				parts[part[i]].next = off[i] + 1;
-		if (ow_write(pg, m, &bt, &ins, err, sizeof(err)) != OW_OK) {
+		if (ow_write(pg, m, &bt, &ins, &staged, err, sizeof(err)) != OW_OK) {
 			fprintf(stderr, "bench-orders: %s: %s\n", ow_mode_str(m), err);
 			return -1;
 		}
 		for (int p = 0; p < BENCH_PARTS; p++)
 			stored[p] = parts[p].stored;
 		ins_all += ins;
+		staged_n += staged;
 		sent += len;
 		at = from + len;
 	}
@@ -121,9 +127,12 @@ static int run_mode(PGconn *pg, enum ow_mode m, const struct bench *b, uint64_t 
 		double cpu = (double)(cpu_ns() - c0);
 
 		printf("%-9s %9" PRIu64 " orders %8" PRIu64 " sent %7.2f s %10.0f orders/s "
-		       "%7.2f us client CPU/order  rows %" PRIu64 "%s\n", ow_mode_str(m), n, sent, s,
+		       "%7.2f us client CPU/order  rows %" PRIu64 "%s", ow_mode_str(m), n, sent, s,
 		       (double)n / s, cpu / 1e3 / (double)n, count_rows(pg),
 		       ins_all == n ? "" : "  (MISMATCH)");
+		if (m == OW_COPY)
+			printf("  (%" PRIu64 " batches redone through the stage)", staged_n);
+		printf("\n");
 	}
 	fflush(stdout);
 	return ins_all == n && count_rows(pg) == n ? 0 : -1;
@@ -131,7 +140,7 @@ static int run_mode(PGconn *pg, enum ow_mode m, const struct bench *b, uint64_t 
 
 static int parse(int argc, char **argv, struct bench *b)
 {
-	*b = (struct bench){ .modes = "copy,pipeline,single", .orders = 200000, .batch = 5000,
+	*b = (struct bench){ .modes = "copy,stage,pipeline,single", .orders = 200000, .batch = 5000,
 			     .single_orders = 20000, .copies_pct = 0 };
 	for (int i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -147,7 +156,7 @@ static int parse(int argc, char **argv, struct bench *b)
 		else if (!v || !num || !str2u64(v, num == &b->copies_pct ? 0 : 1,
 						  num == &b->copies_pct ? 50 : 100000000, num)) {
 			fprintf(stderr, "usage: bench-orders-db --pg CONNINFO [--orders N] [--batch N] "
-				"[--single-orders N] [--copies PCT(0..50)] [--modes copy,pipeline,single]\n");
+				"[--single-orders N] [--copies PCT(0..50)] [--modes copy,stage,pipeline,single]\n");
 			return -1;
 		}
 		i++;
@@ -157,7 +166,7 @@ static int parse(int argc, char **argv, struct bench *b)
 
 int main(int argc, char **argv)
 {
-	static const enum ow_mode all[] = { OW_COPY, OW_PIPELINE, OW_SINGLE };
+	static const enum ow_mode all[] = { OW_COPY, OW_STAGE, OW_PIPELINE, OW_SINGLE };
 	struct bench b;
 	struct ord_record *rec;
 	int32_t *part;

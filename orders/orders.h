@@ -55,7 +55,7 @@ struct orders_conf {
 
 /* Counters: each has one writing thread; relaxed atomics for the readers. */
 #define ORDERS_STATS(X) \
-	X(consumed) X(bad_messages) X(batches) X(inserted) X(duplicates) \
+	X(consumed) X(bad_messages) X(batches) X(staged_batches) X(inserted) X(duplicates) \
 	X(fenced) X(write_errors) X(resyncs) X(rebalances) \
 	X(expired) X(returned) X(return_replays) X(paid_announced) X(redis_errors) \
 	X(pay_requests) X(paid) X(pay_refused) X(http_requests)

@@ -128,11 +128,14 @@ static void oc_flush(struct oc *o)
 		.pay_within_s = o->c->pay_within_s,
 	};
 	uint64_t ins = 0;
+	bool staged = false;
 	int rc;
 
 	if (o->pending == 0)
 		return;
-	rc = o->pg ? ow_write(o->pg, o->c->writer, &b, &ins, o->err, sizeof(o->err)) : OW_DOWN;
+	rc = o->pg ? ow_write(o->pg, o->c->writer, &b, &ins, &staged, o->err, sizeof(o->err)) :
+		     OW_DOWN;
+	orders_count(&orders_stats.staged_batches, staged);
 	if (rc == OW_OK) {
 		for (size_t i = 0; i < o->n_parts; i++)
 			o->stored[o->parts[i].partition] = o->parts[i].stored;

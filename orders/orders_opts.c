@@ -38,7 +38,9 @@ static const char usage[] =
 	"                           (IP default 127.0.0.1; /metrics is on --http too)\n"
 	"  --batch N                orders per transaction at most (default 5000)\n"
 	"  --batch-ms MS            a batch waits at most this long (default 50)\n"
-	"  --writer copy|pipeline|single  how rows are sent (default copy)\n"
+	"  --writer copy|stage|pipeline|single  how rows are sent (default copy:\n"
+	"                           straight into orders, through a staging table\n"
+	"                           when a batch holds copies)\n"
 	"  --sweep-ms MS            expiry check period (default 200)\n"
 	"  --session-timeout-ms MS  Kafka group session (default 6000)\n"
 	"  --quiet                  log errors only\n"
@@ -159,7 +161,7 @@ static int opt_one(int o, const char *v, struct orders_conf *c)
 	case O_QUIET: c->quiet = true; return 0;
 	case O_WRITER:
 		return ow_mode_parse(v, &c->writer) ? opt_err("--writer '%s': expected copy, "
-							      "pipeline or single", v) : 0;
+							      "stage, pipeline or single", v) : 0;
 	default: return 2;
 	}
 }

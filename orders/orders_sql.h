@@ -75,6 +75,15 @@
 	"  buyer numeric(20,0), qty integer, node integer, core integer, time_ms bigint)\n" \
 	"  on commit delete rows"
 #define ORDERS_SQL_COPY "copy orders_in from stdin"
+/* The fast path: the rows straight into orders, sold_at and pay_by computed
+ * by the writer from ORDERS_SQL_WINDOWS, read in the same transaction. A
+ * copy of an order already there (or a second live order of a buyer) fails
+ * it with ORDERS_SQLSTATE_UNIQUE; the writer then redoes the batch through
+ * the staging table, whose INSERT ... ON CONFLICT absorbs them. */
+#define ORDERS_SQL_COPY_DIRECT \
+	"copy orders (order_id, campaign, buyer, qty, node, core, sold_at, pay_by) from stdin"
+#define ORDERS_SQL_WINDOWS "select campaign, pay_within_s from order_campaigns"
+#define ORDERS_SQLSTATE_UNIQUE "23505"
 /* $1: the default payment window, seconds. */
 #define ORDERS_SQL_FROM_STAGE \
 	"insert into orders (order_id, campaign, buyer, qty, node, core, sold_at, pay_by)\n" \

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "orders_pg.h"
 #include "orders_sql.h"
@@ -17,19 +18,29 @@
 /* Pipeline mode: queries in flight before we read their results. Bounded so
  * neither side blocks writing while the other is not reading. */
 #define OW_PIPE_WINDOW 512
-/* COPY text: "id\tcampaign\tbuyer\tqty\tnode\tcore\ttime_ms\n" is under 128 bytes. */
-#define OW_COPY_ROW_MAX 128
+/* COPY text, either table: "id\tcampaign\tbuyer\tqty\tnode\tcore\t" then
+ * time_ms, or two timestamps "YYYY-MM-DD hh:mm:ss.mmm+00": under 160 bytes. */
+#define OW_COPY_ROW_MAX 160
+/* Campaigns with a payment window of their own that one batch looks up. */
+#define OW_WINDOWS_MAX 1024
 #define OW_NUM_CAP 24
+/* A statement met a row already there (ORDERS_SQLSTATE_UNIQUE): the direct
+ * COPY's cue to redo the batch through the staging table. ow_write never
+ * returns it. */
+#define OW_UNIQUE 2
 
 const char *ow_mode_str(enum ow_mode m)
 {
-	return m == OW_COPY ? "copy" : m == OW_PIPELINE ? "pipeline" : "single";
+	return m == OW_COPY ? "copy" : m == OW_STAGE ? "stage" : m == OW_PIPELINE ? "pipeline" :
+	       "single";
 }
 
 int ow_mode_parse(const char *s, enum ow_mode *m)
 {
 	if (strcmp(s, "copy") == 0)
 		*m = OW_COPY;
+	else if (strcmp(s, "stage") == 0)
+		*m = OW_STAGE;
 	else if (strcmp(s, "pipeline") == 0)
 		*m = OW_PIPELINE;
 	else if (strcmp(s, "single") == 0)
@@ -55,7 +66,7 @@ static int ow_fail(PGconn *pg, const PGresult *r, const char *what, char *err, s
 		snprintf(err, cap, "%s: fenced: another consumer moved this partition's offset", what);
 		return OW_FENCED;
 	}
-	return OW_ERR;
+	return state && strcmp(state, ORDERS_SQLSTATE_UNIQUE) == 0 ? OW_UNIQUE : OW_ERR;
 }
 
 /* Runs sql (no parameters) and expects want; 0 or the failure. */
@@ -84,6 +95,7 @@ int ow_prepare(PGconn *pg, char *err, size_t cap)
 		{ "ow_from_stage", ORDERS_SQL_FROM_STAGE, 1 },
 		{ "ow_insert_one", ORDERS_SQL_INSERT_ONE, 8 },
 		{ "ow_offset_move", ORDERS_SQL_OFFSET_MOVE, 4 },
+		{ "ow_windows", ORDERS_SQL_WINDOWS, 0 },
 	};
 	int rc = ow_exec(pg, ORDERS_SQL_STAGE, PGRES_COMMAND_OK, err, cap);
 
@@ -169,30 +181,73 @@ static void ow_offsets_done(const struct ow_batch *b)
 
 /* ---- COPY ------------------------------------------------------------------- */
 
-static int ow_copy_rows(PGconn *pg, const struct ow_batch *b, char *err, size_t cap)
+/* The payment windows of the campaigns that have one (order_campaigns). */
+struct ow_windows {
+	uint32_t campaign[OW_WINDOWS_MAX], secs[OW_WINDOWS_MAX];
+	size_t n;
+};
+
+static int ow_windows_read(PGconn *pg, struct ow_windows *w, char *err, size_t cap)
 {
-	char *buf = malloc(b->n * OW_COPY_ROW_MAX + 1), id[ORD_ID_STR_CAP];
-	size_t len = 0;
+	PGresult *r = PQexecPrepared(pg, "ow_windows", 0, NULL, NULL, NULL, 0);
+	int rc = 0;
+
+	w->n = 0;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = ow_fail(pg, r, "reading order_campaigns", err, cap);
+	else if (PQntuples(r) > OW_WINDOWS_MAX) {
+		snprintf(err, cap, "order_campaigns has %d rows, more than the %d the COPY path looks "
+			 "up; run seckill-orders --writer stage", PQntuples(r), OW_WINDOWS_MAX);
+		rc = OW_ERR;
+	} else
+		for (int i = 0; i < PQntuples(r); i++, w->n++) {
+			w->campaign[i] = (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10);
+			w->secs[i] = (uint32_t)strtoul(PQgetvalue(r, i, 1), NULL, 10);
+		}
+	PQclear(r);
+	return rc;
+}
+
+static uint32_t ow_window(const struct ow_windows *w, uint32_t campaign, uint32_t dflt)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (w->campaign[i] == campaign)
+			return w->secs[i];
+	return dflt;
+}
+
+/* Unix ms as timestamptz text, "YYYY-MM-DD hh:mm:ss.mmm+00"; the date part is
+ * kept from the previous call while the second is the same (a batch's rows
+ * are mostly one second). */
+struct ow_ts {
+	int64_t sec;
+	char date[24];
+};
+
+static int ow_ts_format(struct ow_ts *c, uint64_t ms, char *out, size_t cap)
+{
+	int64_t sec = (int64_t)(ms / 1000);
+
+	if (sec != c->sec) {
+		time_t t = (time_t)sec;
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(c->date, sizeof(c->date), "%Y-%m-%d %H:%M:%S", &tm);
+		c->sec = sec;
+	}
+	return snprintf(out, cap, "%s.%03u+00", c->date, (unsigned)(ms % 1000));
+}
+
+/* Sends buf as the rows of the COPY statement sql; 0 or the failure. */
+static int ow_copy_send(PGconn *pg, const char *sql, const char *buf, size_t len, char *err,
+			size_t cap)
+{
 	PGresult *r;
-	int rc;
+	int rc = ow_exec(pg, sql, PGRES_COPY_IN, err, cap);
 
-	if (buf == NULL) {
-		snprintf(err, cap, "no memory for a COPY of %zu rows", b->n);
-		return OW_ERR;
-	}
-	for (size_t i = 0; i < b->n; i++) {
-		const struct ord_record *rec = &b->rec[i];
-
-		ord_id_format(rec->id, id, sizeof(id));
-		len += (size_t)snprintf(buf + len, OW_COPY_ROW_MAX, "%s\t%" PRIu32 "\t%" PRIu64
-					"\t%" PRIu32 "\t%u\t%u\t%" PRIu64 "\n", id, rec->campaign,
-					rec->buyer, rec->qty, (unsigned)ord_id_node(rec->id),
-					(unsigned)ord_id_core(rec->id), rec->time_ms);
-	}
-	rc = ow_exec(pg, ORDERS_SQL_COPY, PGRES_COPY_IN, err, cap);
 	if (rc == 0 && (PQputCopyData(pg, buf, (int)len) != 1 || PQputCopyEnd(pg, NULL) != 1))
 		rc = ow_fail(pg, NULL, "COPY data", err, cap);
-	free(buf);
 	while ((r = PQgetResult(pg)) != NULL) {
 		if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK)
 			rc = ow_fail(pg, r, "COPY", err, cap);
@@ -201,8 +256,82 @@ static int ow_copy_rows(PGconn *pg, const struct ow_batch *b, char *err, size_t 
 	return rc;
 }
 
-static int ow_write_copy(PGconn *pg, const struct ow_batch *b, uint64_t *inserted, char *err,
-			 size_t cap)
+/* The rows for COPY: the staging table's (time_ms) or, with w, orders' own
+ * (sold_at, pay_by). */
+static char *ow_copy_text(const struct ow_batch *b, const struct ow_windows *w, size_t *len)
+{
+	char *buf = malloc(b->n * OW_COPY_ROW_MAX + 1), id[ORD_ID_STR_CAP];
+	struct ow_ts ts = { .sec = -1 };
+
+	if (buf == NULL)
+		return NULL;
+	*len = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct ord_record *rec = &b->rec[i];
+		char *p = buf + *len;
+		int k;
+
+		ord_id_format(rec->id, id, sizeof(id));
+		k = snprintf(p, OW_COPY_ROW_MAX, "%s\t%" PRIu32 "\t%" PRIu64 "\t%" PRIu32 "\t%u\t%u\t",
+			     id, rec->campaign, rec->buyer, rec->qty, (unsigned)ord_id_node(rec->id),
+			     (unsigned)ord_id_core(rec->id));
+		if (w == NULL)
+			k += snprintf(p + k, OW_COPY_ROW_MAX - k, "%" PRIu64 "\n", rec->time_ms);
+		else {
+			uint64_t due = rec->time_ms +
+				       1000ull * ow_window(w, rec->campaign, b->pay_within_s);
+
+			k += ow_ts_format(&ts, rec->time_ms, p + k, OW_COPY_ROW_MAX - k);
+			p[k++] = '\t';
+			k += ow_ts_format(&ts, due, p + k, OW_COPY_ROW_MAX - k);
+			p[k++] = '\n';
+		}
+		*len += (size_t)k;
+	}
+	return buf;
+}
+
+/* The rows into the staging table, or (with w) straight into orders. */
+static int ow_copy_rows(PGconn *pg, const struct ow_batch *b, const struct ow_windows *w,
+			uint64_t *inserted, char *err, size_t cap)
+{
+	size_t len;
+	char *buf = ow_copy_text(b, w, &len);
+	int rc;
+
+	if (buf == NULL) {
+		snprintf(err, cap, "no memory for a COPY of %zu rows", b->n);
+		return OW_ERR;
+	}
+	rc = ow_copy_send(pg, w ? ORDERS_SQL_COPY_DIRECT : ORDERS_SQL_COPY, buf, len, err, cap);
+	free(buf);
+	if (rc == 0 && w)
+		*inserted = b->n;
+	return rc;
+}
+
+/* OW_COPY's fast path: 0, OW_UNIQUE (rolled back: a row was there already)
+ * or a failure. The windows are read in the batch's transaction, so a
+ * campaign's new window applies from the next batch on, as with the stage. */
+static int ow_write_direct(PGconn *pg, const struct ow_batch *b, uint64_t *inserted, char *err,
+			   size_t cap)
+{
+	static __thread struct ow_windows w;
+	int rc;
+
+	if ((rc = ow_exec(pg, "begin", PGRES_COMMAND_OK, err, cap)) != 0)
+		return rc;
+	if ((rc = ow_windows_read(pg, &w, err, cap)) != 0)
+		return ow_abort(pg, rc);
+	if ((rc = ow_copy_rows(pg, b, &w, inserted, err, cap)) != 0)
+		return ow_abort(pg, rc);
+	if ((rc = ow_offsets_all(pg, b, err, cap)) == 0)
+		rc = ow_exec(pg, "commit", PGRES_COMMAND_OK, err, cap);
+	return rc ? ow_abort(pg, rc) : 0;
+}
+
+static int ow_write_stage(PGconn *pg, const struct ow_batch *b, uint64_t *inserted, char *err,
+			  size_t cap)
 {
 	char window[OW_NUM_CAP];
 	const char *v[1] = { window };
@@ -212,7 +341,7 @@ static int ow_write_copy(PGconn *pg, const struct ow_batch *b, uint64_t *inserte
 	snprintf(window, sizeof(window), "%" PRIu32, b->pay_within_s);
 	if ((rc = ow_exec(pg, "begin", PGRES_COMMAND_OK, err, cap)) != 0)
 		return rc;
-	if ((rc = ow_copy_rows(pg, b, err, cap)) != 0)
+	if ((rc = ow_copy_rows(pg, b, NULL, inserted, err, cap)) != 0)
 		return ow_abort(pg, rc);
 	r = PQexecPrepared(pg, "ow_from_stage", 1, v, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
@@ -355,22 +484,34 @@ static int ow_write_single(PGconn *pg, const struct ow_batch *b, uint64_t *inser
 }
 
 int ow_write(PGconn *pg, enum ow_mode mode, const struct ow_batch *b, uint64_t *inserted,
-	     char *err, size_t cap)
+	     bool *staged, char *err, size_t cap)
 {
 	int rc;
 
 	*inserted = 0;
+	if (staged)
+		*staged = false;
 	switch (mode) {
 	case OW_COPY:
-		rc = ow_write_copy(pg, b, inserted, err, cap);
+		rc = ow_write_direct(pg, b, inserted, err, cap);
+		if (rc == OW_UNIQUE) {
+			if (staged)
+				*staged = true;
+			*inserted = 0;
+			rc = ow_write_stage(pg, b, inserted, err, cap);
+		}
+		break;
+	case OW_STAGE:
+		rc = ow_write_stage(pg, b, inserted, err, cap);
 		break;
 	case OW_PIPELINE:
 		rc = ow_write_pipeline(pg, b, inserted, err, cap);
 		break;
 	default:
-		return ow_write_single(pg, b, inserted, err, cap);
+		rc = ow_write_single(pg, b, inserted, err, cap);
+		return rc == OW_UNIQUE ? OW_ERR : rc;
 	}
 	if (rc == 0)
 		ow_offsets_done(b);
-	return rc;
+	return rc == OW_UNIQUE ? OW_ERR : rc;
 }

@@ -5,8 +5,13 @@
  * Three ways to send the rows, all with the same effect (the benchmark,
  * tools/bench-orders, measures them side by side):
  *
- *   OW_COPY      COPY into a temporary staging table, then one
- *                INSERT ... SELECT ... ON CONFLICT DO NOTHING (the default)
+ *   OW_COPY      COPY straight into orders (the default); a batch that
+ *                meets a row already there (a copy the front end sent
+ *                again, a second live order of a buyer) is rolled back
+ *                and redone as OW_STAGE. Copies come after restarts and
+ *                rebalances, so nearly every batch takes the fast path.
+ *   OW_STAGE     COPY into a temporary staging table, then one
+ *                INSERT ... SELECT ... ON CONFLICT DO NOTHING
  *   OW_PIPELINE  libpq pipeline mode: one prepared INSERT per row, sent
  *                without waiting, one sync for the batch
  *   OW_SINGLE    one transaction per row (its offset included): the baseline
@@ -20,6 +25,7 @@
 #ifndef SECKILL_ORDERS_WRITE_H
 #define SECKILL_ORDERS_WRITE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,7 +33,7 @@
 
 #include "ord_record.h"
 
-enum ow_mode { OW_COPY, OW_PIPELINE, OW_SINGLE };
+enum ow_mode { OW_COPY, OW_STAGE, OW_PIPELINE, OW_SINGLE };
 
 /* What a batch covers in one partition: offsets [start of the table, next). */
 struct ow_part {
@@ -58,16 +64,17 @@ enum ow_rc {
 /*
  * Writes batch b. OW_OK: committed; *inserted = new rows (the rest were
  * copies) and each part's stored = next. Otherwise nothing is known to be
- * committed; err says what failed.
+ * committed; err says what failed. *staged (may be NULL) is set when an
+ * OW_COPY batch fell back to the staging table.
  */
 int ow_write(PGconn *pg, enum ow_mode mode, const struct ow_batch *b, uint64_t *inserted,
-	     char *err, size_t cap);
+	     bool *staged, char *err, size_t cap);
 
 /* Per connection, once: the staging table and the prepared statements. */
 int ow_prepare(PGconn *pg, char *err, size_t cap);
 
 const char *ow_mode_str(enum ow_mode m);
-/* "copy" | "pipeline" | "single" -> 0 and *m, else -1. */
+/* "copy" | "stage" | "pipeline" | "single" -> 0 and *m, else -1. */
 int ow_mode_parse(const char *s, enum ow_mode *m);
 
 #endif

@@ -62,6 +62,12 @@ def main():
         env.sale.produce(lines)                       # and the whole topic again
         wait_for(lambda: o.stats().get("consumed", 0) >= 3 * N, "3N consumed")
         check(env.rows() == N, "%d messages (3 copies each) make %d rows" % (3 * N, N))
+        st = o.stats()
+        # The copies take the writer's slow path: the direct COPY meets rows
+        # already there, rolls back, and the batch goes through the stage.
+        check(st["staged_batches"] >= 1 and st["duplicates"] == 2 * N,
+              "copies redone through the stage: %d batches, %d duplicates absorbed"
+              % (st["staged_batches"], st["duplicates"]))
         check_metrics(o, mport)
 
         first, second = env.sale.orders[0][0], env.sale.orders[1][0]
