@@ -8,7 +8,7 @@
  * transaction. Each way starts from empty tables.
  *
  *   bench-orders-db --pg CONNINFO [--orders N] [--batch N] [--single-orders N]
- *                   [--copies PCT] [--modes copy,stage,pipeline,single]
+ *                   [--copies PCT] [--reps N] [--modes copy,stage,pipeline,single]
  *
  * --copies PCT: that share of each batch is sent again in the next batch (the
  * front end's at-least-once copies). Prints one line per way: orders/s
@@ -32,8 +32,10 @@
 
 struct bench {
 	const char *pg, *modes;
-	uint64_t orders, batch, single_orders, copies_pct;
+	uint64_t orders, batch, single_orders, copies_pct, reps;
 };
+
+#define BENCH_REPS_MAX 20
 
 static uint64_t cpu_ns(void)
 {
@@ -83,7 +85,8 @@ static uint64_t count_rows(PGconn *pg)
 
 /* One way: n orders in batches; the batch's part indexes are its partitions. */
 static int run_mode(PGconn *pg, enum ow_mode m, const struct bench *b, uint64_t n,
-		    const struct ord_record *rec, const int32_t *part, const int64_t *off)
+		    const struct ord_record *rec, const int32_t *part, const int64_t *off,
+		    double *rate)
 {
 	struct ow_part parts[BENCH_PARTS];
 	int64_t stored[BENCH_PARTS] = { -1, -1, -1 };
@@ -126,6 +129,7 @@ static int run_mode(PGconn *pg, enum ow_mode m, const struct bench *b, uint64_t 
 		double s = (double)(now_mono_ns() - t0) / 1e9;
 		double cpu = (double)(cpu_ns() - c0);
 
+		*rate = (double)n / s;
 		printf("%-9s %9" PRIu64 " orders %8" PRIu64 " sent %7.2f s %10.0f orders/s "
 		       "%7.2f us client CPU/order  rows %" PRIu64 "%s", ow_mode_str(m), n, sent, s,
 		       (double)n / s, cpu / 1e3 / (double)n, count_rows(pg),
@@ -138,25 +142,35 @@ static int run_mode(PGconn *pg, enum ow_mode m, const struct bench *b, uint64_t 
 	return ins_all == n && count_rows(pg) == n ? 0 : -1;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
 static int parse(int argc, char **argv, struct bench *b)
 {
 	*b = (struct bench){ .modes = "copy,stage,pipeline,single", .orders = 200000, .batch = 5000,
-			     .single_orders = 20000, .copies_pct = 0 };
+			     .single_orders = 20000, .copies_pct = 0, .reps = 1 };
 	for (int i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		uint64_t *num = strcmp(argv[i], "--orders") == 0 ? &b->orders :
 				strcmp(argv[i], "--batch") == 0 ? &b->batch :
 				strcmp(argv[i], "--single-orders") == 0 ? &b->single_orders :
-				strcmp(argv[i], "--copies") == 0 ? &b->copies_pct : NULL;
+				strcmp(argv[i], "--copies") == 0 ? &b->copies_pct :
+				strcmp(argv[i], "--reps") == 0 ? &b->reps : NULL;
 
 		if (v && strcmp(argv[i], "--pg") == 0)
 			b->pg = v;
 		else if (v && strcmp(argv[i], "--modes") == 0)
 			b->modes = v;
 		else if (!v || !num || !str2u64(v, num == &b->copies_pct ? 0 : 1,
-						  num == &b->copies_pct ? 50 : 100000000, num)) {
+						  num == &b->copies_pct ? 50 :
+						  num == &b->reps ? BENCH_REPS_MAX : 100000000, num)) {
 			fprintf(stderr, "usage: bench-orders-db --pg CONNINFO [--orders N] [--batch N] "
-				"[--single-orders N] [--copies PCT(0..50)] [--modes copy,stage,pipeline,single]\n");
+				"[--single-orders N] [--copies PCT(0..50)] [--reps N(1..%d)] "
+				"[--modes copy,stage,pipeline,single]\n", BENCH_REPS_MAX);
 			return -1;
 		}
 		i++;
@@ -167,6 +181,8 @@ static int parse(int argc, char **argv, struct bench *b)
 int main(int argc, char **argv)
 {
 	static const enum ow_mode all[] = { OW_COPY, OW_STAGE, OW_PIPELINE, OW_SINGLE };
+	enum { n_modes = sizeof(all) / sizeof(all[0]) };
+	static double rate[n_modes][BENCH_REPS_MAX];
 	struct bench b;
 	struct ord_record *rec;
 	int32_t *part;
@@ -189,10 +205,20 @@ int main(int argc, char **argv)
 	make_orders(rec, part, off, b.orders);
 	printf("# batches of %" PRIu64 " orders (%" PRIu64 "%% sent again as copies), offsets of "
 	       "%d partitions, one transaction per batch\n", b.batch, b.copies_pct, BENCH_PARTS);
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (strstr(b.modes, ow_mode_str(all[i])))
-			rc |= run_mode(pg, all[i], &b, all[i] == OW_SINGLE && b.single_orders < b.orders
-				       ? b.single_orders : b.orders, rec, part, off);
+	/* The ways take turns, rep after rep, so the machine's noise falls on all. */
+	for (uint64_t r = 0; r < b.reps; r++)
+		for (size_t i = 0; i < n_modes; i++)
+			if (strstr(b.modes, ow_mode_str(all[i])))
+				rc |= run_mode(pg, all[i], &b, all[i] == OW_SINGLE &&
+					       b.single_orders < b.orders ? b.single_orders : b.orders,
+					       rec, part, off, &rate[i][r]);
+	for (size_t i = 0; b.reps > 1 && i < n_modes; i++)
+		if (strstr(b.modes, ow_mode_str(all[i]))) {
+			qsort(rate[i], b.reps, sizeof(double), cmp_double);
+			printf("%-9s min / median / max of %" PRIu64 " runs: %.0f / %.0f / %.0f "
+			       "orders/s\n", ow_mode_str(all[i]), b.reps, rate[i][0],
+			       rate[i][b.reps / 2], rate[i][b.reps - 1]);
+		}
 	PQfinish(pg);
 	return rc ? 1 : 0;
 }
