@@ -7,9 +7,9 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 
+#include "mem_table.h"
 #include "siphash.h"
 
 /* A tiny table still has a whole probe range. */
@@ -88,11 +88,10 @@ struct lim_conn *lim_conn_create(size_t conns, uint32_t limit, const uint64_t si
 		free(t);
 		return NULL;
 	}
-	/* Zero (every slot free) and populated now, as lim_table does: no
-	 * page fault on a worker in the middle of a sale. */
-	t->slots = mmap(NULL, n * sizeof(uint64_t), PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (t->slots == MAP_FAILED) {
+	/* Zero (every slot free) and populated now, as lim_table's: no page
+	 * fault on a worker in the middle of a sale (mem_table.h). */
+	t->slots = mem_table_map(n * sizeof(uint64_t));
+	if (t->slots == NULL) {
 		free(t);
 		return NULL;
 	}
@@ -103,7 +102,7 @@ void lim_conn_free(struct lim_conn *t)
 {
 	if (t == NULL)
 		return;
-	munmap(t->slots, t->nslots * sizeof(uint64_t));
+	mem_table_unmap(t->slots, t->nslots * sizeof(uint64_t));
 	free(t);
 }
 

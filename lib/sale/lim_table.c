@@ -23,9 +23,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 
+#include "mem_table.h"
 #include "siphash.h"
 
 /* Smallest table: one bucket of each layout, so the index math needs no
@@ -101,13 +101,13 @@ struct lim_table *lim_table_create(size_t capacity, unsigned key_words,
 		free(t);
 		return NULL;
 	}
-	/* Anonymous memory is zero (= every slot empty) and page aligned (so
-	 * buckets sit on cache lines). Populated now so that the first touch of
-	 * a page is not a page fault on a worker core in the middle of a sale. */
+	/* Zero (= every slot empty), page aligned (so buckets sit on cache
+	 * lines), populated now (the first touch of a page is not a page fault
+	 * on a worker core in the middle of a sale), on huge pages where the
+	 * kernel has them (a probe is a TLB miss otherwise): mem_table.h. */
 	bytes = t->nslots * t->stride * sizeof(uint64_t);
-	t->slots = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (t->slots == MAP_FAILED) {
+	t->slots = mem_table_map(bytes);
+	if (t->slots == NULL) {
 		free(t);
 		return NULL;
 	}
@@ -118,7 +118,7 @@ void lim_table_free(struct lim_table *t)
 {
 	if (t == NULL)
 		return;
-	munmap(t->slots, t->nslots * t->stride * sizeof(uint64_t));
+	mem_table_unmap(t->slots, t->nslots * t->stride * sizeof(uint64_t));
 	free(t);
 }
 

@@ -4,7 +4,8 @@
 #include "ord_book.h"
 
 #include <stdlib.h>
-#include <sys/mman.h>
+
+#include "mem_table.h"
 
 static const char *const ord_reason_names[] = {
 #define ORD_REASON_NAME(name) #name,
@@ -44,12 +45,10 @@ struct ord_book *ord_book_create(uint64_t capacity)
 	if (b == NULL)
 		return NULL;
 	b->capacity = capacity;
-	/* Anonymous memory is zero (every entry ORD_EMPTY). Populated now, as
-	 * lim_table does, so that a sale never takes a page fault on a worker
-	 * core: the book is written at one entry per sale, 128 per page. */
-	b->e = mmap(NULL, book_bytes(capacity), PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (b->e == MAP_FAILED) {
+	/* Zero (every entry ORD_EMPTY), populated now, as lim_table's, so that
+	 * a sale never takes a page fault on a worker core (mem_table.h). */
+	b->e = mem_table_map(book_bytes(capacity));
+	if (b->e == NULL) {
 		free(b);
 		return NULL;
 	}
@@ -60,7 +59,7 @@ void ord_book_free(struct ord_book *b)
 {
 	if (b == NULL)
 		return;
-	munmap(b->e, book_bytes(b->capacity));
+	mem_table_unmap(b->e, book_bytes(b->capacity));
 	free(b);
 }
 

@@ -119,6 +119,9 @@ struct tcp_conf {
 	                              * byte (nginx's client_header_timeout): reset */
 	uint32_t send_timeout_ms;    /* the peer took none of our bytes (no ACK, or a zero
 	                              * window) this long (nginx's send_timeout): reset */
+	uint32_t delack_ms;          /* a request whose answer is held (tcp_hold) is ACKed
+	                              * by that answer if it leaves within this long, else
+	                              * by a pure ACK then (RFC 1122 4.2.3.2); 0: at once */
 };
 
 /* Fills in the defaults documented in README.md. */
@@ -235,7 +238,9 @@ uint64_t *tcp_conn_app(struct tcp_conn *c);
 	X(syn_sent) X(syn_retrans) X(connects_refused) X(connects_timed_out) \
 	X(drop_ip_conns)             /* handshakes refused by conf.admit (per-address limit) */ \
 	X(timeout_first_request) X(timeout_header) X(timeout_send) \
-	X(evicted_idle) X(evicted_head)
+	X(evicted_idle) X(evicted_head) \
+	X(acks_delayed)              /* ACKs of a request whose answer is held, delayed */ \
+	X(acks_delayed_sent)         /* of them, sent alone: no answer came in delack_ms */
 
 struct tcp_stats { TCP_STATS(STATS_FIELD) };
 extern const char *const tcp_stats_names[];

@@ -50,13 +50,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem_table.h"
 #include "tcp_priv.h"
 
 int tcp_pool_init(struct tcp_pool *p, uint32_t blk_size, uint32_t nblk)
 {
 	p->blk_size = blk_size;
 	p->nblk = nblk;
-	p->mem = malloc((size_t)blk_size * nblk);
+	/* Every block is written on a worker core: populated, on huge pages. */
+	p->mem = mem_table_map((size_t)blk_size * nblk);
 	p->free = malloc((size_t)nblk * sizeof(*p->free));
 	p->head = calloc(nblk, sizeof(*p->head));
 	if (!p->mem || !p->free || !p->head)
@@ -70,7 +72,7 @@ int tcp_pool_init(struct tcp_pool *p, uint32_t blk_size, uint32_t nblk)
 
 void tcp_pool_fini(struct tcp_pool *p)
 {
-	free(p->mem);
+	mem_table_unmap(p->mem, (size_t)p->blk_size * p->nblk);
 	free(p->free);
 	free(p->head);
 }

@@ -62,6 +62,8 @@ enum tcp_timer_kind {
 #define TCP_F_HOLD       0x0200  /* tcp_hold: nothing new is sent until tcp_release */
 #define TCP_F_WAIT_BUF   0x0400  /* in the core's waiters: wants a send block (tcp_wait_space) */
 #define TCP_F_RCVD       0x0800  /* a data byte was taken: the first request has begun */
+#define TCP_F_ACK_LATER  0x1000  /* an ACK is owed, delayed: in the core's delayed-ACK
+				  * ring (tcp_hold.c); any segment we send carries it */
 #define TCP_F_ADMITTED   0x4000  /* conf.admit was asked and let it in (a cookie's
 				  * ACK asks before the entry is taken) */
 #define TCP_F_COUNTED    0x8000  /* conf.admit counted it: release once when finished

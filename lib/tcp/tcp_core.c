@@ -37,6 +37,7 @@ _Static_assert(sizeof(struct tcp_stats) == TCP_STATS_N * sizeof(uint64_t),
  * HTTP_ANSWER_MAX = HTTP_REPLY_BODY_CAP 2048 + HTTP_HEAD_RESERVE 512), so a
  * smaller tx_buf would stall every connection forever. */
 #define TCP_MIN_TX_BUF      2560u
+#define TCP_MAX_DELACK_MS   200u           /* below any peer's RTO (200 ms at least) */
 #define TCP_MAX_TX_BUF      (1u << 20)
 /* max_time_wait is capped at max_conns / this (tcp_table.c, policy when full). */
 #define TCP_TIME_WAIT_SHARE 2
@@ -75,6 +76,7 @@ void tcp_conf_default(struct tcp_conf *conf)
 	conf->rx_bufs = 0;                  /* 0: max_conns / 4 */
 	conf->tx_bufs = 0;
 	conf->challenge_ack_limit = 1000;   /* per second per core, Linux's old default */
+	conf->delack_ms = 40;               /* Linux's shortest delayed ACK (TCP_DELACK_MIN) */
 	if (getrandom(conf->cookie_key, sizeof(conf->cookie_key), 0) != sizeof(conf->cookie_key)) {
 		/* getrandom cannot fail for 16 bytes after boot; leave the key
 		 * zero and let tcp_conf_check refuse it rather than run weak. */
@@ -133,6 +135,10 @@ const char *tcp_conf_check(const struct tcp_conf *conf)
 	if (conf->first_request_timeout_ms > TCP_MAX_TIMER_MS ||
 	    conf->header_timeout_ms > TCP_MAX_TIMER_MS || conf->send_timeout_ms > TCP_MAX_TIMER_MS)
 		return "tcp: first_request, header and send timeouts must be 0 (off)..2^30 ms";
+	if (conf->delack_ms > TCP_MAX_DELACK_MS)
+		return tcp_conf_msg("tcp: delack_ms must be 0 (off)..%u (a peer's retransmission "
+				    "timer is at least 200 ms), not %u", TCP_MAX_DELACK_MS,
+				    conf->delack_ms);
 	if (conf->rx_bufs > conf->max_conns || conf->tx_bufs > conf->max_conns)
 		return "tcp: rx_bufs and tx_bufs must not exceed max_conns";
 	if (conf->cookie_key[0] == 0 && conf->cookie_key[1] == 0)
@@ -178,7 +184,9 @@ struct tcp_core *tcp_core_create(const struct tcp_conf *conf, const struct net_i
 	if (tcp_table_init(tc) ||
 	    tcp_pool_init(&tc->rxp, conf->rx_buf, tcp_nbufs(conf->rx_bufs, conf->max_conns)) ||
 	    tcp_pool_init(&tc->txp, conf->tx_buf, tcp_nbufs(conf->tx_bufs, conf->max_conns)) ||
-	    !(tc->waiters = calloc(conf->max_conns, sizeof(*tc->waiters)))) {
+	    !(tc->waiters = calloc(conf->max_conns, sizeof(*tc->waiters))) ||
+	    !(tc->dl_conn = calloc(conf->max_conns, sizeof(*tc->dl_conn))) ||
+	    !(tc->dl_due = calloc(conf->max_conns, sizeof(*tc->dl_due)))) {
 		tcp_core_destroy(tc);
 		return NULL;
 	}
@@ -194,6 +202,8 @@ void tcp_core_destroy(struct tcp_core *tc)
 	tcp_pool_fini(&tc->rxp);
 	tcp_pool_fini(&tc->txp);
 	free(tc->waiters);
+	free(tc->dl_conn);
+	free(tc->dl_due);
 	free(tc);
 }
 

@@ -198,7 +198,7 @@ void tcp_out_ack(struct tcp_core *tc, struct tcp_conn *c)
 {
 	if (tcp_out_seg(tc, c->peer_mac, c->peer_ip, c->peer_port, tcp_ack_seq(c), c->rcv_nxt,
 			TCP_ACK, (uint16_t)tcp_rcv_wnd(tc, c), 0, NULL, 0))
-		c->flags &= (uint16_t)~TCP_F_ACK_NOW;
+		c->flags &= (uint16_t)~(TCP_F_ACK_NOW | TCP_F_ACK_LATER);
 }
 
 /* <SEQ=SND.NXT><CTL=RST> for an abort (RFC 9293 3.10.5); ACK is set as
@@ -262,7 +262,7 @@ static bool tcp_out_data(struct tcp_core *tc, struct tcp_conn *c, uint32_t seq, 
 	}
 	if (seq_gt(end, c->snd_nxt))
 		c->snd_nxt = end;
-	c->flags &= (uint16_t)~TCP_F_ACK_NOW;
+	c->flags &= (uint16_t)~(TCP_F_ACK_NOW | TCP_F_ACK_LATER);
 	return true;
 }
 

@@ -107,6 +107,11 @@ struct tcp_core {
 	 * come free (tcp_space_waiters_run). Indices into conns. */
 	uint32_t *waiters;
 	uint32_t wait_head, nwait;
+	/* Delayed ACKs (tcp_hold.c): connections owing an ACK that a held answer
+	 * may carry, with the tick it is due by; oldest first (one delay for
+	 * all), a ring of max_conns entries. */
+	uint32_t *dl_conn, *dl_due;
+	uint32_t dl_head, dl_n;
 };
 
 /* A parsed incoming segment. */
@@ -258,5 +263,7 @@ uint32_t tcp_isn(const struct tcp_core *tc, const struct tcp_seg *s);
 void tcp_rx_offer(struct tcp_core *tc, struct tcp_conn *c);
 void tcp_head_start(struct tcp_core *tc, struct tcp_conn *c);
 void tcp_space_waiters_run(struct tcp_core *tc);
+/* Sends the pure ACKs whose delay ran out (tcp_hold.c). */
+void tcp_delack_run(struct tcp_core *tc);
 
 #endif

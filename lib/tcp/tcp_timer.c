@@ -394,6 +394,8 @@ void tcp_timers_run(struct tcp_core *tc)
 
 	if (tc->nwait != 0)
 		tcp_space_waiters_run(tc);
+	if (tc->dl_n != 0)
+		tcp_delack_run(tc);
 
 	if ((int32_t)ticks <= 0)
 		return;
