@@ -200,8 +200,11 @@ int main(int argc, char **argv)
 	rec = calloc(b.orders, sizeof(*rec));
 	part = calloc(b.orders, sizeof(*part));
 	off = calloc(b.orders, sizeof(*off));
-	if (!rec || !part || !off)
-		return 1;
+	if (!rec || !part || !off) {
+		fprintf(stderr, "bench-orders-db: no memory for %" PRIu64 " orders\n", b.orders);
+		rc = 1;
+		goto out;
+	}
 	make_orders(rec, part, off, b.orders);
 	printf("# batches of %" PRIu64 " orders (%" PRIu64 "%% sent again as copies), offsets of "
 	       "%d partitions, one transaction per batch\n", b.batch, b.copies_pct, BENCH_PARTS);
@@ -219,6 +222,10 @@ int main(int argc, char **argv)
 			       "orders/s\n", ow_mode_str(all[i]), b.reps, rate[i][0],
 			       rate[i][b.reps / 2], rate[i][b.reps - 1]);
 		}
+out:
 	PQfinish(pg);
+	free(rec);
+	free(part);
+	free(off);
 	return rc ? 1 : 0;
 }
