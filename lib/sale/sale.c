@@ -387,6 +387,18 @@ static enum sale_result sale_take(struct sale_core *c, struct sale_campaign *cp,
 	return SALE_OK;
 }
 
+void sale_prefetch_buy(struct sale_core *c, uint32_t campaign_id, uint64_t buyer)
+{
+	struct sale *s = c->s;
+	struct sale_campaign *cp = sale_campaign_find(s, campaign_id);
+
+	if (cp == NULL || buyer == 0 || sale_sold_out_seen(cp->pool, c->index))
+		return;
+	lim_purchase_prefetch(s->purchase, cp->id, buyer);
+	if (sale_rule_load(s, SALE_RULE_BUYER).rate)
+		lim_table_prefetch(s->lim_buyer, &buyer);
+}
+
 enum sale_result sale_buy_pow(struct sale_core *c, uint32_t campaign_id, const char *token,
 			      size_t token_len, const char *pow, size_t pow_len,
 			      uint32_t peer_ip, uint64_t now_ms, struct sale_out *out)

@@ -232,6 +232,16 @@ enum sale_result sale_buy_pow(struct sale_core *c, uint32_t campaign_id, const c
 			      size_t token_len, const char *pow, size_t pow_len,
 			      uint32_t peer_ip, uint64_t now_ms, struct sale_out *out);
 
+/*
+ * A hint, before the request is served: buyer is about to buy in campaign
+ * campaign_id on this core, so start loading the purchase-set slot (and the
+ * buyer's rate-limit slot) sale_buy will claim. Nothing is checked or
+ * counted: the buyer id is unverified (the token is checked by sale_buy).
+ * Skipped for an unknown campaign or one this core saw sold out, so the
+ * sold-out path pays for no cache line it does not use.
+ */
+void sale_prefetch_buy(struct sale_core *c, uint32_t campaign_id, uint64_t buyer);
+
 /* What GET /api/campaigns/{id}/challenge answers (pow.h). */
 struct sale_challenge {
 	char text[POW_CHALLENGE_CAP];

@@ -1,0 +1,82 @@
+/*
+ * app_prefetch.c - the buys of an RX burst, seen before the burst is served.
+ *
+ * Every buy that may sell claims its buyer in the purchase set: a table of
+ * millions of slots, probed at a random place, so a cache miss (and, on
+ * 4 KiB pages or under a hypervisor, a page walk) per buy that nothing
+ * inside one request hides: perf put a third of the worker's time there at
+ * 2,048 connections (BENCHMARKS.md, round 6). Started for every buy of a
+ * burst before the first is served, the misses overlap instead of queueing:
+ * l3fwd prefetches the next packets' headers for the same reason.
+ *
+ * The worker hands each frame's TCP payload here (net_peek.h) before the
+ * stack runs. What is read is a hint, not a request: no connection, order or
+ * checksum is known yet, and the buyer id is not verified (sale_buy checks
+ * the token). A request split across segments, a header spelt otherwise,
+ * anything else is simply not prefetched; the buy is served the same.
+ */
+#define _GNU_SOURCE
+#include <string.h>
+
+#include "app.h"
+#include "sale.h"
+
+#define BUY_PREFIX "POST /api/campaigns/"
+#define BUY_PREFIX_LEN (sizeof(BUY_PREFIX) - 1)
+#define BUY_SUFFIX "/orders"
+#define BUY_SUFFIX_LEN (sizeof(BUY_SUFFIX) - 1)
+
+/* Decimal digits at p[*i..len) into *v (at most 20 digits, wrapping past
+ * 2^64 is harmless for a hint); false when there are none. */
+static bool scan_dec(const uint8_t *p, uint32_t len, uint32_t *i, uint64_t *v)
+{
+	uint32_t start = *i;
+
+	*v = 0;
+	while (*i < len && *i - start < 20 && p[*i] >= '0' && p[*i] <= '9')
+		*v = *v * 10 + (uint64_t)(p[(*i)++] - '0');
+	return *i > start;
+}
+
+bool app_prefetch_parse(const uint8_t *p, uint32_t len, uint32_t *campaign, uint64_t *buyer)
+{
+	const uint8_t *h;
+	uint32_t i = BUY_PREFIX_LEN;
+	uint64_t id;
+
+	if (len < BUY_PREFIX_LEN + 1 + BUY_SUFFIX_LEN || memcmp(p, BUY_PREFIX, BUY_PREFIX_LEN))
+		return false;
+	if (!scan_dec(p, len, &i, &id) || id > UINT32_MAX || len - i < BUY_SUFFIX_LEN + 1 ||
+	    memcmp(p + i, BUY_SUFFIX, BUY_SUFFIX_LEN) ||
+	    (p[i + BUY_SUFFIX_LEN] != ' ' && p[i + BUY_SUFFIX_LEN] != '?'))
+		return false;
+	/* "\r\nAuthorization:" in either case of its first letter (clients
+	 * send it capitalised or, through HTTP/2-minded libraries, lower). */
+	h = memmem(p + i, len - i, "uthorization:", 13);
+	if (h == NULL || h - p < i + 2 || (h[-1] | 0x20) != 'a' || h[-2] != '\n')
+		return false;
+	i = (uint32_t)(h - p) + 13;
+	while (i < len && p[i] == ' ')
+		i++;
+	if (len - i < 10 || (p[i] | 0x20) != 'b' || memcmp(p + i + 1, "earer ", 6) != 0)
+		return false;
+	i += 7;
+	while (i < len && p[i] == ' ')
+		i++;
+	if (len - i < 4 || memcmp(p + i, "v1.", 3) != 0)
+		return false;
+	i += 3;
+	if (!scan_dec(p, len, &i, buyer) || i >= len || p[i] != '.')
+		return false;
+	*campaign = (uint32_t)id;
+	return true;
+}
+
+void app_prefetch_request(struct app *a, const uint8_t *p, uint32_t len)
+{
+	uint32_t campaign;
+	uint64_t buyer;
+
+	if (a->sale != NULL && app_prefetch_parse(p, len, &campaign, &buyer))
+		sale_prefetch_buy(a->sale, campaign, buyer);
+}
