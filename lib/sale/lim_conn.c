@@ -90,7 +90,7 @@ struct lim_conn *lim_conn_create(size_t conns, uint32_t limit, const uint64_t si
 	}
 	/* Zero (every slot free) and populated now, as lim_table's: no page
 	 * fault on a worker in the middle of a sale (mem_table.h). */
-	t->slots = mem_table_map(n * sizeof(uint64_t));
+	t->slots = mem_table_map(n * sizeof(uint64_t), true);
 	if (t->slots == NULL) {
 		free(t);
 		return NULL;

@@ -106,7 +106,7 @@ struct lim_table *lim_table_create(size_t capacity, unsigned key_words,
 	 * on a worker core in the middle of a sale), on huge pages where the
 	 * kernel has them (a probe is a TLB miss otherwise): mem_table.h. */
 	bytes = t->nslots * t->stride * sizeof(uint64_t);
-	t->slots = mem_table_map(bytes);
+	t->slots = mem_table_map(bytes, true);
 	if (t->slots == NULL) {
 		free(t);
 		return NULL;

@@ -47,7 +47,7 @@ struct ord_book *ord_book_create(uint64_t capacity)
 	b->capacity = capacity;
 	/* Zero (every entry ORD_EMPTY), populated now, as lim_table's, so that
 	 * a sale never takes a page fault on a worker core (mem_table.h). */
-	b->e = mem_table_map(book_bytes(capacity));
+	b->e = mem_table_map(book_bytes(capacity), true);
 	if (b->e == NULL) {
 		free(b);
 		return NULL;

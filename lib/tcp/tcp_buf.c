@@ -57,8 +57,10 @@ int tcp_pool_init(struct tcp_pool *p, uint32_t blk_size, uint32_t nblk)
 {
 	p->blk_size = blk_size;
 	p->nblk = nblk;
-	/* Every block is written on a worker core: populated, on huge pages. */
-	p->mem = mem_table_map((size_t)blk_size * nblk);
+	/* Taken on use, so not populated: the resident size grows with the
+	 * most blocks ever in use (README, "Memory"), in huge pages where the
+	 * kernel gives them. */
+	p->mem = mem_table_map((size_t)blk_size * nblk, false);
 	p->free = malloc((size_t)nblk * sizeof(*p->free));
 	p->head = calloc(nblk, sizeof(*p->head));
 	if (!p->mem || !p->free || !p->head)

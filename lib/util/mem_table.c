@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "mem_table.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -20,7 +21,7 @@ static size_t mem_table_len(size_t bytes)
 	return bytes >= MEM_HUGE ? (bytes + MEM_HUGE - 1) & ~(MEM_HUGE - 1) : bytes;
 }
 
-void *mem_table_map(size_t bytes)
+void *mem_table_map(size_t bytes, bool populate)
 {
 	size_t len = mem_table_len(bytes), extra = len >= MEM_HUGE ? MEM_HUGE : 0;
 	uint8_t *raw, *p;
@@ -41,7 +42,10 @@ void *mem_table_map(size_t bytes)
 			munmap(p + len, (size_t)(raw + extra - p));
 		(void)madvise(p, len, MADV_HUGEPAGE);   /* a hint: refused, 4 KiB pages */
 	}
-	if (madvise(p, len, MADV_POPULATE_WRITE) != 0) {
+	/* A kernel older than 5.14 does not know the advice (EINVAL): touch
+	 * the pages. Any other refusal (ENOMEM) leaves them to fault in on use,
+	 * as MAP_POPULATE would, rather than touching them into the OOM killer. */
+	if (populate && madvise(p, len, MADV_POPULATE_WRITE) != 0 && errno == EINVAL) {
 		long pg = sysconf(_SC_PAGESIZE);
 
 		for (size_t off = 0; off < len; off += (size_t)(pg > 0 ? pg : 4096))
