@@ -20,14 +20,16 @@
 
 #include "app.h"
 #include "sale.h"
+#include "token.h"
 
 #define BUY_PREFIX "POST /api/campaigns/"
 #define BUY_PREFIX_LEN (sizeof(BUY_PREFIX) - 1)
 #define BUY_SUFFIX "/orders"
 #define BUY_SUFFIX_LEN (sizeof(BUY_SUFFIX) - 1)
 
-/* Decimal digits at p[*i..len) into *v (at most 20 digits, wrapping past
- * 2^64 is harmless for a hint); false when there are none. */
+/* The campaign id's decimal digits at p[*i..len) into *v (at most 20
+ * digits: an id past UINT32_MAX is refused by the caller); false when there
+ * are none. */
 static bool scan_dec(const uint8_t *p, uint32_t len, uint32_t *i, uint64_t *v)
 {
 	uint32_t start = *i;
@@ -40,9 +42,9 @@ static bool scan_dec(const uint8_t *p, uint32_t len, uint32_t *i, uint64_t *v)
 
 bool app_prefetch_parse(const uint8_t *p, uint32_t len, uint32_t *campaign, uint64_t *buyer)
 {
-	const uint8_t *h;
-	uint32_t i = BUY_PREFIX_LEN;
-	uint64_t id;
+	const uint8_t *h, *eol;
+	uint32_t i = BUY_PREFIX_LEN, n;
+	uint64_t id, expiry, mac;
 
 	if (len < BUY_PREFIX_LEN + 1 + BUY_SUFFIX_LEN || memcmp(p, BUY_PREFIX, BUY_PREFIX_LEN))
 		return false;
@@ -63,10 +65,14 @@ bool app_prefetch_parse(const uint8_t *p, uint32_t len, uint32_t *campaign, uint
 	i += 7;
 	while (i < len && p[i] == ' ')
 		i++;
-	if (len - i < 4 || memcmp(p + i, "v1.", 3) != 0)
+	/* The token up to its line's end, read by the token's own parser
+	 * (its shape only: the MAC is sale_buy's to check). */
+	eol = memchr(p + i, '\r', len - i);
+	if (eol == NULL)
 		return false;
-	i += 3;
-	if (!scan_dec(p, len, &i, buyer) || i >= len || p[i] != '.')
+	for (n = (uint32_t)(eol - p) - i; n && p[i + n - 1] == ' '; n--)
+		;
+	if (!token_decode((const char *)p + i, n, buyer, &expiry, &mac))
 		return false;
 	*campaign = (uint32_t)id;
 	return true;

@@ -387,6 +387,16 @@ static enum sale_result sale_take(struct sale_core *c, struct sale_campaign *cp,
 	return SALE_OK;
 }
 
+/* Starts loading the buyer's purchase-set slot, and its rate-limit slot when
+ * that rule is on: cache misses in tables of millions. */
+static inline void sale_prefetch_slots(const struct sale *s, uint32_t campaign, uint64_t buyer,
+				       struct lim_rule buyer_rule)
+{
+	lim_purchase_prefetch(s->purchase, campaign, buyer);
+	if (buyer_rule.rate)
+		lim_table_prefetch(s->lim_buyer, &buyer);
+}
+
 void sale_prefetch_buy(struct sale_core *c, uint32_t campaign_id, uint64_t buyer)
 {
 	struct sale *s = c->s;
@@ -394,9 +404,7 @@ void sale_prefetch_buy(struct sale_core *c, uint32_t campaign_id, uint64_t buyer
 
 	if (cp == NULL || buyer == 0 || sale_sold_out_seen(cp->pool, c->index))
 		return;
-	lim_purchase_prefetch(s->purchase, cp->id, buyer);
-	if (sale_rule_load(s, SALE_RULE_BUYER).rate)
-		lim_table_prefetch(s->lim_buyer, &buyer);
+	sale_prefetch_slots(s, cp->id, buyer, sale_rule_load(s, SALE_RULE_BUYER));
 }
 
 enum sale_result sale_buy_pow(struct sale_core *c, uint32_t campaign_id, const char *token,
@@ -431,14 +439,11 @@ enum sale_result sale_buy_pow(struct sale_core *c, uint32_t campaign_id, const c
 	if (pow_bits != 0 &&
 	    (r = sale_pow(c, cp->id, buyer, pow_bits, pow, pow_len, now_ms)) != SALE_OK)
 		return done_in(c, slot, r);
-	/* The buyer's purchase-set slot (and its rate-limit slot, when that rule
-	 * is on) are cache misses in tables of millions: start both now, so they
-	 * load together while the blacklists, limits, book and ring are checked.
-	 * After the sold-out test: that path pays nothing for them. */
+	/* Started now (again, if the worker's burst peek already did), so the
+	 * slots load together while the blacklists, limits, book and ring are
+	 * checked. After the sold-out test: that path pays nothing for them. */
 	buyer_rule = sale_rule_load(s, SALE_RULE_BUYER);
-	lim_purchase_prefetch(s->purchase, cp->id, buyer);
-	if (buyer_rule.rate)
-		lim_table_prefetch(s->lim_buyer, &buyer);
+	sale_prefetch_slots(s, cp->id, buyer, buyer_rule);
 	r = sale_blacklist(s, peer_ip, buyer);
 	if (r != SALE_OK)
 		return done_in(c, slot, r);

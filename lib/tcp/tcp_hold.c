@@ -60,12 +60,10 @@ void tcp_delack_run(struct tcp_core *tc)
 		if (++tc->dl_head == cap)
 			tc->dl_head = 0;
 		tc->dl_n--;
-		if (!(c->flags & TCP_F_ACK_LATER))
+		if (!(c->flags & TCP_F_ACK_LATER) || c->state == TCP_S_FREE ||
+		    c->state == TCP_S_SYN_RCVD || c->state == TCP_S_SYN_SENT)
 			continue;       /* an answer (or any segment) carried it */
 		c->flags = (uint16_t)((c->flags & ~TCP_F_ACK_LATER) | TCP_F_ACK_NOW);
-		if (c->state == TCP_S_FREE || c->state == TCP_S_SYN_RCVD ||
-		    c->state == TCP_S_SYN_SENT)
-			continue;
 		tc->st.acks_delayed_sent++;
 		tcp_out_ack(tc, c);     /* no buffer: ACK_NOW stays for the next output */
 	}

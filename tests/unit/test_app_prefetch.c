@@ -81,7 +81,8 @@ Test(app_prefetch, reads_the_campaign_and_the_tokens_buyer)
 	cr_assert_eq(c, 42);
 	cr_assert_eq(b, 123456789012ull);
 	cr_assert(parse("POST /api/campaigns/4294967295/orders?x=1 HTTP/1.1\r\n"
-			"authorization: bearer   v1.18446744073709551615.1.0\r\n\r\n", &c, &b));
+			"authorization: bearer   v1.18446744073709551615.1.0123456789abcdef \r\n\r\n",
+			&c, &b));
 	cr_assert_eq(c, 4294967295u);
 	cr_assert_eq(b, UINT64_MAX);
 }
