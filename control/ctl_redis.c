@@ -27,13 +27,10 @@
 
 #include "ctl_redis.h"
 #include "ctl_redis_lua.h"
+#include "ctl_redis_route.h"
 #include "now.h"
 #include "str2int.h"
 
-/* First retry soon (a Redis restart takes ~100 ms), then back off so a dead
- * server costs the control thread one bounded connect attempt per 2 s. */
-#define CTL_REDIS_BACKOFF_MIN_MS 50
-#define CTL_REDIS_BACKOFF_MAX_MS 2000
 /* Keys are "seckill:<kind>:<u32>[:<u64>]": well under this. */
 #define CTL_REDIS_KEY_CAP 64
 /* SCAN batch when a forced create deletes old buyer claims. */
@@ -49,7 +46,7 @@
 #define CTL_REDIS_BATCH_ARGS 2
 
 enum ctl_script_id { S_TAKE, S_GIVE_BACK, S_CONFIRM, S_CONFIRM_BATCH, S_CREATE, S_STATUS,
-		     S_RELEASE_HOST, S_CAMPAIGNS, S_N };
+		     S_RELEASE_HOST, S_N };
 
 static const struct {
 	const char *name;
@@ -62,26 +59,22 @@ static const struct {
 	[S_CREATE] = { "create", ctl_lua_create },
 	[S_STATUS] = { "status", ctl_lua_status },
 	[S_RELEASE_HOST] = { "release_host", ctl_lua_release_host },
-	[S_CAMPAIGNS] = { "campaigns", ctl_lua_campaigns },
 };
 
 /* Keys every campaign shares (ctl_redis.h). */
 #define CTL_REDIS_CAMPAIGNS_KEY "seckill:campaigns"
 
 struct ctl_redis {
-	redisContext *c;            /* NULL while down */
-	char ip[256];
+	struct ctl_route *rt;       /* the seed, or the cluster's primaries */
+	char ip[256];               /* the seed, for messages */
 	int port;
-	struct timeval tv;          /* connect and command timeout */
-	uint64_t next_try_ms;       /* monotonic; no reconnect before this */
-	unsigned backoff_ms;
 	char host[CTL_REDIS_HOST_MAX + 1];
 	uint32_t claim_ttl_s;
 	char sha[S_N][CTL_REDIS_SHA_CAP];
 	char err[CTL_REDIS_ERR_CAP];
 	enum ctl_redis_confirm_mode confirm_mode;
-	/* One confirm_batch call's command line, built here (hiredis copies
-	 * it when it is appended): EVALSHA sha nkeys, keys, args. */
+	/* One confirm_batch call's command line, built here (formatted into
+	 * the protocol before the next is built): EVALSHA sha nkeys, keys, args. */
 	char batch_claims[CTL_REDIS_CONFIRM_BATCH_MAX][CTL_REDIS_KEY_CAP];
 	const char *batch_argv[3 + CTL_REDIS_BATCH_KEYS + CTL_REDIS_BATCH_ARGS +
 			       2 * CTL_REDIS_CONFIRM_BATCH_MAX];
@@ -112,75 +105,49 @@ const char *ctl_redis_rc_str(int rc)
 	}
 }
 
-/* Forgets a broken link; the next call may reconnect after the back-off. */
-static int conn_drop(struct ctl_redis *r, const char *what)
+/* A route failure's text becomes the handle's. */
+static int route_fail(struct ctl_redis *r, int rc)
 {
-	set_err(r, "redis %s:%d: %s failed: %s; selling goes on from held chunks, "
-		"reconnecting in %u ms (check that redis-server is up)", r->ip, r->port, what,
-		r->c && r->c->errstr[0] ? r->c->errstr : "connection lost", r->backoff_ms);
-	if (r->c)
-		redisFree(r->c);
-	r->c = NULL;
-	r->next_try_ms = now_mono_ms() + r->backoff_ms;
-	return CTL_REDIS_DOWN;
+	if (rc != CTL_REDIS_OK)
+		set_err(r, "%s", ctl_route_error(r->rt));
+	return rc;
 }
 
-static int script_load(struct ctl_redis *r, enum ctl_script_id s)
+/*
+ * Every new connection (the seed, each cluster node, each reconnect) loads
+ * the scripts; their SHA1 is the same on every node. A node that refuses
+ * (scripting disabled) keeps its link: the error says why.
+ */
+static int scripts_load(void *arg, redisContext *c, char *err, size_t cap)
 {
-	redisReply *rep = redisCommand(r->c, "SCRIPT LOAD %s", ctl_scripts[s].src);
+	struct ctl_redis *r = arg;
 
-	if (rep == NULL)
-		return conn_drop(r, "SCRIPT LOAD");
-	if (rep->type != REDIS_REPLY_STRING || rep->len >= CTL_REDIS_SHA_CAP) {
-		set_err(r, "redis %s:%d: SCRIPT LOAD %s refused: %s (scripting disabled?)",
-			r->ip, r->port, ctl_scripts[s].name,
-			rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
-		freeReplyObject(rep);
-		return CTL_REDIS_ERR;
-	}
-	memcpy(r->sha[s], rep->str, rep->len + 1);
-	freeReplyObject(rep);
-	return CTL_REDIS_OK;
-}
-
-/* One connect attempt; on failure the back-off doubles. */
-static int conn_open(struct ctl_redis *r)
-{
-	int rc;
-
-	r->c = redisConnectWithTimeout(r->ip, r->port, r->tv);
-	if (r->c == NULL || r->c->err) {
-		rc = conn_drop(r, "connect");
-		r->backoff_ms = r->backoff_ms * 2 > CTL_REDIS_BACKOFF_MAX_MS ?
-			CTL_REDIS_BACKOFF_MAX_MS : r->backoff_ms * 2;
-		return rc;
-	}
-	if (redisSetTimeout(r->c, r->tv) != REDIS_OK)
-		return conn_drop(r, "setting the command timeout");
-	r->backoff_ms = CTL_REDIS_BACKOFF_MIN_MS;
 	for (int s = 0; s < S_N; s++) {
-		rc = script_load(r, s);
-		if (rc != CTL_REDIS_OK)
-			return rc;
-	}
-	r->err[0] = '\0';
-	return CTL_REDIS_OK;
-}
+		redisReply *rep = redisCommand(c, "SCRIPT LOAD %s", ctl_scripts[s].src);
 
-/* OK when linked; DOWN at once while the back-off runs. */
-static int conn_ensure(struct ctl_redis *r)
-{
-	if (r->c)
-		return CTL_REDIS_OK;
-	if (now_mono_ms() < r->next_try_ms)
-		return CTL_REDIS_DOWN;   /* r->err still says why */
-	return conn_open(r);
+		if (rep == NULL) {
+			snprintf(err, cap, "SCRIPT LOAD %s: %s", ctl_scripts[s].name,
+				 c->errstr[0] ? c->errstr : "connection lost");
+			return CTL_REDIS_DOWN;
+		}
+		if (rep->type != REDIS_REPLY_STRING || rep->len >= CTL_REDIS_SHA_CAP) {
+			snprintf(err, cap, "redis: SCRIPT LOAD %s refused: %s (scripting "
+				 "disabled?)", ctl_scripts[s].name,
+				 rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+			freeReplyObject(rep);
+			return CTL_REDIS_ERR;
+		}
+		memcpy(r->sha[s], rep->str, rep->len + 1);
+		freeReplyObject(rep);
+	}
+	return CTL_REDIS_OK;
 }
 
 struct ctl_redis *ctl_redis_connect(const char *host, int port, unsigned timeout_ms,
 				    char *err, size_t cap)
 {
 	struct ctl_redis *r;
+	struct timeval tv;
 
 	if (host == NULL || strlen(host) >= sizeof(r->ip) || port <= 0 || port > 65535 ||
 	    timeout_ms == 0) {
@@ -196,16 +163,15 @@ struct ctl_redis *ctl_redis_connect(const char *host, int port, unsigned timeout
 	}
 	strcpy(r->ip, host);
 	r->port = port;
-	r->tv.tv_sec = timeout_ms / 1000;
-	r->tv.tv_usec = (timeout_ms % 1000) * 1000;
-	r->backoff_ms = CTL_REDIS_BACKOFF_MIN_MS;
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
 	r->claim_ttl_s = CTL_REDIS_CLAIM_TTL_DEFAULT_S;
 	if (gethostname(r->host, sizeof(r->host)) != 0 || r->host[0] == '\0')
 		strcpy(r->host, "host");
 	r->host[sizeof(r->host) - 1] = '\0';
-	if (conn_open(r) != CTL_REDIS_OK) {
-		snprintf(err, cap, "%s", r->err);
-		ctl_redis_close(r);
+	r->rt = ctl_route_new(host, port, tv, scripts_load, r, err, cap);
+	if (r->rt == NULL) {
+		free(r);
 		return NULL;
 	}
 	return r;
@@ -215,8 +181,7 @@ void ctl_redis_close(struct ctl_redis *r)
 {
 	if (r == NULL)
 		return;
-	if (r->c)
-		redisFree(r->c);
+	ctl_route_free(r->rt);
 	free(r);
 }
 
@@ -232,7 +197,9 @@ int ctl_redis_set_host(struct ctl_redis *r, const char *name)
 
 const char *ctl_redis_host(const struct ctl_redis *r) { return r->host; }
 const char *ctl_redis_error(const struct ctl_redis *r) { return r->err; }
-bool ctl_redis_connected(const struct ctl_redis *r) { return r->c != NULL; }
+bool ctl_redis_connected(const struct ctl_redis *r) { return ctl_route_connected(r->rt); }
+bool ctl_redis_cluster(const struct ctl_redis *r) { return ctl_route_cluster(r->rt); }
+unsigned long ctl_redis_redirects(const struct ctl_redis *r) { return ctl_route_redirects(r->rt); }
 
 void ctl_redis_set_confirm_mode(struct ctl_redis *r, enum ctl_redis_confirm_mode m)
 {
@@ -247,7 +214,8 @@ void ctl_redis_set_claim_ttl(struct ctl_redis *r, uint32_t seconds)
 /* Maps a script's error reply ("CODE text") to a result. */
 static int script_error(struct ctl_redis *r, enum ctl_script_id s, const char *text)
 {
-	set_err(r, "redis %s:%d: script %s failed: %s", r->ip, r->port, ctl_scripts[s].name, text);
+	set_err(r, "redis %s: script %s failed: %s", ctl_route_addr(r->rt), ctl_scripts[s].name,
+		text);
 	if (strncmp(text, "NOTFOUND", 8) == 0)
 		return CTL_REDIS_NOT_FOUND;
 	if (strncmp(text, "RELEASED", 8) == 0)
@@ -255,42 +223,52 @@ static int script_error(struct ctl_redis *r, enum ctl_script_id s, const char *t
 	return CTL_REDIS_ERR;
 }
 
+/* EVALSHA of script s in the protocol, for argv = keys then args: *len
+ * bytes in *cmd, to redisFreeCommand. */
+static int script_format(struct ctl_redis *r, enum ctl_script_id s, int nkeys, int argc,
+			 const char **argv, char **cmd, size_t *len)
+{
+	const char *a[3 + CTL_REDIS_BATCH_KEYS + CTL_REDIS_BATCH_ARGS +
+		      2 * CTL_REDIS_CONFIRM_BATCH_MAX];
+	char nk[16];
+	int n;
+
+	snprintf(nk, sizeof(nk), "%d", nkeys);
+	a[0] = "EVALSHA";
+	a[1] = r->sha[s];
+	a[2] = nk;
+	memcpy(&a[3], argv, (size_t)argc * sizeof(*argv));
+	n = redisFormatCommandArgv(cmd, argc + 3, a, NULL);
+	if (n < 0) {
+		set_err(r, "redis: out of memory formatting script %s", ctl_scripts[s].name);
+		return CTL_REDIS_ERR;
+	}
+	*len = (size_t)n;
+	return CTL_REDIS_OK;
+}
+
 /*
- * EVALSHA script s with keys then args (argv holds both, nkeys first).
- * On CTL_REDIS_OK *out is a non-error reply the caller frees.
+ * EVALSHA script s with keys then args (argv holds both, nkeys first), on
+ * the node of its first key's slot. On CTL_REDIS_OK *out is a non-error
+ * reply the caller frees.
  */
 static int run_script(struct ctl_redis *r, enum ctl_script_id s, int nkeys, int argc,
 		      const char **argv, redisReply **out)
 {
-	const char *cmd[16];
-	char nk[16];
 	redisReply *rep;
-	int rc;
+	size_t len;
+	char *cmd;
+	int rc = script_format(r, s, nkeys, argc, argv, &cmd, &len);
 
-	rc = conn_ensure(r);
 	if (rc != CTL_REDIS_OK)
 		return rc;
-	snprintf(nk, sizeof(nk), "%d", nkeys);
-	cmd[0] = "EVALSHA";
-	cmd[2] = nk;
-	memcpy(&cmd[3], argv, (size_t)argc * sizeof(*argv));
-	for (int attempt = 0; attempt < 2; attempt++) {
-		cmd[1] = r->sha[s];
-		rep = redisCommandArgv(r->c, argc + 3, cmd, NULL);
-		if (rep == NULL)
-			return conn_drop(r, ctl_scripts[s].name);
-		if (rep->type != REDIS_REPLY_ERROR) {
-			*out = rep;
-			return CTL_REDIS_OK;
-		}
-		if (attempt > 0 || strncmp(rep->str, "NOSCRIPT", 8) != 0)
-			break;
-		/* Redis restarted and forgot the script; it did not run. */
-		freeReplyObject(rep);
-		rep = NULL;
-		rc = script_load(r, s);
-		if (rc != CTL_REDIS_OK)
-			return rc;
+	rc = route_fail(r, ctl_route_call(r->rt, ctl_scripts[s].name, argv[0], cmd, len, &rep));
+	redisFreeCommand(cmd);
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	if (rep->type != REDIS_REPLY_ERROR) {
+		*out = rep;
+		return CTL_REDIS_OK;
 	}
 	rc = script_error(r, s, rep->str);
 	freeReplyObject(rep);
@@ -329,9 +307,9 @@ int ctl_redis_take_left(struct ctl_redis *r, uint32_t id, unsigned n_takers,
 	*got = 0;
 	if (left)
 		*left = 0;
-	KEY(stock, "stock:%" PRIu32, id);
-	KEY(hosts, "hosts:%" PRIu32, id);
-	KEY(rel, "released:%" PRIu32, id);
+	KEY(stock, "stock:{%" PRIu32 "}", id);
+	KEY(hosts, "hosts:{%" PRIu32 "}", id);
+	KEY(rel, "released:{%" PRIu32 "}", id);
 	snprintf(nt, sizeof(nt), "%u", n_takers);
 	snprintf(mc, sizeof(mc), "%" PRIu64, max_chunk > CTL_REDIS_STOCK_MAX ?
 		 CTL_REDIS_STOCK_MAX : max_chunk);
@@ -372,8 +350,8 @@ int ctl_redis_give_back(struct ctl_redis *r, uint32_t id, uint64_t n, uint64_t *
 		set_err(r, "give_back: %" PRIu64 " units is more than any stock (max 2^53)", n);
 		return CTL_REDIS_INVAL;
 	}
-	KEY(stock, "stock:%" PRIu32, id);
-	KEY(hosts, "hosts:%" PRIu32, id);
+	KEY(stock, "stock:{%" PRIu32 "}", id);
+	KEY(hosts, "hosts:{%" PRIu32 "}", id);
 	snprintf(num, sizeof(num), "%" PRIu64, n);
 	rc = run_script(r, S_GIVE_BACK, 2, 4, argv, &rep);
 	if (rc != CTL_REDIS_OK)
@@ -402,11 +380,11 @@ static int confirm_args(struct ctl_redis *r, const struct ctl_redis_confirm_req 
 		set_err(r, "confirm: order id must be 1..%d characters", CTL_REDIS_ORDER_MAX);
 		return CTL_REDIS_INVAL;
 	}
-	KEY(k->claim, "buyer:%" PRIu32 ":%" PRIu64, q->campaign, q->buyer);
-	KEY(k->sold, "sold:%" PRIu32, q->campaign);
-	KEY(k->hosts, "hosts:%" PRIu32, q->campaign);
-	KEY(k->stock, "stock:%" PRIu32, q->campaign);
-	KEY(k->rel, "released:%" PRIu32, q->campaign);
+	KEY(k->claim, "buyer:{%" PRIu32 "}:%" PRIu64, q->campaign, q->buyer);
+	KEY(k->sold, "sold:{%" PRIu32 "}", q->campaign);
+	KEY(k->hosts, "hosts:{%" PRIu32 "}", q->campaign);
+	KEY(k->stock, "stock:{%" PRIu32 "}", q->campaign);
+	KEY(k->rel, "released:{%" PRIu32 "}", q->campaign);
 	snprintf(k->ttl, sizeof(k->ttl), "%" PRIu32, r->claim_ttl_s);
 	k->argv[0] = k->claim;
 	k->argv[1] = k->sold;
@@ -483,64 +461,63 @@ int ctl_redis_confirm(struct ctl_redis *r, uint32_t id, uint64_t buyer, const ch
 
 /*
  * n confirms in one round trip: every EVALSHA is written, then every reply
- * read (hiredis pipelining). Each script still runs alone in Redis, in this
- * order. A reply lost with the connection leaves that confirm and those
- * after it CTL_REDIS_DOWN (each may or may not have run: confirm is
- * idempotent per order id, so the caller simply asks again). Redis having
- * forgotten the script (NOSCRIPT: it restarted) is answered one by one.
+ * read (hiredis pipelining, one pipeline per node of a cluster). Each
+ * script still runs alone in Redis, a campaign's in this order. A reply
+ * lost with its node's connection leaves that confirm and the node's after
+ * it CTL_REDIS_DOWN (each may or may not have run: confirm is idempotent
+ * per order id, so the caller simply asks again). A confirm redirected
+ * (NOSCRIPT after a restart, MOVED, ASK, TRYAGAIN) is asked again alone.
  */
 static int confirm_each(struct ctl_redis *r, size_t n, const struct ctl_redis_confirm_req *q,
 			struct ctl_redis_confirm_res *res)
 {
-	struct confirm_args k;
-	const char *cmd[3 + CONFIRM_ARGC];
-	size_t sent = 0;
-	int rc = conn_ensure(r);
+	struct confirm_args *k = malloc(n * sizeof(*k));
+	struct ctl_route_cmd *cmds = calloc(n, sizeof(*cmds));
+	size_t *at = malloc(n * sizeof(*at)), m = 0;
+	int rc = CTL_REDIS_OK;
 
 	for (size_t i = 0; i < n; i++)
 		res[i] = (struct ctl_redis_confirm_res){ .rc = CTL_REDIS_DOWN };
+	if (k == NULL || cmds == NULL || at == NULL) {
+		set_err(r, "confirm: out of memory for a batch of %zu orders", n);
+		rc = CTL_REDIS_ERR;
+		goto out;
+	}
+	for (size_t i = 0; i < n && rc == CTL_REDIS_OK; i++) {
+		if ((res[i].rc = confirm_args(r, &q[i], &k[i])) != CTL_REDIS_OK)
+			continue;   /* never sent */
+		res[i].rc = CTL_REDIS_DOWN;
+		rc = script_format(r, S_CONFIRM, CONFIRM_KEYS, CONFIRM_ARGC, k[i].argv,
+				   (char **)&cmds[m].cmd, &cmds[m].len);
+		cmds[m].key = k[i].claim;
+		cmds[m].what = "confirm (pipelined)";
+		at[m] = i;
+		m += rc == CTL_REDIS_OK;
+	}
 	if (rc != CTL_REDIS_OK)
-		return rc;
-	cmd[0] = "EVALSHA";
-	cmd[1] = r->sha[S_CONFIRM];
-	cmd[2] = CTL_REDIS_STR(CONFIRM_KEYS);
-	for (; sent < n; sent++) {
-		if ((res[sent].rc = confirm_args(r, &q[sent], &k)) != CTL_REDIS_OK)
-			continue;   /* never sent: its reply is not awaited */
-		memcpy(&cmd[3], k.argv, sizeof(k.argv));
-		if (redisAppendCommandArgv(r->c, 3 + CONFIRM_ARGC, cmd, NULL) != REDIS_OK)
-			return conn_drop(r, "confirm (pipelined)");
-	}
-	for (size_t i = 0; i < n; i++) {
-		redisReply *rep = NULL;
+		m = 0;   /* a format failed: nothing is sent */
+	ctl_route_pipeline(r->rt, cmds, m);
+	for (size_t j = 0; j < m; j++) {
+		size_t i = at[j];
 
-		if (res[i].rc == CTL_REDIS_INVAL)
-			continue;
-		if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || rep == NULL) {
-			for (size_t j = i; j < n; j++)
-				if (res[j].rc != CTL_REDIS_INVAL)
-					res[j].rc = CTL_REDIS_DOWN;
-			return conn_drop(r, "confirm (pipelined)");
-		}
-		if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
-			freeReplyObject(rep);
-			res[i].needs_retry = true;
+		if (cmds[j].rc != CTL_REDIS_OK) {
+			rc = route_fail(r, CTL_REDIS_DOWN);
 			continue;
 		}
-		if (rep->type == REDIS_REPLY_ERROR) {
-			res[i].rc = script_error(r, S_CONFIRM, rep->str);
-			freeReplyObject(rep);
+		if (cmds[j].rep->type == REDIS_REPLY_ERROR) {
+			res[i].rc = script_error(r, S_CONFIRM, cmds[j].rep->str);
+			freeReplyObject(cmds[j].rep);
 			continue;
 		}
-		res[i].rc = confirm_reply(r, &q[i], rep, &res[i].replayed);
+		res[i].rc = confirm_reply(r, &q[i], cmds[j].rep, &res[i].replayed);
 	}
-	for (size_t i = 0; i < n; i++)
-		if (res[i].needs_retry) {
-			res[i].needs_retry = false;
-			res[i].rc = ctl_redis_confirm(r, q[i].campaign, q[i].buyer, q[i].order_id,
-						      &res[i].replayed);
-		}
-	return CTL_REDIS_OK;
+	for (size_t j = 0; j < n && cmds[j].cmd; j++)
+		redisFreeCommand((char *)cmds[j].cmd);
+out:
+	free(k);
+	free(cmds);
+	free(at);
+	return rc;
 }
 
 /* ---- confirm_batch: one script call confirms a campaign's orders of a batch ---- */
@@ -590,41 +567,39 @@ static size_t batch_group(const struct ctl_redis_confirm_req *q,
 	return calls;
 }
 
-/* Appends one confirm_batch call for the orders q[idx[0..cnt)) to the
- * pipeline (hiredis copies the arguments). */
-static int batch_append(struct ctl_redis *r, const struct ctl_redis_confirm_req *q,
-			const size_t *idx, size_t cnt)
+/* One confirm_batch call for the orders q[idx[0..cnt)), in the protocol
+ * (its slot's key, the campaign's sold counter, in key). */
+static int batch_format(struct ctl_redis *r, const struct ctl_redis_confirm_req *q,
+			const size_t *idx, size_t cnt, char key[CTL_REDIS_KEY_CAP],
+			struct ctl_route_cmd *cmd)
 {
-	char sold[CTL_REDIS_KEY_CAP], hosts[CTL_REDIS_KEY_CAP], stock[CTL_REDIS_KEY_CAP];
-	char rel[CTL_REDIS_KEY_CAP], nk[16], ttl[16];
+	char hosts[CTL_REDIS_KEY_CAP], stock[CTL_REDIS_KEY_CAP], rel[CTL_REDIS_KEY_CAP];
+	char ttl[16];
 	const char **a = r->batch_argv;
 	uint32_t id = q[idx[0]].campaign;
 	size_t argc = 0;
 
-	KEY(sold, "sold:%" PRIu32, id);
-	KEY(hosts, "hosts:%" PRIu32, id);
-	KEY(stock, "stock:%" PRIu32, id);
-	KEY(rel, "released:%" PRIu32, id);
-	snprintf(nk, sizeof(nk), "%zu", CTL_REDIS_BATCH_KEYS + cnt);
+	snprintf(key, CTL_REDIS_KEY_CAP, "seckill:sold:{%" PRIu32 "}", id);
+	KEY(hosts, "hosts:{%" PRIu32 "}", id);
+	KEY(stock, "stock:{%" PRIu32 "}", id);
+	KEY(rel, "released:{%" PRIu32 "}", id);
 	snprintf(ttl, sizeof(ttl), "%" PRIu32, r->claim_ttl_s);
-	a[argc++] = "EVALSHA";
-	a[argc++] = r->sha[S_CONFIRM_BATCH];
-	a[argc++] = nk;
-	a[argc++] = sold;
+	a[argc++] = key;
 	a[argc++] = hosts;
 	a[argc++] = stock;
 	a[argc++] = rel;
 	for (size_t i = 0; i < cnt; i++) {
-		KEY(r->batch_claims[i], "buyer:%" PRIu32 ":%" PRIu64, id, q[idx[i]].buyer);
+		KEY(r->batch_claims[i], "buyer:{%" PRIu32 "}:%" PRIu64, id, q[idx[i]].buyer);
 		a[argc++] = r->batch_claims[i];
 	}
 	a[argc++] = r->host;
 	a[argc++] = ttl;
 	for (size_t i = 0; i < cnt; i++)
 		a[argc++] = q[idx[i]].order_id;
-	if (redisAppendCommandArgv(r->c, (int)argc, a, NULL) != REDIS_OK)
-		return conn_drop(r, "confirm_batch (pipelined)");
-	return CTL_REDIS_OK;
+	cmd->key = key;
+	cmd->what = "confirm_batch (pipelined)";
+	return script_format(r, S_CONFIRM_BATCH, (int)(CTL_REDIS_BATCH_KEYS + cnt), (int)argc, a,
+			     (char **)&cmd->cmd, &cmd->len);
 }
 
 /* One order's code in confirm_batch's answer. */
@@ -635,31 +610,25 @@ static int batch_code(struct ctl_redis *r, const struct ctl_redis_confirm_req *q
 	    e->integer < (long long)(sizeof(ctl_batch_words) / sizeof(ctl_batch_words[0])))
 		return confirm_outcome(r, q, ctl_batch_words[e->integer], replayed);
 	if (e->type == REDIS_REPLY_INTEGER && e->integer == CTL_REDIS_BATCH_NOTHELD)
-		set_err(r, "redis %s:%d: script confirm_batch failed: NOTHELD host %s holds no "
-			"unit in seckill:hosts:%" PRIu32 "; order %s not claimed", r->ip, r->port,
-			r->host, q->campaign, q->order_id);
+		set_err(r, "redis %s: script confirm_batch failed: NOTHELD host %s holds no "
+			"unit in seckill:hosts:{%" PRIu32 "}; order %s not claimed",
+			ctl_route_addr(r->rt), r->host, q->campaign, q->order_id);
 	else
-		set_err(r, "redis %s:%d: confirm_batch: unexpected reply", r->ip, r->port);
+		set_err(r, "redis %s: confirm_batch: unexpected reply", ctl_route_addr(r->rt));
 	return CTL_REDIS_ERR;
 }
 
-/* Settles the orders of one confirm_batch call from its reply; frees rep.
- * True when Redis had forgotten the script: nothing ran, ask again. */
-static bool batch_settle(struct ctl_redis *r, const struct ctl_redis_confirm_req *q,
+/* Settles the orders of one confirm_batch call from its reply; frees rep. */
+static void batch_settle(struct ctl_redis *r, const struct ctl_redis_confirm_req *q,
 			 const size_t *idx, size_t cnt, redisReply *rep,
 			 struct ctl_redis_confirm_res *res)
 {
-	bool noscript = rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0;
 	int rc = CTL_REDIS_ERR;
 
-	if (noscript) {
-		freeReplyObject(rep);
-		return true;
-	}
 	if (rep->type == REDIS_REPLY_ERROR)
 		rc = script_error(r, S_CONFIRM_BATCH, rep->str);
 	else if (rep->type != REDIS_REPLY_ARRAY || rep->elements != cnt)
-		set_err(r, "redis %s:%d: confirm_batch: unexpected reply", r->ip, r->port);
+		set_err(r, "redis %s: confirm_batch: unexpected reply", ctl_route_addr(r->rt));
 	for (size_t i = 0; i < cnt; i++) {
 		struct ctl_redis_confirm_res *o = &res[idx[i]];
 
@@ -667,80 +636,64 @@ static bool batch_settle(struct ctl_redis *r, const struct ctl_redis_confirm_req
 			batch_code(r, &q[idx[i]], rep->element[i], &o->replayed) : rc;
 	}
 	freeReplyObject(rep);
-	return false;
-}
-
-/* One call sent and answered alone (after NOSCRIPT, the script reloaded). */
-static int batch_again(struct ctl_redis *r, const struct ctl_redis_confirm_req *q,
-		       const size_t *idx, size_t cnt, struct ctl_redis_confirm_res *res)
-{
-	redisReply *rep = NULL;
-	int rc = script_load(r, S_CONFIRM_BATCH);
-
-	if (rc == CTL_REDIS_OK)
-		rc = batch_append(r, q, idx, cnt);
-	if (rc != CTL_REDIS_OK)
-		return rc;
-	if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || rep == NULL)
-		return conn_drop(r, "confirm_batch");
-	if (batch_settle(r, q, idx, cnt, rep, res)) {
-		set_err(r, "redis %s:%d: confirm_batch: NOSCRIPT right after SCRIPT LOAD",
-			r->ip, r->port);
-		for (size_t i = 0; i < cnt; i++)
-			res[idx[i]].rc = CTL_REDIS_ERR;
-	}
-	return CTL_REDIS_OK;
 }
 
 /*
  * The batched confirm_many: one confirm_batch call per campaign (per
  * CTL_REDIS_CONFIRM_BATCH_MAX orders) of the batch, all calls in one
- * round trip. A reply lost with the connection leaves its call's orders
- * and those of the calls after it CTL_REDIS_DOWN (each call ran whole or
- * not at all: confirm is idempotent per order id, the caller asks again).
+ * round trip per node. A reply lost with its node's connection leaves its
+ * call's orders and those of the node's calls after it CTL_REDIS_DOWN
+ * (each call ran whole or not at all: confirm is idempotent per order id,
+ * the caller asks again).
  */
 static int confirm_batched(struct ctl_redis *r, size_t n, const struct ctl_redis_confirm_req *q,
 			   struct ctl_redis_confirm_res *res)
 {
-	size_t *idx, *off, calls;
-	bool *taken, *again;
-	int rc = conn_ensure(r);
+	size_t *idx, *off, calls = 0;
+	struct ctl_route_cmd *cmds = NULL;
+	char (*keys)[CTL_REDIS_KEY_CAP] = NULL;
+	bool *taken;
+	int rc = CTL_REDIS_OK;
 
 	for (size_t i = 0; i < n; i++)
 		res[i] = (struct ctl_redis_confirm_res){ .rc = CTL_REDIS_DOWN };
-	if (rc != CTL_REDIS_OK || n == 0)
-		return rc;
+	if (n == 0)
+		return CTL_REDIS_OK;
 	for (size_t i = 0; i < n; i++)
 		if (!order_id_ok(r, &q[i]))
 			res[i].rc = CTL_REDIS_INVAL;   /* never sent */
 	idx = malloc(n * sizeof(*idx));
 	off = malloc((n + 1) * sizeof(*off));
 	taken = calloc(n, sizeof(*taken));
-	again = calloc(n, sizeof(*again));
-	if (idx == NULL || off == NULL || taken == NULL || again == NULL) {
+	if (idx && off && taken) {
+		calls = batch_group(q, res, n, idx, off, taken);
+		cmds = calloc(calls + 1, sizeof(*cmds));
+		keys = malloc((calls + 1) * sizeof(*keys));
+	}
+	if (cmds == NULL || keys == NULL) {
 		set_err(r, "confirm: out of memory for a batch of %zu orders", n);
 		rc = CTL_REDIS_ERR;
 		goto out;
 	}
-	calls = batch_group(q, res, n, idx, off, taken);
 	for (size_t k = 0; k < calls && rc == CTL_REDIS_OK; k++)
-		rc = batch_append(r, q, &idx[off[k]], off[k + 1] - off[k]);
-	for (size_t k = 0; k < calls && rc == CTL_REDIS_OK; k++) {
-		redisReply *rep = NULL;
-
-		if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || rep == NULL)
-			rc = conn_drop(r, "confirm_batch (pipelined)");
+		rc = batch_format(r, q, &idx[off[k]], off[k + 1] - off[k], keys[k], &cmds[k]);
+	if (rc == CTL_REDIS_OK)
+		ctl_route_pipeline(r->rt, cmds, calls);
+	for (size_t k = 0; k < calls && cmds[k].cmd; k++) {
+		if (rc == CTL_REDIS_ERR)
+			;   /* a format failed: nothing was sent */
+		else if (cmds[k].rc != CTL_REDIS_OK)
+			rc = route_fail(r, CTL_REDIS_DOWN);
 		else
-			again[k] = batch_settle(r, q, &idx[off[k]], off[k + 1] - off[k], rep, res);
+			batch_settle(r, q, &idx[off[k]], off[k + 1] - off[k], cmds[k].rep, res);
+		redisFreeCommand((char *)cmds[k].cmd);
 	}
-	for (size_t k = 0; k < calls && rc == CTL_REDIS_OK; k++)
-		if (again[k])
-			rc = batch_again(r, q, &idx[off[k]], off[k + 1] - off[k], res);
 out:
 	free(idx);
 	free(off);
 	free(taken);
-	free(again);
+	free(cmds);
+	free(keys);
 	return rc;
 }
 
@@ -752,21 +705,27 @@ int ctl_redis_confirm_many(struct ctl_redis *r, size_t n, const struct ctl_redis
 	return confirm_batched(r, n, q, res);
 }
 
-/* A plain command through the same drop-on-failure path. */
-static int command(struct ctl_redis *r, redisReply **out, const char *fmt, ...)
+/* A plain command to the node of key's slot (formatted as redisCommand). */
+static int __attribute__((format(printf, 4, 5)))
+command(struct ctl_redis *r, const char *key, redisReply **out, const char *fmt, ...)
 {
 	va_list ap;
-	int rc = conn_ensure(r);
+	char *cmd;
+	int len, rc;
 
+	va_start(ap, fmt);
+	len = redisvFormatCommand(&cmd, fmt, ap);
+	va_end(ap);
+	if (len < 0) {
+		set_err(r, "redis: out of memory formatting a command");
+		return CTL_REDIS_ERR;
+	}
+	rc = route_fail(r, ctl_route_call(r->rt, "command", key, cmd, (size_t)len, out));
+	redisFreeCommand(cmd);
 	if (rc != CTL_REDIS_OK)
 		return rc;
-	va_start(ap, fmt);
-	*out = redisvCommand(r->c, fmt, ap);
-	va_end(ap);
-	if (*out == NULL)
-		return conn_drop(r, "command");
 	if ((*out)->type == REDIS_REPLY_ERROR) {
-		set_err(r, "redis %s:%d: %s", r->ip, r->port, (*out)->str);
+		set_err(r, "redis %s: %s", ctl_route_addr(r->rt), (*out)->str);
 		freeReplyObject(*out);
 		*out = NULL;
 		return CTL_REDIS_ERR;
@@ -801,23 +760,25 @@ static const char *elem_str(const redisReply *rep, size_t i)
 static int preheat_hash(struct ctl_redis *r, uint32_t id, struct ctl_redis_campaign *c)
 {
 	redisReply *rep;
-	int rc = command(r, &rep, "HMGET seckill:campaign:%" PRIu32 " stock starts_at state "
-			 "pow_bits", id);
+	char camp[CTL_REDIS_KEY_CAP];
 	uint64_t bits = 0;
+	int rc;
 
+	KEY(camp, "campaign:{%" PRIu32 "}", id);
+	rc = command(r, camp, &rep, "HMGET %s stock starts_at state pow_bits", camp);
 	if (rc != CTL_REDIS_OK)
 		return rc;
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 4 ||
 	    (!elem_str(rep, 0) && !elem_str(rep, 1) && !elem_str(rep, 2))) {
 		set_err(r, "campaign %" PRIu32 " not found in Redis %s:%d (create it: HSET "
-			"seckill:campaign:%" PRIu32 " stock N starts_at UNIX_MS state scheduled; "
-			"SET seckill:stock:%" PRIu32 " N)", id, r->ip, r->port, id, id);
+			"seckill:campaign:{%" PRIu32 "} stock N starts_at UNIX_MS state scheduled; "
+			"SET seckill:stock:{%" PRIu32 "} N)", id, r->ip, r->port, id, id);
 		rc = CTL_REDIS_NOT_FOUND;
 	} else if (!str2u64(elem_str(rep, 0), 0, UINT64_MAX, &c->stock) ||
 		   !str2u64(elem_str(rep, 1), 0, UINT64_MAX, &c->starts_at_ms) ||
 		   !parse_state(elem_str(rep, 2), &c->state) ||
 		   (elem_str(rep, 3) && !str2u64(elem_str(rep, 3), 0, POW_MAX_BITS, &bits))) {
-		set_err(r, "campaign %" PRIu32 " in Redis is malformed: seckill:campaign:%" PRIu32
+		set_err(r, "campaign %" PRIu32 " in Redis is malformed: seckill:campaign:{%" PRIu32 "}"
 			" needs stock (integer), starts_at (Unix ms) and state "
 			"(scheduled|open|closed), and pow_bits 0..%d if any", id, id, POW_MAX_BITS);
 		rc = CTL_REDIS_ERR;
@@ -830,19 +791,22 @@ static int preheat_hash(struct ctl_redis *r, uint32_t id, struct ctl_redis_campa
 /* GET of an integer counter; absent is `dflt`, or NOT_FOUND when dflt < 0. */
 static int get_counter(struct ctl_redis *r, const char *kind, uint32_t id, int dflt, uint64_t *v)
 {
+	char key[CTL_REDIS_KEY_CAP];
 	redisReply *rep;
-	int rc = command(r, &rep, "GET seckill:%s:%" PRIu32, kind, id);
+	int rc;
 
+	snprintf(key, sizeof(key), "seckill:%s:{%" PRIu32 "}", kind, id);
+	rc = command(r, key, &rep, "GET %s", key);
 	if (rc != CTL_REDIS_OK)
 		return rc;
 	if (rep->type == REDIS_REPLY_NIL && dflt >= 0) {
 		*v = (uint64_t)dflt;
 	} else if (rep->type == REDIS_REPLY_NIL) {
-		set_err(r, "campaign %" PRIu32 ": seckill:%s:%" PRIu32 " missing in Redis "
-			"(SET seckill:%s:%" PRIu32 " <units not yet taken>)", id, kind, id, kind, id);
+		set_err(r, "campaign %" PRIu32 ": seckill:%s:{%" PRIu32 "} missing in Redis "
+			"(SET seckill:%s:{%" PRIu32 "} <units not yet taken>)", id, kind, id, kind, id);
 		rc = CTL_REDIS_NOT_FOUND;
 	} else if (rep->type != REDIS_REPLY_STRING || !str2u64(rep->str, 0, UINT64_MAX, v)) {
-		set_err(r, "campaign %" PRIu32 ": seckill:%s:%" PRIu32 " is not a count >= 0",
+		set_err(r, "campaign %" PRIu32 ": seckill:%s:{%" PRIu32 "} is not a count >= 0",
 			id, kind, id);
 		rc = CTL_REDIS_ERR;
 	}
@@ -865,23 +829,34 @@ int ctl_redis_preheat(struct ctl_redis *r, uint32_t id, struct ctl_redis_campaig
 }
 
 /*
- * One SCAN step over the keys matching pattern: sends SCAN from cursor,
- * checks the reply's shape and moves cursor on. On CTL_REDIS_OK, *keys is
- * the reply's key array and *rep the reply to free after use.
+ * One SCAN step of node `node` over the keys matching pattern: sends SCAN
+ * from cursor, checks the reply's shape and moves cursor on. On
+ * CTL_REDIS_OK, *keys is the reply's key array and *rep the reply to free
+ * after use.
  */
-static int scan_step(struct ctl_redis *r, const char *pattern, char cursor[32],
+static int scan_step(struct ctl_redis *r, int node, const char *pattern, char cursor[32],
 		     redisReply **rep, const redisReply **keys)
 {
-	int rc = command(r, rep, "SCAN %s MATCH %s COUNT " CTL_REDIS_SCAN_COUNT, cursor,
-			 pattern);
+	char *cmd;
+	int len = redisFormatCommand(&cmd, "SCAN %s MATCH %s COUNT " CTL_REDIS_SCAN_COUNT,
+				     cursor, pattern);
+	int rc;
 
+	if (len < 0) {
+		set_err(r, "redis: out of memory formatting SCAN");
+		return CTL_REDIS_ERR;
+	}
+	rc = route_fail(r, ctl_route_call_node(r->rt, node, "SCAN", cmd, (size_t)len, rep));
+	redisFreeCommand(cmd);
 	if (rc != CTL_REDIS_OK)
 		return rc;
 	if ((*rep)->type != REDIS_REPLY_ARRAY || (*rep)->elements != 2 ||
 	    (*rep)->element[0]->type != REDIS_REPLY_STRING ||
 	    (*rep)->element[1]->type != REDIS_REPLY_ARRAY) {
+		set_err(r, "redis %s: SCAN: unexpected reply%s%s", ctl_route_addr(r->rt),
+			(*rep)->type == REDIS_REPLY_ERROR ? ": " : "",
+			(*rep)->type == REDIS_REPLY_ERROR ? (*rep)->str : "");
 		freeReplyObject(*rep);
-		set_err(r, "redis %s:%d: SCAN: unexpected reply", r->ip, r->port);
 		return CTL_REDIS_ERR;
 	}
 	snprintf(cursor, 32, "%s", (*rep)->element[0]->str);
@@ -889,28 +864,62 @@ static int scan_step(struct ctl_redis *r, const char *pattern, char cursor[32],
 	return CTL_REDIS_OK;
 }
 
-/* Deletes seckill:buyer:{id}:* a SCAN batch at a time (never one long block). */
+/* The keys pattern matches, on every node that serves slots, a SCAN batch
+ * at a time (never one long block): each one's string goes to fn. */
+static int scan_all(struct ctl_redis *r, const char *pattern,
+		    int (*fn)(struct ctl_redis *r, const char *key, void *arg), void *arg)
+{
+	int nodes[64];
+	size_t n = ctl_route_primaries(r->rt, nodes, 64);
+	int rc = CTL_REDIS_OK;
+
+	for (size_t j = 0; j < n && rc == CTL_REDIS_OK; j++) {
+		char cursor[32] = "0";
+
+		do {
+			const redisReply *keys;
+			redisReply *rep;
+
+			rc = scan_step(r, nodes[j], pattern, cursor, &rep, &keys);
+			if (rc != CTL_REDIS_OK)
+				return rc;
+			for (size_t i = 0; i < keys->elements && rc == CTL_REDIS_OK; i++)
+				if (keys->element[i]->type == REDIS_REPLY_STRING)
+					rc = fn(r, keys->element[i]->str, arg);
+			freeReplyObject(rep);
+		} while (rc == CTL_REDIS_OK && strcmp(cursor, "0") != 0);
+	}
+	return rc;
+}
+
+static int delete_key(struct ctl_redis *r, const char *key, void *arg)
+{
+	redisReply *del;
+	int rc = command(r, key, &del, "DEL %s", key);
+
+	(void)arg;
+	if (rc == CTL_REDIS_OK)
+		freeReplyObject(del);
+	return rc;
+}
+
+/* Deletes seckill:buyer:{id}:*, a forced create's old buyer claims. */
 static int delete_claims(struct ctl_redis *r, uint32_t id)
 {
-	char cursor[32] = "0", pattern[CTL_REDIS_KEY_CAP];
-	const redisReply *keys;
+	char pattern[CTL_REDIS_KEY_CAP];
+
+	snprintf(pattern, sizeof(pattern), "seckill:buyer:{%" PRIu32 "}:*", id);
+	return scan_all(r, pattern, delete_key, NULL);
+}
+
+/* INCR of seckill:campaigns:version: the other hosts reload the campaigns. */
+static int bump_version(struct ctl_redis *r)
+{
 	redisReply *rep;
-	int rc;
+	int rc = command(r, CTL_REDIS_VERSION_KEY, &rep, "INCR " CTL_REDIS_VERSION_KEY);
 
-	snprintf(pattern, sizeof(pattern), "seckill:buyer:%" PRIu32 ":*", id);
-	do {
-		rc = scan_step(r, pattern, cursor, &rep, &keys);
-		if (rc != CTL_REDIS_OK)
-			return rc;
-		for (size_t i = 0; i < keys->elements && rc == CTL_REDIS_OK; i++) {
-			redisReply *del;
-
-			rc = command(r, &del, "DEL %s", keys->element[i]->str);
-			if (rc == CTL_REDIS_OK)
-				freeReplyObject(del);
-		}
+	if (rc == CTL_REDIS_OK)
 		freeReplyObject(rep);
-	} while (rc == CTL_REDIS_OK && strcmp(cursor, "0") != 0);
 	return rc;
 }
 
@@ -918,10 +927,10 @@ int ctl_redis_campaign_create(struct ctl_redis *r, uint32_t id, uint64_t stock,
 			      uint64_t starts_at_ms, bool force)
 {
 	char camp[CTL_REDIS_KEY_CAP], stk[CTL_REDIS_KEY_CAP], sold[CTL_REDIS_KEY_CAP];
-	char hosts[CTL_REDIS_KEY_CAP], rel[CTL_REDIS_KEY_CAP], n[24], at[24], ids[16];
-	const char *argv[11] = { camp, stk, sold, hosts, CTL_REDIS_CAMPAIGNS_KEY,
-				 CTL_REDIS_VERSION_KEY, rel, n, at, force ? "1" : "0", ids };
-	redisReply *rep;
+	char hosts[CTL_REDIS_KEY_CAP], rel[CTL_REDIS_KEY_CAP], n[24], at[24];
+	const char *argv[8] = { camp, stk, sold, hosts, rel, n, at, force ? "1" : "0" };
+	redisReply *rep, *add;
+	bool made;
 	int rc;
 
 	if (stock > CTL_REDIS_STOCK_MAX) {
@@ -929,80 +938,87 @@ int ctl_redis_campaign_create(struct ctl_redis *r, uint32_t id, uint64_t stock,
 			id, stock);
 		return CTL_REDIS_INVAL;
 	}
-	KEY(camp, "campaign:%" PRIu32, id);
-	KEY(stk, "stock:%" PRIu32, id);
-	KEY(sold, "sold:%" PRIu32, id);
-	KEY(hosts, "hosts:%" PRIu32, id);
-	KEY(rel, "released:%" PRIu32, id);
+	KEY(camp, "campaign:{%" PRIu32 "}", id);
+	KEY(stk, "stock:{%" PRIu32 "}", id);
+	KEY(sold, "sold:{%" PRIu32 "}", id);
+	KEY(hosts, "hosts:{%" PRIu32 "}", id);
+	KEY(rel, "released:{%" PRIu32 "}", id);
 	snprintf(n, sizeof(n), "%" PRIu64, stock);
 	snprintf(at, sizeof(at), "%" PRIu64, starts_at_ms);
-	snprintf(ids, sizeof(ids), "%" PRIu32, id);
-	rc = run_script(r, S_CREATE, 7, 11, argv, &rep);
+	rc = run_script(r, S_CREATE, 5, 8, argv, &rep);
 	if (rc != CTL_REDIS_OK)
 		return rc;
-	if ((rep->type == REDIS_REPLY_STATUS || rep->type == REDIS_REPLY_STRING) &&
-	    strcmp(rep->str, "exists") == 0) {
+	made = !((rep->type == REDIS_REPLY_STATUS || rep->type == REDIS_REPLY_STRING) &&
+		 strcmp(rep->str, "exists") == 0);
+	freeReplyObject(rep);
+	/* The shared set and version live in their own slots (a cluster may put
+	 * them on other nodes): written after the campaign, so a host that sees
+	 * the version move finds it. Either way the id joins the set (a
+	 * campaign that lost its SADD to a failure joins when created again). */
+	rc = command(r, CTL_REDIS_CAMPAIGNS_KEY, &add, "SADD " CTL_REDIS_CAMPAIGNS_KEY " %" PRIu32,
+		     id);
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	freeReplyObject(add);
+	if (!made) {
 		set_err(r, "campaign %" PRIu32 " already exists in Redis; not overwritten "
 			"(force it to reset stock, sold, holdings and buyer claims)", id);
-		rc = CTL_REDIS_EXISTS;
+		return CTL_REDIS_EXISTS;
+	}
+	if (force)
+		rc = delete_claims(r, id);
+	return rc == CTL_REDIS_OK ? bump_version(r) : rc;
+}
+
+/*
+ * HSETs field of campaign id only if its hash exists, so a typo'd id
+ * creates nothing, then moves the version for the other hosts (after: a
+ * host that sees it move reads the new field; a failure in between leaves
+ * the field set and the version still, and the command may simply be run
+ * again). what: "state", "proof of work", for the message.
+ */
+static int campaign_field_set(struct ctl_redis *r, uint32_t id, const char *field,
+			      const char *value, const char *what)
+{
+	char camp[CTL_REDIS_KEY_CAP];
+	redisReply *rep;
+	int rc;
+
+	KEY(camp, "campaign:{%" PRIu32 "}", id);
+	rc = command(r, camp, &rep, "EVAL %s 1 %s %s %s",
+		     "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+		     "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1",
+		     camp, field, value);
+	if (rc != CTL_REDIS_OK)
+		return rc;
+	if (rep->type != REDIS_REPLY_INTEGER || rep->integer != 1) {
+		set_err(r, "campaign %" PRIu32 " not found in Redis %s; %s not set", id,
+			ctl_route_addr(r->rt), what);
+		rc = CTL_REDIS_NOT_FOUND;
 	}
 	freeReplyObject(rep);
-	if (rc == CTL_REDIS_OK && force)
-		rc = delete_claims(r, id);
-	return rc;
+	return rc == CTL_REDIS_OK ? bump_version(r) : rc;
 }
 
 int ctl_redis_set_state(struct ctl_redis *r, uint32_t id, enum sale_state st)
 {
-	redisReply *rep;
-	int rc;
-
 	if ((unsigned)st >= sizeof(ctl_state_names) / sizeof(ctl_state_names[0])) {
 		set_err(r, "set_state: state %d is not scheduled, open or closed", (int)st);
 		return CTL_REDIS_INVAL;
 	}
-	/* HSETs only if the hash exists, so a typo'd id creates nothing; the
-	 * version moves with it, in the same step, for the other hosts. */
-	rc = command(r, &rep, "EVAL %s 2 seckill:campaign:%" PRIu32 " " CTL_REDIS_VERSION_KEY
-		     " %s",
-		     "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
-		     "redis.call('HSET', KEYS[1], 'state', ARGV[1]) "
-		     "redis.call('INCR', KEYS[2]) return 1", id, ctl_state_names[st]);
-	if (rc != CTL_REDIS_OK)
-		return rc;
-	if (rep->type != REDIS_REPLY_INTEGER || rep->integer != 1) {
-		set_err(r, "campaign %" PRIu32 " not found in Redis %s:%d; state not set",
-			id, r->ip, r->port);
-		rc = CTL_REDIS_NOT_FOUND;
-	}
-	freeReplyObject(rep);
-	return rc;
+	return campaign_field_set(r, id, "state", ctl_state_names[st], "state");
 }
 
 int ctl_redis_set_pow(struct ctl_redis *r, uint32_t id, unsigned bits)
 {
-	redisReply *rep;
-	int rc;
+	char v[16];
 
 	if (bits > POW_MAX_BITS) {
 		set_err(r, "set_pow: %u bits is more than %d", bits, POW_MAX_BITS);
 		return CTL_REDIS_INVAL;
 	}
-	/* As set_state: only an existing hash, the version in the same step. */
-	rc = command(r, &rep, "EVAL %s 2 seckill:campaign:%" PRIu32 " " CTL_REDIS_VERSION_KEY
-		     " %u",
-		     "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
-		     "redis.call('HSET', KEYS[1], 'pow_bits', ARGV[1]) "
-		     "redis.call('INCR', KEYS[2]) return 1", id, bits);
-	if (rc != CTL_REDIS_OK)
-		return rc;
-	if (rep->type != REDIS_REPLY_INTEGER || rep->integer != 1) {
-		set_err(r, "campaign %" PRIu32 " not found in Redis %s:%d; proof of work not set",
-			id, r->ip, r->port);
-		rc = CTL_REDIS_NOT_FOUND;
-	}
-	freeReplyObject(rep);
-	return rc;
+	snprintf(v, sizeof(v), "%u", bits);
+	return campaign_field_set(r, id, "pow_bits", v, "proof of work");
 }
 
 int ctl_redis_status(struct ctl_redis *r, uint32_t id, struct ctl_redis_status *st)
@@ -1015,11 +1031,11 @@ int ctl_redis_status(struct ctl_redis *r, uint32_t id, struct ctl_redis_status *
 	int rc;
 
 	memset(st, 0, sizeof(*st));
-	KEY(camp, "campaign:%" PRIu32, id);
-	KEY(stk, "stock:%" PRIu32, id);
-	KEY(sold, "sold:%" PRIu32, id);
-	KEY(hosts, "hosts:%" PRIu32, id);
-	KEY(rel, "released:%" PRIu32, id);
+	KEY(camp, "campaign:{%" PRIu32 "}", id);
+	KEY(stk, "stock:{%" PRIu32 "}", id);
+	KEY(sold, "sold:{%" PRIu32 "}", id);
+	KEY(hosts, "hosts:{%" PRIu32 "}", id);
+	KEY(rel, "released:{%" PRIu32 "}", id);
 	rc = run_script(r, S_STATUS, 5, 6, argv, &rep);
 	if (rc != CTL_REDIS_OK)
 		return rc;
@@ -1057,10 +1073,10 @@ int ctl_redis_release_host(struct ctl_redis *r, uint32_t id, const char *host,
 		set_err(r, "release_host: a host name is 1..%d bytes", CTL_REDIS_HOST_MAX);
 		return CTL_REDIS_INVAL;
 	}
-	KEY(stk, "stock:%" PRIu32, id);
-	KEY(hosts, "hosts:%" PRIu32, id);
-	KEY(rel, "released:%" PRIu32, id);
-	KEY(camp, "campaign:%" PRIu32, id);
+	KEY(stk, "stock:{%" PRIu32 "}", id);
+	KEY(hosts, "hosts:{%" PRIu32 "}", id);
+	KEY(rel, "released:{%" PRIu32 "}", id);
+	KEY(camp, "campaign:{%" PRIu32 "}", id);
 	rc = run_script(r, S_RELEASE_HOST, 4, 5, argv, &rep);
 	if (rc != CTL_REDIS_OK)
 		return rc;
@@ -1072,9 +1088,12 @@ int ctl_redis_release_host(struct ctl_redis *r, uint32_t id, const char *host,
 
 int ctl_redis_rejoin(struct ctl_redis *r, uint32_t id, bool *was)
 {
+	char rel[CTL_REDIS_KEY_CAP];
 	redisReply *rep;
-	int rc = command(r, &rep, "SREM seckill:released:%" PRIu32 " %s", id, r->host);
+	int rc;
 
+	KEY(rel, "released:{%" PRIu32 "}", id);
+	rc = command(r, rel, &rep, "SREM %s %s", rel, r->host);
 	if (rc != CTL_REDIS_OK)
 		return rc;
 	if (was)
@@ -1086,7 +1105,7 @@ int ctl_redis_rejoin(struct ctl_redis *r, uint32_t id, bool *was)
 int ctl_redis_campaigns_version(struct ctl_redis *r, uint64_t *version)
 {
 	redisReply *rep;
-	int rc = command(r, &rep, "GET " CTL_REDIS_VERSION_KEY);
+	int rc = command(r, CTL_REDIS_VERSION_KEY, &rep, "GET " CTL_REDIS_VERSION_KEY);
 
 	if (rc != CTL_REDIS_OK)
 		return rc;
@@ -1100,28 +1119,50 @@ int ctl_redis_campaigns_version(struct ctl_redis *r, uint64_t *version)
 	return rc;
 }
 
-/* "seckill:campaign:<u32>": the id, or false for any other key. */
+/* "seckill:campaign:{<u32>}": the id, or false for any other key. */
 static bool campaign_key_id(const char *key, uint32_t *id)
 {
-	static const char prefix[] = "seckill:campaign:";
+	static const char prefix[] = "seckill:campaign:{";
+	char digits[16];
+	size_t n;
 	uint64_t v;
 
-	if (strncmp(key, prefix, sizeof(prefix) - 1) != 0 ||
-	    !str2u64(key + sizeof(prefix) - 1, 1, UINT32_MAX, &v))
+	if (strncmp(key, prefix, sizeof(prefix) - 1) != 0)
+		return false;
+	key += sizeof(prefix) - 1;
+	n = strlen(key);
+	if (n < 2 || n > sizeof(digits) || key[n - 1] != '}')
+		return false;
+	memcpy(digits, key, n - 1);
+	digits[n - 1] = '\0';
+	if (!str2u64(digits, 1, UINT32_MAX, &v))
 		return false;
 	*id = (uint32_t)v;
 	return true;
+}
+
+static int campaign_add(struct ctl_redis *r, const char *key, void *arg)
+{
+	redisReply *add;
+	uint32_t id;
+	int rc;
+
+	(void)arg;
+	if (!campaign_key_id(key, &id))
+		return CTL_REDIS_OK;
+	rc = command(r, CTL_REDIS_CAMPAIGNS_KEY, &add, "SADD " CTL_REDIS_CAMPAIGNS_KEY " %" PRIu32,
+		     id);
+	if (rc == CTL_REDIS_OK)
+		freeReplyObject(add);
+	return rc;
 }
 
 /* A sale made before seckill:campaigns existed: the set is made from a SCAN
  * of the campaign hashes, once (the set exists afterwards). */
 static int campaigns_migrate(struct ctl_redis *r)
 {
-	char cursor[32] = "0";
-	const redisReply *keys;
-	redisReply *rep, *add;
-	uint32_t id;
-	int rc = command(r, &rep, "EXISTS " CTL_REDIS_CAMPAIGNS_KEY);
+	redisReply *rep;
+	int rc = command(r, CTL_REDIS_CAMPAIGNS_KEY, &rep, "EXISTS " CTL_REDIS_CAMPAIGNS_KEY);
 
 	if (rc != CTL_REDIS_OK)
 		return rc;
@@ -1129,76 +1170,113 @@ static int campaigns_migrate(struct ctl_redis *r)
 	freeReplyObject(rep);
 	if (rc == 1)
 		return CTL_REDIS_OK;
-	do {
-		rc = scan_step(r, "seckill:campaign:*", cursor, &rep, &keys);
-		if (rc != CTL_REDIS_OK)
-			return rc;
-		for (size_t i = 0; i < keys->elements && rc == CTL_REDIS_OK; i++) {
-			const redisReply *k = keys->element[i];
-
-			if (k->type != REDIS_REPLY_STRING || !campaign_key_id(k->str, &id))
-				continue;
-			rc = command(r, &add, "SADD " CTL_REDIS_CAMPAIGNS_KEY " %" PRIu32, id);
-			if (rc == CTL_REDIS_OK)
-				freeReplyObject(add);
-		}
-		freeReplyObject(rep);
-	} while (rc == CTL_REDIS_OK && strcmp(cursor, "0") != 0);
-	return rc;
+	return scan_all(r, "seckill:campaign:{*}", campaign_add, NULL);
 }
 
-/* One {id, stock, starts_at, state, pow_bits} of the campaigns script's answer. */
-#define CAMPAIGN_DEF_FIELDS 5
-static bool campaign_def(const redisReply *const *e, struct ctl_redis_campaign_def *d)
+/* One campaign from its id (a member of the set) and the HMGET of its hash
+ * (stock, starts_at, state, pow_bits). *gone: the hash does not exist. */
+static bool campaign_def(const char *ids, const redisReply *h, struct ctl_redis_campaign_def *d,
+			 bool *gone)
 {
-	uint64_t id, bits;
+	uint64_t id, bits = 0;
 
-	for (int i = 0; i < CAMPAIGN_DEF_FIELDS; i++)
-		if (e[i]->type != REDIS_REPLY_STRING)
-			return false;
-	if (!str2u64(e[0]->str, 1, UINT32_MAX, &id) ||
-	    !str2u64(e[1]->str, 0, UINT64_MAX, &d->stock) ||
-	    !str2u64(e[2]->str, 0, UINT64_MAX, &d->starts_at_ms) ||
-	    !parse_state(e[3]->str, &d->state) ||
-	    !str2u64(e[4]->str, 0, POW_MAX_BITS, &bits))
+	*gone = false;
+	d->starts_at_ms = 0;
+	d->state = SALE_SCHEDULED;
+	if (h->type != REDIS_REPLY_ARRAY || h->elements != 4)
+		return false;
+	if (h->element[0]->type == REDIS_REPLY_NIL) {
+		*gone = true;
+		return false;
+	}
+	if (!str2u64(ids, 1, UINT32_MAX, &id) || !elem_str(h, 0) ||
+	    !str2u64(elem_str(h, 0), 0, UINT64_MAX, &d->stock) ||
+	    (elem_str(h, 1) && !str2u64(elem_str(h, 1), 0, UINT64_MAX, &d->starts_at_ms)) ||
+	    (elem_str(h, 2) && !parse_state(elem_str(h, 2), &d->state)) ||
+	    (elem_str(h, 3) && !str2u64(elem_str(h, 3), 0, POW_MAX_BITS, &bits)))
 		return false;
 	d->id = (uint32_t)id;
 	d->pow_bits = (unsigned)bits;
 	return true;
 }
 
+/*
+ * The version first, then the set, then each hash (one round trip per
+ * node): a change made meanwhile moves the version past the one returned,
+ * so the caller, polling it, reads the campaigns again. The hashes live in
+ * their campaigns' slots, over a cluster's nodes.
+ */
 int ctl_redis_campaigns(struct ctl_redis *r, struct ctl_redis_campaign_def *out, size_t cap,
 			size_t *n, uint64_t *version)
 {
-	const char *argv[2] = { CTL_REDIS_CAMPAIGNS_KEY, CTL_REDIS_VERSION_KEY };
-	redisReply *rep;
+	struct ctl_route_cmd *cmds = NULL;
+	char (*keys)[CTL_REDIS_KEY_CAP] = NULL;
+	redisReply *set = NULL;
+	size_t m = 0, *member = NULL;
 	int rc = campaigns_migrate(r);
 
 	*n = 0;
+	if (rc == CTL_REDIS_OK)
+		rc = ctl_redis_campaigns_version(r, version);
+	if (rc == CTL_REDIS_OK)
+		rc = command(r, CTL_REDIS_CAMPAIGNS_KEY, &set, "SMEMBERS " CTL_REDIS_CAMPAIGNS_KEY);
 	if (rc != CTL_REDIS_OK)
 		return rc;
-	rc = run_script(r, S_CAMPAIGNS, 2, 2, argv, &rep);
-	if (rc != CTL_REDIS_OK)
-		return rc;
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
-	    rep->element[0]->type != REDIS_REPLY_INTEGER ||
-	    (rep->elements - 1) % CAMPAIGN_DEF_FIELDS != 0) {
-		freeReplyObject(rep);
-		set_err(r, "redis %s:%d: campaigns: unexpected reply", r->ip, r->port);
+	if (set->type != REDIS_REPLY_ARRAY) {
+		set_err(r, "redis %s: SMEMBERS " CTL_REDIS_CAMPAIGNS_KEY ": unexpected reply",
+			ctl_route_addr(r->rt));
+		freeReplyObject(set);
 		return CTL_REDIS_ERR;
 	}
-	*version = rep->element[0]->integer > 0 ? (uint64_t)rep->element[0]->integer : 0;
-	for (size_t i = 1; i + CAMPAIGN_DEF_FIELDS <= rep->elements && *n < cap;
-	     i += CAMPAIGN_DEF_FIELDS) {
-		if (campaign_def((const redisReply *const *)&rep->element[i], &out[*n])) {
-			(*n)++;
+	cmds = calloc(set->elements + 1, sizeof(*cmds));
+	keys = malloc((set->elements + 1) * sizeof(*keys));
+	member = malloc((set->elements + 1) * sizeof(*member));
+	if (cmds == NULL || keys == NULL || member == NULL) {
+		set_err(r, "campaigns: out of memory for %zu campaigns", set->elements);
+		rc = CTL_REDIS_ERR;
+		goto out;
+	}
+	for (size_t i = 0; i < set->elements; i++) {
+		const redisReply *e = set->element[i];
+		int len;
+
+		if (e->type != REDIS_REPLY_STRING || e->len > 10)
+			continue;
+		snprintf(keys[m], CTL_REDIS_KEY_CAP, "seckill:campaign:{%s}", e->str);
+		len = redisFormatCommand((char **)&cmds[m].cmd, "HMGET %s stock starts_at state "
+					 "pow_bits", keys[m]);
+		if (len < 0)
+			break;
+		cmds[m].key = keys[m];
+		cmds[m].what = "HMGET of a campaign";
+		cmds[m].len = (size_t)len;
+		member[m++] = i;
+	}
+	ctl_route_pipeline(r->rt, cmds, m);
+	for (size_t j = 0; j < m; j++) {
+		const char *ids = set->element[member[j]]->str;
+		bool gone;
+
+		if (cmds[j].rc != CTL_REDIS_OK) {
+			rc = route_fail(r, cmds[j].rc);
 			continue;
 		}
-		set_err(r, "redis %s:%d: a campaign in " CTL_REDIS_CAMPAIGNS_KEY " is malformed "
-			"(id %s): seckill:campaign:<id> needs stock, starts_at and state "
-			"(scheduled|open|closed), pow_bits 0..32 if any; skipped", r->ip, r->port,
-			rep->element[i]->type == REDIS_REPLY_STRING ? rep->element[i]->str : "?");
+		if (*n < cap && campaign_def(ids, cmds[j].rep, &out[*n], &gone))
+			(*n)++;
+		else if (*n < cap && !gone)
+			set_err(r, "redis: a campaign in " CTL_REDIS_CAMPAIGNS_KEY " is malformed "
+				"(id %s): seckill:campaign:{<id>} needs stock, starts_at and state "
+				"(scheduled|open|closed), pow_bits 0..32 if any; skipped", ids);
+		freeReplyObject(cmds[j].rep);
 	}
-	freeReplyObject(rep);
-	return CTL_REDIS_OK;
+out:
+	for (size_t j = 0; cmds && j < m; j++)
+		redisFreeCommand((char *)cmds[j].cmd);
+	free(cmds);
+	free(keys);
+	free(member);
+	freeReplyObject(set);
+	if (rc != CTL_REDIS_OK)
+		*n = 0;
+	return rc;
 }

@@ -10,7 +10,10 @@
  * are replayed when Redis returns (confirm is idempotent per order id).
  *
  * Key layout - a contract with operators and with the seed/demo scripts.
- * {id} is the decimal campaign id, {buyer} the decimal buyer id:
+ * {id} is the decimal campaign id in braces, which are part of the name
+ * (seckill:stock:{7}): the Redis Cluster hash tag, so a campaign's keys
+ * share one slot and its scripts may touch them together. {buyer} is the
+ * decimal buyer id, without braces:
  *
  *   seckill:campaign:{id}        hash: stock (units the campaign started
  *                                with), starts_at (Unix ms), state
@@ -44,8 +47,11 @@
  *
  * ctl_redis_status reads all four terms in one atomic snapshot to check it.
  *
- * Deployment: one Redis primary (the scripts touch several keys of a
- * campaign at once and are not Redis Cluster slot-safe). Persistence must
+ * Deployment: one Redis primary, or a Redis Cluster (the handle finds out
+ * from its seed and routes each call to the primary of its campaign's
+ * slot, following MOVED and ASK: ctl_redis_route.h). Every script touches
+ * the keys of one campaign only, all tagged {id}; seckill:campaigns and
+ * its version are written apart, after the campaign. Persistence must
  * not lose an acknowledged write, or a restart would hand out stock twice
  * and forget buyer claims: run with "appendonly yes" and "appendfsync
  * always". Chunking and batching keep the write rate low (a take per
@@ -54,7 +60,7 @@
  * to a second of takes and confirms: oversell and duplicate buyers become
  * possible.
  *
- * A handle is one connection, used by one thread. Every call that talks to
+ * A handle is one connection per node, used by one thread. Every call that talks to
  * Redis returns CTL_REDIS_DOWN when the connection is dead; the handle then
  * reconnects lazily, at most once per back-off interval (50 ms doubling to
  * 2 s), so a loop that keeps calling does not stall on a dead server.
@@ -149,6 +155,11 @@ void ctl_redis_set_claim_ttl(struct ctl_redis *r, uint32_t seconds);
 const char *ctl_redis_error(const struct ctl_redis *r);
 /* True while the connection is up (no network traffic). */
 bool ctl_redis_connected(const struct ctl_redis *r);
+/* True when the seed is a Redis Cluster node: commands go to the primary
+ * of their key's slot (ctl_redis_route.h). */
+bool ctl_redis_cluster(const struct ctl_redis *r);
+/* Cluster redirections followed so far (MOVED, ASK, TRYAGAIN, NOSCRIPT). */
+unsigned long ctl_redis_redirects(const struct ctl_redis *r);
 /* Name of a result code: "ok", "duplicate", "down" ... */
 const char *ctl_redis_rc_str(int rc);
 
@@ -194,7 +205,6 @@ struct ctl_redis_confirm_req {
 struct ctl_redis_confirm_res {
 	int rc;             /* as ctl_redis_confirm: OK, DUPLICATE, DOWN, ERR, INVAL */
 	bool replayed;
-	bool needs_retry;   /* internal */
 };
 
 /*

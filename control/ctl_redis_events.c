@@ -21,7 +21,7 @@
  * off so a dead server costs one bounded connect attempt per 2 s. */
 #define CTL_REDIS_EVENTS_BACKOFF_MIN_MS 50
 #define CTL_REDIS_EVENTS_BACKOFF_MAX_MS 2000
-/* "seckill:order_events:<u32>", "seckill:buyer:<u32>:<u64>": well under this. */
+/* "seckill:order_events:{<u32>}", "seckill:buyer:{<u32>}:<u64>": well under this. */
 #define CTL_REDIS_EVENTS_KEY_CAP 64
 
 struct ctl_redis_events {
@@ -136,7 +136,7 @@ int ctl_redis_events_read(struct ctl_redis_events *e, struct ctl_redis_events_pa
 	if (rc != CTL_REDIS_OK || n == 0)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
-		snprintf(key, sizeof(key), "seckill:order_events:%" PRIu32, page[i].campaign);
+		snprintf(key, sizeof(key), "seckill:order_events:{%" PRIu32 "}", page[i].campaign);
 		redisAppendCommand(e->c, "LLEN %s", key);
 		redisAppendCommand(e->c, "LRANGE %s %" PRIu64 " %" PRIu64, key, page[i].from,
 				   page[i].from + (max ? max : 1) - 1);
@@ -184,7 +184,7 @@ int ctl_redis_events_claims(struct ctl_redis_events *e, size_t n, const uint32_t
 	if (rc != CTL_REDIS_OK || n == 0)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
-		snprintf(key, sizeof(key), "seckill:buyer:%" PRIu32 ":%" PRIu64, campaign[i],
+		snprintf(key, sizeof(key), "seckill:buyer:{%" PRIu32 "}:%" PRIu64, campaign[i],
 			 buyer[i]);
 		redisAppendCommand(e->c, "EXISTS %s", key);
 	}

@@ -153,21 +153,19 @@ static const char ctl_lua_confirm_batch[] =
 	"return out\n";
 
 /*
- * create. KEYS: campaign, stock, sold, hosts, campaigns, version, released.
- * ARGV: stock, starts_at, force, id.
- * Returns "ok" or "exists". Either way the id is in the campaigns set (a
- * campaign of a sale older than the set joins it); a new one bumps the
- * version, so the other hosts load it (ctl_redis_campaigns_version).
+ * create. KEYS: campaign, stock, sold, hosts, released (one slot: {id}).
+ * ARGV: stock, starts_at, force.
+ * Returns "ok" or "exists". The caller then adds the id to the campaigns
+ * set and, for a new one, bumps the version (ctl_redis.c): those keys are
+ * shared by every campaign, in other slots.
  */
 static const char ctl_lua_create[] =
-	"redis.call('SADD', KEYS[5], ARGV[4])\n"
 	"if ARGV[3] ~= '1' and (redis.call('EXISTS', KEYS[1]) == 1 or\n"
 	"                      redis.call('EXISTS', KEYS[2]) == 1) then return 'exists' end\n"
-	"redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[7])\n"
+	"redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5])\n"
 	"redis.call('HSET', KEYS[1], 'stock', ARGV[1], 'starts_at', ARGV[2], 'state', 'scheduled')\n"
 	"redis.call('SET', KEYS[2], ARGV[1])\n"
 	"redis.call('SET', KEYS[3], 0)\n"
-	"redis.call('INCR', KEYS[6])\n"
 	"return 'ok'\n";
 
 /*
@@ -201,27 +199,5 @@ static const char ctl_lua_release_host[] =
 	"redis.call('HDEL', KEYS[2], ARGV[1])\n"
 	"redis.call('SADD', KEYS[3], ARGV[1])\n"
 	"return held\n";
-
-/*
- * campaigns. KEYS: campaigns, version.
- * Returns {version, id, stock, starts_at, state, pow_bits, id, ...}: every campaign
- * of the set whose hash exists, read in one step. It reads the hashes
- * seckill:campaign:{id} it finds in the set, keys it is not given: like
- * the other scripts, fit for one Redis primary, not Redis Cluster.
- */
-static const char ctl_lua_campaigns[] =
-	"local out = {tonumber(redis.call('GET', KEYS[2]) or '0') or 0}\n"
-	"for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
-	"  local h = redis.call('HMGET', 'seckill:campaign:' .. id, 'stock', 'starts_at', 'state',\n"
-	"                       'pow_bits')\n"
-	"  if h[1] then\n"
-	"    out[#out + 1] = id\n"
-	"    out[#out + 1] = h[1]\n"
-	"    out[#out + 1] = h[2] or '0'\n"
-	"    out[#out + 1] = h[3] or 'scheduled'\n"
-	"    out[#out + 1] = h[4] or '0'\n"
-	"  end\n"
-	"end\n"
-	"return out\n";
 
 #endif

@@ -193,7 +193,7 @@ static void ctl_sale_events_one(void *arg, uint32_t campaign, uint64_t index, co
 	c->events_st.read++;
 	if (!ctl_sale_events_parse(s, len, &expired, &id, &buyer)) {
 		if (c->events_st.malformed++ == 0)
-			fprintf(stderr, "seckill-dp: order service: seckill:order_events:%" PRIu32
+			fprintf(stderr, "seckill-dp: order service: seckill:order_events:{%" PRIu32 "}"
 				" [%" PRIu64 "] is not 'expired|paid <order id> <buyer>': '%.*s'; "
 				"skipped (counted in events.malformed)\n", campaign, index,
 				(int)(len > 80 ? 80 : len), s);

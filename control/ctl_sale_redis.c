@@ -251,7 +251,7 @@ static int ctl_sale_redis_read(struct ctl_sale_redis *d, uint32_t id,
 	}
 	if (rc->pre.stock == 0 || rc->pre.stock > DP_STOCK_MAX) {
 		snprintf(err, errlen, "campaign %u: Redis says its stock is %" PRIu64 " (want 1..%"
-			 PRIu64 "): fix seckill:campaign:%u", id, rc->pre.stock, DP_STOCK_MAX, id);
+			 PRIu64 "): fix seckill:campaign:{%u}", id, rc->pre.stock, DP_STOCK_MAX, id);
 		return -1;
 	}
 	rc->id = id;
@@ -845,7 +845,7 @@ int ctl_sale_redis_release_host(struct ctl_plane *c, uint32_t id, const char *ho
 		return -1;
 	}
 	printf("seckill-dp: redis: campaign %u: host '%s' released by seckillctl: %" PRIu64
-	       " units it held are back in seckill:stock:%u\n", id, host, *given, id);
+	       " units it held are back in seckill:stock:{%u}\n", id, host, *given, id);
 	return 0;
 }
 

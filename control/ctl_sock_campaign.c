@@ -248,7 +248,7 @@ void ctl_sock_campaign_release_host(struct ctl_req *r)
 	if (i < 0 || r->t[i].type != CTL_JSON_STRING ||
 	    ctl_json_str(r->text, r->t, i, host, sizeof(host)) <= 0) {
 		ctl_req_err(r, "bad_request", "'host' is required: the name of the host in "
-			    "seckill:hosts:%" PRIu64 ", 1..%d bytes", id, CTL_REDIS_HOST_MAX);
+			    "seckill:hosts:{%" PRIu64 "}, 1..%d bytes", id, CTL_REDIS_HOST_MAX);
 		return;
 	}
 	if (r->st->ctl->redis == NULL) {

@@ -112,17 +112,17 @@ static void or_append(struct orders_redis *r, const struct or_change *c)
 
 	snprintf(buyer, sizeof(buyer), "%" PRIu64, c->buyer);
 	if (c->expired) {
-		snprintf(k[0], OR_KEY_MAX, "seckill:stock:%" PRIu32, c->campaign);
-		snprintf(k[1], OR_KEY_MAX, "seckill:sold:%" PRIu32, c->campaign);
-		snprintf(k[2], OR_KEY_MAX, "seckill:buyer:%" PRIu32 ":%s", c->campaign, buyer);
-		snprintf(k[3], OR_KEY_MAX, "seckill:returned:%" PRIu32, c->campaign);
-		snprintf(k[4], OR_KEY_MAX, "seckill:order_events:%" PRIu32, c->campaign);
+		snprintf(k[0], OR_KEY_MAX, "seckill:stock:{%" PRIu32 "}", c->campaign);
+		snprintf(k[1], OR_KEY_MAX, "seckill:sold:{%" PRIu32 "}", c->campaign);
+		snprintf(k[2], OR_KEY_MAX, "seckill:buyer:{%" PRIu32 "}:%s", c->campaign, buyer);
+		snprintf(k[3], OR_KEY_MAX, "seckill:returned:{%" PRIu32 "}", c->campaign);
+		snprintf(k[4], OR_KEY_MAX, "seckill:order_events:{%" PRIu32 "}", c->campaign);
 		snprintf(qty, sizeof(qty), "%" PRIu32, c->qty);
 		redisAppendCommand(r->ctx, "EVAL %s 5 %s %s %s %s %s %s %s %s", or_lua_give_back,
 				   k[0], k[1], k[2], k[3], k[4], c->order_id, qty, buyer);
 	} else {
-		snprintf(k[0], OR_KEY_MAX, "seckill:paid:%" PRIu32, c->campaign);
-		snprintf(k[1], OR_KEY_MAX, "seckill:order_events:%" PRIu32, c->campaign);
+		snprintf(k[0], OR_KEY_MAX, "seckill:paid:{%" PRIu32 "}", c->campaign);
+		snprintf(k[1], OR_KEY_MAX, "seckill:order_events:{%" PRIu32 "}", c->campaign);
 		redisAppendCommand(r->ctx, "EVAL %s 2 %s %s %s %s", or_lua_paid, k[0], k[1],
 				   c->order_id, buyer);
 	}

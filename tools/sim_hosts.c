@@ -239,7 +239,7 @@ static uint64_t sim_count_claims(redisContext *c, uint32_t id)
 	uint64_t n = 0;
 
 	do {
-		redisReply *rep = redisCommand(c, "SCAN %s MATCH seckill:buyer:%u:* COUNT 10000",
+		redisReply *rep = redisCommand(c, "SCAN %s MATCH seckill:buyer:{%u}:* COUNT 10000",
 					       cursor, id);
 
 		if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {

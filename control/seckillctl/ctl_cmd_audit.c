@@ -229,7 +229,7 @@ static void au_members(redisContext *c, const char *key, struct au_set *s)
 static void au_claims(struct audit *a, redisContext *c)
 {
 	for (size_t i = 0; i < a->n_rows; i++)
-		redisAppendCommand(c, "GET seckill:buyer:%" PRIu32 ":%s", a->campaign,
+		redisAppendCommand(c, "GET seckill:buyer:{%" PRIu32 "}:%s", a->campaign,
 				   a->rows[i].buyer);
 	for (size_t i = 0; i < a->n_rows; i++) {
 		redisReply *r = NULL;
@@ -259,10 +259,10 @@ static int au_redis(struct audit *a)
 		redisFree(c);
 		return -1;
 	}
-	a->r_total = au_int(au_cmd(c, "HGET seckill:campaign:%" PRIu32 " stock", a->campaign));
-	a->r_stock = au_int(au_cmd(c, "GET seckill:stock:%" PRIu32, a->campaign));
-	a->r_sold = au_int(au_cmd(c, "GET seckill:sold:%" PRIu32, a->campaign));
-	r = au_cmd(c, "HVALS seckill:hosts:%" PRIu32, a->campaign);
+	a->r_total = au_int(au_cmd(c, "HGET seckill:campaign:{%" PRIu32 "} stock", a->campaign));
+	a->r_stock = au_int(au_cmd(c, "GET seckill:stock:{%" PRIu32 "}", a->campaign));
+	a->r_sold = au_int(au_cmd(c, "GET seckill:sold:{%" PRIu32 "}", a->campaign));
+	r = au_cmd(c, "HVALS seckill:hosts:{%" PRIu32 "}", a->campaign);
 	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
 		long long v = 0;
 
@@ -270,9 +270,9 @@ static int au_redis(struct audit *a)
 		a->r_held += v;
 	}
 	freeReplyObject(r);
-	snprintf(key, sizeof(key), "seckill:returned:%" PRIu32, a->campaign);
+	snprintf(key, sizeof(key), "seckill:returned:{%" PRIu32 "}", a->campaign);
 	au_members(c, key, &a->returned);
-	snprintf(key, sizeof(key), "seckill:paid:%" PRIu32, a->campaign);
+	snprintf(key, sizeof(key), "seckill:paid:{%" PRIu32 "}", a->campaign);
 	au_members(c, key, &a->paid);
 	au_claims(a, c);
 	redisFree(c);

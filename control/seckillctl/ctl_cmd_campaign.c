@@ -307,7 +307,7 @@ static int release_direct(const struct ctl_opts *o, const char *hint, uint64_t i
 		       PRIu64 "}\n", id, o->host, given);
 	else
 		printf("campaign   %" PRIu64 "\nhost       %s\nreleased   %" PRIu64 " units, back "
-		       "in seckill:stock:%" PRIu64 "\n", id, o->host, given, id);
+		       "in seckill:stock:{%" PRIu64 "}\n", id, o->host, given, id);
 	return CTL_EXIT_OK;
 #else
 	(void)id;
@@ -332,7 +332,7 @@ static int campaign_release_host(int argc, char **argv)
 	if (o.host == NULL || o.host[0] == '\0' || strlen(o.host) > CTL_HOST_MAX ||
 	    strpbrk(o.host, "\"\\") != NULL)
 		return ctl_usage_error(hint, "--host NAME is required: the host's name in "
-				       "seckill:hosts:%" PRIu64 " (1..%d bytes, no quote or "
+				       "seckill:hosts:{%" PRIu64 "} (1..%d bytes, no quote or "
 				       "backslash)", id, CTL_HOST_MAX);
 	if (o.redis && o.socket)
 		return ctl_usage_error(hint, "--redis and --socket: give one");
@@ -344,7 +344,7 @@ static int campaign_release_host(int argc, char **argv)
 		return rc;
 	if (!o.json)
 		printf("campaign   %" PRIu64 "\nhost       %s\nreleased   %" PRIu64 " units, back "
-		       "in seckill:stock:%" PRIu64 "\n", id, o.host,
+		       "in seckill:stock:{%" PRIu64 "}\n", id, o.host,
 		       ctl_ans_u64(&a, 0, "released"), id);
 	ctl_answer_free(&a);
 	return CTL_EXIT_OK;

@@ -96,10 +96,10 @@ def counts(got):
 
 def redis_terms(redis, cid):
     """(stock, sold, held by all hosts, {host: held}) of a campaign in Redis."""
-    raw = redis.cli("HGETALL", "seckill:hosts:%d" % cid).split()
+    raw = redis.cli("HGETALL", "seckill:hosts:{%d}" % cid).split()
     hosts = {raw[i]: int(raw[i + 1]) for i in range(0, len(raw) - 1, 2)}
-    return (int(redis.cli("GET", "seckill:stock:%d" % cid) or 0),
-            int(redis.cli("GET", "seckill:sold:%d" % cid) or 0), sum(hosts.values()), hosts)
+    return (int(redis.cli("GET", "seckill:stock:{%d}" % cid) or 0),
+            int(redis.cli("GET", "seckill:sold:{%d}" % cid) or 0), sum(hosts.values()), hosts)
 
 
 def check_invariant(redis, cid, initial, when):
@@ -363,7 +363,7 @@ def case_release_host(d, key, mock, redis):
             check_eq(rel["released"], held_a, "release-host through b: a's holding back")
             check("host-a" not in check_invariant(redis, 1, stock, "released")[3],
                   "a holds nothing in Redis")
-            check_eq(redis.cli("SISMEMBER", "seckill:released:1", "host-a"), "1",
+            check_eq(redis.cli("SISMEMBER", "seckill:released:{1}", "host-a"), "1",
                      "a is marked released")
             got = buy_retry(b, 1, tokens[first + 10:first + 10 + stock])
             check_eq(counts(got), {(200, "ok"): stock - first, (410, "sold_out"): first},
@@ -377,7 +377,7 @@ def case_release_host(d, key, mock, redis):
                 st = a.ctl_json("stats")
                 check_eq(st["redis"]["released_rejects"], unclaimed,
                          "a's %d unclaimed orders rejected (released), not oversold" % unclaimed)
-                check_eq(redis.cli("SISMEMBER", "seckill:released:1", "host-a"), "0",
+                check_eq(redis.cli("SISMEMBER", "seckill:released:{1}", "host-a"), "0",
                          "a takes part again")
                 check_eq({s for s, _ in buy(a, 1, tokens[:first:5])}, {409},
                          "a's claimed buyers keep their purchase")

@@ -60,8 +60,8 @@ def redis_int(redis, *cmd):
 
 def redis_counts(redis):
     """(stock, sold, held by hosts) of campaign 1 in Redis."""
-    held = sum(int(v) for v in redis.cli("HVALS", "seckill:hosts:1").split())
-    return (redis_int(redis, "GET", "seckill:stock:1"), redis_int(redis, "GET", "seckill:sold:1"),
+    held = sum(int(v) for v in redis.cli("HVALS", "seckill:hosts:{1}").split())
+    return (redis_int(redis, "GET", "seckill:stock:{1}"), redis_int(redis, "GET", "seckill:sold:{1}"),
             held)
 
 

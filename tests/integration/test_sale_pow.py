@@ -18,7 +18,7 @@ pow.*); the bits are kept in --state-dir across a restart; --bits 0 turns
 it off again.
 
 With --redis (and Kafka's mock): `campaign pow` writes pow_bits into
-seckill:campaign:1 and moves the campaigns' version; a change made in Redis
+seckill:campaign:{1} and moves the campaigns' version; a change made in Redis
 by another host is followed here; a restarted host reads the bits back.
 
 Run by hand (root): tests/integration/test_sale_pow.py  (SECKILL_BUILD=build dir)
@@ -110,12 +110,12 @@ def run_pow_redis(state, mock, redis):
     with harness.Dataplane(dp_args=args, workers=1) as dp:
         version = int(redis.cli("GET", "seckill:campaigns:version") or 0)
         dp.ctl_json("campaign", "pow", "--id", "1", "--bits", "10")
-        check_eq(redis.cli("HGET", "seckill:campaign:1", "pow_bits"), "10",
+        check_eq(redis.cli("HGET", "seckill:campaign:{1}", "pow_bits"), "10",
                  "redis: pow_bits recorded in the campaign's hash")
         check_eq(int(redis.cli("GET", "seckill:campaigns:version")), version + 1,
                  "redis: the campaigns' version moved")
         # Another host's change, as it writes it: followed within a sync.
-        redis.cli("HSET", "seckill:campaign:1", "pow_bits", "14")
+        redis.cli("HSET", "seckill:campaign:{1}", "pow_bits", "14")
         redis.cli("INCR", "seckill:campaigns:version")
         harness.wait_for(lambda: bits_here(dp) == 14, 5, "another host's pow_bits followed")
     with harness.Dataplane(dp_args=args, workers=1) as dp:

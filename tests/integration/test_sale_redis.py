@@ -4,8 +4,8 @@ oversold, none left unsold, no buyer served twice, whatever fails.
 
 Every case starts its own redis-server (private loopback port, append-only
 with fsync always) and tools/kafka-mock, and runs seckill-dp with
---kafka and --redis; the campaign lives in Redis (seckill:campaign:1,
-seckill:stock:1, seckill:sold:1, seckill:hosts:1).
+--kafka and --redis; the campaign lives in Redis (seckill:campaign:{1},
+seckill:stock:{1}, seckill:sold:{1}, seckill:hosts:{1}).
 
 - race: 20,000 buyers race for 1,000 units on one host with two workers.
   Exactly 1,000 answers 200 (a 503 stock_busy while a chunk is on its way
@@ -47,8 +47,8 @@ SRC_IPS = ["198.18.0.%d" % i for i in range(10, 74)]
 
 def redis_state(redis):
     """(stock, sold, held by all hosts) of campaign 1 in Redis."""
-    held = sum(int(v) for v in redis.cli("HVALS", "seckill:hosts:1").split())
-    return int(redis.cli("GET", "seckill:stock:1")), int(redis.cli("GET", "seckill:sold:1")), held
+    held = sum(int(v) for v in redis.cli("HVALS", "seckill:hosts:{1}").split())
+    return int(redis.cli("GET", "seckill:stock:{1}")), int(redis.cli("GET", "seckill:sold:{1}")), held
 
 
 def sale_args(state, key, stock, mock, redis, node=0):
@@ -237,11 +237,11 @@ def case_close(d, key, tokens, mock, redis):
         dp.ctl_json("campaign", "close", "--id", "1")
         harness.wait_for(lambda: redis_state(redis) == (stock - 50, 50, 0), 10,
                          "closed: every unsold unit given back to Redis")
-        check_eq(redis.cli("HGET", "seckill:campaign:1", "state"), "closed",
+        check_eq(redis.cli("HGET", "seckill:campaign:{1}", "state"), "closed",
                  "the state is recorded in Redis")
         check_eq(buy(dp, tokens[50:55]), [(410, "closed")] * 5, "closed: 410 closed")
         dp.ctl_json("campaign", "open", "--id", "1")
-        check_eq(redis.cli("HGET", "seckill:campaign:1", "state"), "open", "open again in Redis")
+        check_eq(redis.cli("HGET", "seckill:campaign:{1}", "state"), "open", "open again in Redis")
         got = buy_retry(dp, tokens[50:400])
         check_eq(answer_counts(got), {(200, "ok"): stock - 50, (410, "sold_out"): 100},
                  "open again: the units come back from Redis, each sold once, then 410")

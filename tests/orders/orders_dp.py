@@ -145,8 +145,8 @@ class Invariant(threading.Thread):
     def run(self):
         c = self.campaign
         while not self.halt.is_set():
-            v = self.redis.cli("EVAL", SUM_LUA, "4", "seckill:stock:%d" % c, "seckill:sold:%d" % c,
-                               "seckill:hosts:%d" % c, "seckill:campaign:%d" % c)
+            v = self.redis.cli("EVAL", SUM_LUA, "4", "seckill:stock:{%d}" % c, "seckill:sold:{%d}" % c,
+                               "seckill:hosts:{%d}" % c, "seckill:campaign:{%d}" % c)
             if v and v != "-1":
                 self.samples += 1
                 if int(v) != self.stock:

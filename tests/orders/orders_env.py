@@ -121,10 +121,10 @@ class Sale:
         self.redis, self.mock, self.campaign, self.stock = redis, mock, campaign, stock
         self.orders = []            # (order_id, buyer)
         c = campaign
-        redis.cli("HSET", "seckill:campaign:%d" % c, "stock", stock, "starts_at", 0,
+        redis.cli("HSET", "seckill:campaign:{%d}" % c, "stock", stock, "starts_at", 0,
                   "state", "open")
-        redis.cli("SET", "seckill:stock:%d" % c, stock)
-        redis.cli("SET", "seckill:sold:%d" % c, 0)
+        redis.cli("SET", "seckill:stock:{%d}" % c, stock)
+        redis.cli("SET", "seckill:sold:{%d}" % c, 0)
 
     def sell(self, n, first=1, time_ms=None):
         """n orders (ids first..first+n-1, buyer 1000+i): Redis as the front end
@@ -135,12 +135,12 @@ class Sale:
         for i in range(first, first + n):
             oid, buyer = order_id(i), 1000 + i
             self.orders.append((oid, buyer))
-            pipe.append("SET seckill:buyer:%d:%d %s EX 604800" % (c, buyer, oid))
+            pipe.append("SET seckill:buyer:{%d}:%d %s EX 604800" % (c, buyer, oid))
             lines.append("%d:%s" % (buyer, json.dumps(
                 {"order_id": oid, "campaign": c, "buyer": buyer, "qty": 1, "time_ms": now,
                  "core": 0, "node": 1, "schema": 1}, separators=(",", ":"))))
-        pipe.append("DECRBY seckill:stock:%d %d" % (c, n))
-        pipe.append("INCRBY seckill:sold:%d %d" % (c, n))
+        pipe.append("DECRBY seckill:stock:{%d} %d" % (c, n))
+        pipe.append("INCRBY seckill:sold:{%d} %d" % (c, n))
         r = subprocess.run(["redis-cli", "-p", str(self.redis.port)], input="\n".join(pipe) + "\n",
                            capture_output=True, text=True, timeout=60)
         if r.returncode != 0:
@@ -272,8 +272,8 @@ class Env:
         want = sorted(o for o, _ in self.sale.orders[:sold])
         check(sorted(ids) == want, "exactly one row per sold order (%d)" % sold)
         c = self.sale.campaign
-        returned = int(self.redis.cli("SCARD", "seckill:returned:%d" % c))
-        left = int(self.redis.cli("GET", "seckill:stock:%d" % c))
+        returned = int(self.redis.cli("SCARD", "seckill:returned:{%d}" % c))
+        left = int(self.redis.cli("GET", "seckill:stock:{%d}" % c))
         expired = self.statuses().get("expired", 0)
         check(returned == expired, "every expired order's unit returned once (%d)" % expired)
         check(sold - returned + left == self.stock,

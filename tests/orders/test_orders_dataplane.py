@@ -72,7 +72,7 @@ def first_sale(dp, pg, redis, tokens):
     # Buyer 2's order expires: how long until the dataplane says so.
     w = watch(dp, oid[2], "expired", 30)
     ev = "expired %s 2" % oid[2]
-    seen = harness.wait_for(lambda: ev in redis.cli("LRANGE", "seckill:order_events:1", "0", "-1")
+    seen = harness.wait_for(lambda: ev in redis.cli("LRANGE", "seckill:order_events:{1}", "0", "-1")
                             .splitlines() and time.time(), 30, "the expiry's event in Redis",
                             step_s=0.01)
     dp_at = watched_at(w)
@@ -85,7 +85,7 @@ def first_sale(dp, pg, redis, tokens):
           "(%.0f ms)" % (EVENT_BAR_S, (dp_at - seen) * 1000))
     check(dp_at - pg_at <= EVENT_BAR_S + 0.5, "... and of PostgreSQL's expiry (%.0f ms)"
           % ((dp_at - pg_at) * 1000))
-    check_eq(redis.cli("EXISTS", "seckill:buyer:1:2"), "0", "buyer 2's Redis claim is gone")
+    check_eq(redis.cli("EXISTS", "seckill:buyer:{1}:2"), "0", "buyer 2's Redis claim is gone")
 
     # The buyer buys again at once: the host found Redis empty before, and
     # takes the returned unit again (ctl_sale_redis.c's empty retry).

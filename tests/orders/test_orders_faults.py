@@ -102,11 +102,11 @@ def fault_redis():
         unsynced = int(env.pg.sql("select count(*) from orders where synced_at is null")[0][0])
         check(unsynced == n, "with Redis down the %d units wait (unsynced)" % n)
         env.redis.start()
-        wait_for(lambda: int(env.redis.cli("SCARD", "seckill:returned:1") or 0) == n,
+        wait_for(lambda: int(env.redis.cli("SCARD", "seckill:returned:{1}") or 0) == n,
                  "the units returned once Redis is back")
         wait_for(lambda: int(env.pg.sql("select count(*) from orders where synced_at is null")[0][0]) == 0,
                  "every expiry marked synced")
-        check(env.redis.cli("GET", "seckill:sold:1") == "0", "Redis sold back to 0")
+        check(env.redis.cli("GET", "seckill:sold:{1}") == "0", "Redis sold back to 0")
         env.check_ledger(n)
 
 

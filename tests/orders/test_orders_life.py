@@ -112,17 +112,17 @@ def main():
                              "expired_at is not null")[0][0]) == 0, "no row both paid and expired")
 
         expired = env.statuses().get("expired", 0)
-        wait_for(lambda: int(env.redis.cli("SCARD", "seckill:returned:1")) == expired,
+        wait_for(lambda: int(env.redis.cli("SCARD", "seckill:returned:{1}")) == expired,
                  "the expired units back in Redis")
         oid, buyer = env.sale.orders[refused[0] and ids.index(refused[0]) + 2] if refused else (None, None)
         if oid:
-            check(env.redis.cli("EXISTS", "seckill:buyer:1:%d" % buyer) == "0",
+            check(env.redis.cli("EXISTS", "seckill:buyer:{1}:%d" % buyer) == "0",
                   "an expired order's buyer claim is released")
             st, _ = o.request("POST", "/orders/%s/paid" % oid)
             check(st == 409, "paying an expired order -> 409")
-            events = env.redis.cli("LRANGE", "seckill:order_events:1", 0, -1).splitlines()
+            events = env.redis.cli("LRANGE", "seckill:order_events:{1}", 0, -1).splitlines()
             check("expired %s %d" % (oid, buyer) in events, "the hosts' event list says so")
-        check(env.redis.cli("EXISTS", "seckill:buyer:1:%d" % env.sale.orders[0][1]) == "1",
+        check(env.redis.cli("EXISTS", "seckill:buyer:{1}:%d" % env.sale.orders[0][1]) == "1",
               "a paid order's buyer claim stays")
         a = env.check_ledger(N)
         print("audit:", a["postgres"], a["redis"])

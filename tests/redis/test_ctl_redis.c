@@ -130,8 +130,8 @@ Test(redis, take_chunks_shrink_and_sum_to_the_stock)
 		sum += got;
 		remaining -= got;
 		takes++;
-		cr_assert_eq(raw_int("GET seckill:stock:1"), (long long)remaining);
-		cr_assert_eq(raw_int("HGET seckill:hosts:1 a"), (long long)sum);
+		cr_assert_eq(raw_int("GET seckill:stock:{1}"), (long long)remaining);
+		cr_assert_eq(raw_int("HGET seckill:hosts:{1} a"), (long long)sum);
 	}
 	cr_assert_eq(sum, 1000);
 	cr_assert_eq(prev, 1, "the last takes are single units");
@@ -141,7 +141,7 @@ Test(redis, take_chunks_shrink_and_sum_to_the_stock)
 		cr_assert_eq(ctl_redis_take(r, 1, 3, 50, &got), CTL_REDIS_OK);
 		cr_assert_eq(got, 0);
 	}
-	cr_assert_eq(raw_int("GET seckill:stock:1"), 0);
+	cr_assert_eq(raw_int("GET seckill:stock:{1}"), 0);
 	assert_invariant(r, 1);
 	ctl_redis_close(r);
 }
@@ -163,11 +163,11 @@ Test(redis, take_lua_rule_equals_stock_chunk_size)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint64_t want = stock_chunk_size(cases[i].remaining, cases[i].n, cases[i].max);
 
-		raw_int("SET seckill:stock:2 %" PRIu64, cases[i].remaining);
+		raw_int("SET seckill:stock:{2} %" PRIu64, cases[i].remaining);
 		cr_assert_eq(ctl_redis_take(r, 2, cases[i].n, cases[i].max, &got), CTL_REDIS_OK,
 			     "%s", ctl_redis_error(r));
 		cr_assert_eq(got, want, "case %zu: got %" PRIu64 " want %" PRIu64, i, got, want);
-		cr_assert_eq(raw_int("GET seckill:stock:2"), (long long)(cases[i].remaining - want));
+		cr_assert_eq(raw_int("GET seckill:stock:{2}"), (long long)(cases[i].remaining - want));
 	}
 	/* Pseudo-random cases, fixed seed so a failure reproduces. */
 	srand(12345);
@@ -176,7 +176,7 @@ Test(redis, take_lua_rule_equals_stock_chunk_size)
 		unsigned n = (unsigned)(rand() % 16);
 		uint64_t max = (uint64_t)(rand() % 5000);
 
-		raw_int("SET seckill:stock:2 %" PRIu64, rem);
+		raw_int("SET seckill:stock:{2} %" PRIu64, rem);
 		cr_assert_eq(ctl_redis_take(r, 2, n, max, &got), CTL_REDIS_OK);
 		cr_assert_eq(got, stock_chunk_size(rem, n, max), "rem %" PRIu64 " n %u max %" PRIu64,
 			     rem, n, max);
@@ -192,19 +192,19 @@ Test(redis, take_never_drives_the_counter_negative)
 	cr_assert_eq(ctl_redis_campaign_create(r, 3, 0, 0, false), CTL_REDIS_OK);
 	cr_assert_eq(ctl_redis_take(r, 3, 1, 64, &got), CTL_REDIS_OK);
 	cr_assert_eq(got, 0);
-	cr_assert_eq(raw_int("GET seckill:stock:3"), 0);
+	cr_assert_eq(raw_int("GET seckill:stock:{3}"), 0);
 	/* An operator's mistake left it negative: no take, no change. */
-	raw_int("SET seckill:stock:3 -5");
+	raw_int("SET seckill:stock:{3} -5");
 	cr_assert_eq(ctl_redis_take(r, 3, 1, 64, &got), CTL_REDIS_OK);
 	cr_assert_eq(got, 0);
-	cr_assert_eq(raw_int("GET seckill:stock:3"), -5);
-	cr_assert_eq(raw_int("HGET seckill:hosts:3 a"), -1, "no holding was recorded");
+	cr_assert_eq(raw_int("GET seckill:stock:{3}"), -5);
+	cr_assert_eq(raw_int("HGET seckill:hosts:{3} a"), -1, "no holding was recorded");
 	/* Not a number, or no campaign: errors, not takes. */
-	raw_int("SET seckill:stock:3 lots");
+	raw_int("SET seckill:stock:{3} lots");
 	cr_assert_eq(ctl_redis_take(r, 3, 1, 64, &got), CTL_REDIS_ERR);
 	cr_assert(strstr(ctl_redis_error(r), "not an integer") != NULL, "%s", ctl_redis_error(r));
 	cr_assert_eq(ctl_redis_take(r, 4, 1, 64, &got), CTL_REDIS_NOT_FOUND);
-	cr_assert(strstr(ctl_redis_error(r), "seckill:stock:4 does not exist") != NULL, "%s",
+	cr_assert(strstr(ctl_redis_error(r), "seckill:stock:{4} does not exist") != NULL, "%s",
 		  ctl_redis_error(r));
 	ctl_redis_close(r);
 }
@@ -294,17 +294,17 @@ Test(redis, give_back_returns_at_most_what_the_host_holds)
 	cr_assert_eq(got, 25);
 	cr_assert_eq(ctl_redis_give_back(a, 5, 10, &given), CTL_REDIS_OK);
 	cr_assert_eq(given, 10);
-	cr_assert_eq(raw_int("GET seckill:stock:5"), 85);
-	cr_assert_eq(raw_int("HGET seckill:hosts:5 a"), 15);
+	cr_assert_eq(raw_int("GET seckill:stock:{5}"), 85);
+	cr_assert_eq(raw_int("HGET seckill:hosts:{5} a"), 15);
 	/* More than held: only the 15 held go back. */
 	cr_assert_eq(ctl_redis_give_back(a, 5, 1000, &given), CTL_REDIS_OK);
 	cr_assert_eq(given, 15);
-	cr_assert_eq(raw_int("GET seckill:stock:5"), 100);
-	cr_assert_eq(raw_int("HGET seckill:hosts:5 a"), 0);
+	cr_assert_eq(raw_int("GET seckill:stock:{5}"), 100);
+	cr_assert_eq(raw_int("HGET seckill:hosts:{5} a"), 0);
 	/* A host that holds nothing gives nothing back. */
 	cr_assert_eq(ctl_redis_give_back(b, 5, 3, &given), CTL_REDIS_OK);
 	cr_assert_eq(given, 0);
-	cr_assert_eq(raw_int("GET seckill:stock:5"), 100);
+	cr_assert_eq(raw_int("GET seckill:stock:{5}"), 100);
 	cr_assert_eq(ctl_redis_give_back(a, 6, 3, &given), CTL_REDIS_NOT_FOUND);
 	assert_invariant(a, 5);
 	ctl_redis_close(a);
@@ -326,31 +326,31 @@ Test(redis, confirm_once_per_buyer_across_hosts)
 	cr_assert_eq(ctl_redis_confirm(a, 7, 42, "order-a-1", &replayed), CTL_REDIS_OK,
 		     "%s", ctl_redis_error(a));
 	cr_assert_eq(replayed, false);
-	cr_assert_eq(raw_int("GET seckill:sold:7"), 1);
-	cr_assert_eq(raw_int("HGET seckill:hosts:7 a"), 4);
-	cr_assert_eq(raw_int("TTL seckill:buyer:7:42") > 990, 1);
-	cr_assert_leq(raw_int("TTL seckill:buyer:7:42"), 1000);
+	cr_assert_eq(raw_int("GET seckill:sold:{7}"), 1);
+	cr_assert_eq(raw_int("HGET seckill:hosts:{7} a"), 4);
+	cr_assert_eq(raw_int("TTL seckill:buyer:{7}:42") > 990, 1);
+	cr_assert_leq(raw_int("TTL seckill:buyer:{7}:42"), 1000);
 	/* The same buyer on host b: duplicate; b still holds its unit. */
 	cr_assert_eq(ctl_redis_confirm(b, 7, 42, "order-b-1", &replayed), CTL_REDIS_DUPLICATE);
 	cr_assert(strstr(ctl_redis_error(b), "buyer 42 already bought") != NULL);
-	cr_assert_eq(raw_int("GET seckill:sold:7"), 1);
-	cr_assert_eq(raw_int("HGET seckill:hosts:7 b"), 3);
+	cr_assert_eq(raw_int("GET seckill:sold:{7}"), 1);
+	cr_assert_eq(raw_int("HGET seckill:hosts:{7} b"), 3);
 	/* Replays of a confirmed order: ok again, counted once. */
 	for (int i = 0; i < 3; i++) {
 		cr_assert_eq(ctl_redis_confirm(a, 7, 42, "order-a-1", &replayed), CTL_REDIS_OK);
 		cr_assert_eq(replayed, true);
 	}
-	cr_assert_eq(raw_int("GET seckill:sold:7"), 1);
-	cr_assert_eq(raw_int("HGET seckill:hosts:7 a"), 4);
+	cr_assert_eq(raw_int("GET seckill:sold:{7}"), 1);
+	cr_assert_eq(raw_int("HGET seckill:hosts:{7} a"), 4);
 	/* A replay from the losing host stays a duplicate. */
 	cr_assert_eq(ctl_redis_confirm(b, 7, 42, "order-b-1", NULL), CTL_REDIS_DUPLICATE);
 	/* Other buyers on b: counted. */
 	cr_assert_eq(ctl_redis_confirm(b, 7, 43, "order-b-2", NULL), CTL_REDIS_OK);
 	cr_assert_eq(ctl_redis_confirm(b, 7, 44, "order-b-3", NULL), CTL_REDIS_OK);
-	cr_assert_eq(raw_int("GET seckill:sold:7"), 3);
-	cr_assert_eq(raw_int("HGET seckill:hosts:7 b"), 1);
+	cr_assert_eq(raw_int("GET seckill:sold:{7}"), 3);
+	cr_assert_eq(raw_int("HGET seckill:hosts:{7} b"), 1);
 	{
-		redisReply *rep = redisCommand(raw_ctx, "GET seckill:buyer:7:43");
+		redisReply *rep = redisCommand(raw_ctx, "GET seckill:buyer:{7}:43");
 
 		cr_assert_str_eq(rep->str, "order-b-2");
 		freeReplyObject(rep);
@@ -382,8 +382,8 @@ Test(redis, confirm_many_pipelined_gives_each_order_its_own_answer)
 	cr_assert_eq(res[3].rc, CTL_REDIS_INVAL);
 	cr_assert(res[4].rc == CTL_REDIS_OK && res[4].replayed, "o2 again: a replay");
 	cr_assert(res[5].rc == CTL_REDIS_OK && !res[5].replayed);
-	cr_assert_eq(raw_int("GET seckill:sold:9"), 3, "three orders counted once each");
-	cr_assert_eq(raw_int("HGET seckill:hosts:9 a"), 2);
+	cr_assert_eq(raw_int("GET seckill:sold:{9}"), 3, "three orders counted once each");
+	cr_assert_eq(raw_int("HGET seckill:hosts:{9} a"), 2);
 	assert_invariant(a, 9);
 	/* Redis forgot its scripts (a restart): answered one by one, the same. */
 	cr_assert_eq(raw_int("SCRIPT FLUSH"), 0);
@@ -399,8 +399,8 @@ Test(redis, confirm_without_a_held_unit_claims_nothing)
 	cr_assert_eq(ctl_redis_campaign_create(a, 8, 10, 0, false), CTL_REDIS_OK);
 	cr_assert_eq(ctl_redis_confirm(a, 8, 1, "o1", NULL), CTL_REDIS_ERR);
 	cr_assert(strstr(ctl_redis_error(a), "holds no unit") != NULL, "%s", ctl_redis_error(a));
-	cr_assert_eq(raw_int("EXISTS seckill:buyer:8:1"), 0);
-	cr_assert_eq(raw_int("GET seckill:sold:8"), 0);
+	cr_assert_eq(raw_int("EXISTS seckill:buyer:{8}:1"), 0);
+	cr_assert_eq(raw_int("GET seckill:sold:{8}"), 0);
 	cr_assert_eq(ctl_redis_confirm(a, 8, 1, "", NULL), CTL_REDIS_INVAL);
 	assert_invariant(a, 8);
 	ctl_redis_close(a);
@@ -412,9 +412,9 @@ Test(redis, preheat_reads_what_redis_cli_wrote)
 	struct ctl_redis_campaign c;
 	char cmd[256];
 
-	snprintf(cmd, sizeof(cmd), "redis-cli -p %d HSET seckill:campaign:9 stock 500 starts_at "
-		 "1700000000123 state open >/dev/null && redis-cli -p %d SET seckill:stock:9 480 "
-		 ">/dev/null && redis-cli -p %d SET seckill:sold:9 20 >/dev/null",
+	snprintf(cmd, sizeof(cmd), "redis-cli -p %d HSET seckill:campaign:{9} stock 500 starts_at "
+		 "1700000000123 state open >/dev/null && redis-cli -p %d SET seckill:stock:{9} 480 "
+		 ">/dev/null && redis-cli -p %d SET seckill:sold:{9} 20 >/dev/null",
 		 srv.port, srv.port, srv.port);
 	cr_assert_eq(system(cmd), 0, "redis-cli");
 	cr_assert_eq(ctl_redis_preheat(r, 9, &c), CTL_REDIS_OK, "%s", ctl_redis_error(r));
@@ -428,15 +428,15 @@ Test(redis, preheat_reads_what_redis_cli_wrote)
 	cr_assert_eq(ctl_redis_preheat(r, 10, &c), CTL_REDIS_NOT_FOUND);
 	cr_assert(strstr(ctl_redis_error(r), "campaign 10 not found in Redis") != NULL, "%s",
 		  ctl_redis_error(r));
-	cr_assert(strstr(ctl_redis_error(r), "HSET seckill:campaign:10 stock") != NULL, "%s",
+	cr_assert(strstr(ctl_redis_error(r), "HSET seckill:campaign:{10} stock") != NULL, "%s",
 		  ctl_redis_error(r));
 	/* Hash without its stock counter. */
-	raw_int("HSET seckill:campaign:11 stock 5 starts_at 0 state scheduled");
+	raw_int("HSET seckill:campaign:{11} stock 5 starts_at 0 state scheduled");
 	cr_assert_eq(ctl_redis_preheat(r, 11, &c), CTL_REDIS_NOT_FOUND);
-	cr_assert(strstr(ctl_redis_error(r), "SET seckill:stock:11") != NULL, "%s",
+	cr_assert(strstr(ctl_redis_error(r), "SET seckill:stock:{11}") != NULL, "%s",
 		  ctl_redis_error(r));
 	/* Bad state word. */
-	raw_int("HSET seckill:campaign:9 state maybe");
+	raw_int("HSET seckill:campaign:{9} state maybe");
 	cr_assert_eq(ctl_redis_preheat(r, 9, &c), CTL_REDIS_ERR);
 	cr_assert(strstr(ctl_redis_error(r), "scheduled|open|closed") != NULL);
 	ctl_redis_close(r);
@@ -460,17 +460,17 @@ Test(redis, create_refuses_to_overwrite_unless_forced)
 	cr_assert_eq(ctl_redis_confirm(r, 20, 1, "o1", NULL), CTL_REDIS_OK);
 	cr_assert_eq(ctl_redis_campaign_create(r, 20, 99, 0, false), CTL_REDIS_EXISTS);
 	cr_assert(strstr(ctl_redis_error(r), "already exists") != NULL);
-	cr_assert_eq(raw_int("GET seckill:stock:20"), 5, "untouched");
+	cr_assert_eq(raw_int("GET seckill:stock:{20}"), 5, "untouched");
 	cr_assert_eq(ctl_redis_campaign_create(r, 20, 99, 5, true), CTL_REDIS_OK);
-	cr_assert_eq(raw_int("GET seckill:stock:20"), 99);
-	cr_assert_eq(raw_int("GET seckill:sold:20"), 0);
-	cr_assert_eq(raw_int("EXISTS seckill:hosts:20"), 0);
-	cr_assert_eq(raw_int("EXISTS seckill:buyer:20:1"), 0, "old claims deleted");
+	cr_assert_eq(raw_int("GET seckill:stock:{20}"), 99);
+	cr_assert_eq(raw_int("GET seckill:sold:{20}"), 0);
+	cr_assert_eq(raw_int("EXISTS seckill:hosts:{20}"), 0);
+	cr_assert_eq(raw_int("EXISTS seckill:buyer:{20}:1"), 0, "old claims deleted");
 	cr_assert_eq(ctl_redis_set_state(r, 20, SALE_CLOSED_STATE), CTL_REDIS_OK);
 	cr_assert_eq(ctl_redis_preheat(r, 20, &c), CTL_REDIS_OK);
 	cr_assert_eq(c.state, SALE_CLOSED_STATE);
 	cr_assert_eq(ctl_redis_set_state(r, 21, SALE_OPEN), CTL_REDIS_NOT_FOUND);
-	cr_assert_eq(raw_int("EXISTS seckill:campaign:21"), 0);
+	cr_assert_eq(raw_int("EXISTS seckill:campaign:{21}"), 0);
 	cr_assert_eq(ctl_redis_campaign_create(r, 22, CTL_REDIS_STOCK_MAX + 1, 0, false),
 		     CTL_REDIS_INVAL);
 	ctl_redis_close(r);
@@ -562,8 +562,8 @@ Test(redis_aof, redis_down_then_back_with_its_data)
 	cr_assert_eq(take_until_up(a, 30, &got), CTL_REDIS_OK, "%s", ctl_redis_error(a));
 	cr_assert_eq(got, 25, "50 left after the first take");
 	cr_assert_eq(ctl_redis_connected(a), true);
-	cr_assert_eq(raw_int("GET seckill:sold:30"), 1);
-	cr_assert_eq(raw_int("HGET seckill:hosts:30 a"), 49 + 25);
+	cr_assert_eq(raw_int("GET seckill:sold:{30}"), 1);
+	cr_assert_eq(raw_int("HGET seckill:hosts:{30} a"), 49 + 25);
 	/* The confirm that failed while down is replayed now; the old one is a replay. */
 	cr_assert_eq(ctl_redis_confirm(a, 30, 8, "o-8", &replayed), CTL_REDIS_OK);
 	cr_assert_eq(replayed, false);
@@ -571,7 +571,7 @@ Test(redis_aof, redis_down_then_back_with_its_data)
 	cr_assert_eq(replayed, true);
 	cr_assert_eq(take_until_up(b, 30, &got), CTL_REDIS_OK, "%s", ctl_redis_error(b));
 	cr_assert_eq(got, 12, "floor(25 / 2)");
-	cr_assert_eq(raw_int("GET seckill:sold:30"), 2);
+	cr_assert_eq(raw_int("GET seckill:sold:{30}"), 2);
 	assert_invariant(a, 30);
 	ctl_redis_close(a);
 	ctl_redis_close(b);
@@ -594,22 +594,22 @@ Test(redis, release_host_gives_its_holding_back_and_fences_it)
 	cr_assert_eq(ctl_redis_release_host(b, 50, "a", &given), CTL_REDIS_OK,
 		     "%s", ctl_redis_error(b));
 	cr_assert_eq(given, 29);
-	cr_assert_eq(raw_int("GET seckill:stock:50"), 99);
-	cr_assert_eq(raw_int("HEXISTS seckill:hosts:50 a"), 0, "its entry is gone");
-	cr_assert_eq(raw_int("SISMEMBER seckill:released:50 a"), 1);
+	cr_assert_eq(raw_int("GET seckill:stock:{50}"), 99);
+	cr_assert_eq(raw_int("HEXISTS seckill:hosts:{50} a"), 0, "its entry is gone");
+	cr_assert_eq(raw_int("SISMEMBER seckill:released:{50} a"), 1);
 	assert_invariant(b, 50);
 	cr_assert_eq(ctl_redis_status(a, 50, &st), CTL_REDIS_OK);
 	cr_assert(st.released && st.held_self == 0);
 	/* a was alive after all: it takes nothing more. */
 	cr_assert_eq(ctl_redis_take(a, 50, 1, 30, &got), CTL_REDIS_RELEASED);
 	cr_assert_eq(got, 0);
-	cr_assert_eq(raw_int("GET seckill:stock:50"), 99);
+	cr_assert_eq(raw_int("GET seckill:stock:{50}"), 99);
 	/* Its orders of the released holding take their unit from the stock. */
 	cr_assert_eq(ctl_redis_confirm(a, 50, 2, "a-2", NULL), CTL_REDIS_OK, "%s",
 		     ctl_redis_error(a));
-	cr_assert_eq(raw_int("GET seckill:stock:50"), 98);
-	cr_assert_eq(raw_int("GET seckill:sold:50"), 2);
-	cr_assert_eq(raw_int("HEXISTS seckill:hosts:50 a"), 0, "no holding made up");
+	cr_assert_eq(raw_int("GET seckill:stock:{50}"), 98);
+	cr_assert_eq(raw_int("GET seckill:sold:{50}"), 2);
+	cr_assert_eq(raw_int("HEXISTS seckill:hosts:{50} a"), 0, "no holding made up");
 	assert_invariant(a, 50);
 	/* A replay and a duplicate answer as always. */
 	cr_assert_eq(ctl_redis_confirm(a, 50, 1, "a-1", NULL), CTL_REDIS_OK);
@@ -619,14 +619,14 @@ Test(redis, release_host_gives_its_holding_back_and_fences_it)
 	cr_assert_eq(got, 49);
 	cr_assert_eq(ctl_redis_take(b, 50, 1, 1000, &got), CTL_REDIS_OK);
 	cr_assert_eq(ctl_redis_take(b, 50, 1, 1000, &got), CTL_REDIS_OK);
-	while (raw_int("GET seckill:stock:50") > 0)
+	while (raw_int("GET seckill:stock:{50}") > 0)
 		cr_assert_eq(ctl_redis_take(b, 50, 1, 1000, &got), CTL_REDIS_OK);
 	/* Stock empty: a's next order has no unit: released, nothing counted. */
 	cr_assert_eq(ctl_redis_confirm(a, 50, 3, "a-3", NULL), CTL_REDIS_RELEASED);
 	cr_assert(strstr(ctl_redis_error(a), "reject") != NULL, "%s", ctl_redis_error(a));
-	cr_assert_eq(raw_int("EXISTS seckill:buyer:50:3"), 0, "no claim left behind");
-	cr_assert_eq(raw_int("GET seckill:sold:50"), 2);
-	cr_assert_eq(raw_int("GET seckill:stock:50"), 0, "never below 0");
+	cr_assert_eq(raw_int("EXISTS seckill:buyer:{50}:3"), 0, "no claim left behind");
+	cr_assert_eq(raw_int("GET seckill:sold:{50}"), 2);
+	cr_assert_eq(raw_int("GET seckill:stock:{50}"), 0, "never below 0");
 	assert_invariant(a, 50);
 	/* a restarts: it takes part again, with nothing held. */
 	{
@@ -656,10 +656,10 @@ Test(redis, released_confirms_never_oversell_whatever_the_interleaving)
 	cr_assert_eq(ctl_redis_campaign_create(a, 52, 100, 0, false), CTL_REDIS_OK);
 	cr_assert_eq(ctl_redis_take(a, 52, 1, 10, &got), CTL_REDIS_OK);
 	cr_assert_eq(ctl_redis_release_host(b, 52, "a", NULL), CTL_REDIS_OK);
-	while (raw_int("HGET seckill:hosts:52 b") < 90)
-		cr_assert_eq(ctl_redis_take(b, 52, 1, 90 - (uint64_t)raw_int("HGET seckill:hosts:52 b"),
+	while (raw_int("HGET seckill:hosts:{52} b") < 90)
+		cr_assert_eq(ctl_redis_take(b, 52, 1, 90 - (uint64_t)raw_int("HGET seckill:hosts:{52} b"),
 					    &got), CTL_REDIS_OK);
-	cr_assert_eq(raw_int("GET seckill:stock:52"), 10);
+	cr_assert_eq(raw_int("GET seckill:stock:{52}"), 10);
 	for (int i = 0; i < 90; i++) {
 		snprintf(oid, sizeof(oid), "b-%d", i);
 		sold_b += ctl_redis_confirm(b, 52, 1000 + (uint64_t)i, oid, NULL) == CTL_REDIS_OK;
@@ -676,8 +676,8 @@ Test(redis, released_confirms_never_oversell_whatever_the_interleaving)
 	cr_assert_eq(sold_a, 10, "10 still in the stock: a's orders got them");
 	/* One more of a's: none left. */
 	cr_assert_eq(ctl_redis_confirm(a, 52, 3000, "a-x", NULL), CTL_REDIS_RELEASED);
-	cr_assert_eq(raw_int("GET seckill:sold:52"), 100, "sold never passes the stock");
-	cr_assert_eq(raw_int("GET seckill:stock:52"), 0);
+	cr_assert_eq(raw_int("GET seckill:sold:{52}"), 100, "sold never passes the stock");
+	cr_assert_eq(raw_int("GET seckill:stock:{52}"), 0);
 	assert_invariant(a, 52);
 	ctl_redis_close(a);
 	ctl_redis_close(b);
@@ -741,7 +741,7 @@ Test(redis, pow_bits_are_kept_read_and_move_the_version)
 	cr_assert_eq(c.pow_bits, 16);
 	cr_assert_eq(ctl_redis_campaigns(a, def, 8, &n, &v), CTL_REDIS_OK, "%s", ctl_redis_error(a));
 	cr_assert(n == 1 && def[0].id == 81 && def[0].pow_bits == 16);
-	raw_int("HSET seckill:campaign:81 pow_bits 99");
+	raw_int("HSET seckill:campaign:{81} pow_bits 99");
 	cr_assert_eq(ctl_redis_preheat(a, 81, &c), CTL_REDIS_ERR, "out of range: malformed");
 	ctl_redis_close(a);
 }
@@ -756,10 +756,10 @@ Test(redis, campaigns_of_a_sale_older_than_the_set_are_found_by_scan)
 
 	/* As a sale made before seckill:campaigns existed left them, plus
 	 * keys that only look alike. */
-	snprintf(cmd, sizeof(cmd), "redis-cli -p %d HSET seckill:campaign:71 stock 5 starts_at 0 "
-		 "state open >/dev/null && redis-cli -p %d SET seckill:stock:71 5 >/dev/null && "
-		 "redis-cli -p %d HSET seckill:campaign:07 stock 5 starts_at 0 state open "
-		 ">/dev/null && redis-cli -p %d SET seckill:campaign:x 1 >/dev/null",
+	snprintf(cmd, sizeof(cmd), "redis-cli -p %d HSET seckill:campaign:{71} stock 5 starts_at 0 "
+		 "state open >/dev/null && redis-cli -p %d SET seckill:stock:{71} 5 >/dev/null && "
+		 "redis-cli -p %d HSET seckill:campaign:{07} stock 5 starts_at 0 state open "
+		 ">/dev/null && redis-cli -p %d SET seckill:campaign:{x} 1 >/dev/null",
 		 srv.port, srv.port, srv.port, srv.port);
 	cr_assert_eq(system(cmd), 0, "redis-cli");
 	cr_assert_eq(ctl_redis_campaigns(a, def, 8, &n, &v), CTL_REDIS_OK, "%s", ctl_redis_error(a));
@@ -890,7 +890,7 @@ static void cmp_play(uint32_t id, enum ctl_redis_confirm_mode m, struct cmp_run 
 /* A claim's order id, or "" when the buyer has none. */
 static void raw_claim(uint32_t id, uint64_t buyer, char *out, size_t cap)
 {
-	redisReply *rep = redisCommand(raw_ctx, "GET seckill:buyer:%u:%llu", id,
+	redisReply *rep = redisCommand(raw_ctx, "GET seckill:buyer:{%u}:%llu", id,
 				       (unsigned long long)buyer);
 
 	cr_assert(rep != NULL);
@@ -926,21 +926,21 @@ Test(redis, confirm_batch_decides_as_confirm_one_by_one, .timeout = 120)
 	cr_assert_gt(seen[CTL_REDIS_ERR - CTL_REDIS_INVAL], 0, "orders not held");
 	cr_assert_gt(seen[0], 0, "bad ids");
 	cr_assert_gt(seen[7], 10, "replays");
-	cr_assert_eq(raw_int("GET seckill:sold:40"), raw_int("GET seckill:sold:41"));
-	cr_assert_eq(raw_int("GET seckill:stock:40"), raw_int("GET seckill:stock:41"));
-	cr_assert_eq(raw_int("GET seckill:stock:40"), 0, "the stock drained");
+	cr_assert_eq(raw_int("GET seckill:sold:{40}"), raw_int("GET seckill:sold:{41}"));
+	cr_assert_eq(raw_int("GET seckill:stock:{40}"), raw_int("GET seckill:stock:{41}"));
+	cr_assert_eq(raw_int("GET seckill:stock:{40}"), 0, "the stock drained");
 	for (int i = 0; i < CMP_HOSTS; i++) {
 		static const char *const names[CMP_HOSTS] = { "a", "b", "c" };
 
-		cr_assert_eq(raw_int("HGET seckill:hosts:40 %s", names[i]),
-			     raw_int("HGET seckill:hosts:41 %s", names[i]), "host %s", names[i]);
+		cr_assert_eq(raw_int("HGET seckill:hosts:{40} %s", names[i]),
+			     raw_int("HGET seckill:hosts:{41} %s", names[i]), "host %s", names[i]);
 	}
 	for (uint64_t b = 0; b < CMP_BUYERS; b++) {
 		raw_claim(40, b, ca, sizeof(ca));
 		raw_claim(41, b, cb, sizeof(cb));
 		cr_assert_str_eq(ca, cb, "buyer %" PRIu64 "'s claim", b);
 		if (ca[0] != '\0')
-			cr_assert_gt(raw_int("TTL seckill:buyer:41:%" PRIu64, b), 0);
+			cr_assert_gt(raw_int("TTL seckill:buyer:{41}:%" PRIu64, b), 0);
 	}
 }
 
@@ -957,24 +957,24 @@ Test(redis, confirm_batch_that_fails_leaves_nothing_behind)
 	cr_assert_eq(ctl_redis_take(a, 51, 1, 64, &got), CTL_REDIS_OK);
 	/* A hand edit broke campaign 50's sold counter: its call fails whole,
 	 * campaign 51's call in the same round trip is not affected. */
-	cr_assert_eq(raw_int("SET seckill:sold:50 oops"), 0);
+	cr_assert_eq(raw_int("SET seckill:sold:{50} oops"), 0);
 	cr_assert_eq(ctl_redis_confirm_many(a, 3, q, res), CTL_REDIS_OK);
 	cr_assert_eq(res[0].rc, CTL_REDIS_ERR);
 	cr_assert_eq(res[1].rc, CTL_REDIS_ERR);
 	cr_assert(strstr(ctl_redis_error(a), "BADVALUE") != NULL || res[2].rc == CTL_REDIS_OK);
 	cr_assert_eq(res[2].rc, CTL_REDIS_OK);
-	cr_assert_eq(raw_int("EXISTS seckill:buyer:50:1"), 0);
-	cr_assert_eq(raw_int("EXISTS seckill:buyer:50:2"), 0);
-	cr_assert_eq(raw_int("HGET seckill:hosts:50 a"), 5);
-	cr_assert_eq(raw_int("GET seckill:sold:51"), 1);
+	cr_assert_eq(raw_int("EXISTS seckill:buyer:{50}:1"), 0);
+	cr_assert_eq(raw_int("EXISTS seckill:buyer:{50}:2"), 0);
+	cr_assert_eq(raw_int("HGET seckill:hosts:{50} a"), 5);
+	cr_assert_eq(raw_int("GET seckill:sold:{51}"), 1);
 	/* The same with the holding broken. */
-	cr_assert_eq(raw_int("SET seckill:sold:50 0"), 0);
-	cr_assert_eq(raw_int("HSET seckill:hosts:50 a 1.5"), 0);
+	cr_assert_eq(raw_int("SET seckill:sold:{50} 0"), 0);
+	cr_assert_eq(raw_int("HSET seckill:hosts:{50} a 1.5"), 0);
 	cr_assert_eq(ctl_redis_confirm_many(a, 2, q, res), CTL_REDIS_OK);
 	cr_assert(res[0].rc == CTL_REDIS_ERR && res[1].rc == CTL_REDIS_ERR);
 	cr_assert(strstr(ctl_redis_error(a), "BADVALUE") != NULL, "%s", ctl_redis_error(a));
-	cr_assert_eq(raw_int("EXISTS seckill:buyer:50:1"), 0);
-	cr_assert_eq(raw_int("GET seckill:sold:50"), 0);
+	cr_assert_eq(raw_int("EXISTS seckill:buyer:{50}:1"), 0);
+	cr_assert_eq(raw_int("GET seckill:sold:{50}"), 0);
 	ctl_redis_close(a);
 }
 
@@ -992,9 +992,9 @@ Test(redis, confirm_batch_not_held_claims_nothing_and_says_so)
 	cr_assert_eq(res[0].rc, CTL_REDIS_OK);
 	cr_assert_eq(res[1].rc, CTL_REDIS_ERR, "one unit held, spent on o1");
 	cr_assert(res[2].rc == CTL_REDIS_OK && res[2].replayed, "a replay needs no unit");
-	cr_assert_eq(raw_int("EXISTS seckill:buyer:52:2"), 0);
-	cr_assert_eq(raw_int("GET seckill:sold:52"), 1);
-	cr_assert_eq(raw_int("HGET seckill:hosts:52 a"), 0);
+	cr_assert_eq(raw_int("EXISTS seckill:buyer:{52}:2"), 0);
+	cr_assert_eq(raw_int("GET seckill:sold:{52}"), 1);
+	cr_assert_eq(raw_int("HGET seckill:hosts:{52} a"), 0);
 	assert_invariant(a, 52);
 	ctl_redis_close(a);
 }
@@ -1028,8 +1028,8 @@ Test(redis, confirm_batch_lost_in_flight_is_asked_again_as_a_replay)
 	for (int i = 0; i < 3; i++)
 		cr_assert(res[i].rc == CTL_REDIS_OK && res[i].replayed, "order %d: %s", i,
 			  ctl_redis_rc_str(res[i].rc));
-	cr_assert_eq(raw_int("GET seckill:sold:53"), 2, "counted once");
-	cr_assert_eq(raw_int("GET seckill:sold:54"), 1);
+	cr_assert_eq(raw_int("GET seckill:sold:{53}"), 2, "counted once");
+	cr_assert_eq(raw_int("GET seckill:sold:{54}"), 1);
 	assert_invariant(r, 53);
 	assert_invariant(r, 54);
 	ctl_redis_close(r);
