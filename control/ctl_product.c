@@ -38,6 +38,7 @@
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@
 
 #include "ctl_plane.h"
 #include "ctl_redis.h"
+#include "ctl_redis_route.h"
 #include "ctl_sock_priv.h"
 #include "now.h"
 
@@ -62,8 +64,7 @@ static struct {
 } ctl_retired[CTL_PRODUCT_RETIRE_MAX];
 static unsigned ctl_n_retired;
 static char ctl_product_dir[DP_PATH_CAP + 16];
-static char ctl_redis_ip[16];
-static uint16_t ctl_redis_port;
+static char ctl_redis_seeds[256];     /* --redis; "" without */
 /* The Redis rev of each product this host loaded or wrote (0: none). */
 static struct {
 	uint32_t campaign;
@@ -233,63 +234,83 @@ out:
 
 /* ---- Redis ---- */
 
-static redisContext *ctl_product_redis(void)
+/* A route to Redis (one, or a cluster's primaries): NULL when it does not answer. */
+static struct ctl_route *ctl_product_redis(void)
 {
 	struct timeval tv = { 0, CTL_PRODUCT_REDIS_TIMEOUT_MS * 1000 };
-	redisContext *c;
+	char err[CTL_REDIS_ERR_CAP];
 
-	if (ctl_redis_port == 0)
+	if (ctl_redis_seeds[0] == '\0')
 		return NULL;
-	c = redisConnectWithTimeout(ctl_redis_ip, ctl_redis_port, tv);
-	if (c == NULL || c->err) {
-		if (c)
-			redisFree(c);
+	return ctl_route_new(ctl_redis_seeds, tv, NULL, NULL, err, sizeof(err));
+}
+
+/* A command (formatted as redisCommand, %b included: no printf attribute)
+ * to the node of key's slot; NULL when no answer came. */
+static redisReply *ctl_product_cmd(struct ctl_route *rt, const char *key, const char *fmt, ...)
+{
+	redisReply *rep = NULL;
+	va_list ap;
+	char *cmd;
+	int len;
+
+	va_start(ap, fmt);
+	len = redisvFormatCommand(&cmd, fmt, ap);
+	va_end(ap);
+	if (len < 0)
 		return NULL;
-	}
-	redisSetTimeout(c, tv);
-	return c;
+	if (ctl_route_call(rt, "product", key, cmd, (size_t)len, &rep) != CTL_REDIS_OK)
+		rep = NULL;
+	redisFreeCommand(cmd);
+	return rep;
 }
 
 static int ctl_product_save_redis(const struct app_product *p, char *err, size_t errlen)
 {
-	redisContext *c;
+	char key[CTL_REDIS_KEY_CAP];
+	struct ctl_route *rt;
 	redisReply *rep;
 	int ok;
 
-	if (ctl_redis_port == 0)
+	if (ctl_redis_seeds[0] == '\0')
 		return 0;
-	c = ctl_product_redis();
-	if (c == NULL) {
-		snprintf(err, errlen, "Redis %s:%u does not answer", ctl_redis_ip, ctl_redis_port);
+	rt = ctl_product_redis();
+	if (rt == NULL) {
+		snprintf(err, errlen, "Redis %s does not answer", ctl_redis_seeds);
 		return -1;
 	}
-	rep = redisCommand(c, "HSET seckill:product:{%" PRIu32 "} name %s price %s description %s "
-			   "image_type %s image %b", p->campaign, p->name, p->price,
-			   p->description, p->image ? p->image_type : "",
-			   p->image ? (const char *)p->image : "", (size_t)(p->image ? p->image_len : 0));
+	snprintf(key, sizeof(key), "seckill:product:{%" PRIu32 "}", p->campaign);
+	rep = ctl_product_cmd(rt, key, "HSET %s name %s price %s description %s image_type %s "
+			      "image %b", key, p->name, p->price, p->description,
+			      p->image ? p->image_type : "", p->image ? (const char *)p->image : "",
+			      (size_t)(p->image ? p->image_len : 0));
 	ok = rep != NULL && rep->type != REDIS_REPLY_ERROR;
 	if (!ok)
 		snprintf(err, errlen, "Redis refused the product: %s",
-			 rep ? rep->str : c->errstr);
+			 rep ? rep->str : ctl_route_error(rt));
 	freeReplyObject(rep);
 	/* The other hosts learn of it by the version they poll. */
 	if (ok) {
 		long long *rev = ctl_product_rev(p->campaign);
 
-		rep = redisCommand(c, "HINCRBY seckill:product:{%" PRIu32 "} rev 1", p->campaign);
+		rep = ctl_product_cmd(rt, key, "HINCRBY %s rev 1", key);
 		if (rep != NULL && rep->type == REDIS_REPLY_INTEGER && rev != NULL)
 			*rev = rep->integer;
 		freeReplyObject(rep);
-		freeReplyObject(redisCommand(c, "INCR " CTL_REDIS_VERSION_KEY));
+		freeReplyObject(ctl_product_cmd(rt, CTL_REDIS_VERSION_KEY,
+						"INCR " CTL_REDIS_VERSION_KEY));
 	}
-	redisFree(c);
+	ctl_route_free(rt);
 	return ok ? 0 : -1;
 }
 
-static struct app_product *ctl_product_load_redis(redisContext *c, uint32_t id)
+static struct app_product *ctl_product_load_redis(struct ctl_route *rt, uint32_t id)
 {
-	redisReply *rep = redisCommand(c, "HMGET seckill:product:{%" PRIu32 "} name price "
-				       "description image_type image", id);
+	char key[CTL_REDIS_KEY_CAP];
+	redisReply *rep;
+
+	snprintf(key, sizeof(key), "seckill:product:{%" PRIu32 "}", id);
+	rep = ctl_product_cmd(rt, key, "HMGET %s name price description image_type image", key);
 	struct app_product *p = NULL;
 	char err[256];
 
@@ -317,20 +338,18 @@ void ctl_product_restore(const struct dp_conf *conf, struct sale *s)
 {
 	uint32_t ids[SALE_MAX_CAMPAIGNS];
 	unsigned n = s ? sale_campaign_ids(s, ids, SALE_MAX_CAMPAIGNS) : 0;
-	redisContext *c = NULL;
+	struct ctl_route *c = NULL;
 	struct app_product *p;
 	char path[sizeof(ctl_product_dir) + 32], err[256];
 
 	snprintf(ctl_product_dir, sizeof(ctl_product_dir), "%s/products", conf->sale.state_dir);
-	if (conf->sale.redis_port != 0) {
-		snprintf(ctl_redis_ip, sizeof(ctl_redis_ip), "%s", conf->sale.redis_ip);
-		ctl_redis_port = conf->sale.redis_port;
-	}
+	if (conf->sale.redis_port != 0)
+		snprintf(ctl_redis_seeds, sizeof(ctl_redis_seeds), "%s", conf->sale.redis_seeds);
 	/* The campaigns known now: the command line's, the state dir's, Redis's. */
 	for (unsigned i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%" PRIu32 ".product", ctl_product_dir, ids[i]);
 		p = ctl_product_load_file(path, ids[i]);
-		if (p == NULL && ctl_redis_port != 0) {
+		if (p == NULL && ctl_redis_seeds[0] != '\0') {
 			if (c == NULL)
 				c = ctl_product_redis();
 			if (c != NULL)
@@ -341,22 +360,24 @@ void ctl_product_restore(const struct dp_conf *conf, struct sale *s)
 			app_product_free(p);
 		}
 	}
-	if (c != NULL)
-		redisFree(c);
+	ctl_route_free(c);
 }
 
 void ctl_product_sync(struct sale *s)
 {
 	uint32_t ids[SALE_MAX_CAMPAIGNS];
 	unsigned n = sale_campaign_ids(s, ids, SALE_MAX_CAMPAIGNS);
-	char err[256];
-	redisContext *c;
+	char err[256], key[CTL_REDIS_KEY_CAP];
+	struct ctl_route *c;
 
-	if (ctl_redis_port == 0 || n == 0 || (c = ctl_product_redis()) == NULL)
+	if (ctl_redis_seeds[0] == '\0' || n == 0 || (c = ctl_product_redis()) == NULL)
 		return;
 	for (unsigned i = 0; i < n; i++) {
-		redisReply *rep = redisCommand(c, "HGET seckill:product:{%" PRIu32 "} rev", ids[i]);
 		long long *have = ctl_product_rev(ids[i]), rev;
+		redisReply *rep;
+
+		snprintf(key, sizeof(key), "seckill:product:{%" PRIu32 "}", ids[i]);
+		rep = ctl_product_cmd(c, key, "HGET %s rev", key);
 		struct app_product *p;
 
 		if (rep == NULL)
@@ -379,7 +400,7 @@ void ctl_product_sync(struct sale *s)
 		if (ctl_product_save_file(p, err, sizeof(err)) < 0)
 			fprintf(stderr, "seckill-dp: campaign %" PRIu32 "'s product: %s\n", ids[i], err);
 	}
-	redisFree(c);
+	ctl_route_free(c);
 }
 
 /* ---- the control socket: "campaign.product" ---- */

@@ -19,7 +19,8 @@
  *                                with), starts_at (Unix ms), state
  *                                ("scheduled" | "open" | "closed"),
  *                                pow_bits (the proof of work its orders
- *                                need, 0..32; absent: 0)
+ *                                need, 0..32; absent: 0), buckets (its
+ *                                claims' hash tags, 1..256; absent: 1)
  *   seckill:stock:{id}           integer: units not yet taken by any host
  *   seckill:sold:{id}            integer: units sold and confirmed
  *   seckill:hosts:{id}           hash: host name -> units the host holds
@@ -34,12 +35,36 @@
  *                                theirs takes its unit from the stock (or
  *                                is refused when it is empty); a host
  *                                leaves it when it restarts
+ *   seckill:settled:{id}         hash: host name -> claims of a sharded
+ *                                campaign moved from its holding to sold
  *   seckill:campaigns            set: the ids of every campaign, so that a
  *                                starting host loads them all (a sale made
  *                                before it existed is found by SCAN once)
  *   seckill:campaigns:version    integer, INCRed by every create, open,
  *                                close and pow: the hosts poll it and reload the
  *                                campaigns when it moves
+ *
+ * Sharded claims. A hot campaign's confirms are a SET NX per order on the
+ * Redis that holds its claims; a campaign created with B > 1 buckets
+ * (ctl_redis_campaign_create_sharded) spreads them over B hash tags, so
+ * over a Redis Cluster's primaries. Buyer b's bucket is k = b % B:
+ *
+ *   seckill:buyer:{id:k}:{buyer} the claim, as above
+ *   seckill:claimed:{id:k}       hash: host name -> claims it won in the
+ *                                bucket (only grows)
+ *   seckill:released:{id:k}      set: the bucket's copy of released:{id}
+ *
+ * A batch's confirms are one claim_batch call per bucket, on the bucket's
+ * node, then one settle per campaign on the campaign's: the host's claims
+ * won, counted over its buckets, less those already settled, move from its
+ * holding to sold. Stock and holdings stay on {id} and move in chunks.
+ * Between a claim and its settle (a round trip; longer if the host dies
+ * there) sold:{id} lags and the host's holding counts the unit: the
+ * invariant below holds throughout, and the host's restart (status, or
+ * its next confirm) or release_host settles what it left. A released host
+ * claims nothing in a sharded campaign (released, reject the order),
+ * where an unsharded one draws on the stock. ctl_redis_keys.h names the
+ * keys for the other programs that read claims.
  *
  * The invariant the scripts keep, whatever the interleaving of hosts:
  *
@@ -75,6 +100,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctl_redis_keys.h"
 #include "sale.h"
 
 /* INCRed by every change to a campaign or its product; hosts poll it. */
@@ -144,6 +170,10 @@ struct ctl_redis_campaign_def {
  */
 struct ctl_redis *ctl_redis_connect(const char *host, int port, unsigned timeout_ms,
 				    char *err, size_t cap);
+/* The same from seeds "IP:PORT[,IP:PORT...]": one Redis, or nodes of a
+ * Redis Cluster (the first that answers; it tells the rest). */
+struct ctl_redis *ctl_redis_connect_seeds(const char *seeds, unsigned timeout_ms, char *err,
+					  size_t cap);
 void ctl_redis_close(struct ctl_redis *r);
 
 /* The name this host is known by in seckill:hosts:{id}. -1 if too long or empty. */
@@ -192,6 +222,9 @@ int ctl_redis_give_back(struct ctl_redis *r, uint32_t id, uint64_t n, uint64_t *
  * this host holds no unit (nothing is claimed then). A released host's
  * confirm takes its unit from the stock (CTL_REDIS_OK), or, when the
  * stock is empty, claims nothing: CTL_REDIS_RELEASED, reject the order.
+ * A sharded campaign's confirm (above) is counted sold by the settle that
+ * follows its claim; the holding is checked there, not per order (a host
+ * sells only what it holds), and a released host's is refused.
  */
 int ctl_redis_confirm(struct ctl_redis *r, uint32_t id, uint64_t buyer, const char *order_id,
 		      bool *replayed);
@@ -239,6 +272,14 @@ int ctl_redis_preheat(struct ctl_redis *r, uint32_t id, struct ctl_redis_campaig
  */
 int ctl_redis_campaign_create(struct ctl_redis *r, uint32_t id, uint64_t stock,
 			      uint64_t starts_at_ms, bool force);
+
+/*
+ * The same, with `buckets` (1..CTL_REDIS_BUCKETS_MAX) hash tags for its
+ * buyer claims (see "Sharded claims" above); 1 is ctl_redis_campaign_create.
+ * Fixed for the campaign's life: force-create it again to change it.
+ */
+int ctl_redis_campaign_create_sharded(struct ctl_redis *r, uint32_t id, uint64_t stock,
+				      uint64_t starts_at_ms, bool force, unsigned buckets);
 
 /* Sets campaign.state (CTL_REDIS_NOT_FOUND if the campaign is missing) and
  * bumps the campaigns' version. */

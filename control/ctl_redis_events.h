@@ -12,17 +12,19 @@
  *                                (also PUBLISHed on a channel of that name;
  *                                hosts read the list: it keeps what a host
  *                                missed while it was away or down)
- *   seckill:buyer:{id}:{buyer}   the buyer's claim (ctl_redis.h); an expiry
- *                                deletes it when it names the expired order
+ *   seckill:buyer:{id}:{buyer}   the buyer's claim (ctl_redis.h; in its
+ *                                bucket {id:k} for a sharded campaign); an
+ *                                expiry deletes it when it names the
+ *                                expired order
  *
  * The list is the record hosts catch up from: never trim it while hosts run
  * (a host reads by index, LRANGE key N N+max-1).
  *
- * A handle is one connection of its own (not ctl_redis.c's), used by one
- * thread, with ctl_redis.c's manners: a call on a dead link returns
- * CTL_REDIS_DOWN at once, and the handle reconnects lazily, at most once per
- * back-off interval (50 ms doubling to 2 s), each attempt bounded by the
- * timeout, so the control thread never stalls long on a dead Redis.
+ * A handle is a route of its own (ctl_redis_route.h; not ctl_redis.c's),
+ * used by one thread, with ctl_redis.c's manners: a call on a dead link
+ * returns CTL_REDIS_DOWN at once, and the handle reconnects lazily, at most
+ * once per back-off interval (50 ms doubling to 2 s), each attempt bounded
+ * by the timeout, so the control thread never stalls long on a dead Redis.
  */
 #ifndef SECKILL_CTL_REDIS_EVENTS_H
 #define SECKILL_CTL_REDIS_EVENTS_H
@@ -35,9 +37,9 @@
 
 struct ctl_redis_events;
 
-/* A handle for host:port (no connection yet: the first call connects).
- * NULL with the reason in err for a bad address or no memory. */
-struct ctl_redis_events *ctl_redis_events_open(const char *host, int port, unsigned timeout_ms,
+/* A handle for seeds "IP:PORT[,IP:PORT...]" (no connection yet: the first
+ * call connects). NULL with the reason in err for bad seeds or no memory. */
+struct ctl_redis_events *ctl_redis_events_open(const char *seeds, unsigned timeout_ms,
 					       char *err, size_t cap);
 void ctl_redis_events_close(struct ctl_redis_events *e);
 /* The last error's text ("" when none). */
@@ -65,8 +67,8 @@ typedef void (*ctl_redis_events_fn)(void *arg, uint32_t campaign, uint64_t index
 int ctl_redis_events_read(struct ctl_redis_events *e, struct ctl_redis_events_page *page,
 			  size_t n, unsigned max, ctl_redis_events_fn fn, void *arg);
 
-/* n buyer claims, pipelined: held[i] = seckill:buyer:{campaign[i]}:{buyer[i]}
- * exists. CTL_REDIS_OK, CTL_REDIS_DOWN or CTL_REDIS_ERR. */
+/* n buyer claims, pipelined: held[i] = the claim of buyer[i] in campaign[i]
+ * exists (true when unknown). CTL_REDIS_OK, CTL_REDIS_DOWN or CTL_REDIS_ERR. */
 int ctl_redis_events_claims(struct ctl_redis_events *e, size_t n, const uint32_t *campaign,
 			    const uint64_t *buyer, bool *held);
 

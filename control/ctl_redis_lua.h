@@ -153,8 +153,9 @@ static const char ctl_lua_confirm_batch[] =
 	"return out\n";
 
 /*
- * create. KEYS: campaign, stock, sold, hosts, released (one slot: {id}).
- * ARGV: stock, starts_at, force.
+ * create. KEYS: campaign, stock, sold, hosts, released, settled (one slot:
+ * {id}). ARGV: stock, starts_at, force, buckets (1: claims beside the
+ * campaign; more: sharded, see ctl_redis.h).
  * Returns "ok" or "exists". The caller then adds the id to the campaigns
  * set and, for a new one, bumps the version (ctl_redis.c): those keys are
  * shared by every campaign, in other slots.
@@ -162,8 +163,9 @@ static const char ctl_lua_confirm_batch[] =
 static const char ctl_lua_create[] =
 	"if ARGV[3] ~= '1' and (redis.call('EXISTS', KEYS[1]) == 1 or\n"
 	"                      redis.call('EXISTS', KEYS[2]) == 1) then return 'exists' end\n"
-	"redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5])\n"
-	"redis.call('HSET', KEYS[1], 'stock', ARGV[1], 'starts_at', ARGV[2], 'state', 'scheduled')\n"
+	"redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6])\n"
+	"redis.call('HSET', KEYS[1], 'stock', ARGV[1], 'starts_at', ARGV[2], 'state', 'scheduled',\n"
+	"           'buckets', ARGV[4])\n"
 	"redis.call('SET', KEYS[2], ARGV[1])\n"
 	"redis.call('SET', KEYS[3], 0)\n"
 	"return 'ok'\n";
@@ -185,19 +187,96 @@ static const char ctl_lua_status[] =
 	"return {total, stock, sold, held, self, #vals, redis.call('SISMEMBER', KEYS[5], ARGV[1])}\n";
 
 /*
- * release_host. KEYS: stock, hosts, released, campaign. ARGV: host.
- * For a host that died and will not come back: what it holds goes back to
- * the stock, its entry is deleted, and it is marked released, so that if
- * it was alive after all its takes are refused and its confirms draw on
- * the stock (see confirm). Returns the units given back.
+ * release_host. KEYS: stock, hosts, released, campaign, sold, settled.
+ * ARGV: host, claimed (the claims the host won in a sharded campaign's
+ * buckets, read after each bucket refuses it more; "0" otherwise).
+ * For a host that died and will not come back: its claims not yet settled
+ * are settled first (sold, out of what it holds; beyond that out of the
+ * stock), then what it still holds goes back to the stock, its entry is
+ * deleted, and it is marked released, so that if it was alive after all
+ * its takes are refused and its confirms draw on the stock (see confirm;
+ * a sharded campaign's buckets refuse them). Returns the units given back.
  */
 static const char ctl_lua_release_host[] =
 	"if redis.call('EXISTS', KEYS[4]) == 0 then\n"
 	"  return redis.error_reply('NOTFOUND ' .. KEYS[4] .. ' does not exist') end\n"
 	"local held = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')\n"
+	"local due = tonumber(ARGV[2]) - tonumber(redis.call('HGET', KEYS[6], ARGV[1]) or '0')\n"
+	"if due > 0 then\n"
+	"  local from_stock = due - math.max(held, 0)\n"
+	"  if from_stock > 0 then redis.call('DECRBY', KEYS[1], from_stock); held = due end\n"
+	"  held = held - due\n"
+	"  redis.call('INCRBY', KEYS[5], due)\n"
+	"  redis.call('HSET', KEYS[6], ARGV[1], ARGV[2])\n"
+	"end\n"
 	"if held > 0 then redis.call('INCRBY', KEYS[1], held) else held = 0 end\n"
 	"redis.call('HDEL', KEYS[2], ARGV[1])\n"
 	"redis.call('SADD', KEYS[3], ARGV[1])\n"
 	"return held\n";
+
+/*
+ * claim_batch: a sharded campaign's confirm, in one bucket {id:b}.
+ * KEYS: claimed (hash host -> claims won here), released (this bucket's
+ * copy of the released set), then one buyer claim per order. ARGV: host,
+ * ttl seconds, then the order ids in the claims' order.
+ * Returns one code per order (0 ok, 1 replay, 2 duplicate, 3 released,
+ * as confirm_batch), then the host's claims won in this bucket so far:
+ * an absolute count, so a reply lost in flight is made good by the next.
+ * The holding is not here (it is on the campaign's slot): the claims won
+ * are moved from held to sold there by settle, by count. A released host
+ * claims nothing. Nothing is written before the arguments are checked.
+ */
+static const char ctl_lua_claim_batch[] =
+	"local n = #KEYS - 2\n"
+	"if n < 1 or #ARGV ~= n + 2 then\n"
+	"  return redis.error_reply('BADARGS want 2 keys + 1 claim per order, host, ttl, 1 id per order') end\n"
+	"local ttl = ARGV[2]\n"
+	"if not string.match(ttl, '^[1-9]%d*$') then return redis.error_reply('BADARGS ttl ' .. ttl) end\n"
+	"for i = 3, n + 2 do\n"
+	"  if ARGV[i] == '' then return redis.error_reply('BADARGS empty order id') end\n"
+	"end\n"
+	"local had = redis.call('HGET', KEYS[1], ARGV[1]) or '0'\n"
+	"if not string.match(had, '^%d+$') then\n"
+	"  return redis.error_reply('BADVALUE ' .. KEYS[1] .. ' ' .. ARGV[1] .. ' is not a count') end\n"
+	"local released = redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1\n"
+	"local out, won = {}, 0\n"
+	"for i = 1, n do\n"
+	"  local key, oid = KEYS[2 + i], ARGV[2 + i]\n"
+	"  if not released and redis.call('SET', key, oid, 'NX', 'EX', ttl) then\n"
+	"    won = won + 1\n"
+	"    out[i] = 0\n"
+	"  else\n"
+	"    local cur = redis.pcall('GET', key)\n"
+	"    if cur == oid then out[i] = 1\n"
+	"    elseif cur then out[i] = 2\n"
+	"    else out[i] = 3 end\n"
+	"  end\n"
+	"end\n"
+	"if won > 0 then out[n + 1] = redis.call('HINCRBY', KEYS[1], ARGV[1], won)\n"
+	"else out[n + 1] = tonumber(had) end\n"
+	"return out\n";
+
+/*
+ * settle: a sharded campaign's claims, counted, moved from held to sold.
+ * KEYS: sold, hosts, settled (hash host -> claims settled), campaign.
+ * ARGV: host, claimed (every claim the host won, over all buckets).
+ * Settles claimed - settled (never less than 0: the count is absolute, a
+ * settle repeated or overtaken settles nothing twice). A host never sells
+ * more than it holds, so held covers it; if not (a bug), nothing moves:
+ * NOTHELD. Returns the units settled now.
+ */
+static const char ctl_lua_settle[] =
+	"if redis.call('EXISTS', KEYS[4]) == 0 then\n"
+	"  return redis.error_reply('NOTFOUND ' .. KEYS[4] .. ' does not exist') end\n"
+	"local due = tonumber(ARGV[2]) - tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')\n"
+	"if due <= 0 then return 0 end\n"
+	"local held = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')\n"
+	"if held < due then\n"
+	"  return redis.error_reply('NOTHELD host ' .. ARGV[1] .. ' holds ' .. held ..\n"
+	"                           ' in ' .. KEYS[2] .. ', fewer than the ' .. due .. ' claims to settle') end\n"
+	"redis.call('HINCRBY', KEYS[2], ARGV[1], -due)\n"
+	"redis.call('INCRBY', KEYS[1], due)\n"
+	"redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])\n"
+	"return due\n";
 
 #endif

@@ -47,6 +47,7 @@ struct ctl_route {
 	int n_nodes;
 	int16_t slot[REDIS_SLOTS];  /* node index, -1 unknown (cluster only) */
 	bool cluster;
+	int single;                 /* not a cluster: the node every command goes to */
 	bool stale;                 /* a MOVED was seen: refresh before routing */
 	int cur;                    /* node last used */
 	unsigned long redirects;
@@ -241,18 +242,39 @@ static int key_node(struct ctl_route *rt, const char *key)
 	int i;
 
 	if (!rt->cluster)
-		return 0;
+		return rt->single;
 	if (rt->stale)
 		slots_refresh(rt);
 	i = rt->slot[redis_key_slot(key, strlen(key))];
 	return i >= 0 ? i : rt->cur;   /* an uncovered slot: ask anyone, follow MOVED */
 }
 
-struct ctl_route *ctl_route_new(const char *ip, int port, struct timeval tv,
+/* "ip:port" of len bytes: the node, added (or found). -1 when malformed. */
+static int seed_add(struct ctl_route *rt, const char *s, size_t len)
+{
+	const char *colon = NULL;
+	uint64_t port;
+	char num[8];
+
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == ':')
+			colon = s + i;   /* the last: an address may have colons */
+
+	if (colon == NULL || colon == s || (size_t)(s + len - colon - 1) >= sizeof(num))
+		return -1;
+	memcpy(num, colon + 1, (size_t)(s + len - colon - 1));
+	num[s + len - colon - 1] = '\0';
+	if (!str2u64(num, 1, 65535, &port))
+		return -1;
+	return node_find(rt, s, (size_t)(colon - s), (int)port);
+}
+
+struct ctl_route *ctl_route_new(const char *seeds, struct timeval tv,
 				ctl_route_connect_fn on_connect, void *arg, char *err, size_t cap)
 {
 	struct ctl_route *rt = calloc(1, sizeof(*rt));
-	int rc;
+	const char *p = seeds;
+	int rc = CTL_REDIS_DOWN, n_seeds;
 
 	if (rt == NULL) {
 		snprintf(err, cap, "redis: out of memory");
@@ -261,21 +283,46 @@ struct ctl_route *ctl_route_new(const char *ip, int port, struct timeval tv,
 	rt->tv = tv;
 	rt->on_connect = on_connect;
 	rt->arg = arg;
-	if (node_find(rt, ip, strlen(ip), port) != 0) {
-		snprintf(err, cap, "redis: bad address %s:%d", ip, port);
+	while (p && *p) {
+		size_t len = strcspn(p, ",");
+
+		if (seed_add(rt, p, len) < 0) {
+			snprintf(err, cap, "redis: bad seed '%.*s' in '%s' (want IP:PORT[,IP:PORT...])",
+				 (int)len, p, seeds);
+			free(rt);
+			return NULL;
+		}
+		p += len + (p[len] == ',');
+	}
+	if (rt->n_nodes == 0) {
+		snprintf(err, cap, "redis: no seed given (want IP:PORT[,IP:PORT...])");
 		free(rt);
 		return NULL;
 	}
-	rt->node[0].serves = true;
-	rc = slots_load(rt, 0);
+	/* The first seed that answers says what it is; the others stay known,
+	 * for the slot map to be read from when that one is down. */
+	n_seeds = rt->n_nodes;
+	for (int i = 0; i < n_seeds && rc < 0; i++) {
+		rc = slots_load(rt, i);
+		if (rc >= 0)
+			rt->cur = i;
+	}
 	if (rc < 0) {
 		snprintf(err, cap, "%s", rt->err);
 		ctl_route_free(rt);
 		return NULL;
 	}
 	rt->cluster = rc == 1;
-	if (!rt->cluster)
-		rt->node[0].serves = true;
+	if (!rt->cluster && n_seeds > 1) {
+		snprintf(err, cap, "redis %s is not a Redis Cluster node: give one IP:PORT for a "
+			 "single Redis, or a cluster's nodes", rt->addr);
+		ctl_route_free(rt);
+		return NULL;
+	}
+	if (!rt->cluster) {
+		rt->node[rt->cur].serves = true;
+		rt->single = rt->cur;
+	}
 	return rt;
 }
 

@@ -2,7 +2,7 @@
  * ctl_redis_route.h - which Redis node a command goes to: one Redis, or the
  * primaries of a Redis Cluster (hiredis 0.14 has no cluster client).
  *
- * A route starts from a seed node. If the seed answers CLUSTER SLOTS it is
+ * A route starts from seed nodes. If a seed answers CLUSTER SLOTS it is
  * a cluster: the route keeps a map of the 16384 slots to primaries, sends
  * each command to the primary of its key's slot (lib/util/redis_slot.h) and
  * follows the cluster's redirections, which Redis answers before it runs
@@ -44,10 +44,12 @@ struct ctl_route;
 typedef int (*ctl_route_connect_fn)(void *arg, redisContext *c, char *err, size_t cap);
 
 /*
- * A route from the seed ip:port (connect and command timeout tv). The seed
- * is connected at once; NULL with the reason in err when it cannot be.
+ * A route from seeds, "IP:PORT[,IP:PORT...]" (connect and command timeout
+ * tv): one Redis, or nodes of one Redis Cluster. The first seed that
+ * answers is connected at once; NULL with the reason in err when none
+ * does, or when several seeds name a Redis that is not a cluster.
  */
-struct ctl_route *ctl_route_new(const char *ip, int port, struct timeval tv,
+struct ctl_route *ctl_route_new(const char *seeds, struct timeval tv,
 				ctl_route_connect_fn on_connect, void *arg, char *err, size_t cap);
 void ctl_route_free(struct ctl_route *rt);
 

@@ -96,8 +96,8 @@ int ctl_sale_events_open(const struct dp_conf *conf, struct ctl_plane *c, char *
 		snprintf(err, errlen, "the order service's events: out of memory");
 		return -1;
 	}
-	ev->r = ctl_redis_events_open(sc->redis_ip, sc->redis_port, CTL_SALE_EVENTS_TIMEOUT_MS,
-				      rerr, sizeof(rerr));
+	ev->r = ctl_redis_events_open(sc->redis_seeds, CTL_SALE_EVENTS_TIMEOUT_MS, rerr,
+				      sizeof(rerr));
 	if (ev->r == NULL) {
 		free(ev);
 		snprintf(err, errlen, "%s", rerr);

@@ -270,7 +270,8 @@ static int ctl_sale_redis_read(struct ctl_sale_redis *d, uint32_t id,
 static int ctl_sale_redis_preheat(struct ctl_sale_redis *d, const struct dp_campaign *cp,
 			    struct ctl_sale_redis_camp *rc, char *err, size_t errlen)
 {
-	int r = ctl_redis_campaign_create(d->r, cp->id, cp->stock, cp->starts_at_ms, false);
+	int r = ctl_redis_campaign_create_sharded(d->r, cp->id, cp->stock, cp->starts_at_ms, false,
+						  cp->buckets > 1 ? cp->buckets : 1);
 
 	if (r != CTL_REDIS_OK && r != CTL_REDIS_EXISTS) {
 		snprintf(err, errlen, "campaign %u: cannot create it in Redis: %s", cp->id,
@@ -330,11 +331,11 @@ int ctl_sale_redis_open(const struct dp_conf *conf, struct ctl_plane *c, char *e
 	}
 	c->redis = d;
 	c->redis_on = true;
-	d->r = ctl_redis_connect(sc->redis_ip, sc->redis_port, CTL_SALE_REDIS_TIMEOUT_MS, rerr,
-				 sizeof(rerr));
+	d->r = ctl_redis_connect_seeds(sc->redis_seeds, CTL_SALE_REDIS_TIMEOUT_MS, rerr,
+				       sizeof(rerr));
 	if (d->r == NULL) {
-		snprintf(err, errlen, "--redis %s:%u: %s; start Redis there, or drop --redis for a "
-			 "single-host sale", sc->redis_ip, sc->redis_port, rerr);
+		snprintf(err, errlen, "--redis %s: %s; start Redis there, or drop --redis for a "
+			 "single-host sale", sc->redis_seeds, rerr);
 		return -1;
 	}
 	ctl_sale_redis_host_name(sc, host, sizeof(host));
@@ -351,7 +352,8 @@ int ctl_sale_redis_open(const struct dp_conf *conf, struct ctl_plane *c, char *e
 	/* Campaigns made at run time, on this host or another, outlive both. */
 	if (ctl_sale_redis_load_all(d, err, errlen) < 0)
 		return -1;
-	printf("seckill-dp: redis %s:%u: this host is '%s'\n", sc->redis_ip, sc->redis_port, host);
+	printf("seckill-dp: redis %s%s: this host is '%s'\n", sc->redis_seeds,
+	       ctl_redis_cluster(d->r) ? " (a Redis Cluster)" : "", host);
 	return 0;
 }
 

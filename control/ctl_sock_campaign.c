@@ -75,9 +75,10 @@ static bool ctl_campaign_id(struct ctl_req *r, uint32_t *id)
 
 /* With --redis: made in Redis (or preheated from it if another host made it). */
 static void ctl_campaign_create_redis(struct ctl_req *r, uint32_t id, uint64_t stock,
-				      uint64_t at)
+				      uint64_t at, unsigned buckets)
 {
-	struct dp_campaign cp = { .id = id, .stock = stock, .starts_at_ms = at };
+	struct dp_campaign cp = { .id = id, .stock = stock, .starts_at_ms = at,
+				  .buckets = buckets };
 	char err[512];
 
 	if (ctl_sale_redis_campaign_create(r->st->ctl, &cp, err, sizeof(err)) < 0) {
@@ -104,19 +105,25 @@ static void ctl_campaign_add_failed(struct ctl_req *r, int rc, uint64_t id, uint
 
 void ctl_sock_campaign_create(struct ctl_req *r)
 {
-	static const char *const f[] = { "id", "stock", "starts_at", NULL };
+	static const char *const f[] = { "id", "stock", "starts_at", "buckets", NULL };
 	struct sale *s = r->st->ctl->sale;
-	uint64_t id, stock, at = 0;
+	uint64_t id, stock, at = 0, buckets = 1;
 	char err[512];
 	int rc;
 
 	if (!ctl_req_fields_ok(r, f) || !ctl_req_need_sale(r) ||
 	    ctl_req_u64(r, "id", 1, UINT32_MAX, true, &id) < 0 ||
 	    ctl_req_u64(r, "stock", 1, DP_STOCK_MAX, true, &stock) < 0 ||
-	    ctl_req_u64(r, "starts_at", 0, UINT64_MAX, false, &at) < 0)
+	    ctl_req_u64(r, "starts_at", 0, UINT64_MAX, false, &at) < 0 ||
+	    ctl_req_u64(r, "buckets", 1, CTL_REDIS_BUCKETS_MAX, false, &buckets) < 0)
 		return;
 	if (r->st->ctl->redis != NULL && sale_campaign_pool(s, (uint32_t)id) == NULL) {
-		ctl_campaign_create_redis(r, (uint32_t)id, stock, at);
+		ctl_campaign_create_redis(r, (uint32_t)id, stock, at, (unsigned)buckets);
+		return;
+	}
+	if (buckets > 1) {
+		ctl_req_err(r, "bad_request", "--buckets %" PRIu64 " shards a campaign's claims in "
+			    "Redis: this seckill-dp has no --redis", buckets);
 		return;
 	}
 	rc = sale_campaign_add(s, (uint32_t)id, stock, at);

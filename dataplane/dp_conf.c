@@ -448,26 +448,51 @@ static bool dp_conf_answer_after(struct dp_sale_conf *sc, const char *arg, char 
 	return false;
 }
 
-/* --redis IP:PORT (the Redis client connects to an address, not a name). */
+/* --redis IP:PORT[,IP:PORT...]: one Redis, or seed nodes of a Redis Cluster
+ * (the Redis client connects to addresses, not names). */
 static bool dp_conf_redis(struct dp_sale_conf *sc, const char *arg, char *err, size_t errlen)
 {
-	const char *colon = strrchr(arg, ':');
-	struct in_addr a;
-	char ip[INET_ADDRSTRLEN];
-	uint64_t port;
+	const char *p = arg;
+	bool first = true;
 
-	if (colon == NULL || (size_t)(colon - arg) >= sizeof(ip))
+	if (strlen(arg) >= sizeof(sc->redis_seeds))
 		goto bad;
-	memcpy(ip, arg, (size_t)(colon - arg));
-	ip[colon - arg] = '\0';
-	if (inet_pton(AF_INET, ip, &a) != 1 || !str2u64(colon + 1, 1, 65535, &port))
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		const char *colon = NULL;
+		char ip[INET_ADDRSTRLEN], num[8];
+		struct in_addr a;
+		uint64_t port;
+
+		for (size_t i = 0; i < len; i++)
+			if (p[i] == ':')
+				colon = p + i;
+
+		if (colon == NULL || (size_t)(colon - p) >= sizeof(ip) ||
+		    (size_t)(p + len - colon - 1) >= sizeof(num))
+			goto bad;
+		memcpy(ip, p, (size_t)(colon - p));
+		ip[colon - p] = '\0';
+		memcpy(num, colon + 1, (size_t)(p + len - colon - 1));
+		num[p + len - colon - 1] = '\0';
+		if (inet_pton(AF_INET, ip, &a) != 1 || !str2u64(num, 1, 65535, &port))
+			goto bad;
+		if (first) {
+			snprintf(sc->redis_ip, sizeof(sc->redis_ip), "%s", ip);
+			sc->redis_port = (uint16_t)port;
+			first = false;
+		}
+		p += len;
+		if (*p == ',' && *++p == '\0')
+			goto bad;   /* a trailing comma: a seed left out? */
+	}
+	if (first)
 		goto bad;
-	snprintf(sc->redis_ip, sizeof(sc->redis_ip), "%s", ip);
-	sc->redis_port = (uint16_t)port;
+	snprintf(sc->redis_seeds, sizeof(sc->redis_seeds), "%s", arg);
 	return true;
 bad:
-	dp_conf_error(err, errlen, "--redis '%s': expected IP:PORT, e.g. --redis 127.0.0.1:6379",
-		      arg);
+	dp_conf_error(err, errlen, "--redis '%s': expected IP:PORT, e.g. --redis 127.0.0.1:6379, "
+		      "or a Redis Cluster's nodes, IP:PORT,IP:PORT,...", arg);
 	return false;
 }
 

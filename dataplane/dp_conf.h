@@ -59,6 +59,7 @@ struct dp_campaign {
 	uint32_t id;
 	uint64_t stock;
 	uint64_t starts_at_ms;       /* Unix ms; 0 = open now */
+	unsigned buckets;            /* its claims' hash tags in Redis; 0 or 1: one */
 };
 
 /* --answer-after: when a buy that took a unit hears 200 (control/ctl_durable.c). */
@@ -91,7 +92,8 @@ struct dp_sale_conf {
 	uint64_t journal_max_bytes;
 	char kafka[DP_KAFKA_CAP];    /* "": no Kafka, orders stay pending */
 	char kafka_topic[DP_KAFKA_TOPIC_CAP];
-	char redis_ip[16];           /* --redis; redis_port 0: no Redis */
+	char redis_seeds[256];       /* --redis: IP:PORT[,IP:PORT...] */
+	char redis_ip[16];           /* its first seed; redis_port 0: no Redis */
 	uint16_t redis_port;
 	char redis_host[64];         /* "": <hostname>-<node id> */
 	enum dp_answer_after answer_after;

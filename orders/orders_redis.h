@@ -19,8 +19,11 @@
  * (the host whose node id is in the order id holds the claim) and shows the
  * order's new status. The list lets a host that was disconnected catch up
  * from the index it last read (LRANGE key N -1); the channel is the fast
- * path. Keys are per campaign, so a campaign's keys stay in one Redis, as
- * the control plane's scripts need (control/ctl_redis.h).
+ * path. Keys are per campaign, tagged {id}, so a campaign's keys stay in
+ * one slot, as the control plane's scripts need (control/ctl_redis.h); a
+ * sharded campaign's claim is in its bucket's slot ({id:k}), released by a
+ * second script after the give-back (the give-back's replay runs it
+ * again). One Redis or a Redis Cluster, found from --redis.
  */
 #ifndef SECKILL_ORDERS_REDIS_H
 #define SECKILL_ORDERS_REDIS_H

@@ -2,6 +2,12 @@
  * sim_hosts.c - H hosts' control planes confirming one hot campaign on one
  * Redis, without dataplanes (tools/sim-hosts starts the Redis and runs this).
  *
+ * Against a single Redis (--port) or a Redis Cluster (--ports, every
+ * primary: tools/sim-hosts --cluster N starts one): the handles find the
+ * cluster from the first port and route by slot. --buckets B creates the
+ * campaign sharded (ctl_redis.h): its claims spread over B hash tags, so
+ * over the cluster's primaries.
+ *
  * Each simulated host is what the control thread of a seckill-dp would be
  * for one campaign: a ctl_redis handle with its own --redis-host name, a
  * holding taken from Redis in chunks (ctl_redis_take, the chunk rule shared
@@ -19,8 +25,9 @@
  * confirmed twice (here, and by counting the claims in Redis), sold = the
  * orders confirmed, stock + sold + held = the campaign's stock.
  *
- *   sim_hosts --port P [--hosts H] [--orders N] [--buyers B] [--batch N]
- *             [--mode each|batched|both] [--threads T] [--campaign ID]
+ *   sim_hosts --port P | --ports P1,P2,.. [--hosts H] [--orders N] [--buyers B]
+ *             [--batch N] [--mode each|batched|both] [--threads T] [--campaign ID]
+ *             [--buckets B]
  * Exit status: 0 when every invariant held, 1 otherwise, 2 on bad usage.
  */
 #include <inttypes.h>
@@ -45,10 +52,13 @@
 #define SIM_CHUNK_BATCHES 4
 #define SIM_HOSTS_MAX 1024
 #define SIM_THREADS_MAX 64
+#define SIM_NODES_MAX 16
 
 struct sim_opts {
-	int port;
-	unsigned hosts, threads, batch;
+	int port;                     /* the first of ports[] */
+	int ports[SIM_NODES_MAX];
+	unsigned n_ports;
+	unsigned hosts, threads, batch, buckets;
 	uint64_t orders, buyers;      /* orders of all hosts together; buyer ids 0..buyers-1 */
 	uint32_t campaign;
 	const char *mode;
@@ -91,7 +101,7 @@ static double sim_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Redis's CPU seconds so far (INFO CPU: used_cpu_sys + used_cpu_user). */
+/* One node's CPU seconds so far (INFO CPU: used_cpu_sys + used_cpu_user). */
 static double sim_redis_cpu(redisContext *c)
 {
 	redisReply *rep = redisCommand(c, "INFO CPU");
@@ -232,15 +242,18 @@ static void *sim_thread_main(void *arg)
 	return NULL;
 }
 
-/* seckill:buyer:{id}:* keys in Redis (after the sale: SCAN does not disturb it). */
-static uint64_t sim_count_claims(redisContext *c, uint32_t id)
+/* The campaign's buyer claims on one node: seckill:buyer:{id}:*, or
+ * seckill:buyer:{id:k}:* when sharded (after the sale: SCAN does not
+ * disturb it). */
+static uint64_t sim_count_claims(redisContext *c, uint32_t id, unsigned buckets)
 {
-	char cursor[32] = "0";
+	char cursor[32] = "0", pattern[64];
 	uint64_t n = 0;
 
+	snprintf(pattern, sizeof(pattern), buckets > 1 ? "seckill:buyer:{%u:*" :
+		 "seckill:buyer:{%u}:*", id);
 	do {
-		redisReply *rep = redisCommand(c, "SCAN %s MATCH seckill:buyer:{%u}:* COUNT 10000",
-					       cursor, id);
+		redisReply *rep = redisCommand(c, "SCAN %s MATCH %s COUNT 10000", cursor, pattern);
 
 		if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
 			fprintf(stderr, "sim_hosts: SCAN failed\n");
@@ -281,14 +294,16 @@ static struct ctl_redis *sim_connect(const struct sim_opts *o, const char *name)
 
 /* One whole sale in one mode; prints its line; true when the invariants held. */
 static bool sim_sale(const struct sim_opts *o, uint32_t id, enum ctl_redis_confirm_mode mode,
-		     redisContext *raw)
+		     redisContext **raw)
 {
 	struct sim_run s = { .o = o, .id = id, .mode = mode };
 	struct sim_thread th[SIM_THREADS_MAX];
 	struct ctl_redis *admin = sim_connect(o, "sim-admin");
 	struct ctl_redis_status st;
-	uint64_t confirmed = 0, dups = 0, replays = 0, claims, given, left_back = 0;
-	double cpu0, cpu1, t0, t1, evalsha_us;
+	uint64_t confirmed = 0, dups = 0, replays = 0, claims = 0, given, left_back = 0;
+	double cpu0[SIM_NODES_MAX], cpu1[SIM_NODES_MAX], cpu = 0, cpu_max = 0, t0, t1;
+	double evalsha_us = 0;
+	unsigned long redirects = 0;
 	bool ok = true;
 	char name[32];
 
@@ -299,7 +314,8 @@ static bool sim_sale(const struct sim_opts *o, uint32_t id, enum ctl_redis_confi
 		exit(1);
 	}
 	/* Stock for every order: the sale measures confirms, not selling out. */
-	if (ctl_redis_campaign_create(admin, id, o->orders, 0, true) != CTL_REDIS_OK ||
+	if (ctl_redis_campaign_create_sharded(admin, id, o->orders, 0, true, o->buckets) !=
+	    CTL_REDIS_OK ||
 	    ctl_redis_set_state(admin, id, SALE_OPEN) != CTL_REDIS_OK) {
 		fprintf(stderr, "sim_hosts: create campaign %u: %s\n", id, ctl_redis_error(admin));
 		exit(1);
@@ -311,8 +327,10 @@ static bool sim_sale(const struct sim_opts *o, uint32_t id, enum ctl_redis_confi
 			.next = o->orders * i / o->hosts, .end = o->orders * (i + 1) / o->hosts };
 		ctl_redis_set_confirm_mode(s.h[i].r, mode);
 	}
-	sim_redis_resetstat(raw);
-	cpu0 = sim_redis_cpu(raw);
+	for (unsigned k = 0; k < o->n_ports; k++) {
+		sim_redis_resetstat(raw[k]);
+		cpu0[k] = sim_redis_cpu(raw[k]);
+	}
 	t0 = sim_now();
 	for (unsigned t = 0; t < o->threads; t++) {
 		th[t] = (struct sim_thread){ .s = &s, .first = o->hosts * t / o->threads,
@@ -323,8 +341,13 @@ static bool sim_sale(const struct sim_opts *o, uint32_t id, enum ctl_redis_confi
 	for (unsigned t = 0; t < o->threads; t++)
 		pthread_join(th[t].tid, NULL);
 	t1 = sim_now();
-	cpu1 = sim_redis_cpu(raw);
-	evalsha_us = sim_redis_evalsha_us(raw);
+	for (unsigned k = 0; k < o->n_ports; k++) {
+		cpu1[k] = sim_redis_cpu(raw[k]);
+		evalsha_us += sim_redis_evalsha_us(raw[k]);
+		cpu += cpu1[k] - cpu0[k];
+		if (cpu1[k] - cpu0[k] > cpu_max)
+			cpu_max = cpu1[k] - cpu0[k];
+	}
 	for (unsigned i = 0; i < o->hosts; i++) {
 		confirmed += s.h[i].confirmed;
 		dups += s.h[i].dups;
@@ -336,24 +359,37 @@ static bool sim_sale(const struct sim_opts *o, uint32_t id, enum ctl_redis_confi
 			ok = false;
 		}
 		left_back += given;
+		redirects += ctl_redis_redirects(s.h[i].r);
 		ctl_redis_close(s.h[i].r);
 	}
 	if (ctl_redis_status(admin, id, &st) != CTL_REDIS_OK) {
 		fprintf(stderr, "sim_hosts: status: %s\n", ctl_redis_error(admin));
 		exit(1);
 	}
-	claims = sim_count_claims(raw, id);
-	printf("%-7s hosts %u orders %" PRIu64 " batch %u: confirmed %" PRIu64 " in %.3f s = "
-	       "%.0f confirmations/s; redis cpu %.3f s = %.2f us per confirmed order; "
-	       "duplicates %" PRIu64 " replays %" PRIu64 "\n",
+	for (unsigned k = 0; k < o->n_ports; k++)
+		claims += sim_count_claims(raw[k], id, o->buckets);
+	printf("%-7s hosts %u orders %" PRIu64 " batch %u buckets %u primaries %u: confirmed %"
+	       PRIu64 " in %.3f s = %.0f confirmations/s; redis cpu %.3f s = %.2f us per "
+	       "confirmed order; duplicates %" PRIu64 " replays %" PRIu64 "\n",
 	       mode == CTL_REDIS_CONFIRM_EACH ? "each" : "batched", o->hosts, o->orders, o->batch,
-	       confirmed, t1 - t0, (double)confirmed / (t1 - t0), cpu1 - cpu0,
-	       confirmed ? (cpu1 - cpu0) * 1e6 / (double)confirmed : 0.0, dups, replays);
-	printf("        redis: %.2f us wall clock inside EVALSHA per confirmed order (INFO COMMANDSTATS; more than the cpu when the machine is loaded); one "
-	       "redis core at %.2f us would confirm %.0f orders/s\n",
+	       o->buckets, o->n_ports, confirmed, t1 - t0, (double)confirmed / (t1 - t0), cpu,
+	       confirmed ? cpu * 1e6 / (double)confirmed : 0.0, dups, replays);
+	printf("        redis: %.2f us wall clock inside EVALSHA per confirmed order (INFO "
+	       "COMMANDSTATS; more than the cpu when the machine is loaded); one redis core at "
+	       "%.2f us would confirm %.0f orders/s\n",
 	       confirmed ? evalsha_us / (double)confirmed : 0.0,
-	       confirmed ? (cpu1 - cpu0) * 1e6 / (double)confirmed : 0.0,
-	       cpu1 > cpu0 ? (double)confirmed / (cpu1 - cpu0) : 0.0);
+	       confirmed ? cpu * 1e6 / (double)confirmed : 0.0,
+	       cpu > 0 ? (double)confirmed / cpu : 0.0);
+	if (o->n_ports > 1) {
+		printf("        per primary cpu s:");
+		for (unsigned k = 0; k < o->n_ports; k++)
+			printf(" %.3f", cpu1[k] - cpu0[k]);
+		printf("; the busiest caps the sale at %.0f orders/s (one core each); %lu "
+		       "redirections followed\n", cpu_max > 0 ? (double)confirmed / cpu_max : 0.0,
+		       redirects);
+	} else {
+		printf("        %lu redirections followed\n", redirects);
+	}
 	printf("        invariants: buyers confirmed twice %" PRIu64 " (claims in redis %" PRIu64
 	       " for %" PRIu64 " confirmed); sold %" PRId64 " = confirmed %" PRIu64 "; "
 	       "stock %" PRId64 " + sold %" PRId64 " + held %" PRId64 " = %" PRId64
@@ -373,9 +409,10 @@ static bool sim_sale(const struct sim_opts *o, uint32_t id, enum ctl_redis_confi
 
 static void sim_usage(void)
 {
-	fprintf(stderr, "usage: sim_hosts --port P [--hosts H] [--orders N] [--buyers B] "
-		"[--batch 1..%d] [--mode each|batched|both] [--threads T] [--campaign ID]\n",
-		SIM_BATCH_DEFAULT * 4);
+	fprintf(stderr, "usage: sim_hosts --port P | --ports P1,P2,.. [--hosts H] [--orders N] "
+		"[--buyers B] [--batch 1..%d] [--mode each|batched|both] [--threads T] "
+		"[--campaign ID] [--buckets 1..%d]\n", SIM_BATCH_DEFAULT * 4,
+		CTL_REDIS_BUCKETS_MAX);
 	exit(2);
 }
 
@@ -391,16 +428,30 @@ static uint64_t sim_arg(const char *v, uint64_t lo, uint64_t hi)
 int main(int argc, char **argv)
 {
 	struct sim_opts o = { .hosts = 100, .threads = 8, .batch = SIM_BATCH_DEFAULT,
-			      .orders = 1000000, .buyers = 0, .campaign = 16, .mode = "both" };
+			      .orders = 1000000, .buyers = 0, .campaign = 16, .mode = "both",
+			      .buckets = 1 };
 	struct timeval tv = { 5, 0 };
-	redisContext *raw;
+	redisContext *raw[SIM_NODES_MAX];
 	bool ok = true;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (strcmp(a, "--port") == 0)
-			o.port = (int)sim_arg(v, 1, 65535);
+		if (strcmp(a, "--port") == 0) {
+			o.ports[0] = (int)sim_arg(v, 1, 65535);
+			o.n_ports = 1;
+		} else if (strcmp(a, "--ports") == 0 && v) {
+			char *list = strdup(v), *save = NULL;
+
+			o.n_ports = 0;
+			for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+				if (o.n_ports == SIM_NODES_MAX)
+					sim_usage();
+				o.ports[o.n_ports++] = (int)sim_arg(t, 1, 65535);
+			}
+			free(list);
+		} else if (strcmp(a, "--buckets") == 0)
+			o.buckets = (unsigned)sim_arg(v, 1, CTL_REDIS_BUCKETS_MAX);
 		else if (strcmp(a, "--hosts") == 0)
 			o.hosts = (unsigned)sim_arg(v, 1, SIM_HOSTS_MAX);
 		else if (strcmp(a, "--threads") == 0)
@@ -419,22 +470,27 @@ int main(int argc, char **argv)
 			sim_usage();
 		i++;
 	}
-	if (o.port == 0 || (strcmp(o.mode, "each") != 0 && strcmp(o.mode, "batched") != 0 &&
+	o.port = o.ports[0];
+	if (o.n_ports == 0 || (strcmp(o.mode, "each") != 0 && strcmp(o.mode, "batched") != 0 &&
 			    strcmp(o.mode, "both") != 0))
 		sim_usage();
 	if (o.buyers == 0)
 		o.buyers = o.orders * 4;   /* ~12% of orders meet a buyer who already bought */
 	if (o.threads > o.hosts)
 		o.threads = o.hosts;
-	raw = redisConnectWithTimeout("127.0.0.1", o.port, tv);
-	if (raw == NULL || raw->err) {
-		fprintf(stderr, "sim_hosts: cannot connect to redis 127.0.0.1:%d\n", o.port);
-		return 1;
+	for (unsigned k = 0; k < o.n_ports; k++) {
+		raw[k] = redisConnectWithTimeout("127.0.0.1", o.ports[k], tv);
+		if (raw[k] == NULL || raw[k]->err) {
+			fprintf(stderr, "sim_hosts: cannot connect to redis 127.0.0.1:%d\n",
+				o.ports[k]);
+			return 1;
+		}
 	}
 	if (strcmp(o.mode, "batched") != 0)
 		ok = sim_sale(&o, o.campaign, CTL_REDIS_CONFIRM_EACH, raw) && ok;
 	if (strcmp(o.mode, "each") != 0)
 		ok = sim_sale(&o, o.campaign + 1, CTL_REDIS_CONFIRM_BATCHED, raw) && ok;
-	redisFree(raw);
+	for (unsigned k = 0; k < o.n_ports; k++)
+		redisFree(raw[k]);
 	return ok ? 0 : 1;
 }

@@ -28,7 +28,8 @@
 
 enum { OPT_SOCKET = 256, OPT_JSON, OPT_ID, OPT_STOCK, OPT_STARTS_AT, OPT_IP, OPT_BUYER,
        OPT_IP_RATE, OPT_IP_BURST, OPT_BUYER_RATE, OPT_BUYER_BURST, OPT_HELP, OPT_HOST,
-       OPT_REDIS, OPT_BITS, OPT_IP_CONNS, OPT_NAME, OPT_PRICE, OPT_IMAGE, OPT_DESCRIPTION };
+       OPT_REDIS, OPT_BITS, OPT_IP_CONNS, OPT_NAME, OPT_PRICE, OPT_IMAGE, OPT_DESCRIPTION,
+       OPT_BUCKETS };
 
 static const struct option ctl_long_opts[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -51,17 +52,19 @@ static const struct option ctl_long_opts[] = {
 	{ "price", required_argument, NULL, OPT_PRICE },
 	{ "image", required_argument, NULL, OPT_IMAGE },
 	{ "description", required_argument, NULL, OPT_DESCRIPTION },
+	{ "buckets", required_argument, NULL, OPT_BUCKETS },
 	{ NULL, 0, NULL, 0 },
 };
 
 int ctl_opts_parse(int argc, char **argv, const char *allowed, const char *hint,
 		   struct ctl_opts *o)
 {
-	static const struct ctl_optspec spec = { ctl_long_opts, OPT_SOCKET, "sjikapbrRuUhHxBcnPId" };
+	static const struct ctl_optspec spec = { ctl_long_opts, OPT_SOCKET, "sjikapbrRuUhHxBcnPIdK" };
 	const char **slots[] = { &o->socket, NULL, &o->id, &o->stock, &o->starts_at, &o->ip,
 				 &o->buyer, &o->ip_rate, &o->ip_burst, &o->buyer_rate,
 				 &o->buyer_burst, NULL, &o->host, &o->redis, &o->bits,
-				 &o->ip_conns, &o->name, &o->price, &o->image, &o->description };
+				 &o->ip_conns, &o->name, &o->price, &o->image, &o->description,
+				 &o->buckets };
 	unsigned flags;
 	int rc;
 

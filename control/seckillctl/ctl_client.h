@@ -23,6 +23,7 @@ struct ctl_opts {
 	const char *ip_rate, *ip_burst, *buyer_rate, *buyer_burst;
 	const char *host, *redis, *bits, *ip_conns;
 	const char *name, *price, *image, *description;   /* the campaign's product */
+	const char *buckets;         /* campaign create --buckets */
 	bool json, help;
 	int first_arg;
 };

@@ -38,6 +38,9 @@
 #include "ctl.h"
 #include "ctl_client.h"
 #include "ctl_order_json.h"
+#include "ctl_redis.h"
+#include "ctl_redis_buckets.h"
+#include "ctl_redis_route.h"
 #include "ord_journal.h"
 #include "str2int.h"
 
@@ -190,16 +193,22 @@ static int au_pg(struct audit *a)
 
 /* ---- Redis ------------------------------------------------------------------ */
 
-static redisReply *au_cmd(redisContext *c, const char *fmt, ...)
+/* A command (formatted as redisCommand) to the node of key's slot (one
+ * Redis or a cluster's primaries); fails the command when none answers. */
+static redisReply *au_cmd(struct ctl_route *rt, const char *key, const char *fmt, ...)
 {
+	redisReply *r = NULL;
 	va_list ap;
-	redisReply *r;
+	char *cmd;
+	int len;
 
 	va_start(ap, fmt);
-	r = redisvCommand(c, fmt, ap);
+	len = redisvFormatCommand(&cmd, fmt, ap);
 	va_end(ap);
-	if (r == NULL)
-		ctl_fail("Redis: %s", c->errstr);
+	if (len < 0 || ctl_route_call(rt, "audit", key, cmd, (size_t)len, &r) != CTL_REDIS_OK)
+		ctl_fail("Redis: %s", len < 0 ? "out of memory" : ctl_route_error(rt));
+	if (len >= 0)
+		redisFreeCommand(cmd);
 	return r;
 }
 
@@ -215,9 +224,9 @@ static int64_t au_int(redisReply *r)
 	return v;
 }
 
-static void au_members(redisContext *c, const char *key, struct au_set *s)
+static void au_members(struct ctl_route *rt, const char *key, struct au_set *s)
 {
-	redisReply *r = au_cmd(c, "SMEMBERS %s", key);
+	redisReply *r = au_cmd(rt, key, "SMEMBERS %s", key);
 
 	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
 		au_add(s, r->element[i]->str);
@@ -225,44 +234,72 @@ static void au_members(redisContext *c, const char *key, struct au_set *s)
 	au_finish(s);
 }
 
-/* Live rows: is the buyer's claim this order's? Pipelined. */
-static void au_claims(struct audit *a, redisContext *c)
+/* Live rows: is the buyer's claim this order's? (In its bucket when the
+ * campaign is sharded.) One round trip per node. */
+static void au_claims(struct audit *a, struct ctl_route *rt, unsigned buckets)
 {
-	for (size_t i = 0; i < a->n_rows; i++)
-		redisAppendCommand(c, "GET seckill:buyer:{%" PRIu32 "}:%s", a->campaign,
-				   a->rows[i].buyer);
-	for (size_t i = 0; i < a->n_rows; i++) {
-		redisReply *r = NULL;
+	struct ctl_route_cmd *cmds = calloc(a->n_rows + 1, sizeof(*cmds));
+	char (*keys)[CTL_REDIS_KEY_CAP] = malloc((a->n_rows + 1) * sizeof(*keys));
+	size_t m = 0;
 
-		if (redisGetReply(c, (void **)&r) != REDIS_OK)
-			return;
-		a->claim_ok[i] = r->type == REDIS_REPLY_STRING && strcmp(r->str, a->rows[i].id) == 0;
-		freeReplyObject(r);
+	if (cmds == NULL || keys == NULL) {
+		ctl_fail("out of memory for %zu claims", a->n_rows);
+		free(cmds);
+		free(keys);
+		return;
 	}
+	for (; m < a->n_rows; m++) {
+		uint64_t buyer = 0;
+		int len;
+
+		str2u64(a->rows[m].buyer, 0, UINT64_MAX, &buyer);
+		ctl_redis_claim_key(keys[m], sizeof(keys[m]), a->campaign, buckets, buyer);
+		len = redisFormatCommand((char **)&cmds[m].cmd, "GET %s", keys[m]);
+		if (len < 0)
+			break;
+		cmds[m].len = (size_t)len;
+		cmds[m].key = keys[m];
+		cmds[m].what = "GET";
+	}
+	ctl_route_pipeline(rt, cmds, m);
+	for (size_t i = 0; i < m; i++) {
+		redisReply *r = cmds[i].rep;
+
+		if (cmds[i].rc == CTL_REDIS_OK) {
+			a->claim_ok[i] = r->type == REDIS_REPLY_STRING &&
+					 strcmp(r->str, a->rows[i].id) == 0;
+			freeReplyObject(r);
+		}
+		redisFreeCommand((char *)cmds[i].cmd);
+	}
+	free(cmds);
+	free(keys);
 }
 
 static int au_redis(struct audit *a)
 {
-	const char *colon = strrchr(a->redis, ':');
-	char host[256], key[96];
-	uint64_t port;
-	redisContext *c;
+	struct timeval tv = { 5, 0 };
+	char key[96], err[CTL_REDIS_ERR_CAP];
+	struct ctl_buckets bk = { 0 };
+	unsigned buckets = 1;
+	struct ctl_route *rt;
 	redisReply *r;
 
-	if (!colon || colon == a->redis || (size_t)(colon - a->redis) >= sizeof(host) ||
-	    !str2u64(colon + 1, 1, 65535, &port))
-		return ctl_fail("--redis '%s': expected IP:PORT", a->redis) ? -1 : -1;
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - a->redis), a->redis);
-	c = redisConnect(host, (int)port);
-	if (c == NULL || c->err) {
-		ctl_fail("cannot connect to Redis at %s: %s", a->redis, c ? c->errstr : "no memory");
-		redisFree(c);
+	rt = ctl_route_new(a->redis, tv, NULL, NULL, err, sizeof(err));
+	if (rt == NULL) {
+		ctl_fail("cannot connect to Redis at %s: %s", a->redis, err);
 		return -1;
 	}
-	a->r_total = au_int(au_cmd(c, "HGET seckill:campaign:{%" PRIu32 "} stock", a->campaign));
-	a->r_stock = au_int(au_cmd(c, "GET seckill:stock:{%" PRIu32 "}", a->campaign));
-	a->r_sold = au_int(au_cmd(c, "GET seckill:sold:{%" PRIu32 "}", a->campaign));
-	r = au_cmd(c, "HVALS seckill:hosts:{%" PRIu32 "}", a->campaign);
+	snprintf(key, sizeof(key), "seckill:campaign:{%" PRIu32 "}", a->campaign);
+	a->r_total = au_int(au_cmd(rt, key, "HGET %s stock", key));
+	if (ctl_buckets_get(&bk, rt, a->campaign, &buckets, err, sizeof(err)) != CTL_REDIS_OK)
+		ctl_fail("Redis: %s", err);
+	snprintf(key, sizeof(key), "seckill:stock:{%" PRIu32 "}", a->campaign);
+	a->r_stock = au_int(au_cmd(rt, key, "GET %s", key));
+	snprintf(key, sizeof(key), "seckill:sold:{%" PRIu32 "}", a->campaign);
+	a->r_sold = au_int(au_cmd(rt, key, "GET %s", key));
+	snprintf(key, sizeof(key), "seckill:hosts:{%" PRIu32 "}", a->campaign);
+	r = au_cmd(rt, key, "HVALS %s", key);
 	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
 		long long v = 0;
 
@@ -271,11 +308,11 @@ static int au_redis(struct audit *a)
 	}
 	freeReplyObject(r);
 	snprintf(key, sizeof(key), "seckill:returned:{%" PRIu32 "}", a->campaign);
-	au_members(c, key, &a->returned);
+	au_members(rt, key, &a->returned);
 	snprintf(key, sizeof(key), "seckill:paid:{%" PRIu32 "}", a->campaign);
-	au_members(c, key, &a->paid);
-	au_claims(a, c);
-	redisFree(c);
+	au_members(rt, key, &a->paid);
+	au_claims(a, rt, buckets);
+	ctl_route_free(rt);
 	return 0;
 }
 

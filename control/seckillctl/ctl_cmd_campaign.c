@@ -26,6 +26,7 @@
 #include "ctl_cmd_product.h"
 #include "now.h"
 #include "str2int.h"
+#include "ctl_redis_keys.h"
 #ifdef SECKILLCTL_REDIS
 #include "ctl_redis.h"
 #endif
@@ -38,13 +39,16 @@
 #define CTL_REDIS_CMD_TIMEOUT_MS 2000
 
 static const char create_usage[] =
-	"Usage: seckillctl campaign create --id ID --stock N [--starts-at T]\n"
+	"Usage: seckillctl campaign create --id ID --stock N [--starts-at T] [--buckets B]\n"
 	"                                  [--name TEXT] [--price DECIMAL] [--image FILE]\n"
 	"                                  [--description TEXT] [--socket PATH] [--json]\n"
 	"\n"
 	"Adds campaign ID (1..4294967295) with N units to the running sale. It opens\n"
 	"at T (Unix seconds, or +SECONDS from now; default now). The dataplane must\n"
 	"have room: at most 64 campaigns, and seckill-dp --max-stock units in all.\n"
+	"--buckets B (1..256, with seckill-dp --redis): the campaign's buyer claims\n"
+	"over B hash tags, so a Redis Cluster spreads one hot campaign's confirms over\n"
+	"its primaries (README \"Scale-out\"); fixed for the campaign's life.\n"
 	"--name, --price, --image (PNG, JPEG, GIF, WebP or SVG, at most 256 KiB) and\n"
 	"--description are what the sale page shows (see 'campaign set --help').\n";
 static const char list_usage[] =
@@ -168,9 +172,9 @@ static int campaign_create(int argc, char **argv)
 {
 	const char *hint = CTL_HINT("campaign", "create");
 	struct ctl_opts o;
-	uint64_t id, stock, at;
+	uint64_t id, stock, at, buckets = 1;
 	char req[256], preq[4096];
-	int rc = ctl_opts_parse(argc, argv, "sjikanPIdh", hint, &o);
+	int rc = ctl_opts_parse(argc, argv, "sjikanPIdKh", hint, &o);
 
 	if (rc || o.help)
 		return rc ? rc : (fputs(create_usage, stdout), CTL_EXIT_OK);
@@ -183,12 +187,16 @@ static int campaign_create(int argc, char **argv)
 				       o.stock);
 	if ((rc = starts_at(&o, hint, &at)) != 0)
 		return rc;
+	if (o.buckets != NULL && !str2u64(o.buckets, 1, CTL_REDIS_BUCKETS_MAX, &buckets))
+		return ctl_usage_error(hint, "--buckets '%s': expected 1..%d", o.buckets,
+				       CTL_REDIS_BUCKETS_MAX);
 	/* The product is checked before the campaign is made, sent after. */
 	if (ctl_product_given(&o) &&
 	    (rc = ctl_product_prepare(&o, hint, id, preq, sizeof(preq))) != 0)
 		return rc;
 	snprintf(req, sizeof(req), "{\"cmd\":\"campaign.create\",\"id\":%" PRIu64 ",\"stock\":%"
-		 PRIu64 ",\"starts_at\":%" PRIu64 "}", id, stock, at);
+		 PRIu64 ",\"starts_at\":%" PRIu64 ",\"buckets\":%" PRIu64 "}", id, stock, at,
+		 buckets);
 	rc = campaign_call(&o, req);
 	if (rc != CTL_EXIT_OK || !ctl_product_given(&o))
 		return rc;

@@ -28,6 +28,12 @@ CASES = [
      "--ip-conns '-1': expected a whole number from 0 to 16777216"),
     (["--ip", "198.18.0.1", "--max-conns", "100", "--tx-bufs", "200"],
      "TCP settings rejected: tcp: rx_bufs and tx_bufs must not exceed max_conns"),
+    (["--ip", "198.18.0.1", "--redis", "127.0.0.1"],
+     "--redis '127.0.0.1': expected IP:PORT, e.g. --redis 127.0.0.1:6379, or a Redis Cluster's"),
+    (["--ip", "198.18.0.1", "--redis", "127.0.0.1:7000,127.0.0.1:0"],
+     "--redis '127.0.0.1:7000,127.0.0.1:0': expected IP:PORT"),
+    (["--ip", "198.18.0.1", "--redis", "127.0.0.1:7000,"],
+     "--redis '127.0.0.1:7000,': expected IP:PORT"),
     (["--ip", "198.18.0.1", "--frobnicate"], "unknown option or missing value: '--frobnicate'"),
     (["--ip", "198.18.0.1", "stray"], "unexpected argument 'stray'"),
 ]

@@ -12,6 +12,8 @@
 #include <stdarg.h>
 
 #include "ctl_redis.h"
+#include "ctl_redis_keys.h"
+#include "ctl_redis_lua.h"
 #include "redis_server.h"
 #include "stock_chunk.h"
 
@@ -1014,6 +1016,10 @@ Test(redis, confirm_batch_lost_in_flight_is_asked_again_as_a_replay)
 	cr_assert_eq(ctl_redis_campaign_create(r, 54, 10, 0, false), CTL_REDIS_OK);
 	cr_assert_eq(ctl_redis_take(r, 53, 1, 64, &got), CTL_REDIS_OK);
 	cr_assert_eq(ctl_redis_take(r, 54, 1, 64, &got), CTL_REDIS_OK);
+	/* The handle reads how a campaign is sharded once, before its first
+	 * confirm (status does too): read now, so the confirms are sent. */
+	assert_invariant(r, 53);
+	assert_invariant(r, 54);
 	kill(srv.pid, SIGSTOP);   /* the calls are written, their replies never come */
 	cr_assert_eq(ctl_redis_confirm_many(r, 3, q, res), CTL_REDIS_DOWN);
 	for (int i = 0; i < 3; i++)
@@ -1033,4 +1039,231 @@ Test(redis, confirm_batch_lost_in_flight_is_asked_again_as_a_replay)
 	assert_invariant(r, 53);
 	assert_invariant(r, 54);
 	ctl_redis_close(r);
+}
+
+/* ---- sharded claims: buckets {id:k} (ctl_redis_shard.c) ---- */
+
+#define SH_BUCKETS 8
+
+/*
+ * One sale played against campaign id created with `buckets`: three hosts
+ * take chunks and confirm batches of random size, each selling only what
+ * it holds (a duplicate's unit goes back to its holding, as the dataplane
+ * does), with buyers overlapping across hosts, replays and bad ids. The
+ * same seed plays the same sale.
+ */
+static void shard_play(uint32_t id, unsigned buckets, struct cmp_run *out)
+{
+	static const char *const names[CMP_HOSTS] = { "a", "b", "c" };
+	static char oids[CMP_ORDERS][24];
+	static uint64_t buyers[CMP_ORDERS];
+	struct ctl_redis *h[CMP_HOSTS];
+	struct ctl_redis_confirm_req q[CMP_BATCH_MAX];
+	struct ctl_redis_confirm_res res[CMP_BATCH_MAX];
+	uint64_t seed = 0x2545f4914f6cdd1dull, got, held[CMP_HOSTS] = { 0 };
+	size_t made = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < CMP_HOSTS; i++)
+		h[i] = host(names[i]);
+	cr_assert_eq(ctl_redis_campaign_create_sharded(h[0], id, CMP_STOCK, 0, false, buckets),
+		     CTL_REDIS_OK);
+	while (made < CMP_ORDERS) {
+		unsigned k = (unsigned)(cmp_rand(&seed) % CMP_HOSTS);
+		size_t nb = 1 + cmp_rand(&seed) % CMP_BATCH_MAX;
+
+		cr_assert_eq(ctl_redis_take(h[k], id, CMP_HOSTS, CMP_BATCH_MAX, &got), CTL_REDIS_OK);
+		out->took[made] = got;
+		held[k] += got;
+		if (nb > held[k])
+			nb = held[k];
+		if (nb > CMP_ORDERS - made)
+			nb = CMP_ORDERS - made;
+		if (nb == 0)
+			break;   /* the stock is gone */
+		for (size_t i = 0; i < nb; i++) {
+			uint64_t r = cmp_rand(&seed);
+
+			buyers[made + i] = (r >> 20) % CMP_BUYERS;
+			if (r % 17 == 0 && made > 0) {
+				memcpy(oids[made + i], oids[(r >> 8) % made], sizeof(oids[0]));
+				buyers[made + i] = buyers[(r >> 8) % made];
+			} else if (r % 97 == 0)
+				oids[made + i][0] = '\0';
+			else
+				snprintf(oids[made + i], sizeof(oids[0]), "o-%s-%zu", names[k], made + i);
+			q[i] = (struct ctl_redis_confirm_req){ id, buyers[made + i], oids[made + i] };
+		}
+		cr_assert_eq(ctl_redis_confirm_many(h[k], nb, q, res), CTL_REDIS_OK, "%s",
+			     ctl_redis_error(h[k]));
+		for (size_t i = 0; i < nb; i++) {
+			out->rc[made + i] = res[i].rc;
+			out->replayed[made + i] = res[i].replayed;
+			held[k] -= res[i].rc == CTL_REDIS_OK && !res[i].replayed;
+		}
+		made += nb;
+	}
+	out->n = made;
+	for (int i = 0; i < CMP_HOSTS; i++) {
+		uint64_t given;
+
+		cr_assert_eq(ctl_redis_give_back(h[i], id, held[i], &given), CTL_REDIS_OK);
+		cr_assert_eq(given, held[i], "host %s holds in Redis what it knows it holds",
+			     names[i]);
+		assert_invariant(h[i], id);
+		ctl_redis_close(h[i]);
+	}
+}
+
+/* The claim's order id of buyer in a campaign of `buckets`, or "". */
+static void raw_claim_in(uint32_t id, unsigned buckets, uint64_t buyer, char *out, size_t cap)
+{
+	char key[CTL_REDIS_KEY_CAP];
+	redisReply *rep;
+
+	ctl_redis_claim_key(key, sizeof(key), id, buckets, buyer);
+	rep = redisCommand(raw_ctx, "GET %s", key);
+	cr_assert(rep != NULL);
+	snprintf(out, cap, "%s", rep->type == REDIS_REPLY_STRING ? rep->str : "");
+	freeReplyObject(rep);
+}
+
+Test(redis, sharded_claims_decide_as_claims_beside_the_campaign, .timeout = 120)
+{
+	static struct cmp_run one, sharded;
+	unsigned ok = 0, dup = 0, rep = 0, used[SH_BUCKETS] = { 0 };
+	char ca[64], cb[64];
+
+	shard_play(60, 1, &one);
+	shard_play(61, SH_BUCKETS, &sharded);
+	cr_assert_eq(one.n, sharded.n);
+	for (size_t i = 0; i < one.n; i++) {
+		cr_assert_eq(one.took[i], sharded.took[i], "take before order %zu", i);
+		cr_assert_eq(one.rc[i], sharded.rc[i], "order %zu: %s vs sharded %s", i,
+			     ctl_redis_rc_str(one.rc[i]), ctl_redis_rc_str(sharded.rc[i]));
+		cr_assert_eq(one.replayed[i], sharded.replayed[i], "order %zu replayed", i);
+		ok += one.rc[i] == CTL_REDIS_OK && !one.replayed[i];
+		dup += one.rc[i] == CTL_REDIS_DUPLICATE;
+		rep += one.replayed[i];
+	}
+	cr_assert_gt(ok, 500);
+	cr_assert_gt(dup, 50);
+	cr_assert_gt(rep, 10);
+	cr_assert_eq(raw_int("GET seckill:sold:{60}"), ok);
+	cr_assert_eq(raw_int("GET seckill:sold:{61}"), ok, "every claim settled");
+	cr_assert_eq(raw_int("GET seckill:stock:{61}"), raw_int("GET seckill:stock:{60}"));
+	cr_assert_eq(raw_int("EXISTS seckill:hosts:{61}"), raw_int("EXISTS seckill:hosts:{60}"));
+	for (uint64_t b = 0; b < CMP_BUYERS; b++) {
+		raw_claim_in(60, 1, b, ca, sizeof(ca));
+		raw_claim_in(61, SH_BUCKETS, b, cb, sizeof(cb));
+		cr_assert_str_eq(ca, cb, "buyer %" PRIu64 "'s claim", b);
+		cr_assert_eq(raw_int("EXISTS seckill:buyer:{61}:%" PRIu64, b), 0,
+			     "no claim beside a sharded campaign");
+		used[b % SH_BUCKETS] += cb[0] != '\0';
+	}
+	for (unsigned k = 0; k < SH_BUCKETS; k++)
+		cr_assert_gt(used[k], 10, "bucket %u holds claims", k);
+}
+
+/* A claim made in a bucket as a host that then died before its settle:
+ * claim_batch run by hand. */
+static void raw_claim_unsettled(uint32_t id, unsigned buckets, const char *hostname,
+				uint64_t buyer, const char *oid)
+{
+	char claimed[CTL_REDIS_KEY_CAP], rel[CTL_REDIS_KEY_CAP], claim[CTL_REDIS_KEY_CAP];
+	unsigned k = ctl_redis_bucket(buyer, buckets);
+	redisReply *rep;
+
+	snprintf(claimed, sizeof(claimed), "seckill:claimed:{%u:%u}", id, k);
+	snprintf(rel, sizeof(rel), "seckill:released:{%u:%u}", id, k);
+	ctl_redis_claim_key(claim, sizeof(claim), id, buckets, buyer);
+	rep = redisCommand(raw_ctx, "EVAL %s 3 %s %s %s %s 1000 %s", ctl_lua_claim_batch, claimed,
+			   rel, claim, hostname, oid);
+	cr_assert(rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2,
+		  "claim_batch: %s", rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "?");
+	cr_assert_eq(rep->element[0]->integer, 0, "claimed");
+	freeReplyObject(rep);
+}
+
+Test(redis, sharded_claims_of_a_crash_are_settled_by_the_restart_and_by_a_release)
+{
+	struct ctl_redis *a = host("a"), *b = host("b");
+	struct ctl_redis_status st;
+	uint64_t got, given;
+	bool replayed;
+
+	cr_assert_eq(ctl_redis_campaign_create_sharded(a, 70, 100, 0, false, SH_BUCKETS),
+		     CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_take(a, 70, 1, 20, &got), CTL_REDIS_OK);
+	cr_assert_eq(got, 20);
+	for (uint64_t buyer = 1; buyer <= 5; buyer++) {
+		char oid[16];
+
+		snprintf(oid, sizeof(oid), "o%" PRIu64, buyer);
+		cr_assert_eq(ctl_redis_confirm(a, 70, buyer, oid, NULL), CTL_REDIS_OK);
+	}
+	cr_assert_eq(raw_int("GET seckill:sold:{70}"), 5);
+	/* Host a claims buyer 100 and dies before its settle: held 15, but one is sold. */
+	raw_claim_unsettled(70, SH_BUCKETS, "a", 100, "o100");
+	cr_assert_eq(raw_int("HGET seckill:hosts:{70} a"), 15);
+	ctl_redis_close(a);
+	/* Restarted, host a reads its claims from the buckets and settles them. */
+	a = host("a");
+	cr_assert_eq(ctl_redis_status(a, 70, &st), CTL_REDIS_OK, "%s", ctl_redis_error(a));
+	cr_assert_eq(st.held_self, 14, "what it has not sold");
+	cr_assert_eq(st.sold, 6);
+	cr_assert_eq(ctl_redis_confirm(a, 70, 100, "o100", &replayed), CTL_REDIS_OK);
+	cr_assert(replayed, "its journal's order, claimed before the crash");
+	assert_invariant(a, 70);
+	/* It dies again with one more claim unsettled, for good: released. */
+	raw_claim_unsettled(70, SH_BUCKETS, "a", 101, "o101");
+	ctl_redis_close(a);
+	cr_assert_eq(ctl_redis_release_host(b, 70, "a", &given), CTL_REDIS_OK,
+		     "%s", ctl_redis_error(b));
+	cr_assert_eq(given, 13, "14 held, 1 of them sold");
+	cr_assert_eq(raw_int("GET seckill:sold:{70}"), 7);
+	cr_assert_eq(raw_int("GET seckill:stock:{70}"), 93);
+	cr_assert_eq(raw_int("HEXISTS seckill:hosts:{70} a"), 0);
+	assert_invariant(b, 70);
+	/* It comes back (before it rejoins, as if it had been alive after all):
+	 * every bucket refuses it now, nothing is claimed. */
+	a = host("a");
+	cr_assert_eq(ctl_redis_confirm(a, 70, 102, "o102", NULL), CTL_REDIS_RELEASED);
+	cr_assert_eq(raw_int("EXISTS seckill:buyer:{70:%u}:102", ctl_redis_bucket(102, SH_BUCKETS)),
+		     0);
+	cr_assert_eq(raw_int("GET seckill:sold:{70}"), 7);
+	/* It rejoins (a restart does), and takes part again. */
+	cr_assert_eq(ctl_redis_rejoin(a, 70, NULL), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_take(a, 70, 1, 10, &got), CTL_REDIS_OK);
+	cr_assert_eq(got, 10);
+	cr_assert_eq(ctl_redis_confirm(a, 70, 102, "o102", NULL), CTL_REDIS_OK);
+	cr_assert_eq(raw_int("GET seckill:sold:{70}"), 8);
+	assert_invariant(a, 70);
+	ctl_redis_close(a);
+	ctl_redis_close(b);
+}
+
+Test(redis, sharded_create_is_checked_and_forced_create_clears_the_buckets)
+{
+	struct ctl_redis *a = host("a");
+	uint64_t got;
+
+	cr_assert_eq(ctl_redis_campaign_create_sharded(a, 71, 10, 0, false, 0), CTL_REDIS_INVAL);
+	cr_assert_eq(ctl_redis_campaign_create_sharded(a, 71, 10, 0, false,
+						       CTL_REDIS_BUCKETS_MAX + 1), CTL_REDIS_INVAL);
+	cr_assert_eq(ctl_redis_campaign_create_sharded(a, 71, 10, 0, false, 4), CTL_REDIS_OK);
+	cr_assert_eq(raw_int("HGET seckill:campaign:{71} buckets"), 4);
+	cr_assert_eq(ctl_redis_take(a, 71, 1, 10, &got), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_confirm(a, 71, 6, "o6", NULL), CTL_REDIS_OK);
+	cr_assert_eq(raw_int("EXISTS seckill:buyer:{71:2}:6"), 1, "buyer 6 in bucket 6 %% 4");
+	cr_assert_eq(raw_int("HGET seckill:claimed:{71:2} a"), 1);
+	cr_assert_eq(ctl_redis_campaign_create_sharded(a, 71, 10, 0, true, 1), CTL_REDIS_OK);
+	cr_assert_eq(raw_int("EXISTS seckill:buyer:{71:2}:6"), 0);
+	cr_assert_eq(raw_int("EXISTS seckill:claimed:{71:2}"), 0);
+	cr_assert_eq(raw_int("EXISTS seckill:settled:{71}"), 0);
+	cr_assert_eq(ctl_redis_take(a, 71, 1, 10, &got), CTL_REDIS_OK);
+	cr_assert_eq(ctl_redis_confirm(a, 71, 6, "o6b", NULL), CTL_REDIS_OK);
+	cr_assert_eq(raw_int("EXISTS seckill:buyer:{71}:6"), 1, "one bucket: beside it");
+	assert_invariant(a, 71);
+	ctl_redis_close(a);
 }
