@@ -540,7 +540,7 @@ static int delete_key(struct ctl_redis *r, const char *key, void *arg)
 static int delete_claims(struct ctl_redis *r, uint32_t id)
 {
 	static const char *const fmt[] = { "seckill:buyer:{%" PRIu32 "}:*",
-					   "seckill:buyer:{%" PRIu32 ":*",
+					   "seckill:claims:{%" PRIu32 ":*",
 					   "seckill:claimed:{%" PRIu32 ":*",
 					   "seckill:released:{%" PRIu32 ":*" };
 	char pattern[CTL_REDIS_KEY_CAP];

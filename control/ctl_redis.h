@@ -49,7 +49,9 @@
  * (ctl_redis_campaign_create_sharded) spreads them over B hash tags, so
  * over a Redis Cluster's primaries. Buyer b's bucket is k = b % B:
  *
- *   seckill:buyer:{id:k}:{buyer} the claim, as above
+ *   seckill:claims:{id:k}        hash: buyer -> the order id that bought
+ *                                (the claims; one HSETNX each), expiring
+ *                                after the claim TTL from its last claim
  *   seckill:claimed:{id:k}       hash: host name -> claims it won in the
  *                                bucket (only grows)
  *   seckill:released:{id:k}      set: the bucket's copy of released:{id}

@@ -39,7 +39,7 @@ static int confirm_args(struct ctl_redis *r, const struct ctl_redis_confirm_req 
 		rd_err(r, "confirm: order id must be 1..%d characters", CTL_REDIS_ORDER_MAX);
 		return CTL_REDIS_INVAL;
 	}
-	ctl_redis_claim_key(k->claim, sizeof(k->claim), q->campaign, 1, q->buyer);
+	KEY(k->claim, "buyer:{%" PRIu32 "}:%" PRIu64, q->campaign, q->buyer);
 	KEY(k->sold, "sold:{%" PRIu32 "}", q->campaign);
 	KEY(k->hosts, "hosts:{%" PRIu32 "}", q->campaign);
 	KEY(k->stock, "stock:{%" PRIu32 "}", q->campaign);
@@ -316,30 +316,31 @@ static int claim_format(struct ctl_redis *r, const struct ctl_redis_confirm_req 
 			const size_t *idx, size_t cnt, unsigned buckets, char key[CTL_REDIS_KEY_CAP],
 			struct ctl_route_cmd *cmd)
 {
-	char rel[CTL_REDIS_KEY_CAP], ttl[16];
+	char claimed[CTL_REDIS_KEY_CAP], rel[CTL_REDIS_KEY_CAP], ttl[16];
 	const char **a = r->batch_argv;
 	uint32_t id = q[idx[0]].campaign;
 	unsigned b = ctl_redis_bucket(q[idx[0]].buyer, buckets);
 	size_t argc = 0;
 
-	snprintf(key, CTL_REDIS_KEY_CAP, "seckill:claimed:{%" PRIu32 ":%u}", id, b);
+	snprintf(key, CTL_REDIS_KEY_CAP, "seckill:claims:{%" PRIu32 ":%u}", id, b);
+	KEY(claimed, "claimed:{%" PRIu32 ":%u}", id, b);
 	KEY(rel, "released:{%" PRIu32 ":%u}", id, b);
 	snprintf(ttl, sizeof(ttl), "%" PRIu32, r->claim_ttl_s);
 	a[argc++] = key;
+	a[argc++] = claimed;
 	a[argc++] = rel;
-	for (size_t i = 0; i < cnt; i++) {
-		ctl_redis_claim_key(r->batch_claims[i], CTL_REDIS_KEY_CAP, id, buckets,
-				    q[idx[i]].buyer);
-		a[argc++] = r->batch_claims[i];
-	}
 	a[argc++] = r->host;
 	a[argc++] = ttl;
+	for (size_t i = 0; i < cnt; i++) {
+		/* The buyers in decimal, in the claims' room (fields, not keys). */
+		snprintf(r->batch_claims[i], CTL_REDIS_KEY_CAP, "%" PRIu64, q[idx[i]].buyer);
+		a[argc++] = r->batch_claims[i];
+	}
 	for (size_t i = 0; i < cnt; i++)
 		a[argc++] = q[idx[i]].order_id;
 	cmd->key = key;
 	cmd->what = "claim_batch (pipelined)";
-	return rd_script_format(r, S_CLAIM_BATCH, (int)(2 + cnt), (int)argc, a,
-				(char **)&cmd->cmd, &cmd->len);
+	return rd_script_format(r, S_CLAIM_BATCH, 3, (int)argc, a, (char **)&cmd->cmd, &cmd->len);
 }
 
 /* Settles the orders of one claim_batch call from its reply (codes, then

@@ -223,8 +223,13 @@ int ctl_redis_events_claims(struct ctl_redis_events *e, size_t n, const uint32_t
 				     sizeof(e->err));
 		if (rc != CTL_REDIS_OK)
 			break;
-		ctl_redis_claim_key(keys[i], sizeof(keys[i]), campaign[i], buckets, buyer[i]);
-		if (!ev_format(e, &cmds[i], "EXISTS", keys[i],
+		char field[CTL_REDIS_FIELD_CAP];
+		bool in_hash = ctl_redis_claim_at(keys[i], sizeof(keys[i]), field, sizeof(field),
+						  campaign[i], buckets, buyer[i]);
+
+		if (!ev_format(e, &cmds[i], "EXISTS", keys[i], in_hash ?
+			       redisFormatCommand((char **)&cmds[i].cmd, "HEXISTS %s %s", keys[i],
+						  field) :
 			       redisFormatCommand((char **)&cmds[i].cmd, "EXISTS %s", keys[i]))) {
 			rc = CTL_REDIS_ERR;
 			break;

@@ -215,10 +215,10 @@ static const char ctl_lua_release_host[] =
 	"return held\n";
 
 /*
- * claim_batch: a sharded campaign's confirm, in one bucket {id:b}.
- * KEYS: claimed (hash host -> claims won here), released (this bucket's
- * copy of the released set), then one buyer claim per order. ARGV: host,
- * ttl seconds, then the order ids in the claims' order.
+ * claim_batch: a sharded campaign's confirm, in one bucket {id:k}.
+ * KEYS: claims (hash buyer -> order id), claimed (hash host -> claims won
+ * here), released (this bucket's copy of the released set). ARGV: host,
+ * ttl seconds, then the n buyers, then their n order ids.
  * Returns one code per order (0 ok, 1 replay, 2 duplicate, 3 released,
  * as confirm_batch), then the host's claims won in this bucket so far:
  * an absolute count, so a reply lost in flight is made good by the next.
@@ -227,32 +227,34 @@ static const char ctl_lua_release_host[] =
  * claims nothing. Nothing is written before the arguments are checked.
  */
 static const char ctl_lua_claim_batch[] =
-	"local n = #KEYS - 2\n"
-	"if n < 1 or #ARGV ~= n + 2 then\n"
-	"  return redis.error_reply('BADARGS want 2 keys + 1 claim per order, host, ttl, 1 id per order') end\n"
+	"local n = (#ARGV - 2) / 2\n"
+	"if #KEYS ~= 3 or n < 1 or n ~= math.floor(n) then\n"
+	"  return redis.error_reply('BADARGS want 3 keys; host, ttl, n buyers, n order ids') end\n"
 	"local ttl = ARGV[2]\n"
 	"if not string.match(ttl, '^[1-9]%d*$') then return redis.error_reply('BADARGS ttl ' .. ttl) end\n"
-	"for i = 3, n + 2 do\n"
-	"  if ARGV[i] == '' then return redis.error_reply('BADARGS empty order id') end\n"
+	"for i = 3, 2 * n + 2 do\n"
+	"  if ARGV[i] == '' then return redis.error_reply('BADARGS empty buyer or order id') end\n"
 	"end\n"
-	"local had = redis.call('HGET', KEYS[1], ARGV[1]) or '0'\n"
+	"local had = redis.call('HGET', KEYS[2], ARGV[1]) or '0'\n"
 	"if not string.match(had, '^%d+$') then\n"
-	"  return redis.error_reply('BADVALUE ' .. KEYS[1] .. ' ' .. ARGV[1] .. ' is not a count') end\n"
-	"local released = redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1\n"
+	"  return redis.error_reply('BADVALUE ' .. KEYS[2] .. ' ' .. ARGV[1] .. ' is not a count') end\n"
+	"local released = redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1\n"
 	"local out, won = {}, 0\n"
 	"for i = 1, n do\n"
-	"  local key, oid = KEYS[2 + i], ARGV[2 + i]\n"
-	"  if not released and redis.call('SET', key, oid, 'NX', 'EX', ttl) then\n"
+	"  local buyer, oid = ARGV[2 + i], ARGV[2 + n + i]\n"
+	"  if not released and redis.call('HSETNX', KEYS[1], buyer, oid) == 1 then\n"
 	"    won = won + 1\n"
 	"    out[i] = 0\n"
 	"  else\n"
-	"    local cur = redis.pcall('GET', key)\n"
+	"    local cur = redis.call('HGET', KEYS[1], buyer)\n"
 	"    if cur == oid then out[i] = 1\n"
 	"    elseif cur then out[i] = 2\n"
 	"    else out[i] = 3 end\n"
 	"  end\n"
 	"end\n"
-	"if won > 0 then out[n + 1] = redis.call('HINCRBY', KEYS[1], ARGV[1], won)\n"
+	"if won > 0 then\n"
+	"  redis.call('EXPIRE', KEYS[1], ttl)\n"
+	"  out[n + 1] = redis.call('HINCRBY', KEYS[2], ARGV[1], won)\n"
 	"else out[n + 1] = tonumber(had) end\n"
 	"return out\n";
 

@@ -46,11 +46,12 @@ const char or_lua_give_back[] =
 	"redis.call('PUBLISH', KEYS[4], ev)\n"
 	"return 'ok'\n";
 
-/* A sharded campaign's claim, in its bucket: KEYS: claim. ARGV: order id.
- * Run after the give-back, each time (a replay too: the first run may have
- * died between the two). */
+/* A sharded campaign's claim, a field of its bucket's hash: KEYS: claims.
+ * ARGV: buyer, order id. Run after the give-back, each time (a replay too:
+ * the first run may have died between the two). */
 const char or_lua_unclaim[] =
-	"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
+	"if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then\n"
+	"  return redis.call('HDEL', KEYS[1], ARGV[1]) end\n"
 	"return 0\n";
 
 /* KEYS: paid set, events. ARGV: order id, buyer. */
@@ -123,7 +124,7 @@ static bool or_connect(struct orders_redis *r)
 static size_t or_format(const struct or_change *c, unsigned buckets, char keys[][OR_KEY_MAX],
 			struct ctl_route_cmd *cmd)
 {
-	char qty[16], buyer[24];
+	char qty[16], buyer[24], field[CTL_REDIS_FIELD_CAP];
 	int len;
 
 	snprintf(buyer, sizeof(buyer), "%" PRIu64, c->buyer);
@@ -141,7 +142,8 @@ static size_t or_format(const struct or_change *c, unsigned buckets, char keys[]
 	snprintf(keys[1], OR_KEY_MAX, "seckill:sold:{%" PRIu32 "}", c->campaign);
 	snprintf(keys[2], OR_KEY_MAX, "seckill:returned:{%" PRIu32 "}", c->campaign);
 	snprintf(keys[3], OR_KEY_MAX, "seckill:order_events:{%" PRIu32 "}", c->campaign);
-	ctl_redis_claim_key(keys[4], OR_KEY_MAX, c->campaign, buckets, c->buyer);
+	ctl_redis_claim_at(keys[4], OR_KEY_MAX, field, sizeof(field), c->campaign, buckets,
+			   c->buyer);
 	snprintf(qty, sizeof(qty), "%" PRIu32, c->qty);
 	cmd[0].key = keys[0];
 	cmd[0].what = "give back";
@@ -158,8 +160,8 @@ static size_t or_format(const struct or_change *c, unsigned buckets, char keys[]
 	cmd[0].len = (size_t)len;
 	if (buckets <= 1)
 		return 1;
-	len = redisFormatCommand((char **)&cmd[1].cmd, "EVAL %s 1 %s %s", or_lua_unclaim, keys[4],
-				 c->order_id);
+	len = redisFormatCommand((char **)&cmd[1].cmd, "EVAL %s 1 %s %s %s", or_lua_unclaim,
+				 keys[4], field, c->order_id);
 	if (len < 0)
 		return 1;   /* the give-back's second half is redone by the next call */
 	cmd[1].len = (size_t)len;

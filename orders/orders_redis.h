@@ -21,9 +21,10 @@
  * from the index it last read (LRANGE key N -1); the channel is the fast
  * path. Keys are per campaign, tagged {id}, so a campaign's keys stay in
  * one slot, as the control plane's scripts need (control/ctl_redis.h); a
- * sharded campaign's claim is in its bucket's slot ({id:k}), released by a
- * second script after the give-back (the give-back's replay runs it
- * again). One Redis or a Redis Cluster, found from --redis.
+ * sharded campaign's claim is a field of its bucket's hash
+ * (seckill:claims:{id:k}, another slot), released by a second script after
+ * the give-back (the give-back's replay runs it again). One Redis or a
+ * Redis Cluster, found from --redis.
  */
 #ifndef SECKILL_ORDERS_REDIS_H
 #define SECKILL_ORDERS_REDIS_H

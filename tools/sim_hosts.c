@@ -242,15 +242,15 @@ static void *sim_thread_main(void *arg)
 	return NULL;
 }
 
-/* The campaign's buyer claims on one node: seckill:buyer:{id}:*, or
- * seckill:buyer:{id:k}:* when sharded (after the sale: SCAN does not
- * disturb it). */
+/* The campaign's buyer claims on one node: keys seckill:buyer:{id}:*, or
+ * when sharded the fields of its buckets' hashes seckill:claims:{id:k}
+ * (after the sale: SCAN does not disturb it). */
 static uint64_t sim_count_claims(redisContext *c, uint32_t id, unsigned buckets)
 {
 	char cursor[32] = "0", pattern[64];
 	uint64_t n = 0;
 
-	snprintf(pattern, sizeof(pattern), buckets > 1 ? "seckill:buyer:{%u:*" :
+	snprintf(pattern, sizeof(pattern), buckets > 1 ? "seckill:claims:{%u:*" :
 		 "seckill:buyer:{%u}:*", id);
 	do {
 		redisReply *rep = redisCommand(c, "SCAN %s MATCH %s COUNT 10000", cursor, pattern);
@@ -260,7 +260,18 @@ static uint64_t sim_count_claims(redisContext *c, uint32_t id, unsigned buckets)
 			exit(1);
 		}
 		snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
-		n += rep->element[1]->elements;
+		for (size_t i = 0; i < rep->element[1]->elements; i++) {
+			redisReply *len;
+
+			if (buckets <= 1) {
+				n++;
+				continue;
+			}
+			len = redisCommand(c, "HLEN %s", rep->element[1]->element[i]->str);
+			if (len && len->type == REDIS_REPLY_INTEGER)
+				n += (uint64_t)len->integer;
+			freeReplyObject(len);
+		}
 		freeReplyObject(rep);
 	} while (strcmp(cursor, "0") != 0);
 	return n;

@@ -252,9 +252,14 @@ static void au_claims(struct audit *a, struct ctl_route *rt, unsigned buckets)
 		uint64_t buyer = 0;
 		int len;
 
+		char field[CTL_REDIS_FIELD_CAP];
+
 		str2u64(a->rows[m].buyer, 0, UINT64_MAX, &buyer);
-		ctl_redis_claim_key(keys[m], sizeof(keys[m]), a->campaign, buckets, buyer);
-		len = redisFormatCommand((char **)&cmds[m].cmd, "GET %s", keys[m]);
+		if (ctl_redis_claim_at(keys[m], sizeof(keys[m]), field, sizeof(field), a->campaign,
+				       buckets, buyer))
+			len = redisFormatCommand((char **)&cmds[m].cmd, "HGET %s %s", keys[m], field);
+		else
+			len = redisFormatCommand((char **)&cmds[m].cmd, "GET %s", keys[m]);
 		if (len < 0)
 			break;
 		cmds[m].len = (size_t)len;

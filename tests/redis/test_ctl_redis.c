@@ -1118,11 +1118,13 @@ static void shard_play(uint32_t id, unsigned buckets, struct cmp_run *out)
 /* The claim's order id of buyer in a campaign of `buckets`, or "". */
 static void raw_claim_in(uint32_t id, unsigned buckets, uint64_t buyer, char *out, size_t cap)
 {
-	char key[CTL_REDIS_KEY_CAP];
+	char key[CTL_REDIS_KEY_CAP], field[CTL_REDIS_FIELD_CAP];
 	redisReply *rep;
 
-	ctl_redis_claim_key(key, sizeof(key), id, buckets, buyer);
-	rep = redisCommand(raw_ctx, "GET %s", key);
+	if (ctl_redis_claim_at(key, sizeof(key), field, sizeof(field), id, buckets, buyer))
+		rep = redisCommand(raw_ctx, "HGET %s %s", key, field);
+	else
+		rep = redisCommand(raw_ctx, "GET %s", key);
 	cr_assert(rep != NULL);
 	snprintf(out, cap, "%s", rep->type == REDIS_REPLY_STRING ? rep->str : "");
 	freeReplyObject(rep);
@@ -1159,6 +1161,9 @@ Test(redis, sharded_claims_decide_as_claims_beside_the_campaign, .timeout = 120)
 		cr_assert_str_eq(ca, cb, "buyer %" PRIu64 "'s claim", b);
 		cr_assert_eq(raw_int("EXISTS seckill:buyer:{61}:%" PRIu64, b), 0,
 			     "no claim beside a sharded campaign");
+		if (cb[0] != '\0')
+			cr_assert_eq(raw_int("HEXISTS seckill:claims:{61:%u} %" PRIu64,
+					     (unsigned)(b % SH_BUCKETS), b), 1, "in its bucket");
 		used[b % SH_BUCKETS] += cb[0] != '\0';
 	}
 	for (unsigned k = 0; k < SH_BUCKETS; k++)
@@ -1170,15 +1175,15 @@ Test(redis, sharded_claims_decide_as_claims_beside_the_campaign, .timeout = 120)
 static void raw_claim_unsettled(uint32_t id, unsigned buckets, const char *hostname,
 				uint64_t buyer, const char *oid)
 {
-	char claimed[CTL_REDIS_KEY_CAP], rel[CTL_REDIS_KEY_CAP], claim[CTL_REDIS_KEY_CAP];
+	char claimed[CTL_REDIS_KEY_CAP], rel[CTL_REDIS_KEY_CAP], claims[CTL_REDIS_KEY_CAP];
 	unsigned k = ctl_redis_bucket(buyer, buckets);
 	redisReply *rep;
 
+	snprintf(claims, sizeof(claims), "seckill:claims:{%u:%u}", id, k);
 	snprintf(claimed, sizeof(claimed), "seckill:claimed:{%u:%u}", id, k);
 	snprintf(rel, sizeof(rel), "seckill:released:{%u:%u}", id, k);
-	ctl_redis_claim_key(claim, sizeof(claim), id, buckets, buyer);
-	rep = redisCommand(raw_ctx, "EVAL %s 3 %s %s %s %s 1000 %s", ctl_lua_claim_batch, claimed,
-			   rel, claim, hostname, oid);
+	rep = redisCommand(raw_ctx, "EVAL %s 3 %s %s %s %s 1000 %llu %s", ctl_lua_claim_batch,
+			   claims, claimed, rel, hostname, (unsigned long long)buyer, oid);
 	cr_assert(rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2,
 		  "claim_batch: %s", rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "?");
 	cr_assert_eq(rep->element[0]->integer, 0, "claimed");
@@ -1229,7 +1234,7 @@ Test(redis, sharded_claims_of_a_crash_are_settled_by_the_restart_and_by_a_releas
 	 * every bucket refuses it now, nothing is claimed. */
 	a = host("a");
 	cr_assert_eq(ctl_redis_confirm(a, 70, 102, "o102", NULL), CTL_REDIS_RELEASED);
-	cr_assert_eq(raw_int("EXISTS seckill:buyer:{70:%u}:102", ctl_redis_bucket(102, SH_BUCKETS)),
+	cr_assert_eq(raw_int("HEXISTS seckill:claims:{70:%u} 102", ctl_redis_bucket(102, SH_BUCKETS)),
 		     0);
 	cr_assert_eq(raw_int("GET seckill:sold:{70}"), 7);
 	/* It rejoins (a restart does), and takes part again. */
@@ -1255,10 +1260,11 @@ Test(redis, sharded_create_is_checked_and_forced_create_clears_the_buckets)
 	cr_assert_eq(raw_int("HGET seckill:campaign:{71} buckets"), 4);
 	cr_assert_eq(ctl_redis_take(a, 71, 1, 10, &got), CTL_REDIS_OK);
 	cr_assert_eq(ctl_redis_confirm(a, 71, 6, "o6", NULL), CTL_REDIS_OK);
-	cr_assert_eq(raw_int("EXISTS seckill:buyer:{71:2}:6"), 1, "buyer 6 in bucket 6 %% 4");
+	cr_assert_eq(raw_int("HEXISTS seckill:claims:{71:2} 6"), 1, "buyer 6 in bucket 6 %% 4");
+	cr_assert_gt(raw_int("TTL seckill:claims:{71:2}"), 0, "the claims expire");
 	cr_assert_eq(raw_int("HGET seckill:claimed:{71:2} a"), 1);
 	cr_assert_eq(ctl_redis_campaign_create_sharded(a, 71, 10, 0, true, 1), CTL_REDIS_OK);
-	cr_assert_eq(raw_int("EXISTS seckill:buyer:{71:2}:6"), 0);
+	cr_assert_eq(raw_int("EXISTS seckill:claims:{71:2}"), 0);
 	cr_assert_eq(raw_int("EXISTS seckill:claimed:{71:2}"), 0);
 	cr_assert_eq(raw_int("EXISTS seckill:settled:{71}"), 0);
 	cr_assert_eq(ctl_redis_take(a, 71, 1, 10, &got), CTL_REDIS_OK);

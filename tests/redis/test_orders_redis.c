@@ -79,9 +79,10 @@ static void sell_three(uint32_t id, unsigned buckets)
 
 static long long claim_exists(uint32_t id, unsigned buckets, uint64_t buyer)
 {
-	char key[CTL_REDIS_KEY_CAP];
+	char key[CTL_REDIS_KEY_CAP], field[CTL_REDIS_FIELD_CAP];
 
-	ctl_redis_claim_key(key, sizeof(key), id, buckets, buyer);
+	if (ctl_redis_claim_at(key, sizeof(key), field, sizeof(field), id, buckets, buyer))
+		return raw_int("HEXISTS %s %s", key, field);
 	return raw_int("EXISTS %s", key);
 }
 
@@ -92,7 +93,7 @@ static void expire_and_pay(uint32_t id, unsigned buckets)
 		{ .order_id = "o1", .campaign = id, .buyer = 1, .qty = 1, .expired = 1 },
 		{ .order_id = "o2", .campaign = id, .buyer = 2, .qty = 1, .expired = 0 },
 	};
-	char key[CTL_REDIS_KEY_CAP];
+	char key[CTL_REDIS_KEY_CAP], field[CTL_REDIS_FIELD_CAP];
 
 	sell_three(id, buckets);
 	cr_assert_eq(raw_int("GET seckill:sold:{%u}", id), 3);
@@ -112,8 +113,10 @@ static void expire_and_pay(uint32_t id, unsigned buckets)
 	cr_assert_eq(raw_int("GET seckill:stock:{%u}", id), 8);
 	cr_assert_eq(raw_int("GET seckill:sold:{%u}", id), 2);
 	/* Buyer 3 bought again with o3b after o3: the expiry of o3 leaves o3b's claim. */
-	ctl_redis_claim_key(key, sizeof(key), id, buckets, 3);
-	cr_assert_eq(raw_int("SET %s o3b", key), -1);
+	if (ctl_redis_claim_at(key, sizeof(key), field, sizeof(field), id, buckets, 3))
+		raw_int("HSET %s %s o3b", key, field);
+	else
+		raw_int("SET %s o3b", key);
 	ch[0] = (struct or_change){ .order_id = "o3", .campaign = id, .buyer = 3, .qty = 1,
 				    .expired = 1 };
 	cr_assert_eq(or_tell_many(o, ch, 1), OR_OK);
@@ -132,7 +135,7 @@ Test(orders_redis, an_expiry_releases_a_sharded_campaigns_claim_in_its_bucket)
 {
 	expire_and_pay(2, 4);
 	cr_assert_eq(raw_int("EXISTS seckill:buyer:{2}:2"), 0, "nothing beside the campaign");
-	cr_assert_eq(raw_int("EXISTS seckill:buyer:{2:2}:2"), 1, "buyer 2 in bucket 2");
+	cr_assert_eq(raw_int("HEXISTS seckill:claims:{2:2} 2"), 1, "buyer 2 in bucket 2");
 }
 
 /* The service died between the give-back and the claim's release: told
@@ -145,10 +148,10 @@ Test(orders_redis, a_sharded_claim_left_by_a_crash_is_released_by_the_replay)
 
 	sell_three(3, 4);
 	cr_assert_eq(or_tell_many(o, &ch, 1), OR_OK);
-	cr_assert_eq(raw_int("SET seckill:buyer:{3:1}:1 o1"), -1);   /* as if not released */
+	raw_int("HSET seckill:claims:{3:1} 1 o1");   /* as if never released */
 	cr_assert_eq(or_tell_many(o, &ch, 1), OR_OK);
 	cr_assert_eq(ch.rc, OR_REPLAY);
-	cr_assert_eq(raw_int("EXISTS seckill:buyer:{3:1}:1"), 0);
+	cr_assert_eq(raw_int("HEXISTS seckill:claims:{3:1} 1"), 0);
 	cr_assert_eq(raw_int("GET seckill:stock:{3}"), 8, "given back once");
 	or_close(o);
 }
