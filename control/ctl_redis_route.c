@@ -155,10 +155,13 @@ static int node_ensure(struct ctl_route *rt, int i)
 	return rc;
 }
 
-/* One element of CLUSTER SLOTS: {start, end, {ip, port, id}, replicas...}. */
-static bool slots_range(struct ctl_route *rt, const redisReply *e)
+/* One element of CLUSTER SLOTS: {start, end, {ip, port, id}, replicas...},
+ * read from node `from`. */
+static bool slots_range(struct ctl_route *rt, int from, const redisReply *e)
 {
 	const redisReply *m;
+	const char *ip;
+	size_t ip_len;
 	int i;
 
 	if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
@@ -171,7 +174,15 @@ static bool slots_range(struct ctl_route *rt, const redisReply *e)
 	    e->element[0]->integer < 0 || e->element[1]->integer >= REDIS_SLOTS ||
 	    e->element[0]->integer > e->element[1]->integer)
 		return false;
-	i = node_find(rt, m->element[0]->str, m->element[0]->len, (int)m->element[1]->integer);
+	ip = m->element[0]->str;
+	ip_len = m->element[0]->len;
+	if (ip_len == 0 || (ip_len == 1 && ip[0] == '?')) {
+		/* The node does not know its address (a cluster of one that never
+		 * met another): the one we reached it at. */
+		ip = rt->node[from].ip;
+		ip_len = strlen(ip);
+	}
+	i = node_find(rt, ip, ip_len, (int)m->element[1]->integer);
 	if (i < 0)
 		return false;
 	rt->node[i].serves = true;
@@ -208,10 +219,13 @@ static int slots_load(struct ctl_route *rt, int i)
 			rt->slot[s] = -1;
 		for (int n = 0; n < rt->n_nodes; n++)
 			rt->node[n].serves = false;
-		for (size_t k = 0; k < rep->elements; k++)
-			if (!slots_range(rt, rep->element[k])) {
-				route_err(rt, "redis %s: CLUSTER SLOTS: a malformed range (or %s)",
-					  rt->addr, rt->err);
+		for (size_t k = 0; k < rep->elements && rc == 1; k++)
+			if (!slots_range(rt, i, rep->element[k])) {
+				char why[sizeof(rt->err)];
+
+				snprintf(why, sizeof(why), "%s", rt->err);
+				route_err(rt, "redis %s: CLUSTER SLOTS: a range not understood (%.300s)",
+					  rt->addr, why);
 				rc = CTL_REDIS_ERR;
 			}
 	}
