@@ -9,6 +9,7 @@ invariants at the end: no buyer confirmed twice (its own record and the claims
 counted in every primary), sold = the orders confirmed, stock + sold + held =
 the campaign's stock.
 
+  0. A cluster of one primary (it does not know its own address).
   1. The slot arithmetic: this test's CRC16 and tools/redis-cluster's agree
      with CLUSTER KEYSLOT, and a sale on a still cluster follows no
      redirection at all (ctl_redis computes every slot as the cluster does).
@@ -173,6 +174,17 @@ def main():
     tmp = tempfile.mkdtemp(prefix="seckill-cluster-")
     cdir = os.path.join(tmp, "cluster")
     try:
+        # 0. A cluster of one primary: its node does not know its own address
+        # (CLUSTER SLOTS says ""), the hosts use the one they reached.
+        one = os.path.join(tmp, "one")
+        out = subprocess.run([CLUSTER, "start", "--dir", one, "--primaries", "1"],
+                             capture_output=True, text=True, timeout=120)
+        check(out.returncode == 0, "a cluster of one primary: %s%s" % (out.stdout.strip(),
+                                                                      out.stderr.strip()))
+        sale_result(sale([int(out.stdout.split()[1])], 20000, CAMPAIGNS[0]),
+                    "a sale on a cluster of one primary")
+        subprocess.run([CLUSTER, "stop", "--dir", one], timeout=60)
+
         out = subprocess.run([CLUSTER, "start", "--dir", cdir, "--spread",
                               ",".join("%d:%d" % (c + 1, BUCKETS) for c in CAMPAIGNS)],
                              capture_output=True, text=True, timeout=120)
