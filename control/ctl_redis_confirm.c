@@ -292,22 +292,32 @@ static int batch_code(struct ctl_redis *r, const struct ctl_redis_confirm_req *q
 }
 
 /* Settles the orders of one confirm_batch call from its reply; frees rep. */
+/* Each order's result from a batch script's reply: an array of `want`
+ * elements whose first cnt are the orders' codes, or an error for all. */
+static void batch_codes(struct ctl_redis *r, enum ctl_script_id s,
+			const struct ctl_redis_confirm_req *q, const size_t *idx, size_t cnt,
+			size_t want, const redisReply *rep, struct ctl_redis_confirm_res *res)
+{
+	bool ok = rep->type == REDIS_REPLY_ARRAY && rep->elements == want;
+	int rc = CTL_REDIS_ERR;
+
+	if (rep->type == REDIS_REPLY_ERROR)
+		rc = rd_script_error(r, s, rep->str);
+	else if (!ok)
+		rd_err(r, "redis %s: %s: unexpected reply", ctl_route_addr(r->rt),
+		       ctl_redis_scripts[s].name);
+	for (size_t i = 0; i < cnt; i++) {
+		struct ctl_redis_confirm_res *o = &res[idx[i]];
+
+		o->rc = ok ? batch_code(r, &q[idx[i]], rep->element[i], &o->replayed) : rc;
+	}
+}
+
 static void batch_settle(struct ctl_redis *r, const struct ctl_redis_confirm_req *q,
 			 const size_t *idx, size_t cnt, redisReply *rep,
 			 struct ctl_redis_confirm_res *res)
 {
-	int rc = CTL_REDIS_ERR;
-
-	if (rep->type == REDIS_REPLY_ERROR)
-		rc = rd_script_error(r, S_CONFIRM_BATCH, rep->str);
-	else if (rep->type != REDIS_REPLY_ARRAY || rep->elements != cnt)
-		rd_err(r, "redis %s: confirm_batch: unexpected reply", ctl_route_addr(r->rt));
-	for (size_t i = 0; i < cnt; i++) {
-		struct ctl_redis_confirm_res *o = &res[idx[i]];
-
-		o->rc = rep->type == REDIS_REPLY_ARRAY && rep->elements == cnt ?
-			batch_code(r, &q[idx[i]], rep->element[i], &o->replayed) : rc;
-	}
+	batch_codes(r, S_CONFIRM_BATCH, q, idx, cnt, cnt, rep, res);
 	freeReplyObject(rep);
 }
 
@@ -349,24 +359,19 @@ static void claim_settle(struct ctl_redis *r, const struct ctl_redis_confirm_req
 			 const size_t *idx, size_t cnt, redisReply *rep,
 			 struct ctl_redis_confirm_res *res, uint64_t *won)
 {
-	const redisReply *last;
+	const redisReply *last = rep->type == REDIS_REPLY_ARRAY && rep->elements == cnt + 1 ?
+		rep->element[cnt] : NULL;
 
-	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == cnt + 1 &&
-	    (last = rep->element[cnt])->type == REDIS_REPLY_INTEGER && last->integer >= 0) {
-		if ((uint64_t)last->integer > *won)
-			*won = (uint64_t)last->integer;
-		rep->elements = cnt;   /* the codes alone, as confirm_batch's */
-		batch_settle(r, q, idx, cnt, rep, res);
-		return;
-	}
-	if (rep->type == REDIS_REPLY_ARRAY) {
+	if (last && (last->type != REDIS_REPLY_INTEGER || last->integer < 0)) {
 		rd_err(r, "redis %s: claim_batch: unexpected reply", ctl_route_addr(r->rt));
 		for (size_t i = 0; i < cnt; i++)
 			res[idx[i]].rc = CTL_REDIS_ERR;
-		freeReplyObject(rep);
-		return;
+	} else {
+		if (last && (uint64_t)last->integer > *won)
+			*won = (uint64_t)last->integer;
+		batch_codes(r, S_CLAIM_BATCH, q, idx, cnt, cnt + 1, rep, res);
 	}
-	batch_settle(r, q, idx, cnt, rep, res);   /* an error reply: every order gets it */
+	freeReplyObject(rep);
 }
 
 /*
