@@ -404,12 +404,19 @@ static int confirm_batched(struct ctl_redis *r, size_t n, const struct ctl_redis
 	buckets = malloc(n * sizeof(*buckets));
 	if (idx == NULL || off == NULL || skip == NULL || bucket == NULL || buckets == NULL)
 		goto oom;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0, known = n; i < n; i++) {
 		struct rd_shard *sh;
 		int src;
 
 		if (!order_id_ok(r, &q[i])) {
 			res[i].rc = CTL_REDIS_INVAL;   /* never sent */
+			continue;
+		}
+		if (known < n && q[known].campaign == q[i].campaign) {
+			/* A batch's orders come by campaign: one lookup a run (a
+			 * campaign missing from Redis is not cached, see rd_shard_get). */
+			buckets[i] = buckets[known];
+			bucket[i] = ctl_redis_bucket(q[i].buyer, buckets[i]);
 			continue;
 		}
 		if ((sh = rd_shard_get(r, q[i].campaign, &src)) == NULL) {
@@ -420,6 +427,7 @@ static int confirm_batched(struct ctl_redis *r, size_t n, const struct ctl_redis
 		}
 		buckets[i] = sh->buckets;
 		bucket[i] = ctl_redis_bucket(q[i].buyer, sh->buckets);
+		known = i;
 	}
 	calls = batch_group(q, res, n, bucket, cap, idx, off, skip);
 	cmds = calloc(calls + 1, sizeof(*cmds));
@@ -494,6 +502,8 @@ int ctl_redis_confirm_many(struct ctl_redis *r, size_t n, const struct ctl_redis
 			struct rd_shard *sh;
 			int rc;
 
+			if (i > 0 && q[i].campaign == q[i - 1].campaign)
+				continue;   /* looked up just before */
 			if ((sh = rd_shard_get(r, q[i].campaign, &rc)) != NULL && sh->buckets > 1)
 				return confirm_batched(r, n, q, res, 1);
 		}

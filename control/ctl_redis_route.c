@@ -205,10 +205,15 @@ static int slots_load(struct ctl_route *rt, int i)
 	rep = redisCommand(rt->node[i].c, "CLUSTER SLOTS");
 	if (rep == NULL)
 		return node_drop(rt, i, "CLUSTER SLOTS");
-	if (rep->type == REDIS_REPLY_ERROR) {
-		/* "ERR This instance has cluster support disabled" */
+	if (rep->type == REDIS_REPLY_ERROR && strstr(rep->str, "cluster support disabled")) {
 		freeReplyObject(rep);
-		return 0;
+		return 0;   /* one Redis, not a cluster */
+	}
+	if (rep->type == REDIS_REPLY_ERROR) {
+		/* LOADING, NOAUTH, a renamed command ...: say so, do not guess. */
+		route_err(rt, "redis %s: CLUSTER SLOTS refused: %.200s", rt->addr, rep->str);
+		freeReplyObject(rep);
+		return CTL_REDIS_ERR;
 	}
 	rc = 1;
 	if (rep->type != REDIS_REPLY_ARRAY) {
