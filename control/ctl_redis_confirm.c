@@ -477,6 +477,8 @@ static int confirm_batched(struct ctl_redis *r, size_t n, const struct ctl_redis
 		    rd_shard_settle(r, sh) != CTL_REDIS_OK)
 			break;   /* rd_err says why; the results above stand */
 	}
+	if (rc == CTL_REDIS_DOWN)
+		rd_route_fail(r, rc);   /* the text says why, not an order's duplicate */
 	goto out;
 oom:
 	rd_err(r, "confirm: out of memory for a batch of %zu orders", n);

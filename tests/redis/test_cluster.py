@@ -15,9 +15,9 @@ the campaign's stock.
      redirection at all (ctl_redis computes every slot as the cluster does).
   2. A sale while every bucket slot of one primary is migrated to another,
      by hand as redis-cli --cluster reshard does it (SETSLOT IMPORTING and
-     MIGRATING, MIGRATE keys in small batches, SETSLOT NODE), slowly, so
-     the sale meets ASK, TRYAGAIN and MOVED: nothing lost, nothing doubled,
-     and redirections were followed.
+     MIGRATING, MIGRATE, SETSLOT NODE), a key each 0.1 s, so the sale meets
+     TRYAGAIN (keys split), ASK (all moved, slot not handed over) and MOVED:
+     nothing lost, nothing doubled, and redirections were followed.
   3. A sale during `redis-cli --cluster reshard` of 3000 slots: the same.
 
 Needs redis-server and redis-cli (exits 77, skipped, without them).
@@ -147,18 +147,22 @@ def owner(conns, s):
 
 
 def migrate_slot(conns, ids, s, src, dst, pause):
-    """Moves slot s from primary src to dst, keys 20 at a time."""
+    """Moves slot s from primary src to dst, one key at a time, `pause` s
+    apart: while some keys have moved a script on the slot gets TRYAGAIN;
+    once all have, and until the slot is handed over, ASK (the target then
+    runs it only after ASKING)."""
     a, b = conns[src], conns[dst]
     b.cmd("CLUSTER", "SETSLOT", s, "IMPORTING", ids[src])
     a.cmd("CLUSTER", "SETSLOT", s, "MIGRATING", ids[dst])
     moved = 0
     while True:
-        keys = a.cmd("CLUSTER", "GETKEYSINSLOT", s, 20)
+        keys = a.cmd("CLUSTER", "GETKEYSINSLOT", s, 1)
         if not keys:
             break
         a.cmd("MIGRATE", "127.0.0.1", b.port, "", 0, 5000, "KEYS", *keys)
         moved += len(keys)
         time.sleep(pause)
+    time.sleep(pause)
     for c in (b, a) + tuple(c for i, c in enumerate(conns) if i not in (src, dst)):
         c.cmd("CLUSTER", "SETSLOT", s, "NODE", ids[dst])
     return moved
@@ -212,11 +216,11 @@ def main():
         # 2. Every bucket slot of primary 0 migrated to primary 1, during a sale.
         hot = [slot("{%d:%d}" % (CAMPAIGNS[1] + 1, k)) for k in range(BUCKETS)]
         mine = [s for s in hot if owner(conns, s) == 0]
-        p = sale(ports, 400000, CAMPAIGNS[1])
+        p = sale(ports, 600000, CAMPAIGNS[1])
         wait_selling(p, conns, 0, CAMPAIGNS[1])
         moved = 0
         for s in mine:
-            moved += migrate_slot(conns, ids, s, 0, 1, 0.002)
+            moved += migrate_slot(conns, ids, s, 0, 1, 0.1)
         running = p.poll() is None
         r = sale_result(p, "a sale while %d bucket slots migrated (%d keys)" % (len(mine), moved))
         check(running, "the sale was still running when the last slot had moved")

@@ -1060,7 +1060,7 @@ static void shard_play(uint32_t id, unsigned buckets, struct cmp_run *out)
 	struct ctl_redis *h[CMP_HOSTS];
 	struct ctl_redis_confirm_req q[CMP_BATCH_MAX];
 	struct ctl_redis_confirm_res res[CMP_BATCH_MAX];
-	uint64_t seed = 0x2545f4914f6cdd1dull, got, held[CMP_HOSTS] = { 0 };
+	uint64_t seed = 0x2545f4914f6cdd1dull, got, held[CMP_HOSTS] = { 0 }, sold = 0;
 	size_t made = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -1100,7 +1100,11 @@ static void shard_play(uint32_t id, unsigned buckets, struct cmp_run *out)
 			out->rc[made + i] = res[i].rc;
 			out->replayed[made + i] = res[i].replayed;
 			held[k] -= res[i].rc == CTL_REDIS_OK && !res[i].replayed;
+			sold += res[i].rc == CTL_REDIS_OK && !res[i].replayed;
 		}
+		/* Counted sold when the call returns (the settle follows the claims). */
+		cr_assert_eq(raw_int("GET seckill:sold:{%u}", id), (long long)sold,
+			     "sold after order %zu", made + nb);
 		made += nb;
 	}
 	out->n = made;
