@@ -87,10 +87,11 @@
  * to a second of takes and confirms: oversell and duplicate buyers become
  * possible.
  *
- * A handle is one connection per node, used by one thread. Every call that talks to
- * Redis returns CTL_REDIS_DOWN when the connection is dead; the handle then
- * reconnects lazily, at most once per back-off interval (50 ms doubling to
- * 2 s), so a loop that keeps calling does not stall on a dead server.
+ * A handle is one connection per node, used by one thread. Every call
+ * that talks to Redis returns CTL_REDIS_DOWN when the connection is dead;
+ * the handle then reconnects lazily, at most once per back-off interval
+ * (50 ms doubling to 2 s), so a loop that keeps calling does not stall on a
+ * dead server.
  * A call that returns CTL_REDIS_DOWN may or may not have run in Redis if the
  * connection died while its reply was in flight; hosts:{id} then shows the
  * truth, and ctl_redis_status + ctl_redis_give_back reconcile it.
