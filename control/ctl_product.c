@@ -251,18 +251,12 @@ static redisReply *ctl_product_cmd(struct ctl_route *rt, const char *key, const 
 {
 	redisReply *rep = NULL;
 	va_list ap;
-	char *cmd;
-	int len;
+	int rc;
 
 	va_start(ap, fmt);
-	len = redisvFormatCommand(&cmd, fmt, ap);
+	rc = ctl_route_vcommand(rt, "product", key, &rep, fmt, ap);
 	va_end(ap);
-	if (len < 0)
-		return NULL;
-	if (ctl_route_call(rt, "product", key, cmd, (size_t)len, &rep) != CTL_REDIS_OK)
-		rep = NULL;
-	redisFreeCommand(cmd);
-	return rep;
+	return rc == CTL_REDIS_OK ? rep : NULL;
 }
 
 static int ctl_product_save_redis(const struct app_product *p, char *err, size_t errlen)

@@ -342,18 +342,11 @@ int ctl_redis_give_back(struct ctl_redis *r, uint32_t id, uint64_t n, uint64_t *
 int rd_command(struct ctl_redis *r, const char *key, redisReply **out, const char *fmt, ...)
 {
 	va_list ap;
-	char *cmd;
-	int len, rc;
+	int rc;
 
 	va_start(ap, fmt);
-	len = redisvFormatCommand(&cmd, fmt, ap);
+	rc = rd_route_fail(r, ctl_route_vcommand(r->rt, "command", key, out, fmt, ap));
 	va_end(ap);
-	if (len < 0) {
-		rd_err(r, "redis: out of memory formatting a command");
-		return CTL_REDIS_ERR;
-	}
-	rc = rd_route_fail(r, ctl_route_call(r->rt, "command", key, cmd, (size_t)len, out));
-	redisFreeCommand(cmd);
 	if (rc != CTL_REDIS_OK)
 		return rc;
 	if ((*out)->type == REDIS_REPLY_ERROR) {

@@ -8,28 +8,17 @@
 #include "ctl_redis_buckets.h"
 #include "str2int.h"
 
-int ctl_buckets_get(struct ctl_buckets *c, struct ctl_route *rt, uint32_t id,
-		    unsigned *buckets, char *err, size_t cap)
+int ctl_buckets_read(struct ctl_route *rt, uint32_t id, unsigned *buckets, char *err,
+		     size_t cap)
 {
-	char key[CTL_REDIS_KEY_CAP], *cmd;
+	char key[CTL_REDIS_KEY_CAP];
 	redisReply *rep;
 	uint64_t b = 1;
-	int len, rc;
+	int rc;
 
 	*buckets = 1;
-	for (unsigned i = 0; i < CTL_BUCKETS_CACHED; i++)
-		if (c->camp[i].buckets && c->camp[i].id == id) {
-			*buckets = c->camp[i].buckets;
-			return CTL_REDIS_OK;
-		}
 	snprintf(key, sizeof(key), "seckill:campaign:{%" PRIu32 "}", id);
-	len = redisFormatCommand(&cmd, "HMGET %s stock buckets", key);
-	if (len < 0) {
-		snprintf(err, cap, "redis: out of memory");
-		return CTL_REDIS_ERR;
-	}
-	rc = ctl_route_call(rt, "HMGET", key, cmd, (size_t)len, &rep);
-	redisFreeCommand(cmd);
+	rc = ctl_route_command(rt, "HMGET", key, &rep, "HMGET %s stock buckets", key);
 	if (rc != CTL_REDIS_OK) {
 		snprintf(err, cap, "%s", ctl_route_error(rt));
 		return rc;
@@ -40,13 +29,32 @@ int ctl_buckets_get(struct ctl_buckets *c, struct ctl_route *rt, uint32_t id,
 		snprintf(err, cap, "redis %s: %s: buckets is not 1..%d", ctl_route_addr(rt), key,
 			 CTL_REDIS_BUCKETS_MAX);
 		rc = CTL_REDIS_ERR;
-	} else if (rep->element[0]->type == REDIS_REPLY_STRING) {
-		unsigned i = c->next++ % CTL_BUCKETS_CACHED;
-
-		c->camp[i].id = id;
-		c->camp[i].buckets = (unsigned)b;
+	} else if (rep->element[0]->type != REDIS_REPLY_STRING) {
+		rc = CTL_REDIS_NOT_FOUND;   /* no campaign (yet) */
 	}
 	freeReplyObject(rep);
 	*buckets = (unsigned)b;
+	return rc;
+}
+
+int ctl_buckets_get(struct ctl_buckets *c, struct ctl_route *rt, uint32_t id,
+		    unsigned *buckets, char *err, size_t cap)
+{
+	int rc;
+
+	for (unsigned i = 0; i < CTL_BUCKETS_CACHED; i++)
+		if (c->camp[i].buckets && c->camp[i].id == id) {
+			*buckets = c->camp[i].buckets;
+			return CTL_REDIS_OK;
+		}
+	rc = ctl_buckets_read(rt, id, buckets, err, cap);
+	if (rc == CTL_REDIS_NOT_FOUND)
+		return CTL_REDIS_OK;   /* not remembered: one made later may be sharded */
+	if (rc == CTL_REDIS_OK) {
+		unsigned i = c->next++ % CTL_BUCKETS_CACHED;
+
+		c->camp[i].id = id;
+		c->camp[i].buckets = *buckets;
+	}
 	return rc;
 }

@@ -27,6 +27,14 @@ struct ctl_buckets {
 };
 
 /*
+ * Campaign id's buckets read from its hash, no cache: *buckets (1 without
+ * the field), CTL_REDIS_NOT_FOUND when the campaign is not in Redis, _DOWN
+ * or _ERR (a malformed field) with the text in err.
+ */
+int ctl_buckets_read(struct ctl_route *rt, uint32_t id, unsigned *buckets, char *err,
+		     size_t cap);
+
+/*
  * Campaign id's buckets in *buckets (1 for a campaign without the field,
  * or not in Redis). A ctl_redis code: CTL_REDIS_OK, _DOWN or _ERR (a
  * malformed field), with the text in err.

@@ -482,6 +482,33 @@ int ctl_route_call(struct ctl_route *rt, const char *what, const char *key, cons
 	return CTL_REDIS_DOWN;
 }
 
+int ctl_route_vcommand(struct ctl_route *rt, const char *what, const char *key,
+		       redisReply **out, const char *fmt, va_list ap)
+{
+	char *cmd;
+	int len = redisvFormatCommand(&cmd, fmt, ap), rc;
+
+	if (len < 0) {
+		route_err(rt, "redis: out of memory formatting %s", what);
+		return CTL_REDIS_ERR;
+	}
+	rc = ctl_route_call(rt, what, key, cmd, (size_t)len, out);
+	redisFreeCommand(cmd);
+	return rc;
+}
+
+int ctl_route_command(struct ctl_route *rt, const char *what, const char *key,
+		      redisReply **out, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = ctl_route_vcommand(rt, what, key, out, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
 void ctl_route_pipeline(struct ctl_route *rt, struct ctl_route_cmd *cmds, size_t n)
 {
 	bool dead[ROUTE_NODES_MAX] = { false };

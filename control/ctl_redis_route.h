@@ -33,6 +33,7 @@
 #define SECKILL_CTL_REDIS_ROUTE_H
 
 #include <stdbool.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <sys/time.h>
 
@@ -72,6 +73,15 @@ unsigned long ctl_route_redirects(const struct ctl_route *rt);
  */
 int ctl_route_call(struct ctl_route *rt, const char *what, const char *key, const char *cmd,
 		   size_t len, redisReply **out);
+
+/*
+ * The same, the command given as to redisvCommand (%b included). A
+ * command that cannot be formatted (no memory) is CTL_REDIS_ERR.
+ */
+int ctl_route_vcommand(struct ctl_route *rt, const char *what, const char *key,
+		       redisReply **out, const char *fmt, va_list ap);
+int ctl_route_command(struct ctl_route *rt, const char *what, const char *key,
+		      redisReply **out, const char *fmt, ...);
 
 /* One command of a pipeline, and its outcome. */
 struct ctl_route_cmd {

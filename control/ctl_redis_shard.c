@@ -19,35 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl_redis_buckets.h"
 #include "ctl_redis_priv.h"
 #include "str2int.h"
 
 int rd_campaign_buckets(struct ctl_redis *r, uint32_t id, unsigned *buckets)
 {
-	char camp[CTL_REDIS_KEY_CAP];
-	redisReply *rep;
-	uint64_t b = 1;
-	int rc;
-
-	KEY(camp, "campaign:{%" PRIu32 "}", id);
-	rc = rd_command(r, camp, &rep, "HMGET %s stock buckets", camp);
-	if (rc != CTL_REDIS_OK)
-		return rc;
-	*buckets = 1;
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
-		rd_err(r, "redis %s: HMGET %s: unexpected reply", ctl_route_addr(r->rt), camp);
-		rc = CTL_REDIS_ERR;
-	} else if (rd_elem_str(rep, 0) == NULL) {
-		rc = CTL_REDIS_NOT_FOUND;   /* no campaign (yet): nothing to cache */
-	} else if (rd_elem_str(rep, 1) &&
-		   !str2u64(rd_elem_str(rep, 1), 1, CTL_REDIS_BUCKETS_MAX, &b)) {
-		rd_err(r, "campaign %" PRIu32 ": %s field buckets is not 1..%d", id, camp,
-		       CTL_REDIS_BUCKETS_MAX);
-		rc = CTL_REDIS_ERR;
-	}
-	*buckets = (unsigned)b;
-	freeReplyObject(rep);
-	return rc;
+	return ctl_buckets_read(r->rt, id, buckets, r->err, sizeof(r->err));
 }
 
 int rd_bucket_cmds(struct ctl_redis *r, uint32_t id, unsigned buckets, const char *verb,

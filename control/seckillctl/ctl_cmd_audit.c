@@ -199,16 +199,15 @@ static redisReply *au_cmd(struct ctl_route *rt, const char *key, const char *fmt
 {
 	redisReply *r = NULL;
 	va_list ap;
-	char *cmd;
-	int len;
+	int rc;
 
 	va_start(ap, fmt);
-	len = redisvFormatCommand(&cmd, fmt, ap);
+	rc = ctl_route_vcommand(rt, "audit", key, &r, fmt, ap);
 	va_end(ap);
-	if (len < 0 || ctl_route_call(rt, "audit", key, cmd, (size_t)len, &r) != CTL_REDIS_OK)
-		ctl_fail("Redis: %s", len < 0 ? "out of memory" : ctl_route_error(rt));
-	if (len >= 0)
-		redisFreeCommand(cmd);
+	if (rc != CTL_REDIS_OK) {
+		ctl_fail("Redis: %s", ctl_route_error(rt));
+		r = NULL;
+	}
 	return r;
 }
 
