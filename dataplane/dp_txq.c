@@ -1,6 +1,8 @@
 /*
  * dp_txq.c - struct net_tx on mbufs (dp_txq.h).
  */
+#include <string.h>
+
 #include <rte_ethdev.h>
 
 #include "dp_txq.h"
@@ -25,8 +27,16 @@ static void dp_txq_send(void *ctx, void *handle, uint32_t len)
 
 	m->data_len = (uint16_t)len;
 	m->pkt_len = len;
+	if (unlikely(q->n == DP_TX_BACKLOG)) {
+		dp_txq_flush(q);
+		if (q->n == DP_TX_BACKLOG) {     /* the ring has been full for a while */
+			rte_pktmbuf_free(m);
+			(*q->c.drops)++;
+			return;
+		}
+	}
 	q->pkts[q->n++] = m;
-	if (unlikely(q->n == DP_TX_BURST))
+	if (unlikely(q->n % DP_TX_BURST == 0))
 		dp_txq_flush(q);
 }
 
@@ -59,9 +69,17 @@ void dp_txq_flush(struct dp_txq *q)
 	sent = rte_eth_tx_burst(q->port, q->queue, q->pkts, n);
 	*q->c.pkts += sent;
 	(*q->c.bursts)++;
-	if (unlikely(sent < n)) {
-		rte_pktmbuf_free_bulk(&q->pkts[sent], n - sent);
-		*q->c.drops += n - sent;
+	if (unlikely(sent < n && sent != 0))     /* the rest, in order, for next time */
+		memmove(q->pkts, &q->pkts[sent], (size_t)(n - sent) * sizeof(q->pkts[0]));
+	q->n = n - sent;
+}
+
+void dp_txq_drop_all(struct dp_txq *q)
+{
+	dp_txq_flush(q);
+	if (q->n != 0) {
+		rte_pktmbuf_free_bulk(q->pkts, q->n);
+		*q->c.drops += q->n;
+		q->n = 0;
 	}
-	q->n = 0;
 }

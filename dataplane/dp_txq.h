@@ -6,7 +6,11 @@
  * appends the mbuf to the queue's burst; the loop flushes the burst with one
  * rte_eth_tx_burst after each RX burst (and send does when it is full), so a
  * burst of answers leaves in one PMD call (one sendto() on af_packet).
- * Frames the PMD does not take are freed and counted: TCP retransmits.
+ * Frames the PMD does not take (its ring is full) stay queued, in order, for
+ * the next flush: a group commit releases hundreds of held answers at once,
+ * and a frame dropped there costs its connection a 200 ms retransmission
+ * timeout. Only past DP_TX_BACKLOG queued frames is a frame freed and counted
+ * (TCP retransmits it).
  * The counters are the owner's (its per-lcore stats struct), so each program
  * prints them under its own names.
  */
@@ -20,9 +24,13 @@
 
 #include "net_iface.h"
 
-/* The TX burst array: an RX burst of 32 requests can produce more frames than 32
- * (ACK + answer), so it is twice the default burst and flushed when full. */
+/* Frames queued before send flushes them: an RX burst of 32 requests can
+ * produce more frames than 32 (ACK + answer), so twice the default burst. */
 #define DP_TX_BURST 64
+/* Frames the queue holds while the PMD's ring is full: two group commits'
+ * answers (500-900 each at 2,048 connections, BENCHMARKS.md). Each holds an
+ * mbuf: at worst this many more a worker out of --mbufs. */
+#define DP_TX_BACKLOG 1024
 
 struct dp_txq_counters {
 	uint64_t *pkts, *bursts, *drops, *nombuf;
@@ -32,13 +40,18 @@ struct dp_txq {
 	struct rte_mempool *pool;
 	uint16_t port, queue;
 	uint16_t n;
-	struct rte_mbuf *pkts[DP_TX_BURST];
+	struct rte_mbuf *pkts[DP_TX_BACKLOG];
 	struct dp_txq_counters c;
 };
 
 /* Sets q up for (port, queue) and fills tx with q's callbacks. */
 void dp_txq_init(struct dp_txq *q, struct net_tx *tx, struct rte_mempool *pool,
 		 uint16_t port, uint16_t queue, struct dp_txq_counters c);
+/* Hands the queued frames to the PMD; what it does not take stays queued
+ * (q->n != 0 then: flush again soon rather than sleep). */
 void dp_txq_flush(struct dp_txq *q);
+/* The lcore is leaving: one last flush, then what is left is freed, counted
+ * as drops. */
+void dp_txq_drop_all(struct dp_txq *q);
 
 #endif

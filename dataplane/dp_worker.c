@@ -286,9 +286,11 @@ int dp_worker_main(void *arg)
 			dp_worker_tick(lc, now);
 			next_tick = now + tick_tsc;
 		}
-		/* Answers waiting for a sync that is moving: poll on rather than sleep. */
-		dp_worker_idle(lc, nb != 0 || wait_durable);
+		/* Answers waiting for a sync that is moving, or frames for a full
+		 * TX ring: poll on rather than sleep. */
+		dp_worker_idle(lc, nb != 0 || wait_durable || lc->txq.n != 0);
 	}
+	dp_txq_drop_all(&lc->txq);
 	tcp_core_gauges(lc->tcp, &lc->gauges);
 	__atomic_store_n(&lc->state, DP_LCORE_STOPPED, __ATOMIC_RELEASE);
 	return 0;

@@ -198,13 +198,13 @@ int gen_worker_main(void *arg)
 			lc->st.busy_cycles += rte_rdtsc() - tsc;
 		if (lc->load != NULL ? gen_load_done(lc->load) : stopped)
 			break;
-		gen_worker_idle(lc, &idle_polls, &idle_sleep, nb != 0 || sent);
+		gen_worker_idle(lc, &idle_polls, &idle_sleep, nb != 0 || sent || lc->txq.n != 0);
 	}
 	if (lc->load != NULL) {
 		gen_load_abort(lc->load);
 		gen_load_poll(lc->load, gen_clock_ns(&clk, rte_rdtsc()));
-		dp_txq_flush(&lc->txq);
 	}
+	dp_txq_drop_all(&lc->txq);
 	lc->t_end_tsc = rte_rdtsc();
 	__atomic_store_n(&lc->state, GEN_LC_DONE, __ATOMIC_RELEASE);
 	return 0;
