@@ -168,8 +168,9 @@ static int dp_worker_setup(struct dp_lcore *lc)
 }
 
 /*
- * The burst's buys, before any is served: each starts loading its buyer's
- * purchase-set slot (app_prefetch.c), so the burst's cache misses overlap.
+ * The burst's buys, before any is served: each names its buyer's
+ * purchase-set slot (app_prefetch.c), then all the slots start loading at
+ * once, so the burst's TLB and cache misses overlap (sale_prefetch_issue).
  * A burst of one has nothing to overlap with.
  */
 static inline void dp_worker_peek(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t nb)
@@ -185,6 +186,7 @@ static inline void dp_worker_peek(struct dp_lcore *lc, struct rte_mbuf **pkts, u
 		if (p != NULL)
 			app_prefetch_request(&lc->app, p, plen);
 	}
+	app_prefetch_issue(&lc->app);
 }
 
 /* One received burst through the stack; the mbufs are ours to free. */

@@ -126,12 +126,15 @@ static inline void app_set_time_ms(struct app *a, uint64_t now_ms)
 /*
  * Before a burst is served (app_prefetch.c): p, len is one frame's TCP
  * payload; if it begins a buy ("POST /api/campaigns/{id}/orders" with a
- * bearer token), the buyer's purchase-set slot starts loading. A hint only.
+ * bearer token), the buyer's purchase-set slot is named, to be loaded with
+ * the burst's others by app_prefetch_issue. A hint only.
  * app_prefetch_parse is its reading of the request: the campaign and the
  * (unverified) buyer id of the token, or false.
  */
 void app_prefetch_request(struct app *a, const uint8_t *p, uint32_t len);
 bool app_prefetch_parse(const uint8_t *p, uint32_t len, uint32_t *campaign, uint64_t *buyer);
+/* After the burst's app_prefetch_request calls: their loads, together. */
+void app_prefetch_issue(struct app *a);
 
 /* The http_handler_fn: ctx is a struct app. */
 void app_handle(void *ctx, struct tcp_conn *c, const struct http_request *req,

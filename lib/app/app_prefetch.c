@@ -86,3 +86,9 @@ void app_prefetch_request(struct app *a, const uint8_t *p, uint32_t len)
 	if (a->sale != NULL && app_prefetch_parse(p, len, &campaign, &buyer))
 		sale_prefetch_buy(a->sale, campaign, buyer);
 }
+
+void app_prefetch_issue(struct app *a)
+{
+	if (a->sale != NULL)
+		sale_prefetch_issue(a->sale);
+}

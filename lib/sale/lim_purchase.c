@@ -60,6 +60,13 @@ static enum lim_claim count(struct lim_purchase_stats *st, enum lim_claim c)
 	return c;
 }
 
+const void *lim_purchase_slot(const struct lim_purchase *set, uint64_t campaign, uint64_t buyer)
+{
+	const uint64_t key[2] = { campaign, buyer };
+
+	return lim_table_slot(set->t, key);
+}
+
 void lim_purchase_prefetch(const struct lim_purchase *set, uint64_t campaign, uint64_t buyer)
 {
 	const uint64_t key[2] = { campaign, buyer };

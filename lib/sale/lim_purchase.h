@@ -61,6 +61,8 @@ void lim_purchase_free(struct lim_purchase *set);
 /* lim_table_prefetch for (campaign, buyer): call it as soon as the buyer is
  * known and claim after the other checks. */
 void lim_purchase_prefetch(const struct lim_purchase *set, uint64_t campaign, uint64_t buyer);
+/* The slot lim_purchase_prefetch loads (lim_table_slot). */
+const void *lim_purchase_slot(const struct lim_purchase *set, uint64_t campaign, uint64_t buyer);
 
 /* Claim the sale for (campaign, buyer). On LIM_CLAIMED, *ticket (if not NULL)
  * receives the claim's ticket, for lim_purchase_release. Lock-free; `st` (may

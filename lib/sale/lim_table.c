@@ -214,12 +214,15 @@ enum lim_table_res lim_table_get(struct lim_table *t, const uint64_t *key,
 				 : get2(t, key, insert, val);
 }
 
+const void *lim_table_slot(const struct lim_table *t, const uint64_t *key)
+{
+	return probe_slot(t, probe_start(t, key), 0);
+}
+
 void lim_table_prefetch(const struct lim_table *t, const uint64_t *key)
 {
-	struct probe p = probe_start(t, key);
-
 	/* For writing: an insert or a CAS on the value follows. */
-	__builtin_prefetch(probe_slot(t, p, 0), 1, 3);
+	__builtin_prefetch(lim_table_slot(t, key), 1, 3);
 }
 
 uint64_t *lim_table_evict(struct lim_table *t, uint64_t key,

@@ -83,6 +83,9 @@ void lim_table_free(struct lim_table *t);
  * miss, and issued early it overlaps the caller's other work. Costs the
  * hash; a bad key is ignored. */
 void lim_table_prefetch(const struct lim_table *t, const uint64_t *key);
+/* The slot lim_table_prefetch loads, for a caller that issues a batch of
+ * prefetches together (see sale_prefetch_issue). Costs the hash. */
+const void *lim_table_slot(const struct lim_table *t, const uint64_t *key);
 
 /* Find `key` (t->key_words words); when insert is true and the key is
  * absent, insert it in the first empty slot of its probe range. On

@@ -404,7 +404,20 @@ void sale_prefetch_buy(struct sale_core *c, uint32_t campaign_id, uint64_t buyer
 
 	if (cp == NULL || buyer == 0 || sale_sold_out_seen(cp->pool, c->index))
 		return;
-	sale_prefetch_slots(s, cp->id, buyer, sale_rule_load(s, SALE_RULE_BUYER));
+	if (c->prefetch_n + 2 > SALE_PREFETCH_MAX) {     /* a batch that long: load now */
+		sale_prefetch_slots(s, cp->id, buyer, sale_rule_load(s, SALE_RULE_BUYER));
+		return;
+	}
+	c->prefetch[c->prefetch_n++] = lim_purchase_slot(s->purchase, cp->id, buyer);
+	if (sale_rule_load(s, SALE_RULE_BUYER).rate)
+		c->prefetch[c->prefetch_n++] = lim_table_slot(s->lim_buyer, &buyer);
+}
+
+void sale_prefetch_issue(struct sale_core *c)
+{
+	for (unsigned i = 0; i < c->prefetch_n; i++)
+		__builtin_prefetch(c->prefetch[i], 1, 3);      /* a claim (a CAS) follows */
+	c->prefetch_n = 0;
 }
 
 enum sale_result sale_buy_pow(struct sale_core *c, uint32_t campaign_id, const char *token,

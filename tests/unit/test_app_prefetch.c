@@ -135,6 +135,7 @@ Test(app_prefetch, hints_a_real_sale_whatever_the_campaign)
 	struct sale_core *core;
 	struct sale_stats before;
 	static struct app a;
+	unsigned want;
 
 	sale_conf_default(&cf);
 	cf.n_cores = 1;
@@ -152,10 +153,25 @@ Test(app_prefetch, hints_a_real_sale_whatever_the_campaign)
 	before = core->stats;
 	app_init(&a);
 	app_prefetch_request(&a, (const uint8_t *)buy, (uint32_t)strlen(buy));  /* no sale yet */
+	cr_assert_eq(core->prefetch_n, 0);
 	app_set_sale(&a, core);
 	app_prefetch_request(&a, (const uint8_t *)buy, (uint32_t)strlen(buy));
+	want = core->prefetch_n;                  /* the purchase slot, and the buyer-rate one if on */
+	cr_assert(want == 1 || want == 2, "a buy names %u slots", want);
 	sale_prefetch_buy(core, 2, 77);           /* unknown campaign */
 	sale_prefetch_buy(core, 1, 0);            /* buyer 0: no buyer */
+	cr_assert_eq(core->prefetch_n, want, "a buy that is none named a slot");
+	app_prefetch_issue(&a);                   /* loaded: the batch starts again */
+	cr_assert_eq(core->prefetch_n, 0);
+	/* A burst longer than the batch: the rest are loaded at once, never
+	 * written past the array. */
+	for (uint64_t b = 1; b <= 4 * SALE_PREFETCH_MAX; b++) {
+		sale_prefetch_buy(core, 1, b);
+		cr_assert_leq(core->prefetch_n, SALE_PREFETCH_MAX);
+	}
+	cr_assert_geq(core->prefetch_n, SALE_PREFETCH_MAX - 1);
+	app_prefetch_issue(&a);
+	cr_assert_eq(core->prefetch_n, 0);
 	/* A hint decides and counts nothing. */
 	cr_assert_arr_eq(&core->stats, &before, sizeof(before));
 	for (unsigned r = 0; r < SALE_RESULT_N; r++)

@@ -1,6 +1,7 @@
 /* Tests for lib/sale/lim_table.c: placement, full policy, eviction, and that
  * concurrent inserters of one key always meet in one slot. */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,6 +25,29 @@ Test(lim_table, create_sizes_to_half_load)
 	lim_table_free(t);
 	cr_assert_null(lim_table_create(0, 1, NULL));
 	cr_assert_null(lim_table_create(10, 3, NULL));
+}
+
+/* lim_table_slot names the slot a key's insert into an empty table takes:
+ * the line a prefetch must load. */
+Test(lim_table, slot_is_where_the_first_insert_lands)
+{
+	for (unsigned words = 1; words <= 2; words++) {
+		struct lim_table *t = lim_table_create(1 << 16, words, sipkey);
+
+		cr_assert_not_null(t);
+		for (uint64_t i = 0; i < 64; i++) {
+			const uint64_t key[2] = { 3 + i * 0x9e3779b97f4a7c15ULL, i };
+			const uint8_t *slot = lim_table_slot(t, key);
+			uint64_t *val;
+
+			cr_assert_eq(lim_table_get(t, key, true, &val), LIM_T_INSERTED);
+			cr_assert((const uint8_t *)val > slot &&
+				  (const uint8_t *)val < slot + t->stride * sizeof(uint64_t),
+				  "%u-word key %" PRIu64 ": value at %p, outside the named slot %p",
+				  words, i, (void *)val, (const void *)slot);
+		}
+		lim_table_free(t);
+	}
 }
 
 Test(lim_table, insert_find_and_key_zero)
