@@ -36,7 +36,9 @@
 /* Dataplane counters of one core (lib/ modules count their own). */
 #define DP_STATS(X) \
 	X(rx_pkts) X(rx_bursts) X(rx_drop_multiseg) X(tx_pkts) X(tx_bursts) \
-	X(tx_drops) X(tx_nombuf) X(idle_sleeps) \
+	X(tx_drops) X(tx_nombuf) \
+	X(tx_ring_full) /* flushes the PMD took only part of: the rest waited (dp_txq.h) */ \
+	X(idle_sleeps) \
 	X(busy_cycles)  /* TSC cycles spent on non-empty bursts: RX, stack, timers, TX */ \
 	X(stack_cycles) /* of them, in the stack: net_input to the answer queued */ \
 	X(ip_conns_full) /* connections let in uncounted: --ip-conns table range full */

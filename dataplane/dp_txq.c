@@ -69,8 +69,11 @@ void dp_txq_flush(struct dp_txq *q)
 	sent = rte_eth_tx_burst(q->port, q->queue, q->pkts, n);
 	*q->c.pkts += sent;
 	(*q->c.bursts)++;
-	if (unlikely(sent < n && sent != 0))     /* the rest, in order, for next time */
-		memmove(q->pkts, &q->pkts[sent], (size_t)(n - sent) * sizeof(q->pkts[0]));
+	if (unlikely(sent < n)) {                /* the rest, in order, for next time */
+		(*q->c.ring_full)++;
+		if (sent != 0)
+			memmove(q->pkts, &q->pkts[sent], (size_t)(n - sent) * sizeof(q->pkts[0]));
+	}
 	q->n = n - sent;
 }
 

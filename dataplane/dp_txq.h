@@ -34,6 +34,7 @@
 
 struct dp_txq_counters {
 	uint64_t *pkts, *bursts, *drops, *nombuf;
+	uint64_t *ring_full;        /* flushes the PMD took only part of */
 };
 
 struct dp_txq {

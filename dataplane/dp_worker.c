@@ -153,7 +153,8 @@ static int dp_worker_setup(struct dp_lcore *lc)
 	app.ctx = lc->http;
 	http_server_set_time(lc->http, now_wall_s());
 	dp_txq_init(&lc->txq, &lc->tx, lc->pool, lc->port, lc->queue, (struct dp_txq_counters){
-		&lc->st.tx_pkts, &lc->st.tx_bursts, &lc->st.tx_drops, &lc->st.tx_nombuf });
+		&lc->st.tx_pkts, &lc->st.tx_bursts, &lc->st.tx_drops, &lc->st.tx_nombuf,
+		&lc->st.tx_ring_full });
 	prctl(PR_SET_TIMERSLACK, DP_TIMER_SLACK_NS, 0, 0, 0);
 	/* Installed even with --ip-conns 0, so seckillctl can switch it on. */
 	tconf.admit = (struct tcp_admit){ dp_worker_admit, dp_worker_unadmit, lc };

@@ -45,7 +45,7 @@ struct gen_opts {
 
 /* Per-worker counters of the port side (the engine counts the rest). */
 #define GEN_DP_STATS(X) \
-	X(rx_pkts) X(rx_bursts) X(tx_pkts) X(tx_bursts) X(tx_drops) X(tx_nombuf) \
+	X(rx_pkts) X(rx_bursts) X(tx_pkts) X(tx_bursts) X(tx_drops) X(tx_nombuf) X(tx_ring_full) \
 	X(pcap_sent) X(pcap_late) X(busy_cycles) X(idle_sleeps)
 struct gen_dp_stats { GEN_DP_STATS(STATS_FIELD) };
 

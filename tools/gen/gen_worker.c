@@ -97,7 +97,8 @@ static int gen_worker_setup(struct gen_lcore *lc, struct gen_bare *bare)
 	char err[160];
 
 	dp_txq_init(&lc->txq, &lc->tx, lc->pool, lc->port, lc->queue, (struct dp_txq_counters){
-		&lc->st.tx_pkts, &lc->st.tx_bursts, &lc->st.tx_drops, &lc->st.tx_nombuf });
+		&lc->st.tx_pkts, &lc->st.tx_bursts, &lc->st.tx_drops, &lc->st.tx_nombuf,
+		&lc->st.tx_ring_full });
 	if (lc->opts->no_load) {
 		net_core_init(&bare->net, &lc->ifc, &lc->tx, NULL, NULL);
 		return 0;
