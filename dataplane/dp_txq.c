@@ -3,7 +3,9 @@
  */
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_pause.h>
 
 #include "dp_txq.h"
 
@@ -77,9 +79,16 @@ void dp_txq_flush(struct dp_txq *q)
 	q->n = n - sent;
 }
 
-void dp_txq_drop_all(struct dp_txq *q)
+void dp_txq_drain(struct dp_txq *q)
 {
+	const uint64_t end = rte_get_timer_cycles() +
+		rte_get_timer_hz() * DP_TXQ_DRAIN_US / 1000000;
+
 	dp_txq_flush(q);
+	while (q->n != 0 && rte_get_timer_cycles() < end) {
+		rte_pause();
+		dp_txq_flush(q);
+	}
 	if (q->n != 0) {
 		rte_pktmbuf_free_bulk(q->pkts, q->n);
 		*q->c.drops += q->n;

@@ -51,8 +51,10 @@ void dp_txq_init(struct dp_txq *q, struct net_tx *tx, struct rte_mempool *pool,
 /* Hands the queued frames to the PMD; what it does not take stays queued
  * (q->n != 0 then: flush again soon rather than sleep). */
 void dp_txq_flush(struct dp_txq *q);
-/* The lcore is leaving: one last flush, then what is left is freed, counted
- * as drops. */
-void dp_txq_drop_all(struct dp_txq *q);
+/* The lcore is leaving: flushes until the queue is empty or DP_TXQ_DRAIN_US
+ * have passed (the peer may be draining a full ring: the last ACKs and FINs
+ * should go out), then frees what is left, counted as drops. */
+#define DP_TXQ_DRAIN_US 10000
+void dp_txq_drain(struct dp_txq *q);
 
 #endif

@@ -293,7 +293,7 @@ int dp_worker_main(void *arg)
 		 * TX ring: poll on rather than sleep. */
 		dp_worker_idle(lc, nb != 0 || wait_durable || lc->txq.n != 0);
 	}
-	dp_txq_drop_all(&lc->txq);
+	dp_txq_drain(&lc->txq);
 	tcp_core_gauges(lc->tcp, &lc->gauges);
 	__atomic_store_n(&lc->state, DP_LCORE_STOPPED, __ATOMIC_RELEASE);
 	return 0;

@@ -205,7 +205,7 @@ int gen_worker_main(void *arg)
 		gen_load_abort(lc->load);
 		gen_load_poll(lc->load, gen_clock_ns(&clk, rte_rdtsc()));
 	}
-	dp_txq_drop_all(&lc->txq);
+	dp_txq_drain(&lc->txq);
 	lc->t_end_tsc = rte_rdtsc();
 	__atomic_store_n(&lc->state, GEN_LC_DONE, __ATOMIC_RELEASE);
 	return 0;
