@@ -85,6 +85,17 @@ int ord_journal_append(struct ord_journal *j, const struct ord_record *rec, uint
 int ord_journal_sync(struct ord_journal *j);
 
 /*
+ * Writes zeros a little ahead of the newest segment's records (1 MiB at a
+ * time while under 2 MiB lie ahead; never past the segment or max_bytes),
+ * so the syncs that follow overwrite blocks already on disk: fdatasync then
+ * writes only the data, with no size or allocation to commit. Call it after
+ * a sync, when its answers are out: it takes a write of up to 1 MiB. 0, or
+ * -1 with the reason in ord_journal_error(); a failure costs only that
+ * speed, the journal stays usable.
+ */
+int ord_journal_prefill(struct ord_journal *j);
+
+/*
  * Called once per replayed record, in seq order. Returning nonzero stops the
  * replay (a full producer queue, say); replay returns that value and the
  * caller resumes later with ord_journal_replay_from(j, last seq seen + 1).
@@ -120,7 +131,7 @@ bool ord_journal_full(const struct ord_journal *j);           /* the next append
 uint64_t ord_journal_last_seq(const struct ord_journal *j);   /* last appended, 0 if none */
 uint64_t ord_journal_synced_seq(const struct ord_journal *j); /* last durable */
 uint64_t ord_journal_acked_seq(const struct ord_journal *j);  /* the watermark */
-uint64_t ord_journal_torn_bytes(const struct ord_journal *j); /* cut off by open(); log it */
+uint64_t ord_journal_torn_bytes(const struct ord_journal *j); /* cut off by open() (not zeros ahead); log it */
 int ord_journal_segments(const struct ord_journal *j);        /* segment files */
 
 /* The last error, a sentence naming the path and errno text ("" if none). */

@@ -1,7 +1,8 @@
 /*
  * The order journal: append/sync/replay order, reopen, the ack watermark,
  * torn tails cut at every byte, corruption, full and freed again, segment
- * rotation, and a process SIGKILLed mid-append losing nothing it had synced.
+ * rotation, zeros written ahead, and a process SIGKILLed mid-append (or
+ * mid-prefill) losing nothing it had synced.
  * Every test works in its own directory under /tmp and removes it.
  */
 #include <criterion/criterion.h>
@@ -670,6 +671,107 @@ Test(ord_journal, rotation_and_replay_across_segments)
 	ord_journal_close(j);
 }
 
+/* ---- zeros written ahead (ord_journal_prefill) --------------------------- */
+
+#define STEP (1u << 20)   /* what one prefill writes ahead */
+
+Test(ord_journal, zeros_ahead_are_overwritten_not_torn_and_cut_at_reopen)
+{
+	struct ord_journal *j = jopen(BIG);
+	off_t end = HDR + 100 * FRAME;
+	uint8_t *img;
+	size_t size;
+
+	append_n(j, 100);
+	cr_assert_eq(ord_journal_sync(j), 0);
+	cr_assert_eq(ord_journal_prefill(j), 0, "%s", ord_journal_error(j));
+	cr_assert_eq(file_size(seg_path(1)), end + STEP);
+	cr_assert_eq(ord_journal_prefill(j), 0);
+	cr_assert_eq(file_size(seg_path(1)), end + 2 * STEP);
+	cr_assert_eq(ord_journal_prefill(j), 0);
+	cr_assert_eq(file_size(seg_path(1)), end + 2 * STEP, "2 MiB ahead is enough");
+	/* The next records go over the zeros: the file does not grow. */
+	append_n(j, 50);
+	cr_assert_eq(ord_journal_sync(j), 0);
+	cr_assert_eq(file_size(seg_path(1)), end + 2 * STEP);
+	expect_replay(j, 1, 150);
+	/* What a crash leaves: records, then zeros. */
+	img = read_file(seg_path(1), &size);
+	ord_journal_close(j);
+	cr_assert_eq(file_size(seg_path(1)), HDR + 150 * FRAME, "close cuts the zeros");
+
+	write_file(seg_path(1), img, size);
+	expect_recovered(150, 0);
+	/* A torn batch inside the zeros: only its frames count as torn (two,
+	 * the second cut short), not the zeros after them. */
+	for (size_t i = 0; i < FRAME + 30; i++)
+		img[HDR + 150 * FRAME + i] = (uint8_t)(0xa5 ^ i);
+	write_file(seg_path(1), img, size);
+	expect_recovered(150, 2 * FRAME);
+	free(img);
+}
+
+Test(ord_journal, zeros_ahead_never_cover_a_buffered_record)
+{
+	struct ord_journal *j = jopen(BIG);
+
+	append_n(j, 10);             /* buffered: nothing written yet */
+	cr_assert_eq(ord_journal_prefill(j), 0);
+	cr_assert_eq(file_size(seg_path(1)), HDR + 10 * FRAME + STEP);
+	cr_assert_eq(ord_journal_sync(j), 0);
+	ord_journal_close(j);
+	j = jopen(BIG);
+	cr_assert_eq(ord_journal_torn_bytes(j), 0);
+	expect_replay(j, 1, 10);
+	ord_journal_close(j);
+}
+
+/* The sum of segment files, zeros included. */
+static off_t dir_bytes(void)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+	char p[512];
+	off_t n = 0;
+
+	cr_assert_not_null(dp);
+	while ((e = readdir(dp)) != NULL)
+		if (strstr(e->d_name, ".ojl") != NULL) {
+			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+			n += file_size(p);
+		}
+	closedir(dp);
+	return n;
+}
+
+Test(ord_journal, zeros_ahead_stay_within_the_segment_and_max_bytes)
+{
+	/* Segments of 4,096 frames and 40 bytes: each ends in zeros that its
+	 * last frame does not cover, cut before the next one starts. Eight
+	 * such segments leave max_bytes room for a ninth of 5 frames, whose
+	 * zeros only max_bytes bounds. */
+	const uint64_t seg = HDR + 4096 * FRAME + 40, max = 8 * seg;
+	struct ord_journal *j = jopen(max);
+	uint64_t n = 0;
+
+	while (!ord_journal_full(j)) {
+		for (int k = 0; k < 1000 && !ord_journal_full(j); k++, n++)
+			append_n(j, 1);
+		cr_assert_eq(ord_journal_sync(j), 0);
+		cr_assert_eq(ord_journal_prefill(j), 0, "%s", ord_journal_error(j));
+		cr_assert_leq(dir_bytes(), (off_t)max, "after %lu records", (unsigned long)n);
+		cr_assert_leq(file_size(seg_path((n - 1) / 4096 * 4096 + 1)), (off_t)seg);
+	}
+	cr_assert_eq(ord_journal_segments(j), 9);
+	cr_assert_eq(n, 8 * 4096 + 5);
+	cr_assert_eq(file_size(seg_path(1)), HDR + 4096 * FRAME, "older segments end at a frame");
+	ord_journal_close(j);
+	j = jopen(max);
+	cr_assert_eq(ord_journal_torn_bytes(j), 0);
+	expect_replay(j, 1, n);
+	ord_journal_close(j);
+}
+
 /* ---- ownership and errors ------------------------------------------------- */
 
 Test(ord_journal, second_open_of_a_directory_is_refused)
@@ -726,7 +828,7 @@ static void crash_child(int fd, uint64_t synced_target, uint64_t unsynced, bool 
 			if (ord_journal_append(j, &r, NULL) != ORD_JOURNAL_OK)
 				_exit(4);
 		}
-		if (ord_journal_sync(j) < 0)
+		if (ord_journal_sync(j) < 0 || ord_journal_prefill(j) < 0)
 			_exit(5);
 		s = ord_journal_synced_seq(j);
 		if (write(fd, &s, sizeof(s)) != sizeof(s))
