@@ -41,6 +41,12 @@ const char *const ctl_loop_stats_names[] = { CTL_LOOP_STATS(STATS_NAME) };
  * the sync after it (ctl_durable.c), so the pass period is most of that
  * wait. Each fsync still covers everything that arrived meanwhile. */
 #define CTL_LOOP_BUSY_POLL_US 200
+/* ... and stays that soon for a while after the last order: a group commit
+ * releases its buyers' answers together and their next buys come back
+ * together, a few hundred us later. A pass that finds none yet must not
+ * make them wait a whole idle period (1-4 ms holes in the commits at a
+ * million buys a second; BENCHMARKS.md, round 9). */
+#define CTL_LOOP_BUSY_LINGER_US 20000
 /* Without a sale the loop only watches dp_quit and prints summaries. */
 #define CTL_LOOP_IDLE_POLL_US 100000
 /* Segment headers the journal may still add (one per segment, max_bytes/8
@@ -153,6 +159,10 @@ static uint64_t ctl_loop_pass(struct ctl_plane *c)
 		/* What is synced now may be answered (--answer-after disk). */
 		if (ord_journal_last_seq(c->journal) == ord_journal_synced_seq(c->journal))
 			ctl_durable_synced(c);
+		/* With the answers out: zeros ahead for the next syncs (ord_journal.h).
+		 * A failure only costs that speed; the next write tells of a real
+		 * disk problem. */
+		(void)ord_journal_prefill(c->journal);
 		if (moved != 0)         /* /metrics: how long these orders' answers waited here */
 			ctl_prom_hist_observe(&c->durable_hist,
 					      (double)(now_mono_us() - t0) / CTL_US_PER_S, moved);
@@ -176,15 +186,15 @@ void ctl_loop_run(struct ctl_plane *c, const struct dp_conf *conf)
 	const uint64_t poll_us = c->sale ? CTL_LOOP_POLL_US : CTL_LOOP_IDLE_POLL_US;
 	const struct timespec step = { 0, (long)(poll_us * CTL_NS_PER_US) };
 	const struct timespec busy = { 0, (long)(CTL_LOOP_BUSY_POLL_US * CTL_NS_PER_US) };
-	uint64_t moved;
 	const uint64_t every_us = (uint64_t)conf->stats_interval_s * CTL_US_PER_S;
-	uint64_t start = now_mono_us(), next = start + every_us, now;
+	uint64_t start = now_mono_us(), next = start + every_us, now = start, busy_until = 0;
 
 	while (!__atomic_load_n(&dp_quit, __ATOMIC_RELAXED)) {
-		moved = c->sale ? ctl_loop_pass(c) : 0;
+		if (c->sale && ctl_loop_pass(c) != 0)
+			busy_until = now + CTL_LOOP_BUSY_LINGER_US;
 		ctl_sock_poll(c->sock);
 		ctl_metrics_poll(c->metrics);
-		nanosleep(moved != 0 ? &busy : &step, NULL);
+		nanosleep(now < busy_until ? &busy : &step, NULL);
 		now = now_mono_us();
 		if (every_us != 0 && now >= next) {
 			ctl_stats_summary(stdout, (now - start) / CTL_US_PER_S, c);
