@@ -437,6 +437,8 @@ static void ctl_metrics_accept(struct ctl_metrics *m, uint64_t now)
 {
 	int fd;
 
+	if (!ctl_sock_listen_ready(m->fd))
+		return;
 	while ((fd = accept4(m->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		struct ctl_metrics_client *c = NULL;
 

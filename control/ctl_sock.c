@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,12 +159,21 @@ static void ctl_sock_client_poll(struct ctl_sock *cs, struct ctl_sock_client *c,
 		ctl_sock_client_close(c);
 }
 
+bool ctl_sock_listen_ready(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
 static void ctl_sock_accept(struct ctl_sock *cs, uint64_t now)
 {
 	static const char busy[] = "{\"ok\":false,\"error\":\"busy\",\"message\":\"too many "
 		"seckillctl clients at once; try again\"}\n";
 	int fd;
 
+	if (!ctl_sock_listen_ready(cs->fd))
+		return;
 	while ((fd = accept4(cs->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		struct ctl_sock_client *c = NULL;
 

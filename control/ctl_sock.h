@@ -32,6 +32,13 @@ struct ctl_sock *ctl_sock_open(const char *path, struct ctl_plane *ctl,
 				   const struct dp_conf *conf, char *err, size_t errlen);
 /* Accepts, reads, answers what is ready; samples the rates once a second. */
 void ctl_sock_poll(struct ctl_sock *cs);
+/*
+ * Is a connection waiting on listening socket fd? Asked before accept4,
+ * which on Linux allocates a socket and a file before it finds the queue
+ * empty, and the control thread asks every pass, thousands of times a
+ * second while a sale runs; poll allocates nothing.
+ */
+bool ctl_sock_listen_ready(int fd);
 /* Closes every client and removes the socket file. NULL is fine. */
 void ctl_sock_close(struct ctl_sock *cs);
 
