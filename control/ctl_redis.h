@@ -50,7 +50,7 @@
  * over a Redis Cluster's primaries. Buyer b's bucket is k = b % B:
  *
  *   seckill:claims:{id:k}        hash: buyer -> the order id that bought
- *                                (the claims; one HSETNX each), expiring
+ *                                (the claims; a call's won ones one HSET), expiring
  *                                after the claim TTL from its last claim
  *   seckill:claimed:{id:k}       hash: host name -> claims it won in the
  *                                bucket (only grows)

@@ -8,9 +8,9 @@
  * TTL. One created with B > 1 buckets puts buyer b's claim in bucket
  * k = b % B, as field b of the hash seckill:claims:{id:k}: a hash tag of
  * its own, so a Redis Cluster spreads the claims over its primaries, and a
- * field, not a key, so a claim costs Redis an HSETNX instead of a SET NX
- * EX (about 40 % less CPU an order: BENCHMARKS.md); the hash's TTL is the
- * claims' (set again by every call that claims).
+ * field, not a key, so a claim costs Redis a field of one HSET instead of
+ * a SET NX EX (about 40 % less CPU an order: BENCHMARKS.md); the hash's TTL
+ * is the claims' (set again by every call that claims).
  */
 #ifndef SECKILL_CTL_REDIS_KEYS_H
 #define SECKILL_CTL_REDIS_KEYS_H
