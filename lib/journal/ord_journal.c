@@ -92,7 +92,8 @@ struct ord_journal {
 	int nseg, capseg;
 	int fd;             /* the newest segment, open for appends; -1 when none */
 	uint64_t wr_off;    /* where the first buffered frame goes in fd */
-	uint64_t filled;    /* fd holds zeros from the frames' end up to here */
+	uint64_t filled;    /* fd holds zeros from the frames' end up to here (or
+			     * would, had a write not failed: cut at rotation) */
 	uint8_t *buf;       /* frames appended, not yet written */
 	size_t buf_frames;
 	uint64_t next_seq;
@@ -884,6 +885,10 @@ int ord_journal_prefill(struct ord_journal *j)
 		to = end + room;
 	if (to <= from)
 		return 0;
+	/* Counted before the write: a failed one (the disk full) may still
+	 * have grown the file, and seg_trim must cut all that lies past the
+	 * frames when the segment is closed. */
+	j->filled = to;
 	if (pwrite_full(j->fd, zeros, to - from, from) < 0) {
 		/* Only speed is lost: the zeros are not part of the log. */
 		seg_name(name, seg_last(j)->base);
@@ -894,7 +899,6 @@ int ord_journal_prefill(struct ord_journal *j)
 	 * disk with the next sync rather than being added to a later one. A
 	 * failure here is only a later writeback. */
 	(void)sync_file_range(j->fd, (off_t)from, (off_t)(to - from), SYNC_FILE_RANGE_WRITE);
-	j->filled = to;
 	return 0;
 }
 

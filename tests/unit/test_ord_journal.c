@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -769,6 +770,39 @@ Test(ord_journal, zeros_ahead_stay_within_the_segment_and_max_bytes)
 	j = jopen(max);
 	cr_assert_eq(ord_journal_torn_bytes(j), 0);
 	expect_replay(j, 1, n);
+	ord_journal_close(j);
+}
+
+Test(ord_journal, zeros_ahead_cut_short_by_a_full_disk_leave_older_segments_exact)
+{
+	/* Segments of 100 frames and 40 bytes. The disk "fills" (RLIMIT_FSIZE)
+	 * 30 bytes past where the segment's last frame will end, while the
+	 * zeros are written: the write fails half done. The segment must
+	 * still end at its last frame once the next one starts, or open()
+	 * refuses it as corrupt. */
+	const uint64_t seg = HDR + 100 * FRAME + 40, max = 8 * seg;
+	struct ord_journal *j = jopen(max);
+	struct rlimit lim, was;
+
+	signal(SIGXFSZ, SIG_IGN);
+	append_n(j, 50);
+	cr_assert_eq(ord_journal_sync(j), 0);
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &was), 0);
+	lim = was;
+	lim.rlim_cur = HDR + 100 * FRAME + 30;
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	cr_assert_eq(ord_journal_prefill(j), -1, "the write past the limit fails");
+	cr_assert(strstr(ord_journal_error(j), "cannot write zeros ahead in") != NULL, "%s",
+		  ord_journal_error(j));
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &was), 0);
+	cr_assert_eq(file_size(seg_path(1)), (off_t)lim.rlim_cur, "the file grew anyway");
+	append_n(j, 60);             /* 100 in the first segment, 10 in the second */
+	cr_assert_eq(ord_journal_sync(j), 0, "%s", ord_journal_error(j));
+	cr_assert_eq(ord_journal_segments(j), 2);
+	cr_assert_eq(file_size(seg_path(1)), HDR + 100 * FRAME);
+	ord_journal_close(j);
+	j = jopen(max);
+	expect_replay(j, 1, 110);
 	ord_journal_close(j);
 }
 
