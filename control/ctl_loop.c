@@ -44,7 +44,7 @@ const char *const ctl_loop_stats_names[] = { CTL_LOOP_STATS(STATS_NAME) };
 /* ... and stays that soon for a while after the last order: a group commit
  * releases its buyers' answers together and their next buys come back
  * together, a few hundred us later. A pass that finds none yet must not
- * make them wait a whole idle period (holes of 1-8 ms between commits at
+ * make them wait a whole idle period (holes of 1-16 ms between commits at
  * a million buys a second; BENCHMARKS.md, round 9). */
 #define CTL_LOOP_BUSY_LINGER_US 20000
 /* Without a sale the loop only watches dp_quit and prints summaries. */
