@@ -712,13 +712,30 @@ struct ord_journal *ord_journal_open_flags(const char *dir, uint64_t max_bytes,
 	return NULL;
 }
 
+/* Cuts the zeros written ahead off the newest segment (frames all written). */
+static int seg_trim(struct ord_journal *j)
+{
+	char name[OJ_SEG_NAME_LEN + 1];
+
+	if (j->filled <= j->wr_off)
+		return 0;
+	if (ftruncate(j->fd, (off_t)j->wr_off) < 0) {
+		int e = errno;
+
+		seg_name(name, seg_last(j)->base);
+		return oj_break(j, "cannot truncate the zeros ahead of", name, e);
+	}
+	j->filled = 0;
+	return 0;
+}
+
 void ord_journal_close(struct ord_journal *j)
 {
 	if (!j)
 		return;
 	/* Tidy only: open() would end the log at the zeros anyway. */
-	if (j->fd >= 0 && !j->broken && j->filled > j->wr_off)
-		(void)ftruncate(j->fd, (off_t)j->wr_off);
+	if (j->fd >= 0 && !j->broken)
+		(void)seg_trim(j);
 	if (j->fd >= 0)
 		close(j->fd);
 	if (j->dirfd >= 0)
@@ -756,23 +773,6 @@ static bool needs_segment(const struct ord_journal *j)
 	const struct oj_seg *s = j->nseg ? &j->segs[j->nseg - 1] : NULL;
 
 	return j->fd < 0 || seg_size(s) + ORD_JOURNAL_FRAME_BYTES > j->seg_bytes;
-}
-
-/* Cuts the zeros written ahead off the newest segment (frames all written). */
-static int seg_trim(struct ord_journal *j)
-{
-	char name[OJ_SEG_NAME_LEN + 1];
-
-	if (j->filled <= j->wr_off)
-		return 0;
-	if (ftruncate(j->fd, (off_t)j->wr_off) < 0) {
-		int e = errno;
-
-		seg_name(name, seg_last(j)->base);
-		return oj_break(j, "cannot truncate the zeros ahead of", name, e);
-	}
-	j->filled = 0;
-	return 0;
 }
 
 /* Syncs and closes the newest segment, then starts one at next_seq. */

@@ -142,25 +142,47 @@ static char *seg_path(uint64_t base)
 	return p;
 }
 
-static int count_segments(void)
-{
-	DIR *dp = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	cr_assert_not_null(dp);
-	while ((e = readdir(dp)) != NULL)
-		n += strstr(e->d_name, ".ojl") != NULL;
-	closedir(dp);
-	return n;
-}
-
 static off_t file_size(const char *p)
 {
 	struct stat st;
 
 	cr_assert_eq(stat(p, &st), 0, "%s: %s", p, strerror(errno));
 	return st.st_size;
+}
+
+/* The segment files in dir; their sizes summed, zeros ahead included, in *bytes. */
+static int segment_files(off_t *bytes)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+	char p[512];
+	int n = 0;
+
+	cr_assert_not_null(dp);
+	*bytes = 0;
+	while ((e = readdir(dp)) != NULL)
+		if (strstr(e->d_name, ".ojl") != NULL) {
+			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+			*bytes += file_size(p);
+			n++;
+		}
+	closedir(dp);
+	return n;
+}
+
+static int count_segments(void)
+{
+	off_t bytes;
+
+	return segment_files(&bytes);
+}
+
+static off_t dir_bytes(void)
+{
+	off_t bytes;
+
+	segment_files(&bytes);
+	return bytes;
 }
 
 /* ---- CRC ------------------------------------------------------------------ */
@@ -725,24 +747,6 @@ Test(ord_journal, zeros_ahead_never_cover_a_buffered_record)
 	cr_assert_eq(ord_journal_torn_bytes(j), 0);
 	expect_replay(j, 1, 10);
 	ord_journal_close(j);
-}
-
-/* The sum of segment files, zeros included. */
-static off_t dir_bytes(void)
-{
-	DIR *dp = opendir(dir);
-	struct dirent *e;
-	char p[512];
-	off_t n = 0;
-
-	cr_assert_not_null(dp);
-	while ((e = readdir(dp)) != NULL)
-		if (strstr(e->d_name, ".ojl") != NULL) {
-			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-			n += file_size(p);
-		}
-	closedir(dp);
-	return n;
 }
 
 Test(ord_journal, zeros_ahead_stay_within_the_segment_and_max_bytes)
