@@ -1194,6 +1194,23 @@ static void raw_claim_unsettled(uint32_t id, unsigned buckets, const char *hostn
 	freeReplyObject(rep);
 }
 
+/* claim_batch checks each buyer and order id in its loop, before the one
+ * HSET: a batch with an empty one is refused with nothing written, not
+ * even the orders before it. */
+Test(redis, claim_batch_with_an_empty_argument_writes_nothing)
+{
+	const char *argv[] = { "EVAL", ctl_lua_claim_batch, "3", "seckill:claims:{72:0}",
+			       "seckill:claimed:{72:0}", "seckill:released:{72:0}", "h", "1000",
+			       "1", "2", "o1", "" };
+	redisReply *rep;
+
+	rep = redisCommandArgv(raw_ctx, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL);
+	cr_assert(rep != NULL && rep->type == REDIS_REPLY_ERROR, "claim_batch took an empty id");
+	cr_assert(strstr(rep->str, "BADARGS") != NULL, "%s", rep->str);
+	freeReplyObject(rep);
+	cr_assert_eq(raw_int("EXISTS seckill:claims:{72:0} seckill:claimed:{72:0}"), 0);
+}
+
 Test(redis, sharded_claims_of_a_crash_are_settled_by_the_restart_and_by_a_release)
 {
 	struct ctl_redis *a = host("a"), *b = host("b");
